@@ -1,0 +1,8 @@
+//! Memory layouts and constants shared by the eBPF programs and the tracer.
+//!
+//! Everything here must compile for `bpfel-unknown-none`: no_std, no allocation, and
+//! `#[repr(C)]` for anything that crosses a map.
+#![no_std]
+
+pub mod hist;
+pub mod syscall_latency;

@@ -1,0 +1,19 @@
+//! The contract between the plugin and `tracer-job`: the trace spec the tracer reads, and
+//! the NDJSON records it writes to stdout, one per line.
+//!
+//! No aya and nothing Linux-only here: the plugin builds on macOS.
+
+pub mod decode;
+pub mod record;
+pub mod spec;
+
+pub use decode::{Decoded, decode_line};
+pub use record::{Bucket, ErrorCode, Record};
+pub use spec::{ProbeSpec, SpecError, Targets, TraceSpec};
+
+/// Version of both the spec and the record stream. A tracer refuses a spec of another
+/// version; the plugin checks the version in `hello`.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Longest line a record may take: container runtimes split longer log lines.
+pub const MAX_LINE_BYTES: usize = 16 * 1024;

@@ -1,0 +1,141 @@
+//! The records `tracer-job` writes, one JSON object per line, tagged by `type`.
+//!
+//! Snapshots (`hist`, `count`, `lost`) are cumulative since the trace began: the last one
+//! per node and key wins, so re-reading a stream never double counts.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Record {
+    /// First record of every stream.
+    Hello {
+        version: u32,
+        node: String,
+        kernel: String,
+        btf: bool,
+        #[serde(default)]
+        features: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        trace_id: Option<String>,
+    },
+    /// Every probe is attached and recording.
+    Attached {
+        probes: Vec<String>,
+        /// Milliseconds from the tracer's start.
+        ms: u64,
+    },
+    /// One traced occurrence.
+    Event {
+        probe: String,
+        time_ns: u64,
+        pid: u32,
+        #[serde(default)]
+        tid: u32,
+        #[serde(default)]
+        comm: String,
+        #[serde(default)]
+        cgroup: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        namespace: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pod: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        container: Option<String>,
+        #[serde(default)]
+        fields: serde_json::Map<String, serde_json::Value>,
+    },
+    /// A cumulative histogram; only non-empty buckets travel.
+    Hist {
+        probe: String,
+        name: String,
+        #[serde(default)]
+        key: BTreeMap<String, String>,
+        unit: String,
+        #[serde(default)]
+        buckets: Vec<Bucket>,
+    },
+    /// A cumulative counter.
+    Count {
+        probe: String,
+        name: String,
+        #[serde(default)]
+        key: BTreeMap<String, String>,
+        value: u64,
+    },
+    /// Occurrences the probe saw but could not record, cumulative.
+    Lost { probe: String, count: u64 },
+    /// Kernel time spent in each program.
+    Stats { programs: Vec<ProgramStats> },
+    /// The tracer cannot go on; `done` may not follow.
+    Error {
+        code: ErrorCode,
+        message: String,
+        #[serde(default)]
+        hint: String,
+    },
+    /// Last record of a stream that ended cleanly.
+    Done { reason: String },
+    /// A record type this build does not know: written by a newer tracer, skipped.
+    #[serde(other)]
+    Unknown,
+}
+
+/// A histogram bucket holding values in `[low, high)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bucket {
+    pub low: u64,
+    pub high: u64,
+    pub count: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProgramStats {
+    pub name: String,
+    pub run_time_ns: u64,
+    pub run_count: u64,
+}
+
+/// Why a tracer gave up. Each maps to a documented exit code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorCode {
+    /// The spec was malformed or asked for something impossible.
+    InvalidSpec,
+    /// A target (pid, cgroup) does not exist or cannot be used.
+    InvalidTarget,
+    /// The tracer lacks a privilege it needs (root, CAP_BPF, CAP_PERFMON).
+    PermissionDenied,
+    /// The kernel lacks a feature the probe needs.
+    KernelUnsupported,
+    /// Anything else; the message says what.
+    Internal,
+    /// A code this build does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidSpec => "invalid-spec",
+            ErrorCode::InvalidTarget => "invalid-target",
+            ErrorCode::PermissionDenied => "permission-denied",
+            ErrorCode::KernelUnsupported => "kernel-unsupported",
+            ErrorCode::Internal => "internal",
+            ErrorCode::Unknown => "unknown",
+        }
+    }
+}
+
+impl Record {
+    /// One NDJSON line, without the newline.
+    pub fn to_line(&self) -> String {
+        // Serializing these types cannot fail: every map key is a string.
+        serde_json::to_string(self).unwrap_or_else(|err| {
+            format!(r#"{{"type":"error","code":"internal","message":"unserializable record: {err}"}}"#)
+        })
+    }
+}

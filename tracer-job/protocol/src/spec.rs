@@ -1,0 +1,222 @@
+//! The trace spec: what one node should trace. The plugin writes it (into a ConfigMap in
+//! cluster mode, into the tracer's stdin in local mode); `tracer-job` reads it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::SCHEMA_VERSION;
+
+/// Largest spec a tracer accepts.
+pub const MAX_SPEC_BYTES: usize = 1024 * 1024;
+
+/// Most targets (pids plus cgroups) one spec may name.
+pub const MAX_TARGETS: usize = 4096;
+
+/// Shortest snapshot interval, so a typo cannot make the tracer spin.
+pub const MIN_INTERVAL_MS: u64 = 100;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TraceSpec {
+    pub version: u32,
+    /// Correlates records, Jobs and logs of one trace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
+    /// The node name to report; the tracer's host name when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    pub probes: Vec<ProbeSpec>,
+    #[serde(default)]
+    pub targets: Targets,
+    /// How long to trace; until SIGINT/SIGTERM when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    /// How often cumulative snapshots are written.
+    #[serde(default = "default_interval_ms")]
+    pub interval_ms: u64,
+}
+
+fn default_interval_ms() -> u64 {
+    1000
+}
+
+/// Whom to trace. Every list empty means the whole node. A task is traced when its
+/// process or its cgroup is listed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Targets {
+    /// Process ids (all threads of each process).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pids: Vec<u32>,
+    /// cgroup v2 ids (the directory's inode number).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cgroup_ids: Vec<u64>,
+    /// cgroup v2 directories, absolute or relative to the cgroup2 mount.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cgroup_paths: Vec<String>,
+}
+
+impl Targets {
+    pub fn is_node_wide(&self) -> bool {
+        self.pids.is_empty() && self.cgroup_ids.is_empty() && self.cgroup_paths.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.pids.len() + self.cgroup_ids.len() + self.cgroup_paths.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// One probe and its kernel-side options. The tag is the probe's CLI name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "probe", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum ProbeSpec {
+    SyscallLatency {
+        /// One histogram per syscall instead of one for all.
+        #[serde(default)]
+        by_syscall: bool,
+        /// Syscalls faster than this are not recorded.
+        #[serde(default)]
+        min_latency_ns: u64,
+    },
+}
+
+impl ProbeSpec {
+    /// The probe's name as the CLI and the records spell it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ProbeSpec::SyscallLatency { .. } => "syscall-latency",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    #[error("trace spec is {0} bytes; the limit is {MAX_SPEC_BYTES}")]
+    TooLarge(usize),
+    #[error("trace spec is not valid: {0}")]
+    Syntax(#[from] serde_json::Error),
+    #[error("trace spec version {found} is not supported (this tracer speaks {SCHEMA_VERSION})")]
+    Version { found: u32 },
+    #[error("trace spec names no probe")]
+    NoProbe,
+    #[error("trace spec names {0} targets; the limit is {MAX_TARGETS}")]
+    TooManyTargets(usize),
+    #[error("trace spec interval {0} ms is below the minimum of {MIN_INTERVAL_MS} ms")]
+    IntervalTooShort(u64),
+    #[error("trace spec duration must be above zero")]
+    ZeroDuration,
+}
+
+impl TraceSpec {
+    /// A spec for the current schema version with default interval.
+    pub fn new(probes: Vec<ProbeSpec>, targets: Targets) -> Self {
+        TraceSpec {
+            version: SCHEMA_VERSION,
+            trace_id: None,
+            node: None,
+            probes,
+            targets,
+            duration_ms: None,
+            interval_ms: default_interval_ms(),
+        }
+    }
+
+    /// Parses and validates a spec from untrusted bytes.
+    pub fn parse(bytes: &[u8]) -> Result<Self, SpecError> {
+        if bytes.len() > MAX_SPEC_BYTES {
+            return Err(SpecError::TooLarge(bytes.len()));
+        }
+        let spec: TraceSpec = serde_json::from_slice(bytes)?;
+        spec.validate()?;
+        Ok(spec)
+    }
+
+    pub fn validate(&self) -> Result<(), SpecError> {
+        if self.version != SCHEMA_VERSION {
+            return Err(SpecError::Version {
+                found: self.version,
+            });
+        }
+        if self.probes.is_empty() {
+            return Err(SpecError::NoProbe);
+        }
+        if self.targets.len() > MAX_TARGETS {
+            return Err(SpecError::TooManyTargets(self.targets.len()));
+        }
+        if self.interval_ms < MIN_INTERVAL_MS {
+            return Err(SpecError::IntervalTooShort(self.interval_ms));
+        }
+        if self.duration_ms == Some(0) {
+            return Err(SpecError::ZeroDuration);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn latency() -> ProbeSpec {
+        ProbeSpec::SyscallLatency {
+            by_syscall: true,
+            min_latency_ns: 0,
+        }
+    }
+
+    #[test]
+    fn round_trips() {
+        let mut spec = TraceSpec::new(
+            vec![latency()],
+            Targets {
+                pids: vec![42],
+                ..Targets::default()
+            },
+        );
+        spec.duration_ms = Some(5000);
+        let json = serde_json::to_vec(&spec).expect("serializes");
+        assert_eq!(TraceSpec::parse(&json).expect("parses"), spec);
+    }
+
+    #[test]
+    fn minimal_spec_is_node_wide_with_defaults() {
+        let spec =
+            TraceSpec::parse(br#"{"version":1,"probes":[{"probe":"syscall-latency"}]}"#)
+                .expect("parses");
+        assert!(spec.targets.is_node_wide());
+        assert_eq!(spec.interval_ms, 1000);
+        assert_eq!(
+            spec.probes,
+            vec![ProbeSpec::SyscallLatency {
+                by_syscall: false,
+                min_latency_ns: 0
+            }]
+        );
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_honour() {
+        let cases: &[(&[u8], &str)] = &[
+            (br#"{"version":2,"probes":[{"probe":"syscall-latency"}]}"#, "version 2"),
+            (br#"{"version":1,"probes":[]}"#, "no probe"),
+            (br#"{"version":1,"probes":[{"probe":"nope"}]}"#, "unknown variant"),
+            (br#"{"version":1,"probes":[{"probe":"syscall-latency"}],"extra":1}"#, "unknown field"),
+            (br#"{"version":1,"probes":[{"probe":"syscall-latency"}],"interval_ms":1}"#, "below the minimum"),
+            (br#"{"version":1,"probes":[{"probe":"syscall-latency"}],"duration_ms":0}"#, "above zero"),
+            (b"not json", "not valid"),
+        ];
+        for (input, expected) in cases {
+            let err = TraceSpec::parse(input).expect_err("must be refused").to_string();
+            assert!(err.contains(expected), "{err:?} should mention {expected:?}");
+        }
+    }
+
+    #[test]
+    fn refuses_oversized_input_before_parsing() {
+        let big = vec![b' '; MAX_SPEC_BYTES + 1];
+        assert!(matches!(TraceSpec::parse(&big), Err(SpecError::TooLarge(_))));
+    }
+}
