@@ -139,3 +139,16 @@ impl Record {
         })
     }
 }
+
+impl ErrorCode {
+    /// The process exit code for this failure, shared by `tracer-job` and the plugin
+    /// (see docs/exit-codes.md).
+    pub fn exit_code(self) -> u8 {
+        match self {
+            ErrorCode::InvalidSpec | ErrorCode::InvalidTarget => 2,
+            ErrorCode::PermissionDenied => 3,
+            ErrorCode::KernelUnsupported => 4,
+            ErrorCode::Internal | ErrorCode::Unknown => 1,
+        }
+    }
+}

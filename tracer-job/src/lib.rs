@@ -1,0 +1,12 @@
+//! `tracer-job`: runs on a node (or this machine), loads the precompiled eBPF probes a
+//! trace spec names, filters in the kernel to the spec's targets, and writes NDJSON
+//! records to stdout until the deadline or SIGINT/SIGTERM.
+
+pub mod emit;
+pub mod failure;
+pub mod host;
+pub mod probes;
+pub mod run;
+pub mod signals;
+pub mod syscalls;
+pub mod targets;

@@ -1,0 +1,110 @@
+//! One trace from spec to `done`: hello, attach, periodic snapshots, final snapshot.
+
+use std::{
+    io::Write,
+    time::{Duration, Instant},
+};
+
+use tracer_protocol::{Record, SCHEMA_VERSION, TraceSpec};
+
+use crate::{
+    emit::Emitter,
+    failure::Failure,
+    host,
+    probes::{self, Probe},
+    signals::StopSignals,
+    targets,
+};
+
+/// Runs the trace and returns the process exit code. Every failure is written as one
+/// `error` record first.
+pub fn run<W: Write>(spec: Result<TraceSpec, Failure>, out: &mut Emitter<W>) -> u8 {
+    let started = Instant::now();
+    // Blocked before anything else, so an early Ctrl-C is kept for the loop.
+    let signals = StopSignals::block();
+    let spec = match spec {
+        Ok(spec) => spec,
+        Err(failure) => return fail(out, &failure),
+    };
+    let kernel = host::kernel_release();
+    let hello = Record::Hello {
+        version: SCHEMA_VERSION,
+        node: spec.node.clone().unwrap_or_else(host::hostname),
+        kernel: kernel.clone(),
+        btf: host::has_btf(),
+        features: vec!["raw_tracepoint".to_owned()],
+        trace_id: spec.trace_id.clone(),
+    };
+    if out.emit(hello).is_err() {
+        return 1;
+    }
+    if let Some(warning) = host::raise_memlock_if_needed(&kernel) {
+        eprintln!("warning: {warning}");
+    }
+    match trace(&spec, &signals, started, out) {
+        Ok(()) => 0,
+        Err(failure) => fail(out, &failure),
+    }
+}
+
+fn fail<W: Write>(out: &mut Emitter<W>, failure: &Failure) -> u8 {
+    // The reader may be gone; the exit code still tells.
+    let _ = out.emit(failure.record());
+    failure.exit_code()
+}
+
+fn trace<W: Write>(
+    spec: &TraceSpec,
+    signals: &StopSignals,
+    started: Instant,
+    out: &mut Emitter<W>,
+) -> Result<(), Failure> {
+    let targets = targets::resolve(&spec.targets)?;
+    let mut attached: Vec<Box<dyn Probe>> = Vec::with_capacity(spec.probes.len());
+    for probe in &spec.probes {
+        attached.push(probes::attach(probe, &targets)?);
+    }
+    let attached_at = Instant::now();
+    let names = attached.iter().map(|p| p.name().to_owned()).collect();
+    let ms = u64::try_from(attached_at.duration_since(started).as_millis()).unwrap_or(u64::MAX);
+    if out.emit(Record::Attached { probes: names, ms }).is_err() {
+        return Ok(());
+    }
+
+    let deadline = spec
+        .duration_ms
+        .map(|ms| attached_at + Duration::from_millis(ms));
+    let interval = Duration::from_millis(spec.interval_ms);
+    let mut next_snapshot = attached_at + interval;
+    let reason = loop {
+        let now = Instant::now();
+        if deadline.is_some_and(|deadline| now >= deadline) {
+            break "duration".to_owned();
+        }
+        let wake = deadline.map_or(next_snapshot, |deadline| deadline.min(next_snapshot));
+        if let Some(signal) = signals.wait(wake.saturating_duration_since(now)) {
+            break signal.to_owned();
+        }
+        if Instant::now() >= next_snapshot {
+            next_snapshot += interval;
+            if out.emit_all(&snapshot(&mut attached, false)?).is_err() {
+                // Nobody reads any more (the plugin went away): stop quietly.
+                return Ok(());
+            }
+        }
+    };
+    let mut last = snapshot(&mut attached, true)?;
+    last.push(Record::Done { reason });
+    // Detach before the last write, so nothing runs in the kernel after `done`.
+    drop(attached);
+    let _ = out.emit_all(&last);
+    Ok(())
+}
+
+fn snapshot(probes: &mut [Box<dyn Probe>], complete: bool) -> Result<Vec<Record>, Failure> {
+    let mut records = Vec::new();
+    for probe in probes {
+        probe.snapshot(complete, &mut records)?;
+    }
+    Ok(records)
+}

@@ -1,0 +1,181 @@
+//! Turns the spec's targets into what the kernel filter matches on: process ids and
+//! cgroup v2 ids (the inode number of the cgroup's directory, which is what
+//! `bpf_get_current_cgroup_id` returns).
+
+use std::{
+    fs,
+    os::unix::fs::MetadataExt,
+    path::{Path, PathBuf},
+};
+
+use tracer_protocol::{ErrorCode, Targets};
+
+use crate::failure::Failure;
+
+/// The filter as the kernel sees it. Both lists empty means the whole node.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ResolvedTargets {
+    pub pids: Vec<u32>,
+    pub cgroup_ids: Vec<u64>,
+}
+
+impl ResolvedTargets {
+    pub fn is_node_wide(&self) -> bool {
+        self.pids.is_empty() && self.cgroup_ids.is_empty()
+    }
+}
+
+pub fn resolve(targets: &Targets) -> Result<ResolvedTargets, Failure> {
+    let mut resolved = ResolvedTargets {
+        pids: targets.pids.clone(),
+        cgroup_ids: targets.cgroup_ids.clone(),
+    };
+    for pid in &targets.pids {
+        if *pid == 0 || !Path::new(&format!("/proc/{pid}")).exists() {
+            return Err(Failure::new(
+                ErrorCode::InvalidTarget,
+                format!("process {pid} does not exist"),
+                "check the pid with `ps -p PID`",
+            ));
+        }
+    }
+    if !targets.cgroup_paths.is_empty() {
+        let mount = cgroup2_mount()?;
+        for path in &targets.cgroup_paths {
+            resolved.cgroup_ids.push(cgroup_id(&mount, path)?);
+        }
+    }
+    resolved.pids.sort_unstable();
+    resolved.pids.dedup();
+    resolved.cgroup_ids.sort_unstable();
+    resolved.cgroup_ids.dedup();
+    Ok(resolved)
+}
+
+/// Where the cgroup v2 hierarchy is mounted: `/sys/fs/cgroup` on unified hosts,
+/// `/sys/fs/cgroup/unified` on hybrid ones.
+pub fn cgroup2_mount() -> Result<PathBuf, Failure> {
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").map_err(|err| {
+        Failure::new(
+            ErrorCode::Internal,
+            format!("cannot read /proc/self/mountinfo: {err}"),
+            "mount /proc",
+        )
+    })?;
+    cgroup2_mount_in(&mountinfo).ok_or_else(|| {
+        Failure::new(
+            ErrorCode::KernelUnsupported,
+            "no cgroup v2 hierarchy is mounted",
+            "mount one with `mount -t cgroup2 none /sys/fs/cgroup/unified`",
+        )
+    })
+}
+
+/// The first cgroup2 mount point in a mountinfo table.
+fn cgroup2_mount_in(mountinfo: &str) -> Option<PathBuf> {
+    mountinfo.lines().find_map(|line| {
+        let (before, after) = line.split_once(" - ")?;
+        let fs_type = after.split_whitespace().next()?;
+        let mount_point = before.split_whitespace().nth(4)?;
+        (fs_type == "cgroup2").then(|| PathBuf::from(unescape_octal(mount_point)))
+    })
+}
+
+/// mountinfo escapes spaces and a few other bytes as `\NNN`.
+fn unescape_octal(field: &str) -> String {
+    let bytes = field.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\'
+            && i + 3 < bytes.len()
+            && let Some(byte) = std::str::from_utf8(&bytes[i + 1..i + 4])
+                .ok()
+                .and_then(|digits| u8::from_str_radix(digits, 8).ok())
+        {
+            out.push(byte);
+            i += 4;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The id of a cgroup given by path, checked to be a directory of the v2 hierarchy.
+fn cgroup_id(mount: &Path, path: &str) -> Result<u64, Failure> {
+    let given = Path::new(path);
+    let full = if given.is_absolute() {
+        given.to_path_buf()
+    } else {
+        mount.join(given)
+    };
+    let not_found = |why: String| {
+        Failure::new(
+            ErrorCode::InvalidTarget,
+            format!("cgroup {path} {why}"),
+            format!(
+                "give a directory of the cgroup v2 hierarchy mounted at {}",
+                mount.display()
+            ),
+        )
+    };
+    let canonical = full
+        .canonicalize()
+        .map_err(|err| not_found(format!("cannot be opened: {err}")))?;
+    if !canonical.starts_with(mount) {
+        return Err(not_found("is not in the cgroup v2 hierarchy".to_owned()));
+    }
+    let metadata = fs::metadata(&canonical)
+        .map_err(|err| not_found(format!("cannot be read: {err}")))?;
+    if !metadata.is_dir() {
+        return Err(not_found("is not a directory".to_owned()));
+    }
+    Ok(metadata.ino())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_unified_mount_on_hybrid_hosts() {
+        let table = "\
+31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+";
+        assert_eq!(
+            cgroup2_mount_in(table),
+            Some(PathBuf::from("/sys/fs/cgroup/unified"))
+        );
+        assert_eq!(cgroup2_mount_in("1 2 0:1 / /proc rw - proc proc rw"), None);
+    }
+
+    #[test]
+    fn unescapes_mount_points() {
+        assert_eq!(unescape_octal(r"/mnt/with\040space"), "/mnt/with space");
+        assert_eq!(unescape_octal(r"/trailing\04"), r"/trailing\04");
+    }
+
+    #[test]
+    fn refuses_missing_processes_and_cgroups() {
+        let missing_pid = Targets {
+            pids: vec![u32::MAX - 1],
+            ..Targets::default()
+        };
+        let err = resolve(&missing_pid).expect_err("no such process");
+        assert_eq!(err.code, ErrorCode::InvalidTarget);
+
+        let outside = Targets {
+            cgroup_paths: vec!["/etc".into()],
+            ..Targets::default()
+        };
+        if let Err(err) = resolve(&outside) {
+            assert_eq!(err.code, ErrorCode::InvalidTarget, "{}", err.message);
+        } else {
+            panic!("/etc accepted as a cgroup");
+        }
+    }
+}
