@@ -1,1 +1,45 @@
-fn main(){}
+use std::{io::Write, process::ExitCode};
+
+use clap::Parser;
+use comfy_table::{Table, presets::NOTHING};
+use kubectl_ebpf::{
+    catalogue,
+    cli::{Cli, Command},
+    completions,
+    exit::{self, CliError},
+    session,
+};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Trace(args) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|err| CliError::failure(format!("cannot start the runtime: {err}"), ""))
+            .and_then(|runtime| runtime.block_on(session::trace(args))),
+        Command::Probes => print_probes(),
+        Command::Completion { shell } => {
+            let _ = std::io::stdout().write_all(&completions::generate(shell));
+            Ok(exit::SUCCESS)
+        }
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::from(err.code)
+        }
+    }
+}
+
+fn print_probes() -> Result<u8, CliError> {
+    let mut table = Table::new();
+    table.load_style(NOTHING);
+    table.set_header(["PROBE", "KIND", "WHAT IT SHOWS", "HOOKS"]);
+    for probe in catalogue::PROBES {
+        table.add_row([probe.name, probe.kind, probe.summary, probe.hooks]);
+    }
+    println!("{table}");
+    Ok(exit::SUCCESS)
+}

@@ -1,0 +1,146 @@
+//! The command line. Doc comments here are the `--help` text; completions are generated
+//! from the same definitions.
+
+use std::{path::PathBuf, time::Duration};
+
+use clap::{Args, Parser, Subcommand, ValueEnum, builder::PossibleValuesParser};
+
+use crate::{catalogue, units::parse_duration};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kubectl-ebpf",
+    bin_name = "kubectl-ebpf",
+    version,
+    about = "Cluster-wide, ad-hoc eBPF tracing: one merged answer from every node, nothing left behind.",
+    after_help = "Exit codes: 0 ok, 1 failure, 2 bad usage or target, 3 permission denied, \
+4 kernel lacks a feature, 5 partial result, 130 interrupted."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a built-in probe on targets and print the merged result.
+    Trace(TraceArgs),
+    /// List the built-in probes.
+    Probes,
+    /// Print a shell completion script.
+    Completion {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct TraceArgs {
+    /// The probe to run (`kubectl ebpf probes` lists them).
+    #[arg(value_parser = PossibleValuesParser::new(catalogue::names()))]
+    pub probe: String,
+
+    /// What to trace in the cluster: pod/NAME, deploy/NAME, node/NAME, ...
+    pub targets: Vec<String>,
+
+    /// Trace this machine instead of a cluster, by running tracer-job here.
+    #[arg(long)]
+    pub local: bool,
+
+    /// With --local: trace this process (all its threads). Repeatable.
+    #[arg(long = "pid", value_name = "PID", requires = "local")]
+    pub pids: Vec<u32>,
+
+    /// With --local: trace this cgroup v2 directory (absolute, or relative to the cgroup2
+    /// mount). Repeatable.
+    #[arg(long = "cgroup", value_name = "PATH", requires = "local")]
+    pub cgroups: Vec<String>,
+
+    /// How long to trace (e.g. 30s, 2m); until Ctrl-C when absent.
+    #[arg(short = 'd', long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+
+    /// Split the result: `syscall` keeps one histogram per syscall.
+    #[arg(long, value_enum)]
+    pub by: Option<GroupBy>,
+
+    /// Ignore calls faster than this (e.g. 10us), filtered in the kernel.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub min_latency: Option<Duration>,
+
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+
+    /// The tracer-job binary to run with --local (default: beside this executable).
+    #[arg(long, env = "KUBECTL_EBPF_TRACER", value_name = "PATH")]
+    pub tracer: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum GroupBy {
+    Syscall,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Histograms and a summary table.
+    Table,
+    /// One JSON document (docs/json-output.md).
+    Json,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("kubectl-ebpf").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn parses_a_local_trace() {
+        let cli = parse(&[
+            "trace", "syscall-latency", "--local", "--duration", "5s", "--pid", "1", "--pid",
+            "2", "--cgroup", "test", "--by", "syscall", "--min-latency", "10us", "-o", "json",
+        ])
+        .expect("parses");
+        let Command::Trace(args) = cli.command else {
+            panic!("not a trace");
+        };
+        assert!(args.local);
+        assert_eq!(args.pids, [1, 2]);
+        assert_eq!(args.cgroups, ["test"]);
+        assert_eq!(args.duration, Some(Duration::from_secs(5)));
+        assert_eq!(args.by, Some(GroupBy::Syscall));
+        assert_eq!(args.min_latency, Some(Duration::from_micros(10)));
+        assert_eq!(args.output, OutputFormat::Json);
+    }
+
+    #[test]
+    fn refuses_unknown_probes_with_the_list() {
+        let err = parse(&["trace", "nope", "--local"]).expect_err("unknown probe");
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("syscall-latency"), "{err}");
+    }
+
+    #[test]
+    fn local_targets_need_local_mode() {
+        let err = parse(&["trace", "syscall-latency", "--pid", "1"]).expect_err("needs --local");
+        assert!(err.to_string().contains("--local"), "{err}");
+    }
+
+    #[test]
+    fn refuses_bad_durations() {
+        let err = parse(&["trace", "syscall-latency", "--local", "-d", "soon"])
+            .expect_err("bad duration");
+        assert!(err.to_string().contains("not a duration"), "{err}");
+    }
+}

@@ -1,0 +1,19 @@
+//! Starting tracers and turning their output into one stream of node events. Local mode
+//! runs `tracer-job` here as a child process; cluster mode will run one Job per node and
+//! feed the same events.
+
+pub mod local;
+
+/// What a launcher reports about one node's tracer.
+#[derive(Debug)]
+pub enum NodeEvent {
+    /// One line of the tracer's stdout.
+    Line { node: String, line: String },
+    /// The tracer is gone. `status` describes how it ended; `stderr` is its last words.
+    Ended {
+        node: String,
+        status: String,
+        success: bool,
+        stderr: String,
+    },
+}

@@ -1,0 +1,13 @@
+//! kubectl-ebpf: cluster-wide, ad-hoc eBPF tracing. The plugin never touches the kernel:
+//! it builds trace specs, starts tracers, merges their record streams and renders them.
+
+pub mod catalogue;
+pub mod cli;
+pub mod completions;
+pub mod exit;
+pub mod launch;
+pub mod merge;
+pub mod render;
+pub mod request;
+pub mod session;
+pub mod units;

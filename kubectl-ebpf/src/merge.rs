@@ -1,0 +1,416 @@
+//! Merging the record streams of every node into one result. Snapshots are cumulative,
+//! so each node's last snapshot per key replaces its earlier ones; nodes are then summed.
+
+use std::collections::{BTreeMap, btree_map::Entry};
+
+use serde::Serialize;
+use tracer_protocol::{Bucket, Decoded, ErrorCode, Record};
+
+pub type Key = BTreeMap<String, String>;
+
+/// Identifies one histogram across nodes.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct HistId {
+    probe: String,
+    name: String,
+    key: Key,
+}
+
+#[derive(Clone, Debug)]
+struct NodeHist {
+    unit: String,
+    buckets: Vec<Bucket>,
+}
+
+/// Everything one node's stream said.
+#[derive(Debug, Default)]
+struct NodeState {
+    reported_name: Option<String>,
+    kernel: Option<String>,
+    attach_ms: Option<u64>,
+    done: Option<String>,
+    error: Option<NodeError>,
+    ended: Option<String>,
+    stderr: String,
+    hists: BTreeMap<HistId, NodeHist>,
+    lost: BTreeMap<String, u64>,
+    malformed_lines: u64,
+    first_malformed: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct NodeError {
+    pub code: ErrorCode,
+    pub message: String,
+    pub hint: String,
+}
+
+/// What the session should tell the user as it happens.
+#[derive(Debug, PartialEq)]
+pub enum Progress {
+    Attached { node: String, ms: u64 },
+}
+
+#[derive(Debug, Default)]
+pub struct Merger {
+    nodes: BTreeMap<String, NodeState>,
+}
+
+impl Merger {
+    pub fn new() -> Self {
+        Merger::default()
+    }
+
+    /// Takes in one decoded line of `node`'s stream.
+    pub fn apply(&mut self, node: &str, decoded: Decoded) -> Option<Progress> {
+        let state = self.nodes.entry(node.to_owned()).or_default();
+        let record = match decoded {
+            Decoded::Record(record) => record,
+            Decoded::Skip => return None,
+            Decoded::Malformed(why) => {
+                state.malformed_lines += 1;
+                state.first_malformed.get_or_insert(why);
+                return None;
+            }
+        };
+        match record {
+            Record::Hello { node, kernel, .. } => {
+                state.reported_name = Some(node);
+                state.kernel = Some(kernel);
+            }
+            Record::Attached { ms, .. } => {
+                state.attach_ms = Some(ms);
+                let name = state.reported_name.clone().unwrap_or_else(|| node.to_owned());
+                return Some(Progress::Attached { node: name, ms });
+            }
+            Record::Hist {
+                probe,
+                name,
+                key,
+                unit,
+                buckets,
+            } => {
+                state
+                    .hists
+                    .insert(HistId { probe, name, key }, NodeHist { unit, buckets });
+            }
+            Record::Lost { probe, count } => {
+                state.lost.insert(probe, count);
+            }
+            Record::Error {
+                code,
+                message,
+                hint,
+            } => {
+                state.error = Some(NodeError {
+                    code,
+                    message,
+                    hint,
+                });
+            }
+            Record::Done { reason } => state.done = Some(reason),
+            Record::Event { .. } | Record::Count { .. } | Record::Stats { .. } | Record::Unknown => {}
+        }
+        None
+    }
+
+    /// The node's tracer has exited.
+    pub fn ended(&mut self, node: &str, status: String, stderr: String) {
+        let state = self.nodes.entry(node.to_owned()).or_default();
+        state.ended = Some(status);
+        state.stderr = stderr;
+    }
+
+    pub fn result(&self, probe: &str, duration_ms: u64) -> TraceResult {
+        let mut merged: BTreeMap<HistId, (String, BTreeMap<(u64, u64), u64>)> = BTreeMap::new();
+        for state in self.nodes.values() {
+            for (id, hist) in &state.hists {
+                let (_, buckets) = match merged.entry(id.clone()) {
+                    Entry::Vacant(entry) => entry.insert((hist.unit.clone(), BTreeMap::new())),
+                    Entry::Occupied(entry) => entry.into_mut(),
+                };
+                for bucket in &hist.buckets {
+                    *buckets.entry((bucket.low, bucket.high)).or_default() += bucket.count;
+                }
+            }
+        }
+        let mut histograms: Vec<Histogram> = merged
+            .into_iter()
+            .map(|(id, (unit, buckets))| {
+                Histogram::new(
+                    id.probe,
+                    id.name,
+                    id.key,
+                    unit,
+                    buckets
+                        .into_iter()
+                        .map(|((low, high), count)| Bucket { low, high, count })
+                        .collect(),
+                )
+            })
+            .collect();
+        histograms.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
+
+        let nodes: Vec<NodeSummary> = self
+            .nodes
+            .iter()
+            .map(|(name, state)| state.summary(name))
+            .collect();
+        let lost = nodes.iter().map(|node| node.lost).sum();
+        let malformed_lines = nodes.iter().map(|node| node.malformed_lines).sum();
+        let partial = lost > 0
+            || malformed_lines > 0
+            || nodes.iter().any(|node| node.status != NodeStatus::Done);
+        TraceResult {
+            schema: RESULT_SCHEMA,
+            probe: probe.to_owned(),
+            duration_ms,
+            partial,
+            lost,
+            malformed_lines,
+            nodes,
+            histograms,
+        }
+    }
+}
+
+impl NodeState {
+    fn summary(&self, name: &str) -> NodeSummary {
+        let status = if self.error.is_some() {
+            NodeStatus::Failed
+        } else if self.done.is_some() {
+            NodeStatus::Done
+        } else if self.ended.is_some() {
+            NodeStatus::Lost
+        } else {
+            NodeStatus::Running
+        };
+        let mut detail = self.done.clone().or_else(|| self.ended.clone());
+        if status == NodeStatus::Lost && !self.stderr.is_empty() {
+            let last_line = self.stderr.lines().last().unwrap_or_default();
+            detail = Some(format!(
+                "tracer {} before finishing: {last_line}",
+                self.ended.as_deref().unwrap_or("stopped")
+            ));
+        }
+        NodeSummary {
+            node: self.reported_name.clone().unwrap_or_else(|| name.to_owned()),
+            kernel: self.kernel.clone(),
+            status,
+            detail,
+            attach_ms: self.attach_ms,
+            lost: self.lost.values().sum(),
+            malformed_lines: self.malformed_lines,
+            first_malformed: self.first_malformed.clone(),
+            error: self.error.clone(),
+        }
+    }
+}
+
+pub const RESULT_SCHEMA: &str = "kubectl-ebpf/trace-result/v1";
+
+/// The merged result of a trace; `-o json` prints it as is (docs/json-output.md).
+#[derive(Debug, Serialize)]
+pub struct TraceResult {
+    pub schema: &'static str,
+    pub probe: String,
+    pub duration_ms: u64,
+    /// True when some node failed or events or lines were lost.
+    pub partial: bool,
+    pub lost: u64,
+    pub malformed_lines: u64,
+    pub nodes: Vec<NodeSummary>,
+    pub histograms: Vec<Histogram>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeStatus {
+    /// Finished and flushed its final snapshot.
+    Done,
+    /// Said why it could not trace.
+    Failed,
+    /// Went away without a word.
+    Lost,
+    /// Still running when the result was taken.
+    Running,
+}
+
+#[derive(Debug, Serialize)]
+pub struct NodeSummary {
+    pub node: String,
+    pub kernel: Option<String>,
+    pub status: NodeStatus,
+    pub detail: Option<String>,
+    pub attach_ms: Option<u64>,
+    pub lost: u64,
+    pub malformed_lines: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_malformed: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<NodeError>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Histogram {
+    pub probe: String,
+    pub name: String,
+    pub key: Key,
+    pub unit: String,
+    pub count: u64,
+    /// Estimated by linear interpolation inside the bucket; absent when empty.
+    pub p50: Option<u64>,
+    pub p90: Option<u64>,
+    pub p99: Option<u64>,
+    /// The highest non-empty bucket.
+    pub slowest: Option<Bucket>,
+    pub buckets: Vec<Bucket>,
+}
+
+impl Histogram {
+    pub fn new(probe: String, name: String, key: Key, unit: String, mut buckets: Vec<Bucket>) -> Self {
+        buckets.retain(|bucket| bucket.count > 0);
+        buckets.sort_by_key(|bucket| bucket.low);
+        let count = buckets.iter().map(|bucket| bucket.count).sum();
+        Histogram {
+            p50: quantile(&buckets, 0.50),
+            p90: quantile(&buckets, 0.90),
+            p99: quantile(&buckets, 0.99),
+            slowest: buckets.last().copied(),
+            probe,
+            name,
+            key,
+            unit,
+            count,
+            buckets,
+        }
+    }
+}
+
+/// The value below which a fraction `q` of the samples lie, interpolated within its
+/// bucket. `buckets` is sorted and non-empty buckets only.
+pub fn quantile(buckets: &[Bucket], q: f64) -> Option<u64> {
+    let total: u64 = buckets.iter().map(|bucket| bucket.count).sum();
+    if total == 0 {
+        return None;
+    }
+    let rank = (q * total as f64).ceil().max(1.0);
+    let mut below = 0u64;
+    for bucket in buckets {
+        let through = below + bucket.count;
+        if through as f64 >= rank {
+            // The open last bucket has no real upper bound: assume one doubling.
+            let high = if bucket.high == u64::MAX {
+                bucket.low.saturating_mul(2)
+            } else {
+                bucket.high
+            };
+            let within = (rank - below as f64) / bucket.count as f64;
+            let width = high.saturating_sub(bucket.low) as f64;
+            return Some(bucket.low + (width * within) as u64);
+        }
+        below = through;
+    }
+    buckets.last().map(|bucket| bucket.low)
+}
+
+#[cfg(test)]
+mod tests {
+    use tracer_protocol::decode_line;
+
+    use super::*;
+
+    fn bucket(low: u64, high: u64, count: u64) -> Bucket {
+        Bucket { low, high, count }
+    }
+
+    fn feed(merger: &mut Merger, node: &str, lines: &[&str]) {
+        for line in lines {
+            merger.apply(node, decode_line(line));
+        }
+    }
+
+    const HELLO: &str = r#"{"type":"hello","version":1,"node":"n","kernel":"6.18","btf":true}"#;
+
+    #[test]
+    fn last_snapshot_per_node_wins_and_nodes_add_up() {
+        let mut merger = Merger::new();
+        feed(&mut merger, "a", &[
+            HELLO,
+            r#"{"type":"hist","probe":"p","name":"latency","unit":"ns","buckets":[{"low":1,"high":2,"count":5}]}"#,
+            r#"{"type":"hist","probe":"p","name":"latency","unit":"ns","buckets":[{"low":1,"high":2,"count":7},{"low":2,"high":4,"count":1}]}"#,
+            r#"{"type":"lost","probe":"p","count":0}"#,
+            r#"{"type":"done","reason":"duration"}"#,
+        ]);
+        feed(&mut merger, "b", &[
+            r#"{"type":"hist","probe":"p","name":"latency","unit":"ns","buckets":[{"low":2,"high":4,"count":2}]}"#,
+            r#"{"type":"done","reason":"duration"}"#,
+        ]);
+        let result = merger.result("p", 1000);
+        assert_eq!(result.histograms.len(), 1);
+        let hist = &result.histograms[0];
+        assert_eq!(hist.count, 10);
+        assert_eq!(hist.buckets, vec![bucket(1, 2, 7), bucket(2, 4, 3)]);
+        assert!(!result.partial);
+        assert_eq!(result.nodes.len(), 2);
+    }
+
+    #[test]
+    fn keyed_histograms_stay_apart_and_sort_by_count() {
+        let mut merger = Merger::new();
+        feed(&mut merger, "a", &[
+            r#"{"type":"hist","probe":"p","name":"l","key":{"syscall":"read"},"unit":"ns","buckets":[{"low":1,"high":2,"count":1}]}"#,
+            r#"{"type":"hist","probe":"p","name":"l","key":{"syscall":"write"},"unit":"ns","buckets":[{"low":1,"high":2,"count":9}]}"#,
+            r#"{"type":"done","reason":"signal"}"#,
+        ]);
+        let result = merger.result("p", 1);
+        let keys: Vec<_> = result.histograms.iter().map(|h| h.key["syscall"].as_str()).collect();
+        assert_eq!(keys, ["write", "read"]);
+    }
+
+    #[test]
+    fn losses_failures_and_garbage_make_the_result_partial() {
+        let mut merger = Merger::new();
+        feed(&mut merger, "a", &[r#"{"type":"lost","probe":"p","count":3}"#, r#"{"type":"done","reason":"x"}"#]);
+        assert!(merger.result("p", 1).partial);
+
+        let mut merger = Merger::new();
+        feed(&mut merger, "a", &["garbage", r#"{"type":"done","reason":"x"}"#]);
+        let result = merger.result("p", 1);
+        assert!(result.partial);
+        assert_eq!(result.malformed_lines, 1);
+
+        let mut merger = Merger::new();
+        feed(&mut merger, "a", &[r#"{"type":"error","code":"permission-denied","message":"m","hint":"h"}"#]);
+        let result = merger.result("p", 1);
+        assert_eq!(result.nodes[0].status, NodeStatus::Failed);
+
+        let mut merger = Merger::new();
+        feed(&mut merger, "a", &[HELLO]);
+        merger.ended("a", "was killed by signal 9".into(), "boom".into());
+        let result = merger.result("p", 1);
+        assert_eq!(result.nodes[0].status, NodeStatus::Lost);
+        assert!(result.nodes[0].detail.as_deref().unwrap_or_default().contains("boom"));
+    }
+
+    #[test]
+    fn reports_attachment_with_the_node_name() {
+        let mut merger = Merger::new();
+        merger.apply("local", decode_line(HELLO));
+        let progress = merger.apply("local", decode_line(r#"{"type":"attached","probes":["p"],"ms":12}"#));
+        assert_eq!(progress, Some(Progress::Attached { node: "n".into(), ms: 12 }));
+    }
+
+    #[test]
+    fn quantiles_interpolate_within_buckets() {
+        let buckets = [bucket(0, 1, 0), bucket(1024, 2048, 100)];
+        assert_eq!(quantile(&buckets, 0.5), Some(1536));
+        assert_eq!(quantile(&buckets, 0.99), Some(1024 + 1013));
+        let spread = [bucket(1, 2, 50), bucket(1024, 2048, 50)];
+        assert_eq!(quantile(&spread, 0.5), Some(2));
+        assert_eq!(quantile(&spread, 0.9), Some(1024 + 819));
+        assert_eq!(quantile(&[], 0.5), None);
+        let open = [bucket(1 << 62, u64::MAX, 1)];
+        assert_eq!(quantile(&open, 0.5), Some(1 << 63));
+    }
+}

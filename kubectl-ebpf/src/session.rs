@@ -1,0 +1,140 @@
+//! One trace from the user's side: start the tracers, merge their streams as they come,
+//! handle Ctrl-C, and print the result.
+
+use std::{io::Write, time::Instant};
+
+use tokio::sync::mpsc;
+use tracer_protocol::{TraceSpec, decode_line};
+
+use crate::{
+    cli::{OutputFormat, TraceArgs},
+    exit::{self, CliError},
+    launch::{
+        NodeEvent,
+        local::{self, LocalTracer},
+    },
+    merge::{Merger, NodeStatus, Progress, TraceResult},
+    render,
+    request,
+    units::format_ns,
+};
+
+pub async fn trace(args: TraceArgs) -> Result<u8, CliError> {
+    if !args.local {
+        return Err(CliError::usage(
+            "cluster tracing is not available in this build yet",
+            "add --local to trace this machine",
+        ));
+    }
+    let spec = request::local_spec(&args)?;
+    let tracer = local::find_tracer(args.tracer.as_deref())?;
+    let (events, mut incoming) = mpsc::channel(1024);
+    let started = Instant::now();
+    let handle = LocalTracer::start(&tracer, &spec, events).await?;
+    let mut merger = Merger::new();
+    let mut running = 1usize;
+    let mut interrupts = 0u32;
+    while running > 0 {
+        tokio::select! {
+            event = incoming.recv() => match event {
+                Some(NodeEvent::Line { node, line }) => {
+                    if let Some(progress) = merger.apply(&node, decode_line(&line)) {
+                        announce(&progress, &spec);
+                    }
+                }
+                Some(NodeEvent::Ended { node, status, stderr, .. }) => {
+                    merger.ended(&node, status, stderr);
+                    running -= 1;
+                }
+                None => break,
+            },
+            _ = tokio::signal::ctrl_c() => {
+                interrupts += 1;
+                if interrupts == 1 {
+                    eprintln!("Stopping; collecting the final snapshot (Ctrl-C again to abandon).");
+                    handle.stop();
+                } else {
+                    handle.kill();
+                    eprintln!("Abandoned; no result.");
+                    return Ok(exit::INTERRUPTED);
+                }
+            }
+        }
+    }
+    let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let result = merger.result(&args.probe, elapsed);
+    finish(&result, args.output)
+}
+
+fn announce(progress: &Progress, spec: &TraceSpec) {
+    match progress {
+        Progress::Attached { node, ms } => {
+            let until = spec.duration_ms.map_or_else(
+                || "until Ctrl-C".to_owned(),
+                |ms| format!("for {}", format_ns(ms as f64 * 1e6)),
+            );
+            eprintln!("Tracing on {node} (attached in {ms} ms) {until}; Ctrl-C ends early.");
+        }
+    }
+}
+
+/// Prints the result, or the reason there is none, and picks the exit code.
+fn finish(result: &TraceResult, format: OutputFormat) -> Result<u8, CliError> {
+    let failed: Vec<_> = result
+        .nodes
+        .iter()
+        .filter(|node| node.status != NodeStatus::Done)
+        .collect();
+    if failed.len() == result.nodes.len() {
+        // No node finished: there is no result, only the reason.
+        return Err(match failed.first() {
+            Some(node) => match &node.error {
+                Some(error) => {
+                    let mut err = CliError::from_tracer(error.code, &error.message, &error.hint);
+                    err.message = format!("{}: {}", node.node, err.message);
+                    err
+                }
+                None => CliError::failure(
+                    format!(
+                        "{}: {}",
+                        node.node,
+                        node.detail.as_deref().unwrap_or("tracer ended without a result")
+                    ),
+                    "run tracer-job by hand to see its output",
+                ),
+            },
+            None => CliError::failure("no tracer produced output", ""),
+        });
+    }
+    let mut stdout = std::io::stdout().lock();
+    let written = render::render(result, format, &mut stdout).and_then(|()| stdout.flush());
+    if let Err(err) = written {
+        // A closed pipe (`| head`) is not a failure of the trace.
+        if err.kind() != std::io::ErrorKind::BrokenPipe {
+            return Err(CliError::failure(format!("cannot write the result: {err}"), ""));
+        }
+    }
+    for node in &failed {
+        let why = node
+            .error
+            .as_ref()
+            .map(|error| error.message.clone())
+            .or_else(|| node.detail.clone())
+            .unwrap_or_default();
+        eprintln!("warning: node {} did not finish: {why}", node.node);
+    }
+    if result.lost > 0 {
+        eprintln!("warning: {} events were lost in the kernel; the result undercounts", result.lost);
+    }
+    if result.malformed_lines > 0 {
+        eprintln!(
+            "warning: {} lines from tracers could not be read and were skipped",
+            result.malformed_lines
+        );
+    }
+    Ok(if result.partial {
+        exit::PARTIAL
+    } else {
+        exit::SUCCESS
+    })
+}
