@@ -108,8 +108,23 @@ mod tests {
     #[test]
     fn parses_a_local_trace() {
         let cli = parse(&[
-            "trace", "syscall-latency", "--local", "--duration", "5s", "--pid", "1", "--pid",
-            "2", "--cgroup", "test", "--by", "syscall", "--min-latency", "10us", "-o", "json",
+            "trace",
+            "syscall-latency",
+            "--local",
+            "--duration",
+            "5s",
+            "--pid",
+            "1",
+            "--pid",
+            "2",
+            "--cgroup",
+            "test",
+            "--by",
+            "syscall",
+            "--min-latency",
+            "10us",
+            "-o",
+            "json",
         ])
         .expect("parses");
         let Command::Trace(args) = cli.command else {

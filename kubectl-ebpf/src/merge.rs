@@ -80,7 +80,10 @@ impl Merger {
             }
             Record::Attached { ms, .. } => {
                 state.attach_ms = Some(ms);
-                let name = state.reported_name.clone().unwrap_or_else(|| node.to_owned());
+                let name = state
+                    .reported_name
+                    .clone()
+                    .unwrap_or_else(|| node.to_owned());
                 return Some(Progress::Attached { node: name, ms });
             }
             Record::Hist {
@@ -109,7 +112,10 @@ impl Merger {
                 });
             }
             Record::Done { reason } => state.done = Some(reason),
-            Record::Event { .. } | Record::Count { .. } | Record::Stats { .. } | Record::Unknown => {}
+            Record::Event { .. }
+            | Record::Count { .. }
+            | Record::Stats { .. }
+            | Record::Unknown => {}
         }
         None
     }
@@ -194,7 +200,10 @@ impl NodeState {
             ));
         }
         NodeSummary {
-            node: self.reported_name.clone().unwrap_or_else(|| name.to_owned()),
+            node: self
+                .reported_name
+                .clone()
+                .unwrap_or_else(|| name.to_owned()),
             kernel: self.kernel.clone(),
             status,
             detail,
@@ -268,7 +277,13 @@ pub struct Histogram {
 }
 
 impl Histogram {
-    pub fn new(probe: String, name: String, key: Key, unit: String, mut buckets: Vec<Bucket>) -> Self {
+    pub fn new(
+        probe: String,
+        name: String,
+        key: Key,
+        unit: String,
+        mut buckets: Vec<Bucket>,
+    ) -> Self {
         buckets.retain(|bucket| bucket.count > 0);
         buckets.sort_by_key(|bucket| bucket.low);
         let count = buckets.iter().map(|bucket| bucket.count).sum();
@@ -335,17 +350,25 @@ mod tests {
     #[test]
     fn last_snapshot_per_node_wins_and_nodes_add_up() {
         let mut merger = Merger::new();
-        feed(&mut merger, "a", &[
-            HELLO,
-            r#"{"type":"hist","probe":"p","name":"latency","unit":"ns","buckets":[{"low":1,"high":2,"count":5}]}"#,
-            r#"{"type":"hist","probe":"p","name":"latency","unit":"ns","buckets":[{"low":1,"high":2,"count":7},{"low":2,"high":4,"count":1}]}"#,
-            r#"{"type":"lost","probe":"p","count":0}"#,
-            r#"{"type":"done","reason":"duration"}"#,
-        ]);
-        feed(&mut merger, "b", &[
-            r#"{"type":"hist","probe":"p","name":"latency","unit":"ns","buckets":[{"low":2,"high":4,"count":2}]}"#,
-            r#"{"type":"done","reason":"duration"}"#,
-        ]);
+        feed(
+            &mut merger,
+            "a",
+            &[
+                HELLO,
+                r#"{"type":"hist","probe":"p","name":"latency","unit":"ns","buckets":[{"low":1,"high":2,"count":5}]}"#,
+                r#"{"type":"hist","probe":"p","name":"latency","unit":"ns","buckets":[{"low":1,"high":2,"count":7},{"low":2,"high":4,"count":1}]}"#,
+                r#"{"type":"lost","probe":"p","count":0}"#,
+                r#"{"type":"done","reason":"duration"}"#,
+            ],
+        );
+        feed(
+            &mut merger,
+            "b",
+            &[
+                r#"{"type":"hist","probe":"p","name":"latency","unit":"ns","buckets":[{"low":2,"high":4,"count":2}]}"#,
+                r#"{"type":"done","reason":"duration"}"#,
+            ],
+        );
         let result = merger.result("p", 1000);
         assert_eq!(result.histograms.len(), 1);
         let hist = &result.histograms[0];
@@ -358,30 +381,53 @@ mod tests {
     #[test]
     fn keyed_histograms_stay_apart_and_sort_by_count() {
         let mut merger = Merger::new();
-        feed(&mut merger, "a", &[
-            r#"{"type":"hist","probe":"p","name":"l","key":{"syscall":"read"},"unit":"ns","buckets":[{"low":1,"high":2,"count":1}]}"#,
-            r#"{"type":"hist","probe":"p","name":"l","key":{"syscall":"write"},"unit":"ns","buckets":[{"low":1,"high":2,"count":9}]}"#,
-            r#"{"type":"done","reason":"signal"}"#,
-        ]);
+        feed(
+            &mut merger,
+            "a",
+            &[
+                r#"{"type":"hist","probe":"p","name":"l","key":{"syscall":"read"},"unit":"ns","buckets":[{"low":1,"high":2,"count":1}]}"#,
+                r#"{"type":"hist","probe":"p","name":"l","key":{"syscall":"write"},"unit":"ns","buckets":[{"low":1,"high":2,"count":9}]}"#,
+                r#"{"type":"done","reason":"signal"}"#,
+            ],
+        );
         let result = merger.result("p", 1);
-        let keys: Vec<_> = result.histograms.iter().map(|h| h.key["syscall"].as_str()).collect();
+        let keys: Vec<_> = result
+            .histograms
+            .iter()
+            .map(|h| h.key["syscall"].as_str())
+            .collect();
         assert_eq!(keys, ["write", "read"]);
     }
 
     #[test]
     fn losses_failures_and_garbage_make_the_result_partial() {
         let mut merger = Merger::new();
-        feed(&mut merger, "a", &[r#"{"type":"lost","probe":"p","count":3}"#, r#"{"type":"done","reason":"x"}"#]);
+        feed(
+            &mut merger,
+            "a",
+            &[
+                r#"{"type":"lost","probe":"p","count":3}"#,
+                r#"{"type":"done","reason":"x"}"#,
+            ],
+        );
         assert!(merger.result("p", 1).partial);
 
         let mut merger = Merger::new();
-        feed(&mut merger, "a", &["garbage", r#"{"type":"done","reason":"x"}"#]);
+        feed(
+            &mut merger,
+            "a",
+            &["garbage", r#"{"type":"done","reason":"x"}"#],
+        );
         let result = merger.result("p", 1);
         assert!(result.partial);
         assert_eq!(result.malformed_lines, 1);
 
         let mut merger = Merger::new();
-        feed(&mut merger, "a", &[r#"{"type":"error","code":"permission-denied","message":"m","hint":"h"}"#]);
+        feed(
+            &mut merger,
+            "a",
+            &[r#"{"type":"error","code":"permission-denied","message":"m","hint":"h"}"#],
+        );
         let result = merger.result("p", 1);
         assert_eq!(result.nodes[0].status, NodeStatus::Failed);
 
@@ -390,15 +436,30 @@ mod tests {
         merger.ended("a", "was killed by signal 9".into(), "boom".into());
         let result = merger.result("p", 1);
         assert_eq!(result.nodes[0].status, NodeStatus::Lost);
-        assert!(result.nodes[0].detail.as_deref().unwrap_or_default().contains("boom"));
+        assert!(
+            result.nodes[0]
+                .detail
+                .as_deref()
+                .unwrap_or_default()
+                .contains("boom")
+        );
     }
 
     #[test]
     fn reports_attachment_with_the_node_name() {
         let mut merger = Merger::new();
         merger.apply("local", decode_line(HELLO));
-        let progress = merger.apply("local", decode_line(r#"{"type":"attached","probes":["p"],"ms":12}"#));
-        assert_eq!(progress, Some(Progress::Attached { node: "n".into(), ms: 12 }));
+        let progress = merger.apply(
+            "local",
+            decode_line(r#"{"type":"attached","probes":["p"],"ms":12}"#),
+        );
+        assert_eq!(
+            progress,
+            Some(Progress::Attached {
+                node: "n".into(),
+                ms: 12
+            })
+        );
     }
 
     #[test]

@@ -14,8 +14,7 @@ use crate::{
         local::{self, LocalTracer},
     },
     merge::{Merger, NodeStatus, Progress, TraceResult},
-    render,
-    request,
+    render, request,
     units::format_ns,
 };
 
@@ -98,7 +97,9 @@ fn finish(result: &TraceResult, format: OutputFormat) -> Result<u8, CliError> {
                     format!(
                         "{}: {}",
                         node.node,
-                        node.detail.as_deref().unwrap_or("tracer ended without a result")
+                        node.detail
+                            .as_deref()
+                            .unwrap_or("tracer ended without a result")
                     ),
                     "run tracer-job by hand to see its output",
                 ),
@@ -111,7 +112,10 @@ fn finish(result: &TraceResult, format: OutputFormat) -> Result<u8, CliError> {
     if let Err(err) = written {
         // A closed pipe (`| head`) is not a failure of the trace.
         if err.kind() != std::io::ErrorKind::BrokenPipe {
-            return Err(CliError::failure(format!("cannot write the result: {err}"), ""));
+            return Err(CliError::failure(
+                format!("cannot write the result: {err}"),
+                "",
+            ));
         }
     }
     for node in &failed {
@@ -124,7 +128,10 @@ fn finish(result: &TraceResult, format: OutputFormat) -> Result<u8, CliError> {
         eprintln!("warning: node {} did not finish: {why}", node.node);
     }
     if result.lost > 0 {
-        eprintln!("warning: {} events were lost in the kernel; the result undercounts", result.lost);
+        eprintln!(
+            "warning: {} events were lost in the kernel; the result undercounts",
+            result.lost
+        );
     }
     if result.malformed_lines > 0 {
         eprintln!(

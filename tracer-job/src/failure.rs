@@ -86,7 +86,10 @@ fn chain(err: &(dyn StdError + 'static)) -> String {
 fn os_error(err: &(dyn StdError + 'static)) -> Option<i32> {
     let mut current = Some(err);
     while let Some(err) = current {
-        if let Some(code) = err.downcast_ref::<io::Error>().and_then(io::Error::raw_os_error) {
+        if let Some(code) = err
+            .downcast_ref::<io::Error>()
+            .and_then(io::Error::raw_os_error)
+        {
             return Some(code);
         }
         current = err.source();
@@ -107,7 +110,11 @@ mod tests {
         let err = Wrapper(io::Error::from_raw_os_error(libc::EPERM));
         let failure = Failure::from_kernel("loading syscall-latency", &err);
         assert_eq!(failure.code, ErrorCode::PermissionDenied);
-        assert!(failure.message.starts_with("loading syscall-latency: loading failed"));
+        assert!(
+            failure
+                .message
+                .starts_with("loading syscall-latency: loading failed")
+        );
         assert!(failure.hint.contains("CAP_BPF"));
         assert_eq!(failure.exit_code(), 3);
     }

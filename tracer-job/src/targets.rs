@@ -127,8 +127,8 @@ fn cgroup_id(mount: &Path, path: &str) -> Result<u64, Failure> {
     if !canonical.starts_with(mount) {
         return Err(not_found("is not in the cgroup v2 hierarchy".to_owned()));
     }
-    let metadata = fs::metadata(&canonical)
-        .map_err(|err| not_found(format!("cannot be read: {err}")))?;
+    let metadata =
+        fs::metadata(&canonical).map_err(|err| not_found(format!("cannot be read: {err}")))?;
     if !metadata.is_dir() {
         return Err(not_found("is not a directory".to_owned()));
     }

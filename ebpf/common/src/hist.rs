@@ -40,7 +40,11 @@ pub fn bucket_of(value: u64) -> u32 {
     }
     // `bits` is floor(log2(value)); bucket k holds [2^(k-1), 2^k).
     let bucket = bits + 1;
-    if bucket >= BUCKETS { BUCKETS - 1 } else { bucket }
+    if bucket >= BUCKETS {
+        BUCKETS - 1
+    } else {
+        bucket
+    }
 }
 
 /// The values a bucket holds, as `[low, high)`; the last bucket is open above.
@@ -74,7 +78,10 @@ mod tests {
             for value in [(1u64 << shift) - 1, 1u64 << shift, (1u64 << shift) + 1] {
                 let (low, high) = bucket_bounds(bucket_of(value));
                 assert!(low <= value, "{value} below [{low}, {high})");
-                assert!(value < high || high == u64::MAX, "{value} above [{low}, {high})");
+                assert!(
+                    value < high || high == u64::MAX,
+                    "{value} above [{low}, {high})"
+                );
             }
         }
     }

@@ -4,11 +4,7 @@
 //! loading. A task is a target when its process id or its cgroup v2 id is listed; with
 //! both lists off, every task on the node is. The tracer itself is never a target.
 
-use aya_ebpf::{
-    helpers::bpf_get_current_cgroup_id,
-    macros::map,
-    maps::HashMap,
-};
+use aya_ebpf::{helpers::bpf_get_current_cgroup_id, macros::map, maps::HashMap};
 use ebpf_common::syscall_latency::MAX_TARGETS;
 
 /// Non-zero when `TARGET_PIDS` restricts the trace.

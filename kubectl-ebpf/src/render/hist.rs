@@ -63,7 +63,11 @@ fn with_gaps(buckets: &[Bucket]) -> Vec<Bucket> {
             if last.high >= bucket.low || last.high == u64::MAX {
                 break;
             }
-            let high = if last.high == 0 { 1 } else { last.high.saturating_mul(2) };
+            let high = if last.high == 0 {
+                1
+            } else {
+                last.high.saturating_mul(2)
+            };
             out.push(Bucket {
                 low: last.high,
                 high,
@@ -100,8 +104,16 @@ mod tests {
     #[test]
     fn draws_like_bpftrace() {
         let h = histogram(vec![
-            Bucket { low: 512, high: 1024, count: 4577 },
-            Bucket { low: 2048, high: 4096, count: 1234 },
+            Bucket {
+                low: 512,
+                high: 1024,
+                count: 4577,
+            },
+            Bucket {
+                low: 2048,
+                high: 4096,
+                count: 1234,
+            },
         ]);
         let text = render(&h);
         let lines: Vec<&str> = text.lines().collect();
@@ -123,17 +135,53 @@ mod tests {
 
     #[test]
     fn labels_small_and_open_buckets() {
-        assert_eq!(label(&Bucket { low: 0, high: 1, count: 1 }), "[0]");
-        assert_eq!(label(&Bucket { low: 1, high: 2, count: 1 }), "[1]");
-        assert_eq!(label(&Bucket { low: 2, high: 4, count: 1 }), "[2, 4)");
-        assert_eq!(label(&Bucket { low: 1 << 62, high: u64::MAX, count: 1 }), "[4E, ...)");
+        assert_eq!(
+            label(&Bucket {
+                low: 0,
+                high: 1,
+                count: 1
+            }),
+            "[0]"
+        );
+        assert_eq!(
+            label(&Bucket {
+                low: 1,
+                high: 2,
+                count: 1
+            }),
+            "[1]"
+        );
+        assert_eq!(
+            label(&Bucket {
+                low: 2,
+                high: 4,
+                count: 1
+            }),
+            "[2, 4)"
+        );
+        assert_eq!(
+            label(&Bucket {
+                low: 1 << 62,
+                high: u64::MAX,
+                count: 1
+            }),
+            "[4E, ...)"
+        );
     }
 
     #[test]
     fn fills_gaps_from_zero() {
         let h = histogram(vec![
-            Bucket { low: 0, high: 1, count: 1 },
-            Bucket { low: 4, high: 8, count: 1 },
+            Bucket {
+                low: 0,
+                high: 1,
+                count: 1,
+            },
+            Bucket {
+                low: 4,
+                high: 8,
+                count: 1,
+            },
         ]);
         let labels: Vec<String> = with_gaps(&h.buckets).iter().map(label).collect();
         assert_eq!(labels, ["[0]", "[1]", "[2, 4)", "[4, 8)"]);

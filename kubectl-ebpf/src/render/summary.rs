@@ -29,7 +29,10 @@ fn table(histograms: &[Histogram]) -> Table {
     table.set_header(header);
     for histogram in histograms {
         let estimate = |value: Option<u64>| {
-            value.map_or_else(|| "-".to_owned(), |v| format!("~{}", format_value(v as f64, &histogram.unit)))
+            value.map_or_else(
+                || "-".to_owned(),
+                |v| format!("~{}", format_value(v as f64, &histogram.unit)),
+            )
         };
         let slowest = histogram.slowest.map_or_else(
             || "-".to_owned(),
@@ -39,7 +42,10 @@ fn table(histograms: &[Histogram]) -> Table {
                 } else {
                     format_value(bucket.high as f64, &histogram.unit)
                 };
-                format!("{}-{high}", format_value(bucket.low as f64, &histogram.unit))
+                format!(
+                    "{}-{high}",
+                    format_value(bucket.low as f64, &histogram.unit)
+                )
             },
         );
         let mut row: Vec<Cell> = histogram.key.values().map(Cell::new).collect();
@@ -68,12 +74,22 @@ mod tests {
             "latency".into(),
             BTreeMap::from([("syscall".into(), "read".into())]),
             "ns".into(),
-            vec![Bucket { low: 1024, high: 2048, count: 100 }],
+            vec![Bucket {
+                low: 1024,
+                high: 2048,
+                count: 100,
+            }],
         );
         let text = table(&[histogram]).to_string();
         let lines: Vec<&str> = text.lines().collect();
-        assert!(lines[0].contains("SYSCALL") && lines[0].contains("P99"), "{text}");
-        assert!(lines[1].contains("read") && lines[1].contains("100"), "{text}");
+        assert!(
+            lines[0].contains("SYSCALL") && lines[0].contains("P99"),
+            "{text}"
+        );
+        assert!(
+            lines[1].contains("read") && lines[1].contains("100"),
+            "{text}"
+        );
         assert!(lines[1].contains("~1.54µs"), "{text}");
         assert!(lines[1].contains("1.02µs-2.05µs"), "{text}");
     }

@@ -46,7 +46,9 @@ mod tests {
     #[test]
     fn decodes_every_record_type() {
         assert_eq!(
-            record(r#"{"type":"hello","version":1,"node":"n1","kernel":"6.18","btf":true,"features":["raw_tracepoint"]}"#),
+            record(
+                r#"{"type":"hello","version":1,"node":"n1","kernel":"6.18","btf":true,"features":["raw_tracepoint"]}"#
+            ),
             Record::Hello {
                 version: 1,
                 node: "n1".into(),
@@ -63,21 +65,37 @@ mod tests {
                 ms: 42
             }
         );
-        let Record::Event { probe, pid, fields, pod, .. } = record(
+        let Record::Event {
+            probe,
+            pid,
+            fields,
+            pod,
+            ..
+        } = record(
             r#"{"type":"event","probe":"exec","time_ns":1,"pid":7,"comm":"sh","fields":{"filename":"/bin/sh"},"pod":"api"}"#,
-        ) else {
+        )
+        else {
             panic!("not an event");
         };
-        assert_eq!((probe.as_str(), pid, pod.as_deref()), ("exec", 7, Some("api")));
+        assert_eq!(
+            (probe.as_str(), pid, pod.as_deref()),
+            ("exec", 7, Some("api"))
+        );
         assert_eq!(fields["filename"], "/bin/sh");
         assert_eq!(
-            record(r#"{"type":"hist","probe":"syscall-latency","name":"latency","key":{"syscall":"read"},"unit":"ns","buckets":[{"low":1024,"high":2048,"count":3}]}"#),
+            record(
+                r#"{"type":"hist","probe":"syscall-latency","name":"latency","key":{"syscall":"read"},"unit":"ns","buckets":[{"low":1024,"high":2048,"count":3}]}"#
+            ),
             Record::Hist {
                 probe: "syscall-latency".into(),
                 name: "latency".into(),
                 key: BTreeMap::from([("syscall".into(), "read".into())]),
                 unit: "ns".into(),
-                buckets: vec![Bucket { low: 1024, high: 2048, count: 3 }],
+                buckets: vec![Bucket {
+                    low: 1024,
+                    high: 2048,
+                    count: 3
+                }],
             }
         );
         assert_eq!(
@@ -91,12 +109,19 @@ mod tests {
         );
         assert_eq!(
             record(r#"{"type":"lost","probe":"exec","count":3}"#),
-            Record::Lost { probe: "exec".into(), count: 3 }
+            Record::Lost {
+                probe: "exec".into(),
+                count: 3
+            }
         );
         assert_eq!(
             record(r#"{"type":"stats","programs":[{"name":"p","run_time_ns":5,"run_count":2}]}"#),
             Record::Stats {
-                programs: vec![ProgramStats { name: "p".into(), run_time_ns: 5, run_count: 2 }]
+                programs: vec![ProgramStats {
+                    name: "p".into(),
+                    run_time_ns: 5,
+                    run_count: 2
+                }]
             }
         );
         assert_eq!(
@@ -109,7 +134,9 @@ mod tests {
         );
         assert_eq!(
             record(r#"{"type":"done","reason":"duration"}"#),
-            Record::Done { reason: "duration".into() }
+            Record::Done {
+                reason: "duration".into()
+            }
         );
     }
 
@@ -118,7 +145,9 @@ mod tests {
         assert_eq!(decode_line(r#"{"type":"telemetry","x":1}"#), Decoded::Skip);
         assert_eq!(
             record(r#"{"type":"done","reason":"signal","added_later":[1,2]}"#),
-            Record::Done { reason: "signal".into() }
+            Record::Done {
+                reason: "signal".into()
+            }
         );
         let Record::Error { code, .. } =
             record(r#"{"type":"error","code":"from-the-future","message":"m"}"#)
@@ -141,13 +170,18 @@ mod tests {
             assert!(matches!(decode_line(line), Decoded::Malformed(_)), "{line}");
         }
         assert_eq!(decode_line("   "), Decoded::Skip);
-        let long = format!(r#"{{"type":"done","reason":"{}"}}"#, "x".repeat(MAX_LINE_BYTES));
+        let long = format!(
+            r#"{{"type":"done","reason":"{}"}}"#,
+            "x".repeat(MAX_LINE_BYTES)
+        );
         assert!(matches!(decode_line(&long), Decoded::Malformed(msg) if msg.contains("limit")));
     }
 
     #[test]
     fn encodes_what_it_decodes() {
-        let done = Record::Done { reason: "signal".into() };
+        let done = Record::Done {
+            reason: "signal".into(),
+        };
         assert_eq!(record(&done.to_line()), done);
     }
 }

@@ -135,7 +135,9 @@ impl Record {
     pub fn to_line(&self) -> String {
         // Serializing these types cannot fail: every map key is a string.
         serde_json::to_string(self).unwrap_or_else(|err| {
-            format!(r#"{{"type":"error","code":"internal","message":"unserializable record: {err}"}}"#)
+            format!(
+                r#"{{"type":"error","code":"internal","message":"unserializable record: {err}"}}"#
+            )
         })
     }
 }

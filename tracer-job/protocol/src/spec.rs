@@ -183,9 +183,8 @@ mod tests {
 
     #[test]
     fn minimal_spec_is_node_wide_with_defaults() {
-        let spec =
-            TraceSpec::parse(br#"{"version":1,"probes":[{"probe":"syscall-latency"}]}"#)
-                .expect("parses");
+        let spec = TraceSpec::parse(br#"{"version":1,"probes":[{"probe":"syscall-latency"}]}"#)
+            .expect("parses");
         assert!(spec.targets.is_node_wide());
         assert_eq!(spec.interval_ms, 1000);
         assert_eq!(
@@ -200,23 +199,46 @@ mod tests {
     #[test]
     fn refuses_what_it_cannot_honour() {
         let cases: &[(&[u8], &str)] = &[
-            (br#"{"version":2,"probes":[{"probe":"syscall-latency"}]}"#, "version 2"),
+            (
+                br#"{"version":2,"probes":[{"probe":"syscall-latency"}]}"#,
+                "version 2",
+            ),
             (br#"{"version":1,"probes":[]}"#, "no probe"),
-            (br#"{"version":1,"probes":[{"probe":"nope"}]}"#, "unknown variant"),
-            (br#"{"version":1,"probes":[{"probe":"syscall-latency"}],"extra":1}"#, "unknown field"),
-            (br#"{"version":1,"probes":[{"probe":"syscall-latency"}],"interval_ms":1}"#, "below the minimum"),
-            (br#"{"version":1,"probes":[{"probe":"syscall-latency"}],"duration_ms":0}"#, "above zero"),
+            (
+                br#"{"version":1,"probes":[{"probe":"nope"}]}"#,
+                "unknown variant",
+            ),
+            (
+                br#"{"version":1,"probes":[{"probe":"syscall-latency"}],"extra":1}"#,
+                "unknown field",
+            ),
+            (
+                br#"{"version":1,"probes":[{"probe":"syscall-latency"}],"interval_ms":1}"#,
+                "below the minimum",
+            ),
+            (
+                br#"{"version":1,"probes":[{"probe":"syscall-latency"}],"duration_ms":0}"#,
+                "above zero",
+            ),
             (b"not json", "not valid"),
         ];
         for (input, expected) in cases {
-            let err = TraceSpec::parse(input).expect_err("must be refused").to_string();
-            assert!(err.contains(expected), "{err:?} should mention {expected:?}");
+            let err = TraceSpec::parse(input)
+                .expect_err("must be refused")
+                .to_string();
+            assert!(
+                err.contains(expected),
+                "{err:?} should mention {expected:?}"
+            );
         }
     }
 
     #[test]
     fn refuses_oversized_input_before_parsing() {
         let big = vec![b' '; MAX_SPEC_BYTES + 1];
-        assert!(matches!(TraceSpec::parse(&big), Err(SpecError::TooLarge(_))));
+        assert!(matches!(
+            TraceSpec::parse(&big),
+            Err(SpecError::TooLarge(_))
+        ));
     }
 }

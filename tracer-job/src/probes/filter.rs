@@ -1,10 +1,10 @@
 //! The user side of the in-kernel target filter (`ebpf/probes/src/filter.rs`).
 
+use crate::{failure::Failure, targets::ResolvedTargets};
 use aya::{
     Ebpf, EbpfLoader,
     maps::{HashMap, MapData},
 };
-use crate::{failure::Failure, targets::ResolvedTargets};
 
 /// The filter's globals, held so the loader can borrow them until `load`.
 pub struct FilterGlobals {

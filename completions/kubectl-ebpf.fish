@@ -1,0 +1,48 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_kubectl_ebpf_global_optspecs
+    string join \n h/help V/version
+end
+
+function __fish_kubectl_ebpf_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_kubectl_ebpf_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_kubectl_ebpf_using_subcommand
+    set -l cmd (__fish_kubectl_ebpf_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -s h -l help -d 'Print help'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -s V -l version -d 'Print version'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -f -a "trace" -d 'Run a built-in probe on targets and print the merged result'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -f -a "probes" -d 'List the built-in probes'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -f -a "completion" -d 'Print a shell completion script'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l pid -d 'With --local: trace this process (all its threads). Repeatable' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l cgroup -d 'With --local: trace this cgroup v2 directory (absolute, or relative to the cgroup2 mount). Repeatable' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -s d -l duration -d 'How long to trace (e.g. 30s, 2m); until Ctrl-C when absent' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l by -d 'Split the result: `syscall` keeps one histogram per syscall' -r -f -a "syscall\t''"
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l min-latency -d 'Ignore calls faster than this (e.g. 10us), filtered in the kernel' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -s o -l output -d 'Output format' -r -f -a "table\t'Histograms and a summary table'
+json\t'One JSON document (docs/json-output.md)'"
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l tracer -d 'The tracer-job binary to run with --local (default: beside this executable)' -r -F
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l local -d 'Trace this machine instead of a cluster, by running tracer-job here'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand probes" -s h -l help -d 'Print help'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand completion" -s h -l help -d 'Print help'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace probes completion help" -f -a "trace" -d 'Run a built-in probe on targets and print the merged result'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace probes completion help" -f -a "probes" -d 'List the built-in probes'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace probes completion help" -f -a "completion" -d 'Print a shell completion script'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace probes completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -1,0 +1,65 @@
+//! The command line's answers to bad input: one line, a documented exit code.
+
+use std::process::{Command, Output};
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kubectl-ebpf"))
+        .args(args)
+        .output()
+        .expect("run kubectl-ebpf")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn unknown_probe_lists_the_known_ones() {
+    let output = run(&["trace", "no-such-probe", "--local"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("syscall-latency"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn cluster_mode_says_what_to_do_instead() {
+    let output = run(&["trace", "syscall-latency", "deploy/checkout"]);
+    assert_eq!(output.status.code(), Some(2));
+    let text = stderr(&output);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(text.contains("--local"), "{text}");
+}
+
+#[test]
+fn cluster_targets_are_refused_in_local_mode() {
+    let output = run(&["trace", "syscall-latency", "--local", "pod/api"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("--pid or --cgroup"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn a_missing_tracer_is_named() {
+    let output = run(&[
+        "trace",
+        "syscall-latency",
+        "--local",
+        "--tracer",
+        "/nonexistent/tracer-job",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("/nonexistent/tracer-job"));
+}
+
+#[test]
+fn lists_the_probes() {
+    let output = run(&["probes"]);
+    assert!(output.status.success());
+    assert!(String::from_utf8_lossy(&output.stdout).contains("syscall-latency"));
+}

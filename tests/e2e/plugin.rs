@@ -1,0 +1,125 @@
+//! `kubectl-ebpf trace --local` end to end: the plugin runs the real tracer, which loads
+//! real probes.
+
+use std::{
+    io::{BufRead, BufReader, Read},
+    process::{Command, Stdio},
+};
+
+use e2e::{binaries, cgroup::TestCgroup, workload::Workload};
+use serde_json::Value;
+
+const INSIDE_CALLS: u64 = 20_000;
+const OUTSIDE_CALLS: u64 = 50_000;
+
+#[test]
+fn ctrl_c_ends_a_cgroup_trace_and_prints_the_merged_json() {
+    let cgroup = TestCgroup::create("plugin");
+    let mut inside = Workload::spawn(INSIDE_CALLS);
+    let mut outside = Workload::spawn(OUTSIDE_CALLS);
+    cgroup.add(inside.pid());
+
+    let mut plugin = Command::new(binaries::plugin())
+        .args([
+            "trace",
+            "syscall-latency",
+            "--local",
+            "--by",
+            "syscall",
+            "-o",
+            "json",
+        ])
+        .arg("--cgroup")
+        .arg(cgroup.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start kubectl-ebpf");
+    let mut stderr = BufReader::new(plugin.stderr.take().expect("piped stderr"));
+    let mut line = String::new();
+    stderr.read_line(&mut line).expect("read progress");
+    assert!(
+        line.starts_with("Tracing on "),
+        "expected the attach notice, got {line:?}"
+    );
+
+    inside.run();
+    outside.run();
+    // SAFETY: signalling our own child, as a terminal's Ctrl-C would.
+    unsafe { libc::kill(plugin.id() as libc::pid_t, libc::SIGINT) };
+
+    let mut stdout = String::new();
+    plugin
+        .stdout
+        .take()
+        .expect("piped stdout")
+        .read_to_string(&mut stdout)
+        .expect("read result");
+    let status = plugin.wait().expect("wait plugin");
+    assert!(status.success(), "plugin exited {status}; stdout: {stdout}");
+
+    let result: Value = serde_json::from_str(&stdout).expect("stdout is one JSON document");
+    assert_eq!(result["schema"], "kubectl-ebpf/trace-result/v1");
+    assert_eq!(result["probe"], "syscall-latency");
+    assert_eq!(result["partial"], false);
+    assert_eq!(result["nodes"][0]["status"], "done");
+    assert!(result["nodes"][0]["attach_ms"].is_u64());
+    let getppid = result["histograms"]
+        .as_array()
+        .expect("histograms")
+        .iter()
+        .find(|h| h["key"]["syscall"] == "getppid")
+        .expect("a getppid histogram");
+    let count = getppid["count"].as_u64().expect("count");
+    assert!(
+        (INSIDE_CALLS..=INSIDE_CALLS + 20).contains(&count),
+        "only the {INSIDE_CALLS} calls inside the cgroup belong here, found {count}"
+    );
+    let bucket_sum: u64 = getppid["buckets"]
+        .as_array()
+        .expect("buckets")
+        .iter()
+        .map(|b| {
+            assert!(b["low"].as_u64() < b["high"].as_u64(), "{b}");
+            b["count"].as_u64().expect("bucket count")
+        })
+        .sum();
+    assert_eq!(bucket_sum, count);
+    assert_eq!(getppid["unit"], "ns");
+    assert!(getppid["p50"].as_u64().expect("p50") <= getppid["p99"].as_u64().expect("p99"));
+}
+
+#[test]
+fn a_timed_trace_prints_a_histogram_and_a_summary() {
+    let output = Command::new(binaries::plugin())
+        .args(["trace", "syscall-latency", "--local", "--duration", "700ms"])
+        .output()
+        .expect("run kubectl-ebpf");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{output:?}");
+    assert!(stdout.starts_with("syscall-latency (ns):\n"), "{stdout}");
+    assert!(stdout.contains(" |@"), "no bar in {stdout}");
+    for column in ["COUNT", "P50", "P90", "P99", "SLOWEST"] {
+        assert!(stdout.contains(column), "no {column} column in {stdout}");
+    }
+}
+
+#[test]
+fn a_missing_cgroup_is_one_line_and_exit_code_2() {
+    let output = Command::new(binaries::plugin())
+        .args([
+            "trace",
+            "syscall-latency",
+            "--local",
+            "--cgroup",
+            "no-such-cgroup",
+        ])
+        .output()
+        .expect("run kubectl-ebpf");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(stderr.contains("no-such-cgroup"), "{stderr}");
+    assert!(output.stdout.is_empty());
+}

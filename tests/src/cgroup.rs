@@ -1,0 +1,80 @@
+//! A real cgroup v2 directory for one test, removed when dropped.
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    sync::atomic::{AtomicU32, Ordering},
+};
+
+pub struct TestCgroup {
+    path: PathBuf,
+    mount: PathBuf,
+}
+
+/// The cgroup2 mount point (`/sys/fs/cgroup` or `/sys/fs/cgroup/unified`).
+pub fn cgroup2_mount() -> PathBuf {
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").expect("read mountinfo");
+    mountinfo
+        .lines()
+        .find_map(|line| {
+            let (before, after) = line.split_once(" - ")?;
+            let mount_point = before.split_whitespace().nth(4)?;
+            (after.split_whitespace().next()? == "cgroup2").then(|| PathBuf::from(mount_point))
+        })
+        .expect("a cgroup2 hierarchy is mounted; tests need one")
+}
+
+impl TestCgroup {
+    /// Creates `<mount>/<relative>` (parents included), unique per process and call.
+    pub fn create(prefix: &str) -> Self {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let mount = cgroup2_mount();
+        let name = format!(
+            "kubectl-ebpf-test-{}-{}-{prefix}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        Self::create_at(&mount, &name)
+    }
+
+    /// Creates a nested layout such as kubelet's, relative to the cgroup2 mount.
+    pub fn create_at(mount: &Path, relative: &str) -> Self {
+        let path = mount.join(relative);
+        fs::create_dir_all(&path).unwrap_or_else(|err| {
+            panic!(
+                "create cgroup {} (tests run as root): {err}",
+                path.display()
+            )
+        });
+        TestCgroup {
+            path,
+            mount: mount.to_path_buf(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Moves a process into this cgroup.
+    pub fn add(&self, pid: u32) {
+        fs::write(self.path.join("cgroup.procs"), pid.to_string())
+            .unwrap_or_else(|err| panic!("move {pid} into {}: {err}", self.path.display()));
+    }
+}
+
+impl Drop for TestCgroup {
+    fn drop(&mut self) {
+        // Move anything still inside back to the root, then remove the directory and any
+        // parents this test created below the mount.
+        if let Ok(procs) = fs::read_to_string(self.path.join("cgroup.procs")) {
+            for pid in procs.split_whitespace() {
+                let _ = fs::write(self.mount.join("cgroup.procs"), pid);
+            }
+        }
+        let mut dir = self.path.clone();
+        while dir != self.mount && fs::remove_dir(&dir).is_ok() {
+            dir.pop();
+        }
+    }
+}

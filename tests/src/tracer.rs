@@ -1,0 +1,105 @@
+//! Drives `tracer-job` directly: spec on stdin, records from stdout.
+
+use std::{
+    io::{BufRead, BufReader, Write},
+    process::{Child, Command, ExitStatus, Stdio},
+    sync::mpsc::{self, Receiver, RecvTimeoutError},
+    time::{Duration, Instant},
+};
+
+use tracer_protocol::{Decoded, Record, TraceSpec, decode_line};
+
+use crate::binaries;
+
+pub struct TracerRun {
+    child: Child,
+    records: Receiver<Record>,
+    pub seen: Vec<Record>,
+}
+
+impl TracerRun {
+    pub fn start(spec: &TraceSpec) -> Self {
+        let mut child = Command::new(binaries::tracer())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start tracer-job");
+        let mut stdin = child.stdin.take().expect("piped stdin");
+        stdin
+            .write_all(&serde_json::to_vec(spec).expect("encode spec"))
+            .expect("write spec");
+        drop(stdin);
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (sender, records) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                match decode_line(&line) {
+                    Decoded::Record(record) => {
+                        if sender.send(record).is_err() {
+                            break;
+                        }
+                    }
+                    Decoded::Skip => {}
+                    Decoded::Malformed(why) => {
+                        panic!("tracer wrote a malformed line {line:?}: {why}")
+                    }
+                }
+            }
+        });
+        TracerRun {
+            child,
+            records,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for `attached`; panics with what the tracer said instead.
+    pub fn wait_attached(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.records.recv_timeout(left) {
+                Ok(record) => {
+                    let attached = matches!(record, Record::Attached { .. });
+                    self.seen.push(record);
+                    if attached {
+                        return;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => panic!("tracer never attached: {:?}", self.seen),
+                Err(RecvTimeoutError::Disconnected) => {
+                    panic!("tracer ended without attaching: {:?}", self.seen)
+                }
+            }
+        }
+    }
+
+    /// Sends SIGTERM and returns the exit status once every record is read.
+    pub fn stop(self) -> (ExitStatus, Vec<Record>) {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        self.finish()
+    }
+
+    /// Waits for the tracer to end by itself.
+    pub fn finish(mut self) -> (ExitStatus, Vec<Record>) {
+        while let Ok(record) = self.records.recv_timeout(Duration::from_secs(30)) {
+            self.seen.push(record);
+        }
+        let status = self.child.wait().expect("wait tracer");
+        (status, self.seen)
+    }
+}
+
+/// The last cumulative count of `probe`'s histogram whose key matches.
+pub fn hist_count(records: &[Record], key_name: &str, key_value: &str) -> Option<u64> {
+    records.iter().rev().find_map(|record| match record {
+        Record::Hist { key, buckets, .. }
+            if key.get(key_name).map(String::as_str) == Some(key_value) =>
+        {
+            Some(buckets.iter().map(|b| b.count).sum())
+        }
+        _ => None,
+    })
+}
