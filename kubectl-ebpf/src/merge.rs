@@ -16,6 +16,9 @@ struct HistId {
     key: Key,
 }
 
+/// A histogram summed over nodes: unit, and count per `(low, high)` bucket.
+type SummedHist = (String, BTreeMap<(u64, u64), u64>);
+
 #[derive(Clone, Debug)]
 struct NodeHist {
     unit: String,
@@ -128,7 +131,7 @@ impl Merger {
     }
 
     pub fn result(&self, probe: &str, duration_ms: u64) -> TraceResult {
-        let mut merged: BTreeMap<HistId, (String, BTreeMap<(u64, u64), u64>)> = BTreeMap::new();
+        let mut merged: BTreeMap<HistId, SummedHist> = BTreeMap::new();
         for state in self.nodes.values() {
             for (id, hist) in &state.hists {
                 let (_, buckets) = match merged.entry(id.clone()) {

@@ -71,7 +71,7 @@ pub fn power_label(value: u64) -> String {
         (10, "K"),
     ];
     for (shift, suffix) in SUFFIXES {
-        if value >= 1 << shift && value % (1 << shift) == 0 {
+        if value >= 1 << shift && value.is_multiple_of(1 << shift) {
             return format!("{}{suffix}", value >> shift);
         }
     }

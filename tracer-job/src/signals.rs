@@ -18,6 +18,11 @@ impl StopSignals {
             libc::sigaddset(&mut set, libc::SIGINT);
             libc::sigaddset(&mut set, libc::SIGTERM);
             libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+            // An ignored signal is discarded even while blocked, and background jobs of a
+            // non-interactive shell start with SIGINT ignored: restore the default (which
+            // cannot fire while blocked) so `sigtimedwait` sees it.
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            libc::signal(libc::SIGTERM, libc::SIG_DFL);
             set
         };
         StopSignals { set }

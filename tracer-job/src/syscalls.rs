@@ -29,29 +29,6 @@ const TABLE: &[Option<&str>] = &[];
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 const EXIT_NUMBERS: (u64, u64) = (u64::MAX, u64::MAX);
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[cfg(target_arch = "x86_64")]
-    #[test]
-    fn names_x86_64_syscalls() {
-        assert_eq!(name(0), "read");
-        assert_eq!(name(39), "getpid");
-        assert_eq!(name(110), "getppid");
-        assert_eq!(name(60), "exit");
-        assert_eq!(name(231), "exit_group");
-        assert_eq!(name(100_000), "syscall_100000");
-    }
-
-    #[test]
-    fn aarch64_table_matches_its_exit_numbers() {
-        assert_eq!(AARCH64[93], Some("exit"));
-        assert_eq!(AARCH64[94], Some("exit_group"));
-        assert_eq!(AARCH64[173], Some("getppid"));
-    }
-}
-
 #[rustfmt::skip]
 #[allow(dead_code, reason = "only one architecture's table is used per build")]
 pub const X86_64: [Option<&str>; 451] = [
@@ -964,3 +941,26 @@ pub const AARCH64: [Option<&str>; 452] = [
     Some("set_mempolicy_home_node"),
     Some("syscalls"),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn names_x86_64_syscalls() {
+        assert_eq!(name(0), "read");
+        assert_eq!(name(39), "getpid");
+        assert_eq!(name(110), "getppid");
+        assert_eq!(name(60), "exit");
+        assert_eq!(name(231), "exit_group");
+        assert_eq!(name(100_000), "syscall_100000");
+    }
+
+    #[test]
+    fn aarch64_table_matches_its_exit_numbers() {
+        assert_eq!(AARCH64[93], Some("exit"));
+        assert_eq!(AARCH64[94], Some("exit_group"));
+        assert_eq!(AARCH64[173], Some("getppid"));
+    }
+}

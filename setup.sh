@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what a fresh machine needs to build and test kubectl-ebpf, and nothing else.
+# Idempotent: a second run changes nothing.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+toolchain=$(sed -n 's/^channel = "\(.*\)"/\1/p' rust-toolchain.toml)
+linker_version=0.10.4
+
+if ! command -v rustup >/dev/null; then
+  echo "setup: rustup is required (https://rustup.rs)" >&2
+  exit 1
+fi
+
+# The pinned toolchain, with rust-src: the eBPF build compiles `core` for the BPF target.
+if ! rustup run "$toolchain" rustc --version >/dev/null 2>&1; then
+  rustup toolchain install "$toolchain" --profile minimal --component clippy,rustfmt
+fi
+if ! rustup component list --installed --toolchain "$toolchain" | grep -q '^rust-src'; then
+  rustup component add rust-src --toolchain "$toolchain"
+fi
+
+# bpf-linker links the eBPF objects; 0.10.x loads the toolchain's own LLVM at run time.
+if [ "$(bpf-linker --version 2>/dev/null | awk '{print $2}')" != "$linker_version" ]; then
+  cargo +"$toolchain" install bpf-linker --version "=$linker_version" --locked
+fi
+
+echo "setup: toolchain $toolchain with rust-src, bpf-linker $linker_version ready"
