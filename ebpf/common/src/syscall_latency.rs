@@ -6,8 +6,9 @@ use crate::hist::BUCKETS;
 /// Numbers at or above the last row share it.
 pub const ROWS: u32 = 512;
 
-/// Entries of the per-CPU histogram array.
-pub const HIST_ENTRIES: u32 = ROWS * BUCKETS;
+/// One histogram row: a count per log2 bucket. One map entry per row keeps map creation
+/// to `ROWS` per-CPU allocations rather than `ROWS * BUCKETS`.
+pub type HistRow = [u64; BUCKETS as usize];
 
 /// In-flight syscalls tracked at once (an LRU map, keyed by thread id).
 pub const MAX_IN_FLIGHT: u32 = 65_536;

@@ -9,7 +9,7 @@ use aya::{
 };
 use ebpf_common::{
     hist::{BUCKETS, bucket_bounds},
-    syscall_latency::{LOST_START_NOT_RECORDED, ROWS},
+    syscall_latency::{HistRow, LOST_START_NOT_RECORDED, ROWS},
 };
 use tracer_protocol::{Bucket, Record};
 
@@ -26,7 +26,7 @@ static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/sy
 
 pub struct SyscallLatency {
     by_syscall: bool,
-    hist: PerCpuArray<MapData, u64>,
+    hist: PerCpuArray<MapData, HistRow>,
     row_count: PerCpuArray<MapData, u64>,
     lost: PerCpuArray<MapData, u64>,
     /// Counts last written per row, to skip unchanged rows between snapshots.
@@ -45,8 +45,12 @@ impl SyscallLatency {
         let (exit_nr, exit_group_nr) = syscalls::exit_numbers();
         let by_syscall_flag = u8::from(by_syscall);
         let filter = FilterGlobals::new(targets);
+        let rows = if by_syscall { ROWS } else { 1 };
         let mut loader = EbpfLoader::new();
         filter.apply(&mut loader);
+        loader
+            .map_max_entries("LATENCY_HIST", rows)
+            .map_max_entries("ROW_COUNT", rows);
         loader
             .override_global("BY_SYSCALL", &by_syscall_flag, true)
             .override_global("MIN_LATENCY_NS", &min_latency_ns, true)
@@ -87,15 +91,24 @@ impl SyscallLatency {
     }
 
     fn row_buckets(&self, row: u32) -> Result<Vec<Bucket>, Failure> {
-        let mut buckets = Vec::new();
-        for bucket in 0..BUCKETS {
-            let count = sum(&self.hist, row * BUCKETS + bucket)?;
-            if count > 0 {
-                let (low, high) = bucket_bounds(bucket);
-                buckets.push(Bucket { low, high, count });
+        let per_cpu = self
+            .hist
+            .get(&row, 0)
+            .map_err(|err| Failure::from_kernel("reading a histogram", &err))?;
+        let mut totals: HistRow = [0; BUCKETS as usize];
+        for cpu_row in per_cpu.iter() {
+            for (total, count) in totals.iter_mut().zip(cpu_row) {
+                *total = total.wrapping_add(*count);
             }
         }
-        Ok(buckets)
+        Ok((0..BUCKETS)
+            .zip(totals)
+            .filter(|(_, count)| *count > 0)
+            .map(|(bucket, count)| {
+                let (low, high) = bucket_bounds(bucket);
+                Bucket { low, high, count }
+            })
+            .collect())
     }
 
     fn key(&self, row: u32) -> BTreeMap<String, String> {
@@ -143,10 +156,10 @@ impl Probe for SyscallLatency {
     }
 }
 
-/// The sum over CPUs of one per-CPU slot.
+/// The sum over CPUs of one per-CPU counter.
 fn sum(map: &PerCpuArray<MapData, u64>, index: u32) -> Result<u64, Failure> {
     let values = map
         .get(&index, 0)
-        .map_err(|err| Failure::from_kernel("reading a histogram", &err))?;
+        .map_err(|err| Failure::from_kernel("reading a counter", &err))?;
     Ok(values.iter().fold(0u64, |total, v| total.wrapping_add(*v)))
 }

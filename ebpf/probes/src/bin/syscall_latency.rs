@@ -12,7 +12,7 @@ use aya_ebpf::{
 use ebpf_common::{
     hist::{BUCKETS, bucket_of},
     syscall_latency::{
-        HIST_ENTRIES, InFlight, LOST_START_NOT_RECORDED, MAX_IN_FLIGHT, ROWS, row_of,
+        HistRow, InFlight, LOST_START_NOT_RECORDED, MAX_IN_FLIGHT, ROWS, row_of,
     },
 };
 use ebpf_probes::filter::is_target;
@@ -37,9 +37,10 @@ static EXIT_GROUP_NR: u64 = u64::MAX;
 #[map]
 static IN_FLIGHT: LruHashMap<u32, InFlight> = LruHashMap::with_max_entries(MAX_IN_FLIGHT, 0);
 
-/// Row-major `[row][bucket]` counts.
+/// One histogram row per syscall (or a single row); the tracer shrinks it to one entry
+/// when not keyed by syscall.
 #[map]
-static LATENCY_HIST: PerCpuArray<u64> = PerCpuArray::with_max_entries(HIST_ENTRIES, 0);
+static LATENCY_HIST: PerCpuArray<HistRow> = PerCpuArray::with_max_entries(ROWS, 0);
 
 /// Syscalls recorded per row, so the tracer reads only the rows in use.
 #[map]
@@ -112,7 +113,12 @@ pub fn syscall_latency_exit(_ctx: RawTracePointContext) -> i32 {
         return 0;
     }
     let row = row_of(nr, global(&BY_SYSCALL) != 0);
-    increment(&LATENCY_HIST, row * BUCKETS + bucket_of(latency));
+    if let Some(hist) = LATENCY_HIST.get_ptr_mut(row) {
+        // The mask keeps the index provably in bounds for the verifier.
+        let bucket = (bucket_of(latency) & (BUCKETS - 1)) as usize;
+        // SAFETY: per-CPU row; this program is the only writer on this CPU.
+        unsafe { (*hist)[bucket] += 1 };
+    }
     increment(&ROW_COUNT, row);
     0
 }

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs the benchmarks side by side with bpftrace and writes docs/benchmarks-results.md.
+# As root. Installs bpftrace (Debian) and mounts tracefs when missing: bpftrace needs
+# tracefs to find tracepoints; tracer-job's raw tracepoints do not.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+./setup.sh
+if ! command -v bpftrace >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bpftrace
+fi
+if [ ! -d /sys/kernel/tracing/events ]; then
+  mount -t tracefs nodev /sys/kernel/tracing
+fi
+
+cargo build --release --locked -p tracer-job -p e2e --bins
+target/release/bench-syscall-latency --out docs/benchmarks-results.md "$@"
