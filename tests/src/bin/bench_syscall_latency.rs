@@ -18,8 +18,7 @@ use e2e::binaries;
 
 const BPFTRACE_LATENCY: &str = "tracepoint:raw_syscalls:sys_enter { @s[tid] = nsecs; } \
 tracepoint:raw_syscalls:sys_exit /@s[tid]/ { @lat = hist(nsecs - @s[tid]); delete(@s[tid]); }";
-const BPFTRACE_FLOOR: &str =
-    "tracepoint:raw_syscalls:sys_enter { @enter = count(); } tracepoint:raw_syscalls:sys_exit { @exit = count(); }";
+const BPFTRACE_FLOOR: &str = "tracepoint:raw_syscalls:sys_enter { @enter = count(); } tracepoint:raw_syscalls:sys_exit { @exit = count(); }";
 /// Printed once every probe is attached.
 const READY: &str = "BEGIN { printf(\"attached\\n\"); }";
 
@@ -130,7 +129,10 @@ fn wait_for(stdout: &mut impl BufRead, marker: &str, who: &str) {
     loop {
         line.clear();
         let read = stdout.read_line(&mut line).expect("read tracer output");
-        assert!(read > 0, "{who} ended before attaching (run as root; is tracefs mounted?)");
+        assert!(
+            read > 0,
+            "{who} ended before attaching (run as root; is tracefs mounted?)"
+        );
         if line.contains(marker) {
             return;
         }
@@ -150,7 +152,7 @@ fn getppid_loop(calls: u64) -> f64 {
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     let mid = values.len() / 2;
-    if values.len() % 2 == 0 {
+    if values.len().is_multiple_of(2) {
         (values[mid - 1] + values[mid]) / 2.0
     } else {
         values[mid]
@@ -219,7 +221,10 @@ fn main() {
         .collect();
     let base = medians[0].per_call;
     let of = |tracer: Tracer| {
-        let index = Tracer::ALL.iter().position(|t| *t == tracer).expect("known tracer");
+        let index = Tracer::ALL
+            .iter()
+            .position(|t| *t == tracer)
+            .expect("known tracer");
         &medians[index]
     };
     let added = |tracer: Tracer| of(tracer).per_call - base;
@@ -231,7 +236,9 @@ fn main() {
         "Medians of {rounds} interleaved rounds; {calls} getppid calls per measurement.\n\
 Machine: {} CPUs, kernel {}, {}.\n\n",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
-        std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim(),
+        std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .unwrap_or_default()
+            .trim(),
         bpftrace_version(),
     ));
     report.push_str(

@@ -11,9 +11,7 @@ use aya_ebpf::{
 };
 use ebpf_common::{
     hist::{BUCKETS, bucket_of},
-    syscall_latency::{
-        HistRow, InFlight, LOST_START_NOT_RECORDED, MAX_IN_FLIGHT, ROWS, row_of,
-    },
+    syscall_latency::{HistRow, InFlight, LOST_START_NOT_RECORDED, MAX_IN_FLIGHT, ROWS, row_of},
 };
 use ebpf_probes::filter::is_target;
 
