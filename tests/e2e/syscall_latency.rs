@@ -189,3 +189,49 @@ fn names_a_missing_cgroup_in_one_error_record() {
     assert!(message.contains("no-such-cgroup-anywhere"), "{message}");
     assert!(hint.contains("cgroup v2"), "{hint}");
 }
+
+#[test]
+fn without_privilege_says_what_to_grant() {
+    use std::{
+        io::Write,
+        os::unix::process::CommandExt,
+        process::{Command, Stdio},
+    };
+
+    use tracer_protocol::{Decoded, decode_line};
+
+    let spec = by_syscall(Targets::default());
+    let mut child = Command::new(e2e::binaries::tracer())
+        .uid(65534) // nobody: no CAP_BPF, no CAP_PERFMON
+        .gid(65534)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start tracer-job as nobody");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(&serde_json::to_vec(&spec).expect("encode"))
+        .expect("write spec");
+    let output = child.wait_with_output().expect("wait");
+    let records: Vec<Record> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| match decode_line(line) {
+            Decoded::Record(record) => Some(record),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(output.status.code(), Some(3), "{records:?}");
+    let errors: Vec<_> = records
+        .iter()
+        .filter_map(|record| match record {
+            Record::Error { code, hint, .. } => Some((code.as_str(), hint.as_str())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(errors.len(), 1, "{records:?}");
+    assert_eq!(errors[0].0, "permission-denied");
+    assert!(errors[0].1.contains("CAP_BPF"), "{}", errors[0].1);
+    assert!(!records.iter().any(|r| matches!(r, Record::Attached { .. })));
+}
