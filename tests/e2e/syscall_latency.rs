@@ -12,14 +12,25 @@ const OUTSIDE_CALLS: u64 = 50_000;
 /// getppid calls a workload makes besides its loop (none today; a little room for libc).
 const SLACK: u64 = 20;
 
-fn by_syscall(targets: Targets) -> TraceSpec {
+fn latency_spec(by_syscall: bool, min_latency_ns: u64, targets: Targets) -> TraceSpec {
     TraceSpec::new(
         vec![ProbeSpec::SyscallLatency {
-            by_syscall: true,
-            min_latency_ns: 0,
+            by_syscall,
+            min_latency_ns,
         }],
         targets,
     )
+}
+
+fn by_syscall(targets: Targets) -> TraceSpec {
+    latency_spec(true, 0, targets)
+}
+
+fn only_pid(pid: u32) -> Targets {
+    Targets {
+        pids: vec![pid],
+        ..Targets::default()
+    }
 }
 
 /// Runs one workload inside `cgroup` (when given) and one outside, both while traced.
@@ -69,10 +80,7 @@ fn counts_a_cgroup_and_nothing_outside_it() {
 fn filters_by_process_id() {
     let mut inside = Workload::spawn(INSIDE_CALLS);
     let mut outside = Workload::spawn(OUTSIDE_CALLS);
-    let spec = by_syscall(Targets {
-        pids: vec![inside.pid()],
-        ..Targets::default()
-    });
+    let spec = by_syscall(only_pid(inside.pid()));
     let records = trace_two_workloads(spec, &mut inside, &mut outside);
     let count = hist_count(&records, "syscall", "getppid").expect("getppid histogram");
     assert!(
@@ -98,16 +106,7 @@ fn node_wide_sees_every_process() {
 fn one_histogram_for_all_syscalls_when_not_keyed() {
     let mut workload = Workload::spawn(INSIDE_CALLS);
     let mut idle = Workload::spawn(0);
-    let spec = TraceSpec::new(
-        vec![ProbeSpec::SyscallLatency {
-            by_syscall: false,
-            min_latency_ns: 0,
-        }],
-        Targets {
-            pids: vec![workload.pid()],
-            ..Targets::default()
-        },
-    );
+    let spec = latency_spec(false, 0, only_pid(workload.pid()));
     let records = trace_two_workloads(spec, &mut workload, &mut idle);
     let last = records
         .iter()
@@ -130,17 +129,8 @@ fn one_histogram_for_all_syscalls_when_not_keyed() {
 fn min_latency_drops_fast_calls_in_the_kernel() {
     let mut workload = Workload::spawn(INSIDE_CALLS);
     let mut idle = Workload::spawn(0);
-    let spec = TraceSpec::new(
-        vec![ProbeSpec::SyscallLatency {
-            by_syscall: true,
-            // getppid takes well under a millisecond.
-            min_latency_ns: 1_000_000,
-        }],
-        Targets {
-            pids: vec![workload.pid()],
-            ..Targets::default()
-        },
-    );
+    // getppid takes well under a millisecond.
+    let spec = latency_spec(true, 1_000_000, only_pid(workload.pid()));
     let records = trace_two_workloads(spec, &mut workload, &mut idle);
     let count = hist_count(&records, "syscall", "getppid").unwrap_or(0);
     assert!(
@@ -192,37 +182,8 @@ fn names_a_missing_cgroup_in_one_error_record() {
 
 #[test]
 fn without_privilege_says_what_to_grant() {
-    use std::{
-        io::Write,
-        os::unix::process::CommandExt,
-        process::{Command, Stdio},
-    };
-
-    use tracer_protocol::{Decoded, decode_line};
-
-    let spec = by_syscall(Targets::default());
-    let mut child = Command::new(e2e::binaries::tracer())
-        .uid(65534) // nobody: no CAP_BPF, no CAP_PERFMON
-        .gid(65534)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start tracer-job as nobody");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(&serde_json::to_vec(&spec).expect("encode"))
-        .expect("write spec");
-    let output = child.wait_with_output().expect("wait");
-    let records: Vec<Record> = String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| match decode_line(line) {
-            Decoded::Record(record) => Some(record),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(output.status.code(), Some(3), "{records:?}");
+    let (status, records) = TracerRun::start_unprivileged(&by_syscall(Targets::default())).finish();
+    assert_eq!(status.code(), Some(3), "{records:?}");
     let errors: Vec<_> = records
         .iter()
         .filter_map(|record| match record {

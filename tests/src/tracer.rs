@@ -19,7 +19,19 @@ pub struct TracerRun {
 
 impl TracerRun {
     pub fn start(spec: &TraceSpec) -> Self {
-        let mut child = Command::new(binaries::tracer())
+        Self::spawn(Command::new(binaries::tracer()), spec)
+    }
+
+    /// Starts the tracer as user `nobody`, without any capability.
+    pub fn start_unprivileged(spec: &TraceSpec) -> Self {
+        use std::os::unix::process::CommandExt;
+        let mut command = Command::new(binaries::tracer());
+        command.uid(65534).gid(65534);
+        Self::spawn(command, spec)
+    }
+
+    fn spawn(mut command: Command, spec: &TraceSpec) -> Self {
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -92,7 +104,7 @@ impl TracerRun {
     }
 }
 
-/// The last cumulative count of `probe`'s histogram whose key matches.
+/// The last cumulative count of the histogram whose key has `key_name = key_value`.
 pub fn hist_count(records: &[Record], key_name: &str, key_value: &str) -> Option<u64> {
     records.iter().rev().find_map(|record| match record {
         Record::Hist { key, buckets, .. }
