@@ -11,17 +11,11 @@ pub struct TestCgroup {
     mount: PathBuf,
 }
 
-/// The cgroup2 mount point (`/sys/fs/cgroup` or `/sys/fs/cgroup/unified`).
+/// The cgroup2 mount point (`/sys/fs/cgroup` or `/sys/fs/cgroup/unified`), found as the
+/// tracer finds it.
 pub fn cgroup2_mount() -> PathBuf {
-    let mountinfo = fs::read_to_string("/proc/self/mountinfo").expect("read mountinfo");
-    mountinfo
-        .lines()
-        .find_map(|line| {
-            let (before, after) = line.split_once(" - ")?;
-            let mount_point = before.split_whitespace().nth(4)?;
-            (after.split_whitespace().next()? == "cgroup2").then(|| PathBuf::from(mount_point))
-        })
-        .expect("a cgroup2 hierarchy is mounted; tests need one")
+    tracer_job::targets::cgroup2_mount()
+        .unwrap_or_else(|failure| panic!("tests need a cgroup2 hierarchy: {}", failure.message))
 }
 
 impl TestCgroup {

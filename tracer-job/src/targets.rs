@@ -19,12 +19,6 @@ pub struct ResolvedTargets {
     pub cgroup_ids: Vec<u64>,
 }
 
-impl ResolvedTargets {
-    pub fn is_node_wide(&self) -> bool {
-        self.pids.is_empty() && self.cgroup_ids.is_empty()
-    }
-}
-
 pub fn resolve(targets: &Targets) -> Result<ResolvedTargets, Failure> {
     let mut resolved = ResolvedTargets {
         pids: targets.pids.clone(),
@@ -151,6 +145,14 @@ mod tests {
             Some(PathBuf::from("/sys/fs/cgroup/unified"))
         );
         assert_eq!(cgroup2_mount_in("1 2 0:1 / /proc rw - proc proc rw"), None);
+    }
+
+    #[test]
+    fn spec_limit_fits_the_kernel_filter() {
+        assert_eq!(
+            tracer_protocol::spec::MAX_TARGETS,
+            ebpf_common::filter::MAX_TARGETS as usize
+        );
     }
 
     #[test]

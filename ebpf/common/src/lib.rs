@@ -4,5 +4,6 @@
 //! `#[repr(C)]` for anything that crosses a map.
 #![no_std]
 
+pub mod filter;
 pub mod hist;
 pub mod syscall_latency;

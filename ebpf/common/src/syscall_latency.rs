@@ -13,9 +13,6 @@ pub type HistRow = [u64; BUCKETS as usize];
 /// In-flight syscalls tracked at once (an LRU map, keyed by thread id).
 pub const MAX_IN_FLIGHT: u32 = 65_536;
 
-/// Cgroup ids and process ids the filter accepts.
-pub const MAX_TARGETS: u32 = 4_096;
-
 /// Index into the `LOST` per-CPU counters.
 pub const LOST_START_NOT_RECORDED: u32 = 0;
 

@@ -5,7 +5,9 @@
 //! both lists off, every task on the node is. The tracer itself is never a target.
 
 use aya_ebpf::{helpers::bpf_get_current_cgroup_id, macros::map, maps::HashMap};
-use ebpf_common::syscall_latency::MAX_TARGETS;
+use ebpf_common::filter::MAX_TARGETS;
+
+use crate::global;
 
 /// Non-zero when `TARGET_PIDS` restricts the trace.
 #[unsafe(no_mangle)]
@@ -24,13 +26,6 @@ static TARGET_PIDS: HashMap<u32, u8> = HashMap::with_max_entries(MAX_TARGETS, 0)
 
 #[map]
 static TARGET_CGROUPS: HashMap<u64, u8> = HashMap::with_max_entries(MAX_TARGETS, 0);
-
-/// Reads a global the loader rewrote; volatile so the compiler cannot fold the default.
-#[inline(always)]
-fn global<T: Copy>(value: &T) -> T {
-    // SAFETY: `value` is a valid reference to a static.
-    unsafe { core::ptr::read_volatile(value) }
-}
 
 /// Whether the current task belongs to the trace; `pid_tgid` is
 /// `bpf_get_current_pid_tgid()`.

@@ -13,7 +13,7 @@ use ebpf_common::{
     hist::{BUCKETS, bucket_of},
     syscall_latency::{HistRow, InFlight, LOST_START_NOT_RECORDED, MAX_IN_FLIGHT, ROWS, row_of},
 };
-use ebpf_probes::filter::is_target;
+use ebpf_probes::{filter::is_target, global};
 
 /// Non-zero to keep one histogram row per syscall number.
 #[unsafe(no_mangle)]
@@ -47,12 +47,6 @@ static ROW_COUNT: PerCpuArray<u64> = PerCpuArray::with_max_entries(ROWS, 0);
 /// Syscalls the probe saw but could not measure.
 #[map]
 static LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(4, 0);
-
-#[inline(always)]
-fn global<T: Copy>(value: &T) -> T {
-    // SAFETY: `value` is a valid reference to a static.
-    unsafe { core::ptr::read_volatile(value) }
-}
 
 #[inline(always)]
 fn increment(map: &PerCpuArray<u64>, index: u32) {
