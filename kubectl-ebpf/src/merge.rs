@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, btree_map::Entry};
 
 use serde::Serialize;
-use tracer_protocol::{Bucket, Decoded, ErrorCode, Record};
+use tracer_protocol::{Bucket, Decoded, ErrorCode, Record, TargetState};
 
 pub type Key = BTreeMap<String, String>;
 
@@ -39,6 +39,8 @@ struct NodeState {
     lost: BTreeMap<String, u64>,
     malformed_lines: u64,
     first_malformed: Option<String>,
+    /// Latest state of each target container, keyed `namespace/pod/container`.
+    targets: BTreeMap<String, TargetState>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -115,6 +117,17 @@ impl Merger {
                 });
             }
             Record::Done { reason } => state.done = Some(reason),
+            Record::Target {
+                namespace,
+                pod,
+                container,
+                state: target_state,
+                ..
+            } => {
+                state
+                    .targets
+                    .insert(format!("{namespace}/{pod}/{container}"), target_state);
+            }
             Record::Event { .. }
             | Record::Count { .. }
             | Record::Stats { .. }

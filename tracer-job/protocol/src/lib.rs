@@ -8,8 +8,8 @@ pub mod record;
 pub mod spec;
 
 pub use decode::{Decoded, decode_line};
-pub use record::{Bucket, ErrorCode, Record};
-pub use spec::{ProbeSpec, SpecError, Targets, TraceSpec};
+pub use record::{Bucket, ErrorCode, Record, TargetState};
+pub use spec::{ContainerTarget, ProbeSpec, QosClass, SpecError, Targets, TraceSpec};
 
 /// Version of both the spec and the record stream. A tracer refuses a spec of another
 /// version; the plugin checks the version in `hello`.

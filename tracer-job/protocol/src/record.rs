@@ -67,6 +67,18 @@ pub enum Record {
     },
     /// Occurrences the probe saw but could not record, cumulative.
     Lost { probe: String, count: u64 },
+    /// What became of one target container: found (its cgroup is filtered on), missing
+    /// (no cgroup for it on this node) or gone (its cgroup went away mid-trace, as when
+    /// the container exits or restarts). Missing and gone are reported, not fatal, while
+    /// some target is left.
+    Target {
+        namespace: String,
+        pod: String,
+        container: String,
+        state: TargetState,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cgroup: Option<u64>,
+    },
     /// Kernel time spent in each program.
     Stats { programs: Vec<ProgramStats> },
     /// The tracer cannot go on; `done` may not follow.
@@ -79,6 +91,16 @@ pub enum Record {
     /// Last record of a stream that ended cleanly.
     Done { reason: String },
     /// A record type this build does not know: written by a newer tracer, skipped.
+    #[serde(other)]
+    Unknown,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TargetState {
+    Found,
+    Missing,
+    Gone,
     #[serde(other)]
     Unknown,
 }

@@ -33,6 +33,10 @@ pub struct TraceSpec {
     /// How often cumulative snapshots are written.
     #[serde(default = "default_interval_ms")]
     pub interval_ms: u64,
+    /// Every container the plugin knows on this node, so a node-wide trace can name the
+    /// pods whose cgroups it meets. Not a filter.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub node_containers: Vec<ContainerTarget>,
 }
 
 fn default_interval_ms() -> u64 {
@@ -53,15 +57,55 @@ pub struct Targets {
     /// cgroup v2 directories, absolute or relative to the cgroup2 mount.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cgroup_paths: Vec<String>,
+    /// Kubernetes containers; the tracer finds each one's cgroup on the node.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub containers: Vec<ContainerTarget>,
+}
+
+/// A container as the API server knows it. The tracer maps it to its cgroup v2 directory
+/// (pod uid, QoS class and container id are what kubelet names cgroups after) and the
+/// names label every record that comes from it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContainerTarget {
+    pub pod_uid: String,
+    /// The runtime's id, scheme (`containerd://`) stripped.
+    pub container_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qos: Option<QosClass>,
+    pub namespace: String,
+    pub pod: String,
+    pub container: String,
+}
+
+/// A pod's QoS class, which decides its cgroup parent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum QosClass {
+    Guaranteed,
+    Burstable,
+    BestEffort,
+}
+
+impl QosClass {
+    /// From a pod's `status.qosClass`.
+    pub fn from_pod_status(value: &str) -> Option<QosClass> {
+        match value {
+            "Guaranteed" => Some(QosClass::Guaranteed),
+            "Burstable" => Some(QosClass::Burstable),
+            "BestEffort" => Some(QosClass::BestEffort),
+            _ => None,
+        }
+    }
 }
 
 impl Targets {
     pub fn is_node_wide(&self) -> bool {
-        self.pids.is_empty() && self.cgroup_ids.is_empty() && self.cgroup_paths.is_empty()
+        self.is_empty()
     }
 
     pub fn len(&self) -> usize {
-        self.pids.len() + self.cgroup_ids.len() + self.cgroup_paths.len()
+        self.pids.len() + self.cgroup_ids.len() + self.cgroup_paths.len() + self.containers.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -121,6 +165,7 @@ impl TraceSpec {
             targets,
             duration_ms: None,
             interval_ms: default_interval_ms(),
+            node_containers: Vec::new(),
         }
     }
 
