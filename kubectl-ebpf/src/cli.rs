@@ -14,19 +14,59 @@ use crate::{catalogue, units::parse_duration};
     version,
     about = "Cluster-wide, ad-hoc eBPF tracing: one merged answer from every node, nothing left behind.",
     after_help = "Exit codes: 0 ok, 1 failure, 2 bad usage or target, 3 permission denied, \
-4 kernel lacks a feature, 5 partial result, 130 interrupted."
+4 kernel lacks a feature, 5 partial result (a node failed, events lost), 130 interrupted."
 )]
 pub struct Cli {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// How to reach the cluster, as kubectl takes it.
+#[derive(Clone, Debug, Default, Args)]
+pub struct ClusterArgs {
+    /// Path to the kubeconfig file (default: KUBECONFIG, else ~/.kube/config).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// The kubeconfig context to use.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub context: Option<String>,
+
+    /// The kubeconfig cluster to use.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub cluster: Option<String>,
+
+    /// The kubeconfig user to use.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub user: Option<String>,
+
+    /// Namespace of the targets (default: the context's).
+    #[arg(short = 'n', long, global = true, value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+
+    /// Namespace the tracer Jobs run in.
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAMESPACE",
+        default_value = "kubectl-ebpf"
+    )]
+    pub job_namespace: String,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a built-in probe on targets and print the merged result.
-    Trace(TraceArgs),
+    Trace(Box<TraceArgs>),
     /// List the built-in probes.
     Probes,
+    /// List the traces running on the cluster (yours and others').
+    List,
+    /// Delete a trace's Jobs, pods and ConfigMap.
+    Delete(DeleteArgs),
     /// Print a shell completion script.
     Completion {
         #[arg(value_enum)]
@@ -40,8 +80,41 @@ pub struct TraceArgs {
     #[arg(value_parser = PossibleValuesParser::new(catalogue::names()))]
     pub probe: String,
 
-    /// What to trace in the cluster: pod/NAME, deploy/NAME, node/NAME, ...
+    /// What to trace in the cluster: pod/NAME (or NAME), deploy/NAME, sts/NAME, ds/NAME,
+    /// rs/NAME, job/NAME, node/NAME (the whole node). Several may be given.
     pub targets: Vec<String>,
+
+    /// Trace the pods matching this label selector (e.g. app=checkout).
+    #[arg(short = 'l', long, value_name = "SELECTOR")]
+    pub selector: Option<String>,
+
+    /// With -l: look in every namespace.
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
+
+    /// Trace only this container of each pod.
+    #[arg(short = 'c', long, value_name = "NAME")]
+    pub container: Option<String>,
+
+    /// Trace every node as a whole, with no container filter.
+    #[arg(long)]
+    pub all_nodes: bool,
+
+    /// The tracer image (default: the one released with this plugin).
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+
+    /// Run the tracer privileged instead of with BPF, PERFMON and SYS_RESOURCE only.
+    #[arg(long)]
+    pub privileged: bool,
+
+    /// Print the objects the trace would create (with -o yaml or json) and create nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Give up on a node whose tracer has not started after this long.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION", default_value = "60s")]
+    pub start_timeout: Duration,
 
     /// Trace this machine instead of a cluster, by running tracer-job here.
     #[arg(long)]
@@ -88,6 +161,19 @@ pub enum OutputFormat {
     Table,
     /// One JSON document (docs/json-output.md).
     Json,
+    /// The same document as YAML.
+    Yaml,
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// Trace ids, as `kubectl ebpf list` shows them.
+    #[arg(required_unless_present = "all")]
+    pub ids: Vec<String>,
+
+    /// Delete every trace in the jobs namespace.
+    #[arg(long, conflicts_with = "ids")]
+    pub all: bool,
 }
 
 #[cfg(test)]

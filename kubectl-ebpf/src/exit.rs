@@ -7,6 +7,7 @@ use tracer_protocol::ErrorCode;
 pub const SUCCESS: u8 = 0;
 pub const FAILURE: u8 = 1;
 pub const USAGE: u8 = 2;
+pub const PERMISSION: u8 = 3;
 pub const PARTIAL: u8 = 5;
 pub const INTERRUPTED: u8 = 130;
 

@@ -3,6 +3,7 @@
 
 pub mod catalogue;
 pub mod cli;
+pub mod cluster;
 pub mod completions;
 pub mod exit;
 pub mod launch;

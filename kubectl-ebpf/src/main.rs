@@ -12,12 +12,11 @@ use kubectl_ebpf::{
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let cluster = cli.cluster;
     let result = match cli.command {
-        Command::Trace(args) => tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|err| CliError::failure(format!("cannot start the runtime: {err}"), ""))
-            .and_then(|runtime| runtime.block_on(session::trace(args))),
+        Command::Trace(args) => block_on(session::trace(cluster, *args)),
+        Command::List => block_on(kubectl_ebpf::cluster::list(cluster)),
+        Command::Delete(args) => block_on(kubectl_ebpf::cluster::delete(cluster, args)),
         Command::Probes => print_probes(),
         Command::Completion { shell } => {
             let _ = std::io::stdout().write_all(&completions::generate(shell));
@@ -31,6 +30,14 @@ fn main() -> ExitCode {
             ExitCode::from(err.code)
         }
     }
+}
+
+fn block_on(work: impl Future<Output = Result<u8, CliError>>) -> Result<u8, CliError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| CliError::failure(format!("cannot start the runtime: {err}"), ""))
+        .and_then(|runtime| runtime.block_on(work))
 }
 
 fn print_probes() -> Result<u8, CliError> {

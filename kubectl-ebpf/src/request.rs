@@ -22,6 +22,11 @@ pub fn local_spec(args: &TraceArgs) -> Result<TraceSpec, CliError> {
         cgroup_paths: args.cgroups.clone(),
         ..Targets::default()
     };
+    base_spec(args, targets)
+}
+
+/// The spec every node gets before its own targets are filled in.
+pub fn base_spec(args: &TraceArgs, targets: Targets) -> Result<TraceSpec, CliError> {
     let mut spec = TraceSpec::new(vec![probe_spec(args)?], targets);
     spec.duration_ms = args.duration.map(|d| d.as_millis().max(1) as u64);
     spec.validate()
@@ -29,7 +34,7 @@ pub fn local_spec(args: &TraceArgs) -> Result<TraceSpec, CliError> {
     Ok(spec)
 }
 
-fn probe_spec(args: &TraceArgs) -> Result<ProbeSpec, CliError> {
+pub fn probe_spec(args: &TraceArgs) -> Result<ProbeSpec, CliError> {
     match args.probe.as_str() {
         "syscall-latency" => Ok(ProbeSpec::SyscallLatency {
             by_syscall: args.by == Some(GroupBy::Syscall),

@@ -7,7 +7,7 @@ use tokio::sync::mpsc;
 use tracer_protocol::{TraceSpec, decode_line};
 
 use crate::{
-    cli::{OutputFormat, TraceArgs},
+    cli::{ClusterArgs, OutputFormat, TraceArgs},
     exit::{self, CliError},
     launch::{
         NodeEvent,
@@ -18,29 +18,62 @@ use crate::{
     units::format_ns,
 };
 
-pub async fn trace(args: TraceArgs) -> Result<u8, CliError> {
+pub async fn trace(cluster: ClusterArgs, args: TraceArgs) -> Result<u8, CliError> {
     if !args.local {
-        return Err(CliError::usage(
-            "cluster tracing is not available in this build yet",
-            "add --local to trace this machine",
-        ));
+        return crate::cluster::trace(&cluster, &args).await;
     }
     let spec = request::local_spec(&args)?;
     let tracer = local::find_tracer(args.tracer.as_deref())?;
-    let (events, mut incoming) = mpsc::channel(1024);
+    let (events, incoming) = mpsc::channel(1024);
     let started = Instant::now();
-    let handle = LocalTracer::start(&tracer, &spec, events).await?;
+    let mut handle = LocalTracer::start(&tracer, &spec, events).await?;
+    let Some(merger) = collect(incoming, 1, &mut handle, &spec).await else {
+        return Ok(exit::INTERRUPTED);
+    };
+    let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let result = merger.result(&args.probe, elapsed);
+    finish(&result, args.output)
+}
+
+/// Running tracers, as the collection loop controls them.
+pub trait Tracers {
+    /// Ask every tracer to flush its final snapshot and exit.
+    fn stop(&mut self);
+    /// Give up on them; no result will be shown.
+    fn abandon(&mut self);
+}
+
+impl Tracers for LocalTracer {
+    fn stop(&mut self) {
+        LocalTracer::stop(self);
+    }
+
+    fn abandon(&mut self) {
+        self.kill();
+    }
+}
+
+/// Merges the streams of `nodes` tracers until every one has ended. The first Ctrl-C
+/// stops the tracers (their final snapshots still count); the second abandons them, and
+/// then there is no result (`None`).
+pub async fn collect(
+    mut incoming: mpsc::Receiver<NodeEvent>,
+    nodes: usize,
+    tracers: &mut impl Tracers,
+    spec: &TraceSpec,
+) -> Option<Merger> {
     let mut merger = Merger::new();
-    let mut running = 1usize;
+    let mut running = nodes;
     let mut interrupts = 0u32;
     while running > 0 {
         tokio::select! {
             event = incoming.recv() => match event {
                 Some(NodeEvent::Line { node, line }) => {
                     if let Some(progress) = merger.apply(&node, decode_line(&line)) {
-                        announce(&progress, &spec);
+                        announce(&progress, spec);
                     }
                 }
+                Some(NodeEvent::Waiting { node, why }) => eprintln!("{node}: {why}"),
                 Some(NodeEvent::Ended { node, status, stderr, .. }) => {
                     merger.ended(&node, status, stderr);
                     running -= 1;
@@ -50,19 +83,17 @@ pub async fn trace(args: TraceArgs) -> Result<u8, CliError> {
             _ = tokio::signal::ctrl_c() => {
                 interrupts += 1;
                 if interrupts == 1 {
-                    eprintln!("Stopping; collecting the final snapshot (Ctrl-C again to abandon).");
-                    handle.stop();
+                    eprintln!("Stopping; collecting the final snapshots (Ctrl-C again to abandon).");
+                    tracers.stop();
                 } else {
-                    handle.kill();
+                    tracers.abandon();
                     eprintln!("Abandoned; no result.");
-                    return Ok(exit::INTERRUPTED);
+                    return None;
                 }
             }
         }
     }
-    let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    let result = merger.result(&args.probe, elapsed);
-    finish(&result, args.output)
+    Some(merger)
 }
 
 fn announce(progress: &Progress, spec: &TraceSpec) {
@@ -78,7 +109,7 @@ fn announce(progress: &Progress, spec: &TraceSpec) {
 }
 
 /// Prints the result, or the reason there is none, and picks the exit code.
-fn finish(result: &TraceResult, format: OutputFormat) -> Result<u8, CliError> {
+pub fn finish(result: &TraceResult, format: OutputFormat) -> Result<u8, CliError> {
     let failed: Vec<_> = result
         .nodes
         .iter()

@@ -1,4 +1,4 @@
-//! Printing a merged result: bpftrace-style histograms and a summary table, or JSON.
+//! Printing a merged result: bpftrace-style histograms and a summary table, or JSON/YAML.
 
 pub mod hist;
 pub mod summary;
@@ -13,6 +13,7 @@ pub fn render(result: &TraceResult, format: OutputFormat, out: &mut impl Write) 
             serde_json::to_writer_pretty(&mut *out, result)?;
             writeln!(out)
         }
+        OutputFormat::Yaml => write_yaml(result, out),
         OutputFormat::Table => {
             for histogram in &result.histograms {
                 hist::write(histogram, out)?;
@@ -21,4 +22,10 @@ pub fn render(result: &TraceResult, format: OutputFormat, out: &mut impl Write) 
             summary::write(result, out)
         }
     }
+}
+
+/// Any serializable document as YAML.
+pub fn write_yaml(value: &impl serde::Serialize, out: &mut impl Write) -> io::Result<()> {
+    let text = serde_saphyr::to_string(value).map_err(io::Error::other)?;
+    out.write_all(text.as_bytes())
 }

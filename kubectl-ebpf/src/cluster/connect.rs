@@ -1,0 +1,98 @@
+//! Reaching the cluster as kubectl would: `--kubeconfig`, else `KUBECONFIG` (a list of
+//! files, merged), else `~/.kube/config`; `--context`, `--cluster` and `--user` override
+//! the current context; the context's namespace is the default one.
+
+use kube::{
+    Client, Config,
+    config::{KubeConfigOptions, Kubeconfig},
+};
+
+use crate::{cli::ClusterArgs, exit::CliError};
+
+/// A client and the namespace the user means when they name none.
+pub struct Connection {
+    pub client: Client,
+    pub default_namespace: String,
+    pub server: String,
+}
+
+pub async fn connect(args: &ClusterArgs) -> Result<Connection, CliError> {
+    let kubeconfig = match &args.kubeconfig {
+        Some(path) => Kubeconfig::read_from(path),
+        None => Kubeconfig::read(),
+    }
+    .map_err(|err| {
+        let source = match &args.kubeconfig {
+            Some(path) => format!("kubeconfig {}", path.display()),
+            None => "kubeconfig (KUBECONFIG or ~/.kube/config)".to_owned(),
+        };
+        CliError::usage(
+            format!("cannot load the {source}: {err}"),
+            "point --kubeconfig or KUBECONFIG at a valid kubeconfig, or use --local",
+        )
+    })?;
+    let options = KubeConfigOptions {
+        context: args.context.clone(),
+        cluster: args.cluster.clone(),
+        user: args.user.clone(),
+    };
+    let config = Config::from_custom_kubeconfig(kubeconfig, &options)
+        .await
+        .map_err(|err| {
+            CliError::usage(
+                format!("the kubeconfig cannot be used: {err}"),
+                "check --context/--cluster/--user against `kubectl config get-contexts`",
+            )
+        })?;
+    let server = config.cluster_url.to_string();
+    let default_namespace = config.default_namespace.clone();
+    let client = Client::try_from(config).map_err(|err| {
+        CliError::failure(
+            format!("cannot set up a client for {server}: {err}"),
+            "check the kubeconfig's certificates and credentials",
+        )
+    })?;
+    Ok(Connection {
+        client,
+        default_namespace,
+        server,
+    })
+}
+
+/// One line for a failed API call: what we were doing, what the server said, and what to do.
+pub fn api_error(doing: &str, err: kube::Error) -> CliError {
+    match err {
+        kube::Error::Api(status) => match status.code {
+            401 => CliError {
+                message: format!("{doing}: the API server refused the credentials"),
+                hint: "log in again or check the kubeconfig user".to_owned(),
+                code: crate::exit::PERMISSION,
+            },
+            403 => CliError {
+                message: format!("{doing}: {}", status.message),
+                hint: "ask for the permissions `kubectl ebpf` needs (docs/rbac.md)".to_owned(),
+                code: crate::exit::PERMISSION,
+            },
+            404 => CliError::usage(
+                format!("{doing}: {}", status.message),
+                "check the name and the namespace (-n)",
+            ),
+            _ => CliError::failure(
+                format!(
+                    "{doing}: {} ({} {})",
+                    status.message, status.code, status.reason
+                ),
+                "retry; if it persists, check the API server",
+            ),
+        },
+        other => CliError::failure(
+            format!("{doing}: cannot reach the API server: {other}"),
+            "check the context (`kubectl config current-context`) and that the cluster is up",
+        ),
+    }
+}
+
+/// True for a 404 from the API server.
+pub fn is_not_found(err: &kube::Error) -> bool {
+    matches!(err, kube::Error::Api(status) if status.code == 404)
+}

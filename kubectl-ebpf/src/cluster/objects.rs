@@ -1,0 +1,200 @@
+//! Creating a trace's objects, and deleting them again. Creation is all or nothing: when
+//! one object is refused, the ones already made are deleted before the error is shown.
+
+use std::time::Duration;
+
+use k8s_openapi::{
+    api::{
+        batch::v1::Job,
+        core::v1::{ConfigMap, Namespace, Pod},
+    },
+    apimachinery::pkg::apis::meta::v1::OwnerReference,
+};
+use kube::{
+    Api, Client, Resource,
+    api::{DeleteParams, ListParams, Patch, PatchParams, PostParams},
+};
+
+use super::{
+    connect::{api_error, is_not_found},
+    manifest::{MANAGED_BY, MANAGED_BY_LABEL, TRACE_ID_LABEL, TraceLaunch},
+};
+use crate::exit::{self, CliError};
+
+/// Creates the namespace (when missing), the ConfigMap and every Job.
+pub async fn create(client: &Client, launch: &TraceLaunch) -> Result<(), CliError> {
+    ensure_namespace(client, launch).await?;
+    let namespace = launch.job_namespace.as_str();
+    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
+    config_maps
+        .create(&PostParams::default(), &launch.config_map())
+        .await
+        .map_err(|err| refusal("creating the trace's ConfigMap", namespace, err))?;
+    let jobs: Api<Job> = Api::namespaced(client.clone(), namespace);
+    let mut owners = Vec::new();
+    for job in launch.jobs() {
+        match jobs.create(&PostParams::default(), &job).await {
+            Ok(created) => owners.push(owner_reference(&created)),
+            Err(err) => {
+                let name = job.metadata.name.unwrap_or_default();
+                let error = refusal(&format!("creating Job {name}"), namespace, err);
+                // Nothing half-created: take back what was made.
+                let _ = delete_trace(client, namespace, &launch.trace_id).await;
+                return Err(error);
+            }
+        }
+    }
+    // The ConfigMap goes when its last Job does, even if this process dies now.
+    let patch = serde_json::json!({ "metadata": { "ownerReferences": owners } });
+    if let Err(err) = config_maps
+        .patch(
+            &launch.config_map_name(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await
+    {
+        eprintln!(
+            "warning: could not make the Jobs own ConfigMap {}: {err}; \
+             `kubectl ebpf delete {}` removes it if this trace is interrupted",
+            launch.config_map_name(),
+            launch.trace_id
+        );
+    }
+    Ok(())
+}
+
+fn owner_reference(job: &Job) -> OwnerReference {
+    OwnerReference {
+        api_version: Job::api_version(&()).into_owned(),
+        kind: Job::kind(&()).into_owned(),
+        name: job.metadata.name.clone().unwrap_or_default(),
+        uid: job.metadata.uid.clone().unwrap_or_default(),
+        block_owner_deletion: None,
+        controller: Some(false),
+    }
+}
+
+/// The jobs namespace must exist; when it does not and we may create it, we do (it is
+/// shared by every trace and stays).
+async fn ensure_namespace(client: &Client, launch: &TraceLaunch) -> Result<(), CliError> {
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    match namespaces.get(&launch.job_namespace).await {
+        Ok(_) => Ok(()),
+        Err(err) if is_not_found(&err) => namespaces
+            .create(&PostParams::default(), &launch.namespace())
+            .await
+            .map(|_| ())
+            .map_err(|err| {
+                let mut error = api_error(
+                    &format!("creating the jobs namespace {}", launch.job_namespace),
+                    err,
+                );
+                error.hint = format!(
+                    "ask an admin to create namespace {} with the label \
+                     pod-security.kubernetes.io/enforce=privileged, or pick one with --job-namespace",
+                    launch.job_namespace
+                );
+                error
+            }),
+        // Reading namespaces may be forbidden while creating Jobs in one is allowed.
+        Err(kube::Error::Api(status)) if status.code == 403 => Ok(()),
+        Err(err) => Err(api_error("looking up the jobs namespace", err)),
+    }
+}
+
+/// A refused create, explained: RBAC (who may do what) or admission (Pod Security).
+fn refusal(doing: &str, namespace: &str, err: kube::Error) -> CliError {
+    let mut error = api_error(doing, err);
+    if error.code == exit::PERMISSION {
+        error.hint = if error.message.contains("PodSecurity") {
+            format!(
+                "the tracer needs host PID and host paths: label namespace {namespace} with \
+                 pod-security.kubernetes.io/enforce=privileged, or use --job-namespace"
+            )
+        } else {
+            format!(
+                "you need create/delete on jobs and configmaps in namespace {namespace} \
+                 (docs/rbac.md), or pick another with --job-namespace"
+            )
+        };
+    }
+    error
+}
+
+/// Deletes every Job (with its pods, foreground) and ConfigMap of one trace.
+pub async fn delete_trace(
+    client: &Client,
+    namespace: &str,
+    trace_id: &str,
+) -> Result<(), CliError> {
+    let selector = format!("{TRACE_ID_LABEL}={trace_id},{MANAGED_BY_LABEL}={MANAGED_BY}");
+    let params = ListParams::default().labels(&selector);
+    let jobs: Api<Job> = Api::namespaced(client.clone(), namespace);
+    let listed = jobs
+        .list(&params)
+        .await
+        .map_err(|err| api_error("listing the trace's Jobs", err))?;
+    for job in listed.items {
+        let name = job.metadata.name.unwrap_or_default();
+        // Foreground: the pods go first, so their tracers get SIGTERM and flush.
+        match jobs.delete(&name, &DeleteParams::foreground()).await {
+            Ok(_) => {}
+            Err(err) if is_not_found(&err) => {}
+            Err(err) => return Err(api_error(&format!("deleting Job {name}"), err)),
+        }
+    }
+    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
+    let listed = config_maps
+        .list(&params)
+        .await
+        .map_err(|err| api_error("listing the trace's ConfigMaps", err))?;
+    for config_map in listed.items {
+        let name = config_map.metadata.name.unwrap_or_default();
+        match config_maps.delete(&name, &DeleteParams::default()).await {
+            Ok(_) => {}
+            Err(err) if is_not_found(&err) => {}
+            Err(err) => return Err(api_error(&format!("deleting ConfigMap {name}"), err)),
+        }
+    }
+    Ok(())
+}
+
+/// How many of the trace's Jobs, pods and ConfigMaps still exist.
+pub async fn remaining(
+    client: &Client,
+    namespace: &str,
+    trace_id: &str,
+) -> Result<usize, CliError> {
+    let params = ListParams::default().labels(&format!("{TRACE_ID_LABEL}={trace_id}"));
+    let jobs = Api::<Job>::namespaced(client.clone(), namespace)
+        .list(&params)
+        .await
+        .map_err(|err| api_error("listing the trace's Jobs", err))?;
+    let pods = Api::<Pod>::namespaced(client.clone(), namespace)
+        .list(&params)
+        .await
+        .map_err(|err| api_error("listing the trace's pods", err))?;
+    let config_maps = Api::<ConfigMap>::namespaced(client.clone(), namespace)
+        .list(&params)
+        .await
+        .map_err(|err| api_error("listing the trace's ConfigMaps", err))?;
+    Ok(jobs.items.len() + pods.items.len() + config_maps.items.len())
+}
+
+/// Waits until nothing of the trace is left, or `timeout` passes. Returns what is left.
+pub async fn wait_gone(
+    client: &Client,
+    namespace: &str,
+    trace_id: &str,
+    timeout: Duration,
+) -> Result<usize, CliError> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let left = remaining(client, namespace, trace_id).await?;
+        if left == 0 || tokio::time::Instant::now() >= deadline {
+            return Ok(left);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
