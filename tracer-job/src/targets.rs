@@ -298,4 +298,49 @@ mod tests {
             panic!("/etc accepted as a cgroup");
         }
     }
+
+    fn container(uid: &str, name: &str) -> ContainerTarget {
+        ContainerTarget {
+            pod_uid: uid.to_owned(),
+            container_id: "abc".to_owned(),
+            qos: None,
+            namespace: "shop".to_owned(),
+            pod: "checkout".to_owned(),
+            container: name.to_owned(),
+        }
+    }
+
+    #[test]
+    fn nothing_found_is_an_invalid_target_naming_the_search() {
+        let mut resolved = ResolvedTargets::default();
+        resolved.containers.searched = vec![PathBuf::from("/sys/fs/cgroup")];
+        resolved.containers.missing = vec![container("uid-1", "app"), container("uid-2", "db")];
+        let err = resolved
+            .require_some("node-1")
+            .expect_err("nothing to trace");
+        assert_eq!(err.code, ErrorCode::InvalidTarget);
+        assert_eq!(
+            err.message,
+            "none of the 2 target containers has a cgroup on node node-1 \
+             (searched pod uids uid-1, uid-2 under /sys/fs/cgroup)"
+        );
+        assert!(err.hint.contains("kubectl get pods"), "{}", err.hint);
+
+        resolved.containers.missing.truncate(1);
+        let err = resolved
+            .require_some("node-1")
+            .expect_err("nothing to trace");
+        assert!(
+            err.message
+                .starts_with("target container shop/checkout/app has no cgroup on node node-1"),
+            "{}",
+            err.message
+        );
+
+        // Something else to trace: the missing container is only reported.
+        resolved.pids = vec![1];
+        assert!(resolved.require_some("node-1").is_ok());
+        // No container targets at all: node-wide is what was asked.
+        assert!(ResolvedTargets::default().require_some("node-1").is_ok());
+    }
 }
