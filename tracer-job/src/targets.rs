@@ -140,33 +140,37 @@ impl ResolvedTargets {
 /// Where the cgroup v2 hierarchy is mounted: `/sys/fs/cgroup` on unified hosts,
 /// `/sys/fs/cgroup/unified` on hybrid ones.
 pub fn cgroup2_mount() -> Result<PathBuf, Failure> {
-    let mountinfo = fs::read_to_string("/proc/self/mountinfo").map_err(|err| {
-        Failure::new(
-            ErrorCode::Internal,
-            format!("cannot read /proc/self/mountinfo: {err}"),
-            "mount /proc",
-        )
-    })?;
-    cgroup2_mount_in(&mountinfo).ok_or_else(|| {
-        Failure::new(
-            ErrorCode::KernelUnsupported,
-            "no cgroup v2 hierarchy is mounted",
-            "mount one with `mount -t cgroup2 none /sys/fs/cgroup/unified`",
-        )
-    })
+    let mountinfo = read_mountinfo()?;
+    cgroup2_mount_in(&mountinfo).ok_or_else(no_cgroup2)
 }
 
 /// Every cgroup2 mount point, in mount order. A container sees its own cgroup
 /// namespace at one and may have the host's hierarchy bind-mounted at another; the
 /// container search walks them all.
 pub fn cgroup2_mounts() -> Result<Vec<PathBuf>, Failure> {
-    let first = cgroup2_mount()?;
-    let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let mut mounts = cgroup2_mounts_in(&mountinfo);
+    let mounts = cgroup2_mounts_in(&read_mountinfo()?);
     if mounts.is_empty() {
-        mounts.push(first);
+        return Err(no_cgroup2());
     }
     Ok(mounts)
+}
+
+fn read_mountinfo() -> Result<String, Failure> {
+    fs::read_to_string("/proc/self/mountinfo").map_err(|err| {
+        Failure::new(
+            ErrorCode::Internal,
+            format!("cannot read /proc/self/mountinfo: {err}"),
+            "mount /proc",
+        )
+    })
+}
+
+fn no_cgroup2() -> Failure {
+    Failure::new(
+        ErrorCode::KernelUnsupported,
+        "no cgroup v2 hierarchy is mounted",
+        "mount one with `mount -t cgroup2 none /sys/fs/cgroup/unified`",
+    )
 }
 
 /// The first cgroup2 mount point in a mountinfo table.
@@ -263,6 +267,24 @@ mod tests {
             Some(PathBuf::from("/sys/fs/cgroup/unified"))
         );
         assert_eq!(cgroup2_mount_in("1 2 0:1 / /proc rw - proc proc rw"), None);
+    }
+
+    #[test]
+    fn lists_every_cgroup2_mount_once() {
+        let table = "\
+41 31 0:38 / /sys/fs/cgroup rw,relatime - cgroup2 cgroup2 rw
+52 41 0:38 / /host/sys/fs/cgroup ro,relatime - cgroup2 cgroup2 rw
+53 41 0:38 / /sys/fs/cgroup rw,relatime - cgroup2 cgroup2 rw
+54 41 0:40 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu
+garbage line
+";
+        assert_eq!(
+            cgroup2_mounts_in(table),
+            vec![
+                PathBuf::from("/sys/fs/cgroup"),
+                PathBuf::from("/host/sys/fs/cgroup")
+            ]
+        );
     }
 
     #[test]
