@@ -383,7 +383,13 @@ fn container_id_in(name: &str) -> Option<&str> {
 
 /// The directory of container `container_id` inside a pod directory, if there.
 fn container_dir(pod_dir: &Path, container_id: &str) -> Option<PathBuf> {
-    let id = container_id.trim();
+    // The plugin strips `containerd://` and the like; an id that still has it is meant
+    // the same.
+    let id = container_id
+        .rsplit("://")
+        .next()
+        .unwrap_or(container_id)
+        .trim();
     if id.is_empty() || id.contains(['/', '-']) {
         return None;
     }

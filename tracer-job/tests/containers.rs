@@ -254,6 +254,14 @@ fn pod_uid_with_either_separator() {
             let path = fixture.dir(&on_disk);
             assert_found_at(&fixture, target(given, CID, None), &path);
         }
+        // A container id that kept its scheme is still that container.
+        let fixture = Fixture::new();
+        let path = fixture.dir(&on_disk);
+        let resolution = resolve(
+            &fixture,
+            &[target(UID, &format!("containerd://{CID}"), None)],
+        );
+        assert_eq!(resolution.found[0].path, path);
     }
 }
 
