@@ -1,5 +1,6 @@
 //! End-to-end tests on the real kernel. They load real eBPF programs and so run as root;
 //! a probe that does not attach fails its test.
 
+mod containers;
 mod plugin;
 mod syscall_latency;

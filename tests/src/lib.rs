@@ -4,5 +4,6 @@
 
 pub mod binaries;
 pub mod cgroup;
+pub mod pods;
 pub mod tracer;
 pub mod workload;

@@ -68,20 +68,30 @@ impl TracerRun {
 
     /// Waits for `attached`; panics with what the tracer said instead.
     pub fn wait_attached(&mut self) {
+        self.wait_for("attached", |record| {
+            matches!(record, Record::Attached { .. })
+        });
+    }
+
+    /// Waits up to 30 s for a record that `wanted` accepts and returns it; panics with
+    /// what the tracer said instead.
+    pub fn wait_for(&mut self, what: &str, wanted: impl Fn(&Record) -> bool) -> Record {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.records.recv_timeout(left) {
                 Ok(record) => {
-                    let attached = matches!(record, Record::Attached { .. });
-                    self.seen.push(record);
-                    if attached {
-                        return;
+                    let found = wanted(&record);
+                    self.seen.push(record.clone());
+                    if found {
+                        return record;
                     }
                 }
-                Err(RecvTimeoutError::Timeout) => panic!("tracer never attached: {:?}", self.seen),
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!("tracer never wrote {what}: {:?}", self.seen)
+                }
                 Err(RecvTimeoutError::Disconnected) => {
-                    panic!("tracer ended without attaching: {:?}", self.seen)
+                    panic!("tracer ended before writing {what}: {:?}", self.seen)
                 }
             }
         }

@@ -5,9 +5,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use tracer_protocol::{Record, SCHEMA_VERSION, TraceSpec};
+use tracer_protocol::{Record, SCHEMA_VERSION, TargetState, TraceSpec};
 
 use crate::{
+    containers::FoundContainer,
     emit::Emitter,
     failure::Failure,
     host,
@@ -27,9 +28,10 @@ pub fn run<W: Write>(spec: Result<TraceSpec, Failure>, out: &mut Emitter<W>) -> 
         Err(failure) => return fail(out, &failure),
     };
     let kernel = host::kernel_release();
+    let node = spec.node.clone().unwrap_or_else(host::hostname);
     let hello = Record::Hello {
         version: SCHEMA_VERSION,
-        node: spec.node.clone().unwrap_or_else(host::hostname),
+        node: node.clone(),
         kernel: kernel.clone(),
         btf: host::has_btf(),
         features: vec!["raw_tracepoint".to_owned()],
@@ -41,7 +43,7 @@ pub fn run<W: Write>(spec: Result<TraceSpec, Failure>, out: &mut Emitter<W>) -> 
     if let Some(warning) = host::raise_memlock_if_needed(&kernel) {
         eprintln!("warning: {warning}");
     }
-    match trace(&spec, &signals, started, out) {
+    match trace(&spec, &node, &signals, started, out) {
         Ok(()) => 0,
         Err(failure) => fail(out, &failure),
     }
@@ -55,11 +57,17 @@ fn fail<W: Write>(out: &mut Emitter<W>, failure: &Failure) -> u8 {
 
 fn trace<W: Write>(
     spec: &TraceSpec,
+    node: &str,
     signals: &StopSignals,
     started: Instant,
     out: &mut Emitter<W>,
 ) -> Result<(), Failure> {
-    let targets = targets::resolve(&spec.targets)?;
+    let targets = targets::resolve(&spec.targets, &spec.node_containers)?;
+    if out.emit_all(&targets.containers.records()).is_err() {
+        return Ok(());
+    }
+    targets.require_some(node)?;
+    let mut watched = Watched::new(&targets.containers.found);
     let mut attached: Vec<Box<dyn Probe>> = Vec::with_capacity(spec.probes.len());
     for probe in &spec.probes {
         attached.push(probes::attach(probe, &targets)?);
@@ -87,13 +95,16 @@ fn trace<W: Write>(
         }
         if Instant::now() >= next_snapshot {
             next_snapshot += interval;
-            if out.emit_all(&snapshot(&mut attached, false)?).is_err() {
+            let mut records = watched.gone();
+            records.extend(snapshot(&mut attached, false)?);
+            if out.emit_all(&records).is_err() {
                 // Nobody reads any more (the plugin went away): stop quietly.
                 return Ok(());
             }
         }
     };
-    let mut last = snapshot(&mut attached, true)?;
+    let mut last = watched.gone();
+    last.extend(snapshot(&mut attached, true)?);
     last.push(Record::Done { reason });
     // Detach before the last write, so nothing runs in the kernel after `done`.
     drop(attached);
@@ -107,4 +118,31 @@ fn snapshot(probes: &mut [Box<dyn Probe>], complete: bool) -> Result<Vec<Record>
         probe.snapshot(complete, &mut records)?;
     }
     Ok(records)
+}
+
+/// The found target containers, each reported `gone` once when its cgroup goes away.
+/// A container that exits or restarts is not fatal: the others, or its pod's next
+/// trace, go on.
+struct Watched<'a> {
+    containers: Vec<(&'a FoundContainer, bool)>,
+}
+
+impl<'a> Watched<'a> {
+    fn new(found: &'a [FoundContainer]) -> Self {
+        Watched {
+            containers: found.iter().map(|container| (container, false)).collect(),
+        }
+    }
+
+    /// `target` records for the containers gone since the last call.
+    fn gone(&mut self) -> Vec<Record> {
+        let mut records = Vec::new();
+        for (container, reported) in &mut self.containers {
+            if !*reported && !container.is_present() {
+                *reported = true;
+                records.push(container.record(TargetState::Gone));
+            }
+        }
+        records
+    }
 }
