@@ -137,6 +137,10 @@ pub struct TraceArgs {
     #[arg(long, value_enum)]
     pub by: Option<GroupBy>,
 
+    /// Keep each node's histograms apart instead of summing them.
+    #[arg(long)]
+    pub per_node: bool,
+
     /// Ignore calls faster than this (e.g. 10us), filtered in the kernel.
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub min_latency: Option<Duration>,

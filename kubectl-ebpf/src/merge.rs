@@ -59,11 +59,18 @@ pub enum Progress {
 #[derive(Debug, Default)]
 pub struct Merger {
     nodes: BTreeMap<String, NodeState>,
+    per_node: bool,
 }
 
 impl Merger {
     pub fn new() -> Self {
         Merger::default()
+    }
+
+    /// Keep each node's histograms apart (keyed by `node`) instead of summing them.
+    pub fn per_node(mut self, per_node: bool) -> Self {
+        self.per_node = per_node;
+        self
     }
 
     /// Takes in one decoded line of `node`'s stream.
@@ -145,9 +152,14 @@ impl Merger {
 
     pub fn result(&self, probe: &str, duration_ms: u64) -> TraceResult {
         let mut merged: BTreeMap<HistId, SummedHist> = BTreeMap::new();
-        for state in self.nodes.values() {
+        for (node, state) in &self.nodes {
             for (id, hist) in &state.hists {
-                let (_, buckets) = match merged.entry(id.clone()) {
+                let mut id = id.clone();
+                if self.per_node {
+                    let name = state.reported_name.clone().unwrap_or_else(|| node.clone());
+                    id.key.insert("node".to_owned(), name);
+                }
+                let (_, buckets) = match merged.entry(id) {
                     Entry::Vacant(entry) => entry.insert((hist.unit.clone(), BTreeMap::new())),
                     Entry::Occupied(entry) => entry.into_mut(),
                 };
@@ -392,6 +404,22 @@ mod tests {
         assert_eq!(hist.buckets, vec![bucket(1, 2, 7), bucket(2, 4, 3)]);
         assert!(!result.partial);
         assert_eq!(result.nodes.len(), 2);
+    }
+
+    #[test]
+    fn per_node_keeps_nodes_apart() {
+        let mut merger = Merger::new().per_node(true);
+        let hist = r#"{"type":"hist","probe":"p","name":"latency","unit":"ns","buckets":[{"low":1,"high":2,"count":5}]}"#;
+        feed(&mut merger, "a", &[hist]);
+        feed(&mut merger, "b", &[hist]);
+        let result = merger.result("p", 1000);
+        let nodes: Vec<&str> = result
+            .histograms
+            .iter()
+            .map(|h| h.key["node"].as_str())
+            .collect();
+        assert_eq!(nodes, ["a", "b"]);
+        assert!(result.histograms.iter().all(|h| h.count == 5));
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub async fn trace(cluster: ClusterArgs, args: TraceArgs) -> Result<u8, CliError
     let (events, incoming) = mpsc::channel(1024);
     let started = Instant::now();
     let mut handle = LocalTracer::start(&tracer, &spec, events).await?;
-    let Some(merger) = collect(incoming, 1, &mut handle, &spec).await else {
+    let Some(merger) = collect(incoming, 1, &mut handle, &spec, args.per_node).await else {
         return Ok(exit::INTERRUPTED);
     };
     let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -61,8 +61,9 @@ pub async fn collect(
     nodes: usize,
     tracers: &mut impl Tracers,
     spec: &TraceSpec,
+    per_node: bool,
 ) -> Option<Merger> {
-    let mut merger = Merger::new();
+    let mut merger = Merger::new().per_node(per_node);
     let mut running = nodes;
     let mut interrupts = 0u32;
     while running > 0 {

@@ -96,3 +96,42 @@ pub fn api_error(doing: &str, err: kube::Error) -> CliError {
 pub fn is_not_found(err: &kube::Error) -> bool {
     matches!(err, kube::Error::Api(status) if status.code == 404)
 }
+
+/// Answers worth another try: throttling and passing server trouble.
+fn is_transient(err: &kube::Error) -> bool {
+    match err {
+        kube::Error::Api(status) => matches!(status.code, 429 | 500 | 502 | 503 | 504),
+        kube::Error::HyperError(_) | kube::Error::Service(_) => true,
+        _ => false,
+    }
+}
+
+/// Attempts one call makes at most, and the pause before the first retry (doubling).
+const ATTEMPTS: u32 = 5;
+const FIRST_BACKOFF: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Runs an API call, retrying transient failures with exponential backoff. The client
+/// already honours `Retry-After` on 429/503/504; this covers 500s and dropped connections.
+pub async fn retry<T, F, Fut>(mut call: F) -> Result<T, kube::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, kube::Error>>,
+{
+    let mut backoff = FIRST_BACKOFF;
+    let mut attempt = 1;
+    loop {
+        match call().await {
+            Err(err) if attempt < ATTEMPTS && is_transient(&err) => {
+                tokio::time::sleep(backoff).await;
+                backoff *= 2;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// True for a 409 AlreadyExists (not a resourceVersion conflict).
+pub fn is_already_exists(err: &kube::Error) -> bool {
+    matches!(err, kube::Error::Api(status) if status.code == 409 && status.reason == "AlreadyExists")
+}

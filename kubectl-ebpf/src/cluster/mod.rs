@@ -32,18 +32,21 @@ const CLEANUP_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 pub async fn trace(cluster: &ClusterArgs, args: &TraceArgs) -> Result<u8, CliError> {
     let targets = target::parse_all(&args.targets)?;
     let base = request::base_spec(args, Targets::default())?;
-    let connection = connect::connect(cluster).await?;
-    let client = connection.client;
-    let scope = Scope {
-        namespace: cluster
-            .namespace
-            .clone()
-            .unwrap_or(connection.default_namespace),
+    let mut scope = Scope {
+        namespace: String::new(),
         all_namespaces: args.all_namespaces,
         selector: args.selector.clone(),
         container: args.container.clone(),
         all_nodes: args.all_nodes,
     };
+    // Refuse what kubectl would refuse before reaching for a kubeconfig.
+    resolve::check_combination(&scope, &targets)?;
+    let connection = connect::connect(cluster).await?;
+    let client = connection.client;
+    scope.namespace = cluster
+        .namespace
+        .clone()
+        .unwrap_or(connection.default_namespace);
     let plan = resolve::resolve(&client, &scope, &targets).await?;
     for warning in &plan.warnings {
         eprintln!("warning: {warning}");
@@ -74,7 +77,14 @@ pub async fn trace(cluster: &ClusterArgs, args: &TraceArgs) -> Result<u8, CliErr
         launch: &launch,
         stopping: false,
     };
-    let merged = session::collect(incoming, launch.specs.len(), &mut jobs, &base).await;
+    let merged = session::collect(
+        incoming,
+        launch.specs.len(),
+        &mut jobs,
+        &base,
+        args.per_node,
+    )
+    .await;
     follower.abort();
     let abandoned = merged.is_none();
     cleanup(&client, &launch, abandoned).await;

@@ -16,7 +16,7 @@ use kube::{
 };
 
 use super::{
-    connect::{api_error, is_not_found},
+    connect::{api_error, is_already_exists, is_not_found, retry},
     manifest::{MANAGED_BY, MANAGED_BY_LABEL, TRACE_ID_LABEL, TraceLaunch},
 };
 use crate::exit::{self, CliError};
@@ -26,14 +26,13 @@ pub async fn create(client: &Client, launch: &TraceLaunch) -> Result<(), CliErro
     ensure_namespace(client, launch).await?;
     let namespace = launch.job_namespace.as_str();
     let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
-    config_maps
-        .create(&PostParams::default(), &launch.config_map())
+    create_once(&config_maps, &launch.config_map())
         .await
         .map_err(|err| refusal("creating the trace's ConfigMap", namespace, err))?;
     let jobs: Api<Job> = Api::namespaced(client.clone(), namespace);
     let mut owners = Vec::new();
     for job in launch.jobs() {
-        match jobs.create(&PostParams::default(), &job).await {
+        match create_once(&jobs, &job).await {
             Ok(created) => owners.push(owner_reference(&created)),
             Err(err) => {
                 let name = job.metadata.name.unwrap_or_default();
@@ -62,6 +61,28 @@ pub async fn create(client: &Client, launch: &TraceLaunch) -> Result<(), CliErro
         );
     }
     Ok(())
+}
+
+/// Creates an object, retrying transient failures. Our names are unique to the trace, so
+/// an AlreadyExists after a failed attempt means that attempt did create it.
+async fn create_once<K>(api: &Api<K>, object: &K) -> Result<K, kube::Error>
+where
+    K: Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug + Resource,
+{
+    let name = object.meta().name.clone().unwrap_or_default();
+    let mut attempts = 0;
+    retry(|| {
+        attempts += 1;
+        let first = attempts == 1;
+        let name = name.clone();
+        async move {
+            match api.create(&PostParams::default(), object).await {
+                Err(err) if !first && is_already_exists(&err) => api.get(&name).await,
+                other => other,
+            }
+        }
+    })
+    .await
 }
 
 fn owner_reference(job: &Job) -> OwnerReference {
@@ -131,27 +152,27 @@ pub async fn delete_trace(
     let selector = format!("{TRACE_ID_LABEL}={trace_id},{MANAGED_BY_LABEL}={MANAGED_BY}");
     let params = ListParams::default().labels(&selector);
     let jobs: Api<Job> = Api::namespaced(client.clone(), namespace);
-    let listed = jobs
-        .list(&params)
+    let listed = retry(|| jobs.list(&params))
         .await
         .map_err(|err| api_error("listing the trace's Jobs", err))?;
     for job in listed.items {
         let name = job.metadata.name.unwrap_or_default();
         // Foreground: the pods go first, so their tracers get SIGTERM and flush.
-        match jobs.delete(&name, &DeleteParams::foreground()).await {
+        let foreground = DeleteParams::foreground();
+        match retry(|| jobs.delete(&name, &foreground)).await {
             Ok(_) => {}
             Err(err) if is_not_found(&err) => {}
             Err(err) => return Err(api_error(&format!("deleting Job {name}"), err)),
         }
     }
     let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
-    let listed = config_maps
-        .list(&params)
+    let listed = retry(|| config_maps.list(&params))
         .await
         .map_err(|err| api_error("listing the trace's ConfigMaps", err))?;
     for config_map in listed.items {
         let name = config_map.metadata.name.unwrap_or_default();
-        match config_maps.delete(&name, &DeleteParams::default()).await {
+        let background = DeleteParams::default();
+        match retry(|| config_maps.delete(&name, &background)).await {
             Ok(_) => {}
             Err(err) if is_not_found(&err) => {}
             Err(err) => return Err(api_error(&format!("deleting ConfigMap {name}"), err)),

@@ -16,7 +16,7 @@ use kube::{Api, Client, api::ListParams};
 use tracer_protocol::{ContainerTarget, QosClass};
 
 use super::{
-    connect::{api_error, is_not_found},
+    connect::{api_error, is_not_found, retry},
     target::{Kind, TargetRef},
 };
 use crate::exit::CliError;
@@ -58,8 +58,8 @@ pub async fn resolve(
     let mut wide_nodes = BTreeSet::new();
     if scope.all_nodes {
         let nodes: Api<Node> = Api::all(client.clone());
-        let list = nodes
-            .list(&ListParams::default())
+        let all = ListParams::default();
+        let list = retry(|| nodes.list(&all))
             .await
             .map_err(|err| api_error("listing nodes", err))?;
         wide_nodes.extend(list.items.into_iter().filter_map(|node| node.metadata.name));
@@ -79,7 +79,7 @@ pub async fn resolve(
             }
             Kind::Pod => {
                 let pods: Api<Pod> = Api::namespaced(client.clone(), &scope.namespace);
-                let pod = pods.get(&target.name).await.map_err(|err| {
+                let pod = retry(|| pods.get(&target.name)).await.map_err(|err| {
                     if is_not_found(&err) {
                         CliError::usage(
                             format!(
@@ -132,7 +132,7 @@ pub async fn resolve(
 }
 
 /// kubectl's rules: names or a selector, not both; names need one namespace.
-fn check_combination(scope: &Scope, targets: &[TargetRef]) -> Result<(), CliError> {
+pub fn check_combination(scope: &Scope, targets: &[TargetRef]) -> Result<(), CliError> {
     let named_in_namespace = targets.iter().any(|t| t.kind != Kind::Node);
     if targets.is_empty() && scope.selector.is_none() && !scope.all_nodes {
         return Err(CliError::usage(
@@ -180,36 +180,46 @@ async fn workload_selector(
         }
     };
     let selector = match target.kind {
-        Kind::Deployment => Api::<Deployment>::namespaced(client.clone(), namespace)
-            .get(name)
-            .await
-            .map_err(fail)?
-            .spec
-            .map(|spec| spec.selector),
-        Kind::StatefulSet => Api::<StatefulSet>::namespaced(client.clone(), namespace)
-            .get(name)
-            .await
-            .map_err(fail)?
-            .spec
-            .map(|spec| spec.selector),
-        Kind::DaemonSet => Api::<DaemonSet>::namespaced(client.clone(), namespace)
-            .get(name)
-            .await
-            .map_err(fail)?
-            .spec
-            .map(|spec| spec.selector),
-        Kind::ReplicaSet => Api::<ReplicaSet>::namespaced(client.clone(), namespace)
-            .get(name)
-            .await
-            .map_err(fail)?
-            .spec
-            .map(|spec| spec.selector),
-        Kind::Job => Api::<Job>::namespaced(client.clone(), namespace)
-            .get(name)
-            .await
-            .map_err(fail)?
-            .spec
-            .and_then(|spec| spec.selector),
+        Kind::Deployment => {
+            let api = Api::<Deployment>::namespaced(client.clone(), namespace);
+            retry(|| api.get(name))
+                .await
+                .map_err(fail)?
+                .spec
+                .map(|spec| spec.selector)
+        }
+        Kind::StatefulSet => {
+            let api = Api::<StatefulSet>::namespaced(client.clone(), namespace);
+            retry(|| api.get(name))
+                .await
+                .map_err(fail)?
+                .spec
+                .map(|spec| spec.selector)
+        }
+        Kind::DaemonSet => {
+            let api = Api::<DaemonSet>::namespaced(client.clone(), namespace);
+            retry(|| api.get(name))
+                .await
+                .map_err(fail)?
+                .spec
+                .map(|spec| spec.selector)
+        }
+        Kind::ReplicaSet => {
+            let api = Api::<ReplicaSet>::namespaced(client.clone(), namespace);
+            retry(|| api.get(name))
+                .await
+                .map_err(fail)?
+                .spec
+                .map(|spec| spec.selector)
+        }
+        Kind::Job => {
+            let api = Api::<Job>::namespaced(client.clone(), namespace);
+            retry(|| api.get(name))
+                .await
+                .map_err(fail)?
+                .spec
+                .and_then(|spec| spec.selector)
+        }
         Kind::Pod | Kind::Node => None,
     };
     let selector = selector.map(|s| selector_string(&s)).unwrap_or_default();
@@ -258,8 +268,7 @@ async fn list_pods(
     } else {
         ListParams::default().labels(selector)
     };
-    Ok(pods
-        .list(&params)
+    Ok(retry(|| pods.list(&params))
         .await
         .map_err(|err| api_error("listing pods", err))?
         .items)
