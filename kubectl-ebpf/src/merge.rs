@@ -143,6 +143,17 @@ impl Merger {
         None
     }
 
+    /// The node failed outside its tracer (its pod never ran, or its node was lost).
+    pub fn failed(&mut self, node: &str, code: ErrorCode, message: String, hint: String) {
+        let state = self.nodes.entry(node.to_owned()).or_default();
+        state.ended = Some(message.clone());
+        state.error.get_or_insert(NodeError {
+            code,
+            message,
+            hint,
+        });
+    }
+
     /// The node's tracer has exited.
     pub fn ended(&mut self, node: &str, status: String, stderr: String) {
         let state = self.nodes.entry(node.to_owned()).or_default();

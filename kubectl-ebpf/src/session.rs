@@ -75,6 +75,11 @@ pub async fn collect(
                     }
                 }
                 Some(NodeEvent::Waiting { node, why }) => eprintln!("{node}: {why}"),
+                Some(NodeEvent::Failed { node, code, message, hint }) => {
+                    eprintln!("{node}: {message}");
+                    merger.failed(&node, code, message, hint);
+                    running -= 1;
+                }
                 Some(NodeEvent::Ended { node, status, stderr, .. }) => {
                     merger.ended(&node, status, stderr);
                     running -= 1;

@@ -15,6 +15,7 @@ use kube::{
     runtime::{WatchStreamExt, watcher},
 };
 use tokio::sync::mpsc;
+use tracer_protocol::ErrorCode;
 
 use super::manifest::{NODE_ANNOTATION, TRACE_ID_LABEL, TRACER_CONTAINER};
 use crate::launch::NodeEvent;
@@ -142,7 +143,12 @@ async fn run(client: Client, follow: Follow, events: mpsc::Sender<NodeEvent>) {
                     if check_events && track.pod.is_none()
                         && let Some(refusal) = job_refusal(&client, &follow.namespace, &track.job).await
                     {
-                            end(node, track, format!("the tracer pod was refused: {refusal}"), false, &events).await;
+                            let hint = if refusal.contains("PodSecurity") {
+                                "label the jobs namespace pod-security.kubernetes.io/enforce=privileged, or use --job-namespace"
+                            } else {
+                                "check the Job's events (kubectl describe job -n NAMESPACE) and quotas"
+                            };
+                            fail(node, track, ErrorCode::PermissionDenied, format!("the tracer pod was refused: {refusal}"), hint, &events).await;
                             continue;
                     }
                     if started.elapsed() >= follow.start_timeout {
@@ -151,7 +157,7 @@ async fn run(client: Client, follow: Follow, events: mpsc::Sender<NodeEvent>) {
                             follow.start_timeout.as_secs(),
                             track.why
                         );
-                        end(node, track, why, false, &events).await;
+                        fail(node, track, ErrorCode::Internal, why, "see `kubectl describe pod` in the jobs namespace, or raise --start-timeout", &events).await;
                     }
                 }
             }
@@ -292,7 +298,20 @@ async fn on_pod(
                 None => reason.clone(),
             };
             if FATAL_REASONS.contains(&reason.as_str()) {
-                end(&node, track, why, false, events).await;
+                let hint = if reason.contains("Image") {
+                    "check --image and that the node can pull it"
+                } else {
+                    "see `kubectl describe pod` in the jobs namespace"
+                };
+                fail(
+                    &node,
+                    track,
+                    ErrorCode::Internal,
+                    format!("the tracer cannot start: {why}"),
+                    hint,
+                    events,
+                )
+                .await;
                 return;
             }
             waiting_changed(&node, track, why, events).await;
@@ -344,7 +363,15 @@ async fn on_log_ended(
     }
     // The container still runs (or its end is not visible yet): the stream was cut.
     if let Some(lost) = node_not_ready(client, &ended.node).await {
-        end(&ended.node, track, lost, false, events).await;
+        fail(
+            &ended.node,
+            track,
+            ErrorCode::Internal,
+            lost,
+            "the other nodes' results are shown",
+            events,
+        )
+        .await;
         return;
     }
     track.reopenings += 1;
@@ -441,6 +468,28 @@ async fn waiting_changed(
             })
             .await;
     }
+}
+
+async fn fail(
+    node: &str,
+    track: &mut Track,
+    code: ErrorCode,
+    message: String,
+    hint: &str,
+    events: &mpsc::Sender<NodeEvent>,
+) {
+    if track.ended {
+        return;
+    }
+    track.ended = true;
+    let _ = events
+        .send(NodeEvent::Failed {
+            node: node.to_owned(),
+            code,
+            message,
+            hint: hint.to_owned(),
+        })
+        .await;
 }
 
 async fn end(

@@ -11,6 +11,13 @@ pub enum NodeEvent {
     Waiting { node: String, why: String },
     /// One line of the tracer's stdout.
     Line { node: String, line: String },
+    /// The node's tracer never ran or was lost, for a reason the cluster gave.
+    Failed {
+        node: String,
+        code: tracer_protocol::ErrorCode,
+        message: String,
+        hint: String,
+    },
     /// The tracer is gone. `status` describes how it ended; `stderr` is its last words.
     Ended {
         node: String,
