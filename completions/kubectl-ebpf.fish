@@ -62,6 +62,7 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l all-
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l privileged -d 'Run the tracer privileged instead of with BPF, PERFMON and SYS_RESOURCE only'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l dry-run -d 'Print the objects the trace would create (with -o yaml or json) and create nothing'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l local -d 'Trace this machine instead of a cluster, by running tracer-job here'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l per-node -d 'Keep each node\'s histograms apart instead of summing them'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand probes" -l kubeconfig -d 'Path to the kubeconfig file (default: KUBECONFIG, else ~/.kube/config)' -r -F
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand probes" -l context -d 'The kubeconfig context to use' -r

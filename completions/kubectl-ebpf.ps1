@@ -69,6 +69,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-ebpf' -ScriptBlock {
             [CompletionResult]::new('--privileged', '--privileged', [CompletionResultType]::ParameterName, 'Run the tracer privileged instead of with BPF, PERFMON and SYS_RESOURCE only')
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Print the objects the trace would create (with -o yaml or json) and create nothing')
             [CompletionResult]::new('--local', '--local', [CompletionResultType]::ParameterName, 'Trace this machine instead of a cluster, by running tracer-job here')
+            [CompletionResult]::new('--per-node', '--per-node', [CompletionResultType]::ParameterName, 'Keep each node''s histograms apart instead of summing them')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break

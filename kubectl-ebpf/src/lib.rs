@@ -8,6 +8,7 @@ pub mod completions;
 pub mod exit;
 pub mod launch;
 pub mod merge;
+pub mod progress;
 pub mod render;
 pub mod request;
 pub mod session;

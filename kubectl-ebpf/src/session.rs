@@ -1,7 +1,10 @@
 //! One trace from the user's side: start the tracers, merge their streams as they come,
 //! handle Ctrl-C, and print the result.
 
-use std::{io::Write, time::Instant};
+use std::{
+    io::Write,
+    time::{Duration, Instant},
+};
 
 use tokio::sync::mpsc;
 use tracer_protocol::{TraceSpec, decode_line};
@@ -14,8 +17,8 @@ use crate::{
         local::{self, LocalTracer},
     },
     merge::{Merger, NodeStatus, Progress, TraceResult},
+    progress::ProgressView,
     render, request,
-    units::format_ns,
 };
 
 pub async fn trace(cluster: ClusterArgs, args: TraceArgs) -> Result<u8, CliError> {
@@ -64,34 +67,40 @@ pub async fn collect(
     per_node: bool,
 ) -> Option<Merger> {
     let mut merger = Merger::new().per_node(per_node);
+    let mut view = ProgressView::new(spec.duration_ms);
+    let mut countdown = tokio::time::interval(Duration::from_secs(1));
     let mut running = nodes;
     let mut interrupts = 0u32;
     while running > 0 {
         tokio::select! {
             event = incoming.recv() => match event {
                 Some(NodeEvent::Line { node, line }) => {
-                    if let Some(progress) = merger.apply(&node, decode_line(&line)) {
-                        announce(&progress, spec);
+                    if let Some(Progress::Attached { node, ms }) = merger.apply(&node, decode_line(&line)) {
+                        view.attached(&node, ms);
                     }
                 }
-                Some(NodeEvent::Waiting { node, why }) => eprintln!("{node}: {why}"),
+                Some(NodeEvent::Waiting { node, why }) => view.waiting(&node, &why),
                 Some(NodeEvent::Failed { node, code, message, hint }) => {
-                    eprintln!("{node}: {message}");
+                    view.ended(&node, &message);
                     merger.failed(&node, code, message, hint);
                     running -= 1;
                 }
                 Some(NodeEvent::Ended { node, status, stderr, .. }) => {
+                    view.ended(&node, &status);
                     merger.ended(&node, status, stderr);
                     running -= 1;
                 }
                 None => break,
             },
+            _ = countdown.tick() => view.tick(),
             _ = tokio::signal::ctrl_c() => {
                 interrupts += 1;
                 if interrupts == 1 {
+                    view.finish();
                     eprintln!("Stopping; collecting the final snapshots (Ctrl-C again to abandon).");
                     tracers.stop();
                 } else {
+                    view.finish();
                     tracers.abandon();
                     eprintln!("Abandoned; no result.");
                     return None;
@@ -99,19 +108,8 @@ pub async fn collect(
             }
         }
     }
+    view.finish();
     Some(merger)
-}
-
-fn announce(progress: &Progress, spec: &TraceSpec) {
-    match progress {
-        Progress::Attached { node, ms } => {
-            let until = spec.duration_ms.map_or_else(
-                || "until Ctrl-C".to_owned(),
-                |ms| format!("for {}", format_ns(ms as f64 * 1e6)),
-            );
-            eprintln!("Tracing on {node} (attached in {ms} ms) {until}; Ctrl-C ends early.");
-        }
-    }
 }
 
 /// Prints the result, or the reason there is none, and picks the exit code.

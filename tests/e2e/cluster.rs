@@ -1,0 +1,512 @@
+//! Cluster mode end to end: the plugin against the Kubernetes API double, whose kubelet
+//! runs the real `tracer-job` for each Job pod and real workload processes for each pod,
+//! in kubelet-layout cgroups on this machine's kernel.
+
+use std::{
+    collections::BTreeSet,
+    io::{BufRead, BufReader, Read},
+    process::{Child, Stdio},
+    time::Duration,
+};
+
+use e2e::{
+    binaries,
+    cluster::{Cluster, workload_deployment, workload_pod},
+};
+use serde_json::Value;
+
+const CALLS: u64 = 5_000;
+
+/// The plugin running a trace, its stderr read line by line.
+struct Trace {
+    child: Child,
+    stderr: BufReader<std::process::ChildStderr>,
+    said: Vec<String>,
+}
+
+impl Trace {
+    fn start(cluster: &Cluster, args: &[&str]) -> Trace {
+        let mut child = cluster
+            .plugin()
+            .arg("trace")
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start kubectl-ebpf");
+        let stderr = BufReader::new(child.stderr.take().expect("piped stderr"));
+        Trace {
+            child,
+            stderr,
+            said: Vec::new(),
+        }
+    }
+
+    /// Reads progress until `count` nodes said they attached.
+    fn wait_attached(&mut self, count: usize) {
+        let mut attached = 0;
+        while attached < count {
+            let mut line = String::new();
+            let read = self.stderr.read_line(&mut line).expect("read progress");
+            assert!(read > 0, "the plugin ended before attaching: {:?}", self.said);
+            if line.starts_with("Tracing on ") {
+                attached += 1;
+            }
+            self.said.push(line);
+        }
+    }
+
+    fn interrupt(&self) {
+        // SAFETY: signalling our own child, as a terminal's Ctrl-C would.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGINT) };
+    }
+
+    /// Waits for the end: exit code, stdout, and all of stderr.
+    fn finish(mut self) -> (Option<i32>, String, String) {
+        let mut stdout = String::new();
+        self.child
+            .stdout
+            .take()
+            .expect("piped stdout")
+            .read_to_string(&mut stdout)
+            .expect("read stdout");
+        let mut rest = String::new();
+        self.stderr.read_to_string(&mut rest).expect("read stderr");
+        let status = self.child.wait().expect("wait for the plugin");
+        (status.code(), stdout, self.said.concat() + &rest)
+    }
+}
+
+/// Nodes the running pods of `selector` sit on.
+fn nodes_of(pods: &[Value]) -> BTreeSet<String> {
+    pods.iter()
+        .map(|pod| pod["spec"]["nodeName"].as_str().expect("scheduled").to_owned())
+        .collect()
+}
+
+/// getppid counts per node from a `--per-node --by syscall -o json` result.
+fn getppid_per_node(result: &Value) -> Vec<(String, u64)> {
+    let mut counts: Vec<(String, u64)> = result["histograms"]
+        .as_array()
+        .expect("histograms")
+        .iter()
+        .filter(|h| h["key"]["syscall"] == "getppid")
+        .map(|h| {
+            (
+                h["key"]["node"].as_str().expect("node key").to_owned(),
+                h["count"].as_u64().expect("count"),
+            )
+        })
+        .collect();
+    counts.sort();
+    counts
+}
+
+fn assert_exact(count: u64, what: &str) {
+    assert!(
+        (CALLS..=CALLS + 20).contains(&count),
+        "{what}: expected the {CALLS} calls of the target, found {count}"
+    );
+}
+
+/// Two replicas on two of three nodes, and a pod that must not be traced beside one.
+fn checkout(cluster: &Cluster) -> BTreeSet<String> {
+    let trigger = cluster.trigger("go");
+    cluster.apply(&workload_deployment("checkout", 2, CALLS, &trigger));
+    let nodes = nodes_of(&cluster.wait_running("default", "app=checkout", 2));
+    assert_eq!(nodes.len(), 2, "two replicas should sit on two nodes: {nodes:?}");
+    let first = nodes.first().expect("a node").clone();
+    cluster.apply(&workload_pod("bystander", &first, CALLS, &trigger));
+    cluster.wait_running("default", "app=bystander", 1);
+    nodes
+}
+
+fn go(cluster: &Cluster) {
+    std::fs::write(cluster.trigger("go"), b"").expect("pull the trigger");
+}
+
+#[test]
+fn a_deployment_on_two_of_three_nodes_is_traced_by_two_jobs_with_exact_counts() {
+    let cluster = Cluster::start(3, &[]);
+    let nodes = checkout(&cluster);
+    let mut trace = Trace::start(
+        &cluster,
+        &[
+            "syscall-latency",
+            "deploy/checkout",
+            "--by",
+            "syscall",
+            "--per-node",
+            "-o",
+            "json",
+            "-d",
+            "4s",
+        ],
+    );
+    trace.wait_attached(2);
+
+    let jobs = cluster.get_json(&["get", "jobs", "-n", "kubectl-ebpf"]);
+    let job_nodes: BTreeSet<String> = jobs["items"]
+        .as_array()
+        .expect("jobs")
+        .iter()
+        .map(|job| {
+            job["spec"]["template"]["spec"]["nodeName"]
+                .as_str()
+                .expect("pinned")
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(job_nodes, nodes, "exactly one Job per node with a target pod");
+
+    go(&cluster);
+    let (code, stdout, stderr) = trace.finish();
+    assert_eq!(code, Some(0), "{stderr}");
+    let result: Value = serde_json::from_str(&stdout).expect("one JSON document");
+    assert_eq!(result["partial"], false, "{result}");
+    let per_node = getppid_per_node(&result);
+    let seen: BTreeSet<String> = per_node.iter().map(|(node, _)| node.clone()).collect();
+    assert_eq!(seen, nodes, "results from the two traced nodes only");
+    for (node, count) in &per_node {
+        assert_exact(*count, node);
+    }
+    assert!(
+        cluster.trace_objects().is_empty(),
+        "left behind: {:?}",
+        cluster.trace_objects()
+    );
+}
+
+#[test]
+fn the_merged_histogram_is_the_sum_of_the_nodes() {
+    let cluster = Cluster::start(3, &[]);
+    checkout(&cluster);
+    let mut trace = Trace::start(
+        &cluster,
+        &[
+            "syscall-latency",
+            "deploy/checkout",
+            "--by",
+            "syscall",
+            "-o",
+            "json",
+            "-d",
+            "3s",
+        ],
+    );
+    trace.wait_attached(2);
+    go(&cluster);
+    let (code, stdout, stderr) = trace.finish();
+    assert_eq!(code, Some(0), "{stderr}");
+    let result: Value = serde_json::from_str(&stdout).expect("one JSON document");
+    let getppid = result["histograms"]
+        .as_array()
+        .expect("histograms")
+        .iter()
+        .find(|h| h["key"]["syscall"] == "getppid")
+        .expect("a getppid histogram")["count"]
+        .as_u64()
+        .expect("count");
+    assert!(
+        (2 * CALLS..=2 * CALLS + 40).contains(&getppid),
+        "two replicas' calls, not the bystander's: {getppid}"
+    );
+    assert_eq!(result["nodes"].as_array().expect("nodes").len(), 2);
+}
+
+#[test]
+fn ctrl_c_mid_trace_prints_the_result_and_leaves_nothing() {
+    let cluster = Cluster::start(2, &[]);
+    checkout(&cluster);
+    let mut trace = Trace::start(
+        &cluster,
+        &["syscall-latency", "deploy/checkout", "--by", "syscall", "-o", "json"],
+    );
+    trace.wait_attached(2);
+    go(&cluster);
+    std::thread::sleep(Duration::from_millis(500));
+    trace.interrupt();
+    let (code, stdout, stderr) = trace.finish();
+    assert_eq!(code, Some(0), "{stderr}");
+    let result: Value = serde_json::from_str(&stdout).expect("one JSON document");
+    let nodes = result["nodes"].as_array().expect("nodes");
+    assert!(nodes.iter().all(|n| n["status"] == "done"), "{result}");
+    assert!(
+        cluster.trace_objects().is_empty(),
+        "left behind: {:?}",
+        cluster.trace_objects()
+    );
+}
+
+#[test]
+fn dry_run_through_kubectl_prints_the_objects_and_creates_nothing() {
+    let cluster = Cluster::start(3, &[]);
+    let nodes = checkout(&cluster);
+    let plugin_dir = binaries::plugin()
+        .parent()
+        .expect("plugin directory")
+        .to_path_buf();
+    let path = format!(
+        "{}:{}",
+        plugin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let output = std::process::Command::new(e2e::cluster::KUBECTL)
+        .env("KUBECONFIG", cluster.kubeconfig())
+        .env("PATH", path)
+        .args([
+            "ebpf",
+            "trace",
+            "syscall-latency",
+            "deploy/checkout",
+            "--dry-run",
+            "-o",
+            "json",
+        ])
+        .output()
+        .expect("run kubectl ebpf");
+    assert!(output.status.success(), "{output:?}");
+    let list: Value = serde_json::from_slice(&output.stdout).expect("a JSON List");
+    let kinds: Vec<&str> = list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|item| item["kind"].as_str().expect("kind"))
+        .collect();
+    assert_eq!(kinds, ["ConfigMap", "Job", "Job"]);
+    let pinned: BTreeSet<String> = list["items"].as_array().expect("items")[1..]
+        .iter()
+        .map(|job| {
+            job["spec"]["template"]["spec"]["nodeName"]
+                .as_str()
+                .expect("pinned")
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(pinned, nodes);
+    assert!(cluster.trace_objects().is_empty());
+    assert!(
+        !cluster.kubectl(&["get", "namespace", "kubectl-ebpf"]).status.success(),
+        "a dry run must not even create the jobs namespace"
+    );
+}
+
+#[test]
+fn a_pod_that_is_not_running_is_refused_and_nothing_is_created() {
+    let cluster = Cluster::start(
+        2,
+        &["--fault", r#"{"kind":"image-pull-backoff","image_contains":"example.com/stuck"}"#],
+    );
+    cluster.apply(
+        r#"apiVersion: v1
+kind: Pod
+metadata:
+  name: stuck
+  namespace: default
+spec:
+  containers:
+  - name: app
+    image: example.com/stuck:1
+    command: ["/bin/sleep", "1000"]
+"#,
+    );
+    let output = cluster
+        .plugin()
+        .args(["trace", "syscall-latency", "pod/stuck", "-d", "2s"])
+        .output()
+        .expect("run kubectl-ebpf");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("nothing to trace in pod/stuck"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(cluster.trace_objects().is_empty());
+}
+
+#[test]
+fn a_tracer_image_that_cannot_be_pulled_fails_every_node_and_cleans_up() {
+    let cluster = Cluster::start(
+        2,
+        &["--fault", r#"{"kind":"image-pull-backoff","image_contains":"kubectl-ebpf/tracer"}"#],
+    );
+    checkout(&cluster);
+    let output = cluster
+        .plugin()
+        .args(["trace", "syscall-latency", "deploy/checkout", "-d", "2s"])
+        .output()
+        .expect("run kubectl-ebpf");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("ImagePullBackOff"), "{stderr}");
+    assert!(cluster.trace_objects().is_empty());
+}
+
+#[test]
+fn a_node_that_cannot_run_its_tracer_is_reported_and_the_others_still_count() {
+    let cluster = Cluster::start(2, &[]);
+    let nodes = checkout(&cluster);
+    let stuck = nodes.last().expect("a node").clone();
+    cluster.inject(&format!(
+        r#"{{"kind":"pending","node":"{stuck}","reason":"Unschedulable","message":"0/2 nodes are available"}}"#
+    ));
+    let mut trace = Trace::start(
+        &cluster,
+        &[
+            "syscall-latency",
+            "deploy/checkout",
+            "--by",
+            "syscall",
+            "--per-node",
+            "-o",
+            "json",
+            "-d",
+            "4s",
+            "--start-timeout",
+            "2s",
+        ],
+    );
+    trace.wait_attached(1);
+    go(&cluster);
+    let (code, stdout, stderr) = trace.finish();
+    assert_eq!(code, Some(5), "partial result: {stderr}");
+    assert!(stderr.contains("Unschedulable"), "{stderr}");
+    let result: Value = serde_json::from_str(&stdout).expect("one JSON document");
+    let per_node = getppid_per_node(&result);
+    assert_eq!(per_node.len(), 1, "{per_node:?}");
+    assert_ne!(per_node[0].0, stuck);
+    assert_exact(per_node[0].1, &per_node[0].0);
+    assert!(cluster.trace_objects().is_empty());
+}
+
+#[test]
+fn a_node_lost_mid_trace_is_reported_while_the_others_finish() {
+    let cluster = Cluster::start(2, &[]);
+    let nodes = checkout(&cluster);
+    let lost = nodes.last().expect("a node").clone();
+    let mut trace = Trace::start(
+        &cluster,
+        &[
+            "syscall-latency",
+            "deploy/checkout",
+            "--by",
+            "syscall",
+            "--per-node",
+            "-o",
+            "json",
+            "-d",
+            "5s",
+        ],
+    );
+    trace.wait_attached(2);
+    go(&cluster);
+    cluster.inject(&format!(r#"{{"kind":"node-lost","node":"{lost}","after_ms":500}}"#));
+    let (code, stdout, stderr) = trace.finish();
+    assert_eq!(code, Some(5), "partial result: {stderr}");
+    let result: Value = serde_json::from_str(&stdout).expect("one JSON document");
+    let failed: Vec<&Value> = result["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .filter(|n| n["status"] != "done")
+        .collect();
+    assert_eq!(failed.len(), 1, "{result}");
+    assert_eq!(failed[0]["node"], lost.as_str());
+    let survivor: Vec<(String, u64)> = getppid_per_node(&result)
+        .into_iter()
+        .filter(|(node, _)| *node != lost)
+        .collect();
+    assert_eq!(survivor.len(), 1, "{result}");
+    assert_exact(survivor[0].1, &survivor[0].0);
+}
+
+#[test]
+fn a_log_stream_cut_mid_line_is_resumed_without_double_counting() {
+    let cluster = Cluster::start(
+        2,
+        &["--fault", r#"{"kind":"log-cut","pod_contains":"kubectl-ebpf","after_bytes":150}"#],
+    );
+    checkout(&cluster);
+    let mut trace = Trace::start(
+        &cluster,
+        &[
+            "syscall-latency",
+            "deploy/checkout",
+            "--by",
+            "syscall",
+            "--per-node",
+            "-o",
+            "json",
+            "-d",
+            "3s",
+        ],
+    );
+    trace.wait_attached(2);
+    go(&cluster);
+    let (code, stdout, stderr) = trace.finish();
+    assert_eq!(code, Some(0), "{stderr}");
+    let result: Value = serde_json::from_str(&stdout).expect("one JSON document");
+    assert_eq!(result["malformed_lines"], 0, "{result}");
+    for (node, count) in getppid_per_node(&result) {
+        assert_exact(count, &node);
+    }
+}
+
+#[test]
+fn throttling_and_server_errors_are_retried() {
+    let cluster = Cluster::start(
+        2,
+        &[
+            "--fault",
+            r#"{"kind":"http","method":"POST","path_contains":"/jobs","status":429,"times":2}"#,
+            "--fault",
+            r#"{"kind":"http","method":"POST","path_contains":"/configmaps","status":500,"times":1}"#,
+        ],
+    );
+    checkout(&cluster);
+    let mut trace = Trace::start(&cluster, &["syscall-latency", "deploy/checkout", "-d", "2s"]);
+    trace.wait_attached(2);
+    let (code, _, stderr) = trace.finish();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(cluster.trace_objects().is_empty());
+}
+
+#[test]
+fn a_forbidden_job_is_one_line_exit_3_and_nothing_is_left() {
+    let cluster = Cluster::start(
+        2,
+        &[
+            "--fault",
+            r#"{"kind":"http","method":"POST","path_contains":"/jobs","status":403,"times":1}"#,
+        ],
+    );
+    checkout(&cluster);
+    let output = cluster
+        .plugin()
+        .args(["trace", "syscall-latency", "deploy/checkout", "-d", "2s"])
+        .output()
+        .expect("run kubectl-ebpf");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("forbidden"), "{stderr}");
+    assert!(cluster.trace_objects().is_empty(), "{:?}", cluster.trace_objects());
+}
+
+#[test]
+fn admission_refusing_the_tracer_pod_is_explained() {
+    let cluster = Cluster::start(
+        2,
+        &[
+            "--fault",
+            r#"{"kind":"job-pods-forbidden","namespace":"kubectl-ebpf"}"#,
+        ],
+    );
+    checkout(&cluster);
+    let output = cluster
+        .plugin()
+        .args(["trace", "syscall-latency", "deploy/checkout", "-d", "2s"])
+        .output()
+        .expect("run kubectl-ebpf");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("PodSecurity"), "{stderr}");
+    assert!(cluster.trace_objects().is_empty());
+}
