@@ -220,6 +220,14 @@ impl Merger {
 }
 
 impl NodeState {
+    fn targets_in(&self, wanted: TargetState) -> Vec<String> {
+        self.targets
+            .iter()
+            .filter(|(_, state)| **state == wanted)
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
     fn summary(&self, name: &str) -> NodeSummary {
         let status = if self.error.is_some() {
             NodeStatus::Failed
@@ -251,6 +259,8 @@ impl NodeState {
             malformed_lines: self.malformed_lines,
             first_malformed: self.first_malformed.clone(),
             error: self.error.clone(),
+            missing_targets: self.targets_in(TargetState::Missing),
+            gone_targets: self.targets_in(TargetState::Gone),
         }
     }
 }
@@ -297,6 +307,12 @@ pub struct NodeSummary {
     pub first_malformed: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<NodeError>,
+    /// Target containers (`namespace/pod/container`) with no cgroup on the node.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing_targets: Vec<String>,
+    /// Target containers whose cgroup went away during the trace (exited, restarted).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub gone_targets: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]

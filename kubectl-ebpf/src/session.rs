@@ -162,6 +162,20 @@ pub fn finish(result: &TraceResult, format: OutputFormat) -> Result<u8, CliError
             .unwrap_or_default();
         eprintln!("warning: node {} did not finish: {why}", node.node);
     }
+    for node in &result.nodes {
+        for target in &node.missing_targets {
+            eprintln!(
+                "warning: container {target} was not found on {}; not traced",
+                node.node
+            );
+        }
+        for target in &node.gone_targets {
+            eprintln!(
+                "warning: container {target} on {} went away during the trace (exited or restarted)",
+                node.node
+            );
+        }
+    }
     if result.lost > 0 {
         eprintln!(
             "warning: {} events were lost in the kernel; the result undercounts",

@@ -48,7 +48,11 @@ impl Trace {
         while attached < count {
             let mut line = String::new();
             let read = self.stderr.read_line(&mut line).expect("read progress");
-            assert!(read > 0, "the plugin ended before attaching: {:?}", self.said);
+            assert!(
+                read > 0,
+                "the plugin ended before attaching: {:?}",
+                self.said
+            );
             if line.starts_with("Tracing on ") {
                 attached += 1;
             }
@@ -80,7 +84,12 @@ impl Trace {
 /// Nodes the running pods of `selector` sit on.
 fn nodes_of(pods: &[Value]) -> BTreeSet<String> {
     pods.iter()
-        .map(|pod| pod["spec"]["nodeName"].as_str().expect("scheduled").to_owned())
+        .map(|pod| {
+            pod["spec"]["nodeName"]
+                .as_str()
+                .expect("scheduled")
+                .to_owned()
+        })
         .collect()
 }
 
@@ -114,7 +123,11 @@ fn checkout(cluster: &Cluster) -> BTreeSet<String> {
     let trigger = cluster.trigger("go");
     cluster.apply(&workload_deployment("checkout", 2, CALLS, &trigger));
     let nodes = nodes_of(&cluster.wait_running("default", "app=checkout", 2));
-    assert_eq!(nodes.len(), 2, "two replicas should sit on two nodes: {nodes:?}");
+    assert_eq!(
+        nodes.len(),
+        2,
+        "two replicas should sit on two nodes: {nodes:?}"
+    );
     let first = nodes.first().expect("a node").clone();
     cluster.apply(&workload_pod("bystander", &first, CALLS, &trigger));
     cluster.wait_running("default", "app=bystander", 1);
@@ -157,7 +170,10 @@ fn a_deployment_on_two_of_three_nodes_is_traced_by_two_jobs_with_exact_counts() 
                 .to_owned()
         })
         .collect();
-    assert_eq!(job_nodes, nodes, "exactly one Job per node with a target pod");
+    assert_eq!(
+        job_nodes, nodes,
+        "exactly one Job per node with a target pod"
+    );
 
     go(&cluster);
     let (code, stdout, stderr) = trace.finish();
@@ -220,7 +236,14 @@ fn ctrl_c_mid_trace_prints_the_result_and_leaves_nothing() {
     checkout(&cluster);
     let mut trace = Trace::start(
         &cluster,
-        &["syscall-latency", "deploy/checkout", "--by", "syscall", "-o", "json"],
+        &[
+            "syscall-latency",
+            "deploy/checkout",
+            "--by",
+            "syscall",
+            "-o",
+            "json",
+        ],
     );
     trace.wait_attached(2);
     go(&cluster);
@@ -286,7 +309,10 @@ fn dry_run_through_kubectl_prints_the_objects_and_creates_nothing() {
     assert_eq!(pinned, nodes);
     assert!(cluster.trace_objects().is_empty());
     assert!(
-        !cluster.kubectl(&["get", "namespace", "kubectl-ebpf"]).status.success(),
+        !cluster
+            .kubectl(&["get", "namespace", "kubectl-ebpf"])
+            .status
+            .success(),
         "a dry run must not even create the jobs namespace"
     );
 }
@@ -295,7 +321,10 @@ fn dry_run_through_kubectl_prints_the_objects_and_creates_nothing() {
 fn a_pod_that_is_not_running_is_refused_and_nothing_is_created() {
     let cluster = Cluster::start(
         2,
-        &["--fault", r#"{"kind":"image-pull-backoff","image_contains":"example.com/stuck"}"#],
+        &[
+            "--fault",
+            r#"{"kind":"image-pull-backoff","image_contains":"example.com/stuck"}"#,
+        ],
     );
     cluster.apply(
         r#"apiVersion: v1
@@ -326,7 +355,10 @@ spec:
 fn a_tracer_image_that_cannot_be_pulled_fails_every_node_and_cleans_up() {
     let cluster = Cluster::start(
         2,
-        &["--fault", r#"{"kind":"image-pull-backoff","image_contains":"kubectl-ebpf/tracer"}"#],
+        &[
+            "--fault",
+            r#"{"kind":"image-pull-backoff","image_contains":"kubectl-ebpf/tracer"}"#,
+        ],
     );
     checkout(&cluster);
     let output = cluster
@@ -398,7 +430,9 @@ fn a_node_lost_mid_trace_is_reported_while_the_others_finish() {
     );
     trace.wait_attached(2);
     go(&cluster);
-    cluster.inject(&format!(r#"{{"kind":"node-lost","node":"{lost}","after_ms":500}}"#));
+    cluster.inject(&format!(
+        r#"{{"kind":"node-lost","node":"{lost}","after_ms":500}}"#
+    ));
     let (code, stdout, stderr) = trace.finish();
     assert_eq!(code, Some(5), "partial result: {stderr}");
     let result: Value = serde_json::from_str(&stdout).expect("one JSON document");
@@ -422,7 +456,10 @@ fn a_node_lost_mid_trace_is_reported_while_the_others_finish() {
 fn a_log_stream_cut_mid_line_is_resumed_without_double_counting() {
     let cluster = Cluster::start(
         2,
-        &["--fault", r#"{"kind":"log-cut","pod_contains":"kubectl-ebpf","after_bytes":150}"#],
+        &[
+            "--fault",
+            r#"{"kind":"log-cut","pod_contains":"kubectl-ebpf","after_bytes":150}"#,
+        ],
     );
     checkout(&cluster);
     let mut trace = Trace::start(
@@ -462,7 +499,10 @@ fn throttling_and_server_errors_are_retried() {
         ],
     );
     checkout(&cluster);
-    let mut trace = Trace::start(&cluster, &["syscall-latency", "deploy/checkout", "-d", "2s"]);
+    let mut trace = Trace::start(
+        &cluster,
+        &["syscall-latency", "deploy/checkout", "-d", "2s"],
+    );
     trace.wait_attached(2);
     let (code, _, stderr) = trace.finish();
     assert_eq!(code, Some(0), "{stderr}");
@@ -487,7 +527,11 @@ fn a_forbidden_job_is_one_line_exit_3_and_nothing_is_left() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains("forbidden"), "{stderr}");
-    assert!(cluster.trace_objects().is_empty(), "{:?}", cluster.trace_objects());
+    assert!(
+        cluster.trace_objects().is_empty(),
+        "{:?}",
+        cluster.trace_objects()
+    );
 }
 
 #[test]
