@@ -1,0 +1,3 @@
+use crate::cluster::Cluster;
+use std::sync::Arc;
+pub async fn run(_: Arc<Cluster>) {}
