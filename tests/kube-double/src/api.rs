@@ -92,7 +92,7 @@ pub async fn handle(
     }
 }
 
-fn control(cluster: &Cluster, method: &Method, rest: &str, body: &Bytes) -> Response<Body> {
+fn control(cluster: &Arc<Cluster>, method: &Method, rest: &str, body: &Bytes) -> Response<Body> {
     match (method, rest.trim_end_matches('/')) {
         (&Method::POST, "faults") => {
             let text = String::from_utf8_lossy(body);

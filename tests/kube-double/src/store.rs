@@ -449,10 +449,15 @@ impl Store {
     ) -> Result<Value, ApiError> {
         inner.rv += 1;
         next["metadata"]["resourceVersion"] = json!(inner.rv.to_string());
-        let finalized = !next["metadata"]["deletionTimestamp"].is_null()
-            && next["metadata"]["finalizers"]
+        // The last finalizer of an object marked for deletion is gone: it goes too.
+        let has_finalizers = |v: &Value| {
+            v["metadata"]["finalizers"]
                 .as_array()
-                .is_none_or(Vec::is_empty);
+                .is_some_and(|f| !f.is_empty())
+        };
+        let finalized = !next["metadata"]["deletionTimestamp"].is_null()
+            && has_finalizers(&current)
+            && !has_finalizers(&next);
         if finalized {
             inner.objects.remove(&key);
             self.record(inner, EventType::Deleted, res, &next, Some(current));
@@ -570,6 +575,20 @@ impl Store {
             let res = resources::by_plural(key.0);
             let _ = self.write(inner, res, key, next, current);
         }
+    }
+
+    /// Removes an object now, whatever its finalizers (a kubelet's last word on a pod, the
+    /// namespace controller's on an emptied namespace).
+    pub fn remove(&self, plural: &str, ns: &str, name: &str) -> Option<Value> {
+        let res = resources::ALL.iter().find(|r| r.plural == plural)?;
+        let mut inner = self.lock();
+        let key = (res.plural, scoped(res, ns), name.to_string());
+        let current = inner.objects.remove(&key)?;
+        inner.rv += 1;
+        let mut gone = current.clone();
+        gone["metadata"]["resourceVersion"] = json!(inner.rv.to_string());
+        self.record(&mut inner, EventType::Deleted, res, &gone, Some(current));
+        Some(gone)
     }
 
     /// Seeds an object at start-up (nodes, namespaces) through the normal create path.
