@@ -32,6 +32,7 @@ impl Resource {
     }
 }
 
+#[expect(clippy::too_many_arguments, reason = "one row of the resource table")]
 const fn res(
     plural: &'static str,
     singular: &'static str,

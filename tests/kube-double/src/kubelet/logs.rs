@@ -235,15 +235,13 @@ async fn stream(log: Arc<LogBuf>, opts: Options, tx: body::Sink) {
             if over {
                 if opts.cut_after.is_some_and(|c| sent >= c) && opts.limit.is_none_or(|l| sent < l)
                 {
-                    let _ = tx
-                        .send(Err(std::io::Error::other("log stream cut by fault")))
-                        .await;
+                    cut(&tx, "log stream cut by fault").await;
                 }
                 return;
             }
         }
         if aborted {
-            let _ = tx.send(Err(std::io::Error::other("node lost"))).await;
+            cut(&tx, "node lost").await;
             return;
         }
         if !opts.follow || closed {
@@ -254,4 +252,14 @@ async fn stream(log: Arc<LogBuf>, opts: Options, tx: body::Sink) {
             _ = tx.closed() => return,
         }
     }
+}
+
+/// Ends the response without its last chunk, after what was sent has reached the socket.
+async fn cut(tx: &body::Sink, why: &str) {
+    while tx.capacity() < tx.max_capacity() && !tx.is_closed() {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // The server writes a frame after taking it from the channel.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let _ = tx.send(Err(std::io::Error::other(why.to_string()))).await;
 }

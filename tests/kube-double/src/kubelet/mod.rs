@@ -478,6 +478,10 @@ async fn run_container(
     let image = spec["image"].as_str().unwrap_or_default().to_string();
     let gone = |rt: &PodRuntime| rt.killing.load(Ordering::SeqCst) || kubelet.is_lost(&rt.node);
     let mounts = volumes::mounts(&spec, &volumes);
+    // What the downward API can see by the time containers start.
+    let mut pod = pod;
+    pod["status"]["hostIP"] = json!(rt.host_ip);
+    pod["status"]["podIP"] = json!(rt.pod_ip);
     // Wait out image-pull and configuration problems, as kubelet retries them.
     let env = loop {
         if gone(&rt) {

@@ -90,23 +90,41 @@ pub fn mounts(container: &Value, volumes: &[(String, PathBuf)]) -> Mounts {
     m
 }
 
-/// Rewrites a mount path at the start of the value, or after `=` (as in `--spec=/etc/x`).
+/// Rewrites mount paths where they start a path in the value: at its start or after
+/// whitespace, `=`, `:` or a quote (`/etc/spec/x`, `--spec=/etc/spec/x`, `cat /etc/spec/x`).
 pub fn rewrite(value: &str, mounts: &Mounts) -> String {
-    for (mount, dir) in mounts {
-        if mount.is_empty() {
-            continue;
+    let mut out = String::with_capacity(value.len());
+    let mut i = 0;
+    let bytes = value.as_bytes();
+    'scan: while i < value.len() {
+        let boundary = i == 0
+            || matches!(
+                bytes[i - 1],
+                b' ' | b'\t' | b'\n' | b'=' | b':' | b'"' | b'\''
+            );
+        if boundary {
+            for (mount, dir) in mounts {
+                if mount.is_empty() || !value[i..].starts_with(mount.as_str()) {
+                    continue;
+                }
+                let end = i + mount.len();
+                let ends_path = end == value.len()
+                    || matches!(
+                        bytes[end],
+                        b'/' | b' ' | b'\t' | b'\n' | b'"' | b'\'' | b';' | b':'
+                    );
+                if ends_path {
+                    out.push_str(&dir.display().to_string());
+                    i = end;
+                    continue 'scan;
+                }
+            }
         }
-        let at = |s: &str| s == mount || s.starts_with(&format!("{mount}/"));
-        if at(value) {
-            return format!("{}{}", dir.display(), &value[mount.len()..]);
-        }
-        if let Some((flag, rest)) = value.split_once('=')
-            && at(rest)
-        {
-            return format!("{flag}={}{}", dir.display(), &rest[mount.len()..]);
-        }
+        let ch = value[i..].chars().next().unwrap_or(' ');
+        out.push(ch);
+        i += ch.len_utf8();
     }
-    value.to_string()
+    out
 }
 
 fn field(pod: &Value, path: &str) -> String {
@@ -196,5 +214,9 @@ mod tests {
         assert_eq!(rewrite("/etc/spec/spec.json", &m), "/tmp/x/spec/spec.json");
         assert_eq!(rewrite("--spec=/etc/spec/a", &m), "--spec=/tmp/x/spec/a");
         assert_eq!(rewrite("/etc/specs", &m), "/etc/specs");
+        assert_eq!(
+            rewrite("cat /etc/spec/a; x/etc/spec", &m),
+            "cat /tmp/x/spec/a; x/etc/spec"
+        );
     }
 }
