@@ -3,6 +3,7 @@
 
 mod faults;
 mod jobs;
+mod kube_rs;
 mod kubectl;
 mod kubelet;
 mod store;
