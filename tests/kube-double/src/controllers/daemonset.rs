@@ -17,12 +17,17 @@ pub fn reconcile(cluster: &Cluster) {
             .iter()
             .filter(|n| super::scheduler::fits(&json!({"spec": ds["spec"]["template"]["spec"]}), n))
             .collect();
+        let mut by_node: std::collections::HashMap<&str, Vec<&serde_json::Value>> =
+            Default::default();
+        for p in pods.iter().filter(|p| !is_deleting(p)) {
+            by_node
+                .entry(p["spec"]["nodeName"].as_str().unwrap_or_default())
+                .or_default()
+                .push(p);
+        }
         for node in &eligible {
             let node_name = meta(node, "name");
-            let on_node: Vec<_> = pods
-                .iter()
-                .filter(|p| p["spec"]["nodeName"] == node_name && !is_deleting(p))
-                .collect();
+            let on_node = by_node.get(node_name).cloned().unwrap_or_default();
             if let Some(p) = on_node.iter().find(|p| is_terminal_pod(p)) {
                 let _ = store.delete(pods_res, ns, meta(p, "name"), &Default::default());
             } else if on_node.is_empty() {

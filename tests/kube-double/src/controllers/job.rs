@@ -10,8 +10,8 @@ use std::{
 use serde_json::{Value, json};
 
 use super::{
-    condition_true, is_active, is_deleting, meta, owned_pods, pod_from_template, pod_ready,
-    record_event, set_condition, set_count,
+    condition_true, is_active, is_deleting, meta, pod_from_template, pod_ready, record_event,
+    set_condition, set_count,
 };
 use crate::{
     clock,
@@ -76,7 +76,15 @@ pub fn reconcile(cluster: &Cluster, state: &mut State) {
             }
         }
     }
-    let (jobs, _) = store.list("jobs", None);
+    // Finished Jobs need a look only when their TTL is up.
+    let jobs = store.scan("jobs", |j| {
+        let ttl_due = j["spec"]["ttlSecondsAfterFinished"]
+            .as_u64()
+            .zip(finish_time(j).and_then(since))
+            .is_some_and(|(ttl, elapsed)| elapsed >= Duration::from_secs(ttl));
+        (!finished(j) || ttl_due || counted.contains_key(meta(j, "uid"))).then(|| j.clone())
+    });
+    let index = super::pods_by_controller(store);
     for job in &jobs {
         let (ns, name, uid) = (meta(job, "namespace"), meta(job, "name"), meta(job, "uid"));
         let (new_ok, new_failed) = counted.get(uid).copied().unwrap_or_default();
@@ -113,7 +121,7 @@ pub fn reconcile(cluster: &Cluster, state: &mut State) {
         if job["spec"]["suspend"] == true {
             continue;
         }
-        let pods = owned_pods(store, ns, uid);
+        let mut pods = index.get(uid).cloned().unwrap_or_default();
         let active: Vec<&Value> = pods.iter().filter(|p| is_active(p)).collect();
         let status = &job["status"];
         let succeeded = status["succeeded"].as_u64().unwrap_or(0);
@@ -218,11 +226,11 @@ pub fn reconcile(cluster: &Cluster, state: &mut State) {
                         "job-controller",
                     );
                     active_count += 1;
+                    pods.push(p);
                 }
                 Err(_) => break,
             }
         }
-        let pods = owned_pods(store, ns, uid);
         let active: Vec<&Value> = pods.iter().filter(|p| is_active(p)).collect();
         let ready = active.iter().filter(|p| pod_ready(p)).count();
         let now = clock::now();

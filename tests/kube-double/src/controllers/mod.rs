@@ -39,7 +39,7 @@ pub async fn run(cluster: Arc<Cluster>) {
             _ = tokio::time::sleep(Duration::from_millis(200)) => {}
         }
         // Let a burst of writes land before the next pass.
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -135,22 +135,24 @@ pub fn record_event(
         "" => "default",
         ns => ns,
     };
-    let same = store.scan("events", |e| {
-        (e["involvedObject"]["uid"] == involved["metadata"]["uid"]
-            && e["reason"] == reason
-            && e["message"] == message)
-            .then(|| meta(e, "name").to_string())
-    });
+    // One Event per object, reason and message (the count goes up), found by name.
+    let key = format!("{}/{reason}/{message}", meta(involved, "uid"));
+    let name = format!(
+        "{}.{:08x}{:08x}",
+        meta(involved, "name"),
+        ids::fnv32a(key.as_bytes()),
+        ids::fnv32a(format!("{key}#").as_bytes())
+    );
     let now = clock::now();
-    if let Some(name) = same.first() {
-        store.mutate("events", ns, name, |e| {
-            e["count"] = json!(e["count"].as_i64().unwrap_or(1) + 1);
-            e["lastTimestamp"] = json!(now);
-        });
+    let bumped = store.mutate("events", ns, &name, |e| {
+        e["count"] = json!(e["count"].as_i64().unwrap_or(1) + 1);
+        e["lastTimestamp"] = json!(now);
+    });
+    if bumped.is_some() {
         return;
     }
     let event = json!({
-        "metadata": {"name": format!("{}.{}", meta(involved, "name"), &ids::container_id()[..16]), "namespace": ns},
+        "metadata": {"name": name, "namespace": ns},
         "involvedObject": {
             "apiVersion": involved["apiVersion"], "kind": involved["kind"],
             "name": involved["metadata"]["name"], "namespace": involved["metadata"]["namespace"],
@@ -169,6 +171,17 @@ pub fn owned_pods(store: &Store, ns: &str, uid: &str) -> Vec<Value> {
     store.scan("pods", |p| {
         (meta(p, "namespace") == ns && controller_uid(p) == Some(uid)).then(|| p.clone())
     })
+}
+
+/// Every pod with a controller, by the controller's uid.
+pub fn pods_by_controller(store: &Store) -> std::collections::HashMap<String, Vec<Value>> {
+    let mut index: std::collections::HashMap<String, Vec<Value>> = Default::default();
+    for pod in store.scan("pods", |p| controller_uid(p).is_some().then(|| p.clone())) {
+        if let Some(uid) = controller_uid(&pod).map(str::to_string) {
+            index.entry(uid).or_default().push(pod);
+        }
+    }
+    index
 }
 
 /// Pods that count as replicas: neither finished nor being deleted.

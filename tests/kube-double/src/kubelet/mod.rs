@@ -262,14 +262,26 @@ fn meta<'a>(obj: &'a Value, field: &str) -> &'a str {
 
 fn sync(cluster: &Arc<Cluster>) {
     let kubelet = &cluster.kubelet;
+    let known: HashMap<String, bool> = lock(&kubelet.pods)
+        .values()
+        .map(|rt| (rt.uid.clone(), rt.killing.load(Ordering::SeqCst)))
+        .collect();
+    let mut seen = HashSet::new();
+    // Only pods that need something done are copied out of the store.
     let pods = cluster.store.scan("pods", |p| {
         let node = p["spec"]["nodeName"].as_str()?;
-        cluster.node_index(node).map(|_| p.clone())
+        cluster.node_index(node)?;
+        let uid = meta(p, "uid");
+        seen.insert(uid.to_string());
+        let deleting = !p["metadata"]["deletionTimestamp"].is_null();
+        let act = match known.get(uid) {
+            Some(killing) => deleting && !killing,
+            None => deleting || !is_terminal_pod(p),
+        };
+        act.then(|| p.clone())
     });
-    let mut seen = HashSet::new();
     for pod in pods {
         let uid = meta(&pod, "uid").to_string();
-        seen.insert(uid.clone());
         let node = pod["spec"]["nodeName"]
             .as_str()
             .unwrap_or_default()
