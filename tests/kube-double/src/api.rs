@@ -255,6 +255,9 @@ fn patch_object(
         // Server-side apply creates what is missing.
         Err(err) if content_type.starts_with("application/apply-patch") && err.code == 404 => {
             let mut obj = patch;
+            if !obj.is_object() || !(obj["metadata"].is_object() || obj["metadata"].is_null()) {
+                return Err(ApiError::bad_request("an apply patch must be an object"));
+            }
             obj["metadata"]["name"] = json!(name);
             return Ok(body::json(201, &cluster.store.create(res, ns, obj)?));
         }

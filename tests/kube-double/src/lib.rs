@@ -26,6 +26,7 @@ pub mod query;
 pub mod resources;
 pub mod selectors;
 pub mod server;
+pub mod shape;
 pub mod spawn;
 pub mod status;
 pub mod store;

@@ -12,6 +12,7 @@ use tokio::sync::{broadcast, watch};
 use crate::{
     clock, defaults, ids,
     resources::{self, Resource},
+    shape,
     status::ApiError,
 };
 
@@ -257,6 +258,7 @@ impl Store {
         if !obj["metadata"].is_object() {
             obj["metadata"] = json!({});
         }
+        shape::check(res, &obj)?;
         let body_ns = meta_str(&obj, "namespace").to_string();
         if res.namespaced && !body_ns.is_empty() && body_ns != ns {
             return Err(ApiError::bad_request(
@@ -413,6 +415,7 @@ impl Store {
             obj["apiVersion"] = json!(res.api_version());
             obj
         };
+        shape::check(res, &next)?;
         if next == current {
             return Ok(current);
         }

@@ -78,7 +78,10 @@ pub fn serve(
     let rv = q.get("resourceVersion").unwrap_or_default();
     let send_initial = q.flag("sendInitialEvents");
     let bookmarks = q.flag("allowWatchBookmarks");
-    let timeout = Duration::from_secs(q.number("timeoutSeconds").map_or(1800, |t| t.max(1) as u64));
+    let timeout = Duration::from_secs(
+        q.number("timeoutSeconds")
+            .map_or(1800, |t| t.clamp(1, 86_400) as u64),
+    );
     let (initial, sub, expired) = if rv.is_empty() || rv == "0" || send_initial {
         let (items, sub) = cluster
             .store

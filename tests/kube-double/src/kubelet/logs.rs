@@ -154,7 +154,11 @@ pub fn serve(
             }
         })?;
     let since = match (q.number("sinceSeconds"), q.get("sinceTime")) {
-        (Some(s), _) => Some(SystemTime::now() - Duration::from_secs(s.max(0) as u64)),
+        (Some(s), _) => Some(
+            SystemTime::now()
+                .checked_sub(Duration::from_secs(s.max(0) as u64))
+                .unwrap_or(SystemTime::UNIX_EPOCH),
+        ),
         (None, Some(t)) => Some(clock::parse_rfc3339(t).ok_or_else(|| {
             ApiError::bad_request(format!("invalid sinceTime {t:?}: want RFC 3339"))
         })?),
