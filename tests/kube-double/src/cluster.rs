@@ -51,6 +51,30 @@ pub struct Options {
     pub watch_history: usize,
 }
 
+impl Default for Options {
+    /// One node, systemd driver, containerd, the tracer next to the running executable.
+    fn default() -> Self {
+        let tracer_job = std::env::current_exe()
+            .ok()
+            .and_then(|exe| {
+                let mut dir = exe.parent()?.to_path_buf();
+                if dir.ends_with("deps") {
+                    dir.pop();
+                }
+                Some(dir.join("tracer-job"))
+            })
+            .unwrap_or_else(|| PathBuf::from("tracer-job"));
+        Options {
+            nodes: 1,
+            cgroup_driver: CgroupDriver::Systemd,
+            runtime: Runtime::Containerd,
+            tracer_job,
+            replay: None,
+            watch_history: 100_000,
+        }
+    }
+}
+
 pub struct Cluster {
     pub opts: Options,
     pub store: Store,

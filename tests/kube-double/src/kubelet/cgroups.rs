@@ -138,6 +138,7 @@ pub fn remove_stale(mount: &Path) {
         let Some(pid) = name.strip_prefix(ROOT_PREFIX) else {
             continue;
         };
+        let pid = pid.split('-').next().unwrap_or_default();
         if pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists() {
             kill(&e.path());
             remove_tree(&e.path());

@@ -95,7 +95,12 @@ fn waiting(reason: &str, message: Option<&str>) -> Value {
 
 impl Kubelet {
     pub fn new(opts: &Options) -> anyhow::Result<Self> {
-        let pid = std::process::id();
+        // `<pid>` for the first double of a process, `<pid>-<n>` for more in the same one.
+        static INSTANCES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let pid = match INSTANCES.fetch_add(1, Ordering::SeqCst) {
+            0 => std::process::id().to_string(),
+            n => format!("{}-{n}", std::process::id()),
+        };
         let root = match cgroups::cgroup2_mount() {
             Some(mount) => {
                 cgroups::remove_stale(&mount);
@@ -552,10 +557,7 @@ async fn run_container(
             });
             0
         } else {
-            let spawned = match &ctr_cgroup {
-                Some(dir) => process::spawn(&argv, &env, dir, &log),
-                None => process::spawn(&argv, &env, std::path::Path::new("/nonexistent"), &log),
-            };
+            let spawned = process::spawn(&argv, &env, ctr_cgroup.as_deref(), &log);
             match spawned {
                 Err(e) => {
                     log.push(format!("failed to start {:?}: {e}\n", argv.first()));

@@ -18,11 +18,11 @@ pub struct Running {
     pub pumps: Vec<JoinHandle<()>>,
 }
 
-/// Starts `argv` with exactly `env`, inside `cgroup`, its output going to `log`.
+/// Starts `argv` with exactly `env`, inside `cgroup` (when cgroups are in use), its output going to `log`.
 pub fn spawn(
     argv: &[String],
     env: &[(String, String)],
-    cgroup: &Path,
+    cgroup: Option<&Path>,
     log: &Arc<LogBuf>,
 ) -> io::Result<Running> {
     let Some((program, args)) = argv.split_first() else {
@@ -31,11 +31,6 @@ pub fn spawn(
             "no command to run",
         ));
     };
-    // Opened before fork (close-on-exec), written by the child before it execs.
-    let procs = std::fs::OpenOptions::new()
-        .write(true)
-        .open(cgroup.join("cgroup.procs"))?;
-    let fd = procs.as_raw_fd();
     let mut cmd = Command::new(program);
     cmd.args(args)
         .env_clear()
@@ -46,16 +41,27 @@ pub fn spawn(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
-    // SAFETY: the hook only calls write(2), which is async-signal-safe, on an fd that
-    // stays open in the child until exec.
-    unsafe {
-        cmd.pre_exec(move || {
-            let r = libc::write(fd, b"0".as_ptr().cast(), 1);
-            if r < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
+    // Opened before fork (close-on-exec), written by the child before it execs.
+    let procs = match cgroup {
+        Some(dir) => Some(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(dir.join("cgroup.procs"))?,
+        ),
+        None => None,
+    };
+    if let Some(fd) = procs.as_ref().map(AsRawFd::as_raw_fd) {
+        // SAFETY: the hook only calls write(2), which is async-signal-safe, on an fd that
+        // stays open in the child until exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                let r = libc::write(fd, b"0".as_ptr().cast(), 1);
+                if r < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
     }
     let mut child = cmd.spawn()?;
     drop(procs);

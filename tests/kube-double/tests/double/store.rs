@@ -277,3 +277,36 @@ fn errors_are_status_objects() {
     let r = client::get(&d.base_url, "/api/v1/namespaces/scratch/configmaps/inside").expect("get");
     assert_eq!(r.status, 404);
 }
+
+#[test]
+fn in_process_double_serves_and_shuts_down() {
+    use kube_double::{
+        cluster::{Cluster, Options},
+        server,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let cluster = Cluster::new(Options {
+            nodes: 2,
+            ..Options::default()
+        })
+        .expect("cluster");
+        let running = server::start(cluster, Vec::new()).await.expect("start");
+        let base = running.base_url();
+        let (version, nodes) = tokio::task::spawn_blocking(move || {
+            let v = client::get(&base, "/version").expect("version").json();
+            let n = client::get(&base, "/api/v1/nodes").expect("nodes").json();
+            (v, n)
+        })
+        .await
+        .expect("blocking client");
+        assert_eq!(version["gitVersion"], "v1.32.4");
+        assert_eq!(nodes["items"].as_array().map(Vec::len), Some(2));
+        assert_eq!(nodes["items"][1]["metadata"]["name"], "node-2");
+        running.shutdown().await;
+    });
+}
