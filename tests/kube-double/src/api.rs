@@ -17,7 +17,7 @@ use crate::{
     selectors::{FieldSelector, LabelSelector},
     status::{self, ApiError},
     store::{DeleteOptions, Deleted, Propagation},
-    watch,
+    table, watch,
 };
 
 struct Route {
@@ -70,6 +70,12 @@ pub async fn handle(
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let q = Query::parse(req.uri().query());
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -83,10 +89,31 @@ pub async fn handle(
     if let Some(rest) = path.strip_prefix("/double/") {
         return control(&cluster, &method, rest, &body);
     }
+    if content_type.starts_with("application/vnd.kubernetes.protobuf") {
+        return body::error(&ApiError::new(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {content_type})"
+            ),
+        ));
+    }
     if let Some(err) = cluster.faults.http(method.as_str(), &path) {
         return body::error(&err);
     }
-    match dispatch(&cluster, &method, &path, &q, &content_type, &body, &server).await {
+    let table = table::wanted(&accept);
+    match dispatch(
+        &cluster,
+        &method,
+        &path,
+        &q,
+        &content_type,
+        &body,
+        &server,
+        table,
+    )
+    .await
+    {
         Ok(resp) => resp,
         Err(err) => body::error(&err),
     }
@@ -133,6 +160,7 @@ async fn dispatch(
     content_type: &str,
     body: &Bytes,
     server: &str,
+    table: bool,
 ) -> Result<Response<Body>, ApiError> {
     if method == Method::GET {
         if let Some(doc) = discovery::serve(path, server).or_else(|| openapi::serve(path)) {
@@ -157,12 +185,16 @@ async fn dispatch(
                 namespace: r.namespace.clone(),
                 labels,
                 fields,
+                table,
             };
             if q.flag("watch") {
                 return watch::serve(cluster, filter, q);
             }
             let (items, rv) = store.list(r.res.plural, r.namespace.as_deref());
             let items: Vec<Value> = items.into_iter().filter(|o| filter.matches(o)).collect();
+            if table {
+                return Ok(body::json(200, &table::render(r.res, &items, rv)));
+            }
             Ok(body::json(
                 200,
                 &json!({
@@ -174,7 +206,13 @@ async fn dispatch(
             ))
         }
         (Method::GET, Some(name), Some("log")) => kubelet::logs::serve(cluster, &ns, name, q),
-        (Method::GET, Some(name), _) => Ok(body::json(200, &store.get(r.res, &ns, name)?)),
+        (Method::GET, Some(name), _) => {
+            let obj = store.get(r.res, &ns, name)?;
+            if table {
+                return Ok(body::json(200, &table::single(r.res, &obj)));
+            }
+            Ok(body::json(200, &obj))
+        }
         (Method::POST, None, None) => {
             if r.res.namespaced && r.namespace.is_none() {
                 return Err(ApiError::method_not_allowed());

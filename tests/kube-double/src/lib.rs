@@ -30,4 +30,5 @@ pub mod shape;
 pub mod spawn;
 pub mod status;
 pub mod store;
+pub mod table;
 pub mod watch;

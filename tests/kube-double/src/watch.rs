@@ -22,6 +22,8 @@ pub struct Filter {
     pub namespace: Option<String>,
     pub labels: LabelSelector,
     pub fields: FieldSelector,
+    /// Events carry one-row Tables instead of objects.
+    pub table: bool,
 }
 
 impl Filter {
@@ -49,7 +51,12 @@ impl Filter {
             EventType::Modified if before => "DELETED",
             _ => return None,
         };
-        Some((kind, change.object.clone()))
+        let object = if self.table {
+            crate::table::single(self.resource, &change.object)
+        } else {
+            change.object.clone()
+        };
+        Some((kind, object))
     }
 }
 
@@ -133,7 +140,12 @@ async fn pump(
         return;
     }
     for obj in initial.iter().filter(|o| filter.matches(o)) {
-        if tx.send(Ok(line("ADDED", obj))).await.is_err() {
+        let obj = if filter.table {
+            crate::table::single(filter.resource, obj)
+        } else {
+            obj.clone()
+        };
+        if tx.send(Ok(line("ADDED", &obj))).await.is_err() {
             return;
         }
     }
