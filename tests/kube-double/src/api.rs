@@ -102,18 +102,16 @@ pub async fn handle(
         return body::error(&err);
     }
     let table = table::wanted(&accept);
-    match dispatch(
-        &cluster,
-        &method,
-        &path,
-        &q,
-        &content_type,
-        &body,
-        &server,
+    let call = Call {
+        method: &method,
+        path: &path,
+        q: &q,
+        content_type: &content_type,
+        body: &body,
+        server: &server,
         table,
-    )
-    .await
-    {
+    };
+    match dispatch(&cluster, call).await {
         Ok(resp) => resp,
         Err(err) => body::error(&err),
     }
@@ -152,16 +150,28 @@ fn parse_body(body: &Bytes) -> Result<Value, ApiError> {
     })
 }
 
-async fn dispatch(
-    cluster: &Arc<Cluster>,
-    method: &Method,
-    path: &str,
-    q: &Query,
-    content_type: &str,
-    body: &Bytes,
-    server: &str,
+/// One API request, as routed.
+struct Call<'a> {
+    method: &'a Method,
+    path: &'a str,
+    q: &'a Query,
+    content_type: &'a str,
+    body: &'a Bytes,
+    server: &'a str,
+    /// The client asked for server-side Tables.
     table: bool,
-) -> Result<Response<Body>, ApiError> {
+}
+
+async fn dispatch(cluster: &Arc<Cluster>, call: Call<'_>) -> Result<Response<Body>, ApiError> {
+    let Call {
+        method,
+        path,
+        q,
+        content_type,
+        body,
+        server,
+        table,
+    } = call;
     if method == Method::GET {
         if let Some(doc) = discovery::serve(path, server).or_else(|| openapi::serve(path)) {
             return Ok(body::json(200, &doc));
