@@ -87,15 +87,13 @@ impl ProgressView {
         self.tick();
     }
 
-    /// A node is done, well or not.
+    /// A node is done, well or not. Plain output says nothing here: the result, and its
+    /// warnings for nodes that failed, follow at once.
     pub fn ended(&mut self, node: &str, how: &str) {
-        match self.bar(node) {
-            Some(entry) => {
-                entry.tracing_since = None;
-                entry.bar.set_message(how.to_owned());
-                entry.bar.disable_steady_tick();
-            }
-            None => eprintln!("{node}: {how}"),
+        if let Some(entry) = self.bar(node) {
+            entry.tracing_since = None;
+            entry.bar.set_message(how.to_owned());
+            entry.bar.disable_steady_tick();
         }
     }
 

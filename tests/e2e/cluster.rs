@@ -6,6 +6,10 @@ use std::{
     collections::BTreeSet,
     io::{BufRead, BufReader, Read},
     process::{Child, Stdio},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
     time::Duration,
 };
 
@@ -20,6 +24,7 @@ const CALLS: u64 = 5_000;
 /// The plugin running a trace, its stderr read line by line.
 struct Trace {
     child: Child,
+    reaped: Arc<AtomicBool>,
     stderr: BufReader<std::process::ChildStderr>,
     said: Vec<String>,
 }
@@ -35,8 +40,11 @@ impl Trace {
             .spawn()
             .expect("start kubectl-ebpf");
         let stderr = BufReader::new(child.stderr.take().expect("piped stderr"));
+        let reaped = Arc::new(AtomicBool::new(false));
+        watchdog(child.id(), reaped.clone());
         Trace {
             child,
+            reaped,
             stderr,
             said: Vec::new(),
         }
@@ -76,9 +84,27 @@ impl Trace {
             .expect("read stdout");
         let mut rest = String::new();
         self.stderr.read_to_string(&mut rest).expect("read stderr");
+        // Its output has ended, so it has exited (or the watchdog killed it): the watchdog
+        // stands down before the pid is reaped and could be reused.
+        self.reaped.store(true, Ordering::SeqCst);
         let status = self.child.wait().expect("wait for the plugin");
         (status.code(), stdout, self.said.concat() + &rest)
     }
+}
+
+/// A plugin that hangs fails its test instead of hanging the suite: it is killed after
+/// this long (its stdout then ends and the test's assertions fail).
+const PLUGIN_TIMEOUT: Duration = Duration::from_secs(120);
+
+fn watchdog(pid: u32, reaped: Arc<AtomicBool>) {
+    std::thread::spawn(move || {
+        std::thread::sleep(PLUGIN_TIMEOUT);
+        // Only an unreaped child: its pid cannot have been reused.
+        if !reaped.load(Ordering::SeqCst) {
+            // SAFETY: a plain kill(2) of our own, still unreaped, child.
+            unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+        }
+    });
 }
 
 /// Nodes the running pods of `selector` sit on.
@@ -553,4 +579,55 @@ fn admission_refusing_the_tracer_pod_is_explained() {
     assert_eq!(output.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains("PodSecurity"), "{stderr}");
     assert!(cluster.trace_objects().is_empty());
+}
+
+#[test]
+fn list_shows_a_running_trace_and_delete_removes_it() {
+    let cluster = Cluster::start(2, &[]);
+    checkout(&cluster);
+    let mut trace = Trace::start(
+        &cluster,
+        &[
+            "syscall-latency",
+            "deploy/checkout",
+            "-o",
+            "json",
+            "-d",
+            "60s",
+        ],
+    );
+    trace.wait_attached(2);
+    let listed = cluster
+        .plugin()
+        .arg("list")
+        .output()
+        .expect("run kubectl-ebpf list");
+    let table = String::from_utf8_lossy(&listed.stdout);
+    assert!(listed.status.success(), "{listed:?}");
+    let row = table
+        .lines()
+        .find(|line| line.contains("syscall-latency"))
+        .unwrap_or_else(|| panic!("no trace listed: {table}"));
+    assert!(
+        row.contains("deploy/checkout") && row.contains("2 running"),
+        "{row}"
+    );
+    let id = row.split_whitespace().next().expect("an id").to_owned();
+
+    let deleted = cluster
+        .plugin()
+        .args(["delete", &id])
+        .output()
+        .expect("run kubectl-ebpf delete");
+    assert!(deleted.status.success(), "{deleted:?}");
+    assert!(
+        cluster.trace_objects().is_empty(),
+        "{:?}",
+        cluster.trace_objects()
+    );
+    // The running trace sees its tracers stop and still prints what they flushed.
+    let (code, stdout, stderr) = trace.finish();
+    assert_eq!(code, Some(0), "{stderr}");
+    let result: Value = serde_json::from_str(&stdout).expect("one JSON document");
+    assert_eq!(result["nodes"].as_array().expect("nodes").len(), 2);
 }

@@ -1,6 +1,7 @@
 //! End-to-end tests on the real kernel. They load real eBPF programs and so run as root;
 //! a probe that does not attach fails its test.
 
+mod cluster;
 mod containers;
 mod plugin;
 mod syscall_latency;

@@ -4,6 +4,7 @@
 
 pub mod binaries;
 pub mod cgroup;
+pub mod cluster;
 pub mod pods;
 pub mod tracer;
 pub mod workload;

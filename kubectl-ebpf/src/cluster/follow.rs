@@ -34,6 +34,9 @@ const FATAL_REASONS: &[&str] = &[
 /// before the node is given up as lost.
 const MAX_REOPENINGS: u32 = 10;
 
+/// How long a log stream may go on after its container ended.
+const LOG_DRAIN_WAIT: Duration = Duration::from_secs(15);
+
 /// How often pods that never appeared are explained from the Job's events.
 const EVENT_CHECK_EVERY: Duration = Duration::from_secs(2);
 
@@ -56,8 +59,9 @@ struct Track {
     lines_seen: usize,
     log_ended: bool,
     reopenings: u32,
-    /// How the container ended, once it has.
+    /// How the container ended, once it has, and when that was seen.
     terminated: Option<(String, bool)>,
+    terminated_at: Option<Instant>,
     ended: bool,
     why: String,
 }
@@ -91,6 +95,7 @@ async fn run(client: Client, follow: Follow, events: mpsc::Sender<NodeEvent>) {
                 log_ended: false,
                 reopenings: 0,
                 terminated: None,
+                terminated_at: None,
                 ended: false,
                 why: "waiting for the Job's pod".to_owned(),
             };
@@ -135,6 +140,14 @@ async fn run(client: Client, follow: Follow, events: mpsc::Sender<NodeEvent>) {
                 on_log_ended(&client, &mut tracks, ended, &mut follower, &events).await;
             }
             _ = tick.tick() => {
+                // A log that never ends after its container did must not hold the trace.
+                for (node, track) in tracks.iter_mut().filter(|(_, t)| !t.ended) {
+                    if let (Some((how, success)), Some(at)) = (track.terminated.clone(), track.terminated_at)
+                        && at.elapsed() >= LOG_DRAIN_WAIT
+                    {
+                        end(node, track, how, success, &events).await;
+                    }
+                }
                 let check_events = last_event_check.elapsed() >= EVENT_CHECK_EVERY;
                 if check_events {
                     last_event_check = Instant::now();
@@ -287,6 +300,7 @@ async fn on_pod(
                 how.push_str(&format!(" ({reason})"));
             }
             track.terminated = Some((how, success));
+            track.terminated_at.get_or_insert_with(Instant::now);
         }
         if let Some(waiting) = &state.waiting {
             let reason = waiting
@@ -323,6 +337,7 @@ async fn on_pod(
         if track.following {
             // The log stream ends when the container does; it will say.
             track.terminated = Some(("tracer pod was deleted".to_owned(), true));
+            track.terminated_at.get_or_insert_with(Instant::now);
         } else {
             end(
                 &node,
