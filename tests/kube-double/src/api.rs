@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::{
     body::{self, Body},
     cluster::Cluster,
-    discovery, faults, kubelet, openapi, patch,
+    discovery, faults, kubelet, openapi, patch, proto,
     query::Query,
     resources::{self, Resource},
     selectors::{FieldSelector, LabelSelector},
@@ -89,15 +89,17 @@ pub async fn handle(
     if let Some(rest) = path.strip_prefix("/double/") {
         return control(&cluster, &method, rest, &body);
     }
-    if content_type.starts_with("application/vnd.kubernetes.protobuf") {
-        return body::error(&ApiError::new(
-            415,
-            "UnsupportedMediaType",
-            format!(
-                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {content_type})"
-            ),
-        ));
-    }
+    // kubectl's generators send protobuf: decode it into the JSON everything else uses.
+    let (body, content_type) = if proto::is_protobuf(&content_type) {
+        match proto::decode(&body) {
+            Ok(v) => (Bytes::from(v.to_string()), "application/json".to_string()),
+            Err(msg) => {
+                return body::error(&ApiError::new(415, "UnsupportedMediaType", msg));
+            }
+        }
+    } else {
+        (body, content_type)
+    };
     if let Some(err) = cluster.faults.http(method.as_str(), &path) {
         return body::error(&err);
     }

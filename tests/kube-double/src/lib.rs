@@ -21,6 +21,7 @@ pub mod kubeconfig;
 pub mod kubelet;
 pub mod openapi;
 pub mod patch;
+pub mod proto;
 pub mod qos;
 pub mod query;
 pub mod resources;

@@ -101,8 +101,23 @@ fn run(args: Args) -> anyhow::Result<()> {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}
+            _ = parent_gone() => eprintln!("kube-double: parent process exited; shutting down"),
         }
         running.shutdown().await;
         Ok(())
     })
+}
+
+/// Resolves when the process that started us is gone (we were re-parented), so a test
+/// runner killed with SIGKILL does not leave a double and its pods running.
+async fn parent_gone() {
+    // SAFETY: getppid(2) cannot fail.
+    let parent = unsafe { libc::getppid() };
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        // SAFETY: as above.
+        if unsafe { libc::getppid() } != parent {
+            return;
+        }
+    }
 }

@@ -404,9 +404,8 @@ impl Store {
                     }
                 }
             }
-            if res.plural != "namespaces" || current.get("status").is_some() {
-                obj["status"] = current["status"].clone();
-            }
+            // Status changes go through the status subresource.
+            obj["status"] = current["status"].clone();
             if obj["spec"] != current["spec"] {
                 let g = current["metadata"]["generation"].as_i64().unwrap_or(1);
                 obj["metadata"]["generation"] = json!(g + 1);

@@ -1,5 +1,6 @@
 //! What a container needs before it starts: configMap volumes written to a per-pod
-//! directory, mount paths rewritten to that directory, and the environment resolved.
+//! directory, mount paths of configMap and hostPath volumes rewritten to where their files
+//! really are, and the environment resolved.
 
 use std::path::{Path, PathBuf};
 
@@ -7,10 +8,11 @@ use serde_json::Value;
 
 use crate::store::Store;
 
-/// configMap volume mount paths of one container and where their files really are.
+/// Volume mount paths of one container and where their files really are.
 pub type Mounts = Vec<(String, PathBuf)>;
 
-/// Writes every configMap volume of the pod under `dir`; `Err` names what is missing.
+/// Writes every configMap volume of the pod under `dir` and returns where each configMap
+/// and hostPath volume really is; `Err` names what is missing.
 pub fn materialize(
     store: &Store,
     pod: &Value,
@@ -20,6 +22,11 @@ pub fn materialize(
     let mut out = Vec::new();
     for vol in pod["spec"]["volumes"].as_array().into_iter().flatten() {
         let name = vol["name"].as_str().unwrap_or_default();
+        // Same host: a hostPath volume is its path, with no copy.
+        if let Some(path) = vol["hostPath"]["path"].as_str() {
+            out.push((name.to_string(), PathBuf::from(path)));
+            continue;
+        }
         let cm = &vol["configMap"];
         if cm.is_null() {
             continue;
@@ -68,7 +75,7 @@ pub fn materialize(
     Ok(out)
 }
 
-/// The container's configMap mounts, longest mount path first.
+/// The container's configMap and hostPath mounts, longest mount path first.
 pub fn mounts(container: &Value, volumes: &[(String, PathBuf)]) -> Mounts {
     let mut m: Mounts = container["volumeMounts"]
         .as_array()

@@ -230,3 +230,93 @@ fn kubectl_delete_deployment_removes_everything() {
         });
     }
 }
+
+#[test]
+fn kubectl_generators_and_table_output() {
+    if !have_kubectl() {
+        return;
+    }
+    let d = start(1, &[]);
+    // These send protobuf bodies.
+    kubectl_ok(&d, &["create", "namespace", "kubectl-ebpf"]);
+    kubectl_ok(
+        &d,
+        &[
+            "create",
+            "configmap",
+            "cfg",
+            "-n",
+            "kubectl-ebpf",
+            "--from-literal=spec=1",
+        ],
+    );
+    kubectl_ok(
+        &d,
+        &[
+            "create",
+            "job",
+            "hello",
+            "--image=busybox",
+            "--",
+            "/bin/sh",
+            "-c",
+            "echo hi from job",
+        ],
+    );
+    kubectl_ok(
+        &d,
+        &[
+            "wait",
+            "--for=condition=complete",
+            "job/hello",
+            "--timeout=20s",
+        ],
+    );
+    assert_eq!(kubectl_ok(&d, &["logs", "job/hello"]), "hi from job\n");
+    let data = kubectl_ok(
+        &d,
+        &[
+            "get",
+            "cm",
+            "cfg",
+            "-n",
+            "kubectl-ebpf",
+            "-o",
+            "jsonpath={.data.spec}",
+        ],
+    );
+    assert_eq!(data, "1");
+    // Human output comes from server-side Tables.
+    let pods = kubectl_ok(&d, &["get", "pods", "-o", "wide"]);
+    let header: Vec<&str> = pods
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        header,
+        ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE"]
+    );
+    assert!(
+        pods.lines()
+            .nth(1)
+            .is_some_and(|l| l.contains("Completed") && l.contains("node-1")),
+        "{pods}"
+    );
+    let jobs = kubectl_ok(&d, &["get", "jobs"]);
+    assert!(
+        jobs.lines()
+            .nth(1)
+            .is_some_and(|l| l.starts_with("hello") && l.contains("Complete") && l.contains("1/1")),
+        "{jobs}"
+    );
+    let nodes = kubectl_ok(&d, &["get", "nodes"]);
+    assert!(
+        nodes
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.starts_with("node-1") && l.contains("Ready")),
+        "{nodes}"
+    );
+}

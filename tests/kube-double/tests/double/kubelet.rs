@@ -136,7 +136,7 @@ fn env_volumes_and_restarts() {
             "containers": [{
                 "name": "main", "image": "busybox",
                 "command": ["/bin/sh", "-c"],
-                "args": ["cat /etc/spec/s/spec.json; echo; echo $POD $NS $NODE $GREETING $IP; test -d /host-proc || echo nohostpath; echo err >&2"],
+                "args": ["cat /etc/spec/s/spec.json; echo; echo $POD $NS $NODE $GREETING $IP; test -f /host-proc/self/status && echo hostpath; echo err >&2"],
                 "env": [
                     {"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
                     {"name": "NS", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
@@ -161,6 +161,10 @@ fn env_volumes_and_restarts() {
         "{out}"
     );
     assert!(out.contains("err"), "stderr is in the log: {out}");
+    assert!(
+        out.contains("hostpath"),
+        "hostPath mount paths lead to the host path: {out}"
+    );
     // Always: a failing container restarts with a count and a last state.
     create(
         &d,

@@ -1,6 +1,7 @@
 //! Tests of the Kubernetes API double: every test starts its own double (a child process)
 //! so they run in parallel.
 
+mod controllers;
 mod faults;
 mod jobs;
 mod kube_rs;
