@@ -25,4 +25,10 @@ if [ "$(bpf-linker --version 2>/dev/null | awk '{print $2}')" != "$linker_versio
   cargo +"$toolchain" install bpf-linker --version "=$linker_version" --locked
 fi
 
-echo "setup: toolchain $toolchain with rust-src, bpf-linker $linker_version ready"
+# The cluster tests drive the real kubectl against the API double.
+if ! command -v kubectl >/dev/null 2>&1; then
+  echo "setup: kubectl is missing; the cluster tests need it (install kubectl 1.26 or newer)" >&2
+  exit 1
+fi
+
+echo "setup: toolchain $toolchain with rust-src, bpf-linker $linker_version, $(kubectl version --client 2>/dev/null | head -1) ready"
