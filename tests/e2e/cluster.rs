@@ -107,6 +107,18 @@ fn watchdog(pid: u32, reaped: Arc<AtomicBool>) {
     });
 }
 
+/// Runs the plugin to its end and checks its exit code; its stderr.
+fn run_expecting(cluster: &Cluster, args: &[&str], code: i32) -> String {
+    let output = cluster
+        .plugin()
+        .args(args)
+        .output()
+        .expect("run kubectl-ebpf");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(code), "{stderr}");
+    stderr
+}
+
 /// Nodes the running pods of `selector` sit on.
 fn nodes_of(pods: &[Value]) -> BTreeSet<String> {
     pods.iter()
@@ -365,13 +377,11 @@ spec:
     command: ["/bin/sleep", "1000"]
 "#,
     );
-    let output = cluster
-        .plugin()
-        .args(["trace", "syscall-latency", "pod/stuck", "-d", "2s"])
-        .output()
-        .expect("run kubectl-ebpf");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let stderr = run_expecting(
+        &cluster,
+        &["trace", "syscall-latency", "pod/stuck", "-d", "2s"],
+        2,
+    );
     assert!(stderr.contains("nothing to trace in pod/stuck"), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
     assert!(cluster.trace_objects().is_empty());
@@ -387,13 +397,11 @@ fn a_tracer_image_that_cannot_be_pulled_fails_every_node_and_cleans_up() {
         ],
     );
     checkout(&cluster);
-    let output = cluster
-        .plugin()
-        .args(["trace", "syscall-latency", "deploy/checkout", "-d", "2s"])
-        .output()
-        .expect("run kubectl-ebpf");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let stderr = run_expecting(
+        &cluster,
+        &["trace", "syscall-latency", "deploy/checkout", "-d", "2s"],
+        1,
+    );
     assert!(stderr.contains("ImagePullBackOff"), "{stderr}");
     assert!(cluster.trace_objects().is_empty());
 }
@@ -545,13 +553,11 @@ fn a_forbidden_job_is_one_line_exit_3_and_nothing_is_left() {
         ],
     );
     checkout(&cluster);
-    let output = cluster
-        .plugin()
-        .args(["trace", "syscall-latency", "deploy/checkout", "-d", "2s"])
-        .output()
-        .expect("run kubectl-ebpf");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    let stderr = run_expecting(
+        &cluster,
+        &["trace", "syscall-latency", "deploy/checkout", "-d", "2s"],
+        3,
+    );
     assert!(stderr.contains("forbidden"), "{stderr}");
     assert!(
         cluster.trace_objects().is_empty(),
@@ -570,13 +576,11 @@ fn admission_refusing_the_tracer_pod_is_explained() {
         ],
     );
     checkout(&cluster);
-    let output = cluster
-        .plugin()
-        .args(["trace", "syscall-latency", "deploy/checkout", "-d", "2s"])
-        .output()
-        .expect("run kubectl-ebpf");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    let stderr = run_expecting(
+        &cluster,
+        &["trace", "syscall-latency", "deploy/checkout", "-d", "2s"],
+        3,
+    );
     assert!(stderr.contains("PodSecurity"), "{stderr}");
     assert!(cluster.trace_objects().is_empty());
 }
