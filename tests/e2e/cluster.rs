@@ -107,6 +107,24 @@ fn watchdog(pid: u32, reaped: Arc<AtomicBool>) {
     });
 }
 
+/// `syscall-latency deploy/checkout --by syscall --per-node -o json -d DURATION`, plus
+/// `extra` flags.
+fn per_node_trace(cluster: &Cluster, duration: &str, extra: &[&str]) -> Trace {
+    let mut args = vec![
+        "syscall-latency",
+        "deploy/checkout",
+        "--by",
+        "syscall",
+        "--per-node",
+        "-o",
+        "json",
+        "-d",
+        duration,
+    ];
+    args.extend_from_slice(extra);
+    Trace::start(cluster, &args)
+}
+
 /// Runs the plugin to its end and checks its exit code; its stderr.
 fn run_expecting(cluster: &Cluster, args: &[&str], code: i32) -> String {
     let output = cluster
@@ -180,20 +198,7 @@ fn go(cluster: &Cluster) {
 fn a_deployment_on_two_of_three_nodes_is_traced_by_two_jobs_with_exact_counts() {
     let cluster = Cluster::start(3, &[]);
     let nodes = checkout(&cluster);
-    let mut trace = Trace::start(
-        &cluster,
-        &[
-            "syscall-latency",
-            "deploy/checkout",
-            "--by",
-            "syscall",
-            "--per-node",
-            "-o",
-            "json",
-            "-d",
-            "4s",
-        ],
-    );
+    let mut trace = per_node_trace(&cluster, "4s", &[]);
     trace.wait_attached(2);
 
     let jobs = cluster.get_json(&["get", "jobs", "-n", "kubectl-ebpf"]);
@@ -414,22 +419,7 @@ fn a_node_that_cannot_run_its_tracer_is_reported_and_the_others_still_count() {
     cluster.inject(&format!(
         r#"{{"kind":"pending","node":"{stuck}","reason":"Unschedulable","message":"0/2 nodes are available"}}"#
     ));
-    let mut trace = Trace::start(
-        &cluster,
-        &[
-            "syscall-latency",
-            "deploy/checkout",
-            "--by",
-            "syscall",
-            "--per-node",
-            "-o",
-            "json",
-            "-d",
-            "4s",
-            "--start-timeout",
-            "2s",
-        ],
-    );
+    let mut trace = per_node_trace(&cluster, "4s", &["--start-timeout", "2s"]);
     trace.wait_attached(1);
     go(&cluster);
     let (code, stdout, stderr) = trace.finish();
@@ -448,20 +438,7 @@ fn a_node_lost_mid_trace_is_reported_while_the_others_finish() {
     let cluster = Cluster::start(2, &[]);
     let nodes = checkout(&cluster);
     let lost = nodes.last().expect("a node").clone();
-    let mut trace = Trace::start(
-        &cluster,
-        &[
-            "syscall-latency",
-            "deploy/checkout",
-            "--by",
-            "syscall",
-            "--per-node",
-            "-o",
-            "json",
-            "-d",
-            "5s",
-        ],
-    );
+    let mut trace = per_node_trace(&cluster, "5s", &[]);
     trace.wait_attached(2);
     go(&cluster);
     cluster.inject(&format!(
@@ -496,20 +473,7 @@ fn a_log_stream_cut_mid_line_is_resumed_without_double_counting() {
         ],
     );
     checkout(&cluster);
-    let mut trace = Trace::start(
-        &cluster,
-        &[
-            "syscall-latency",
-            "deploy/checkout",
-            "--by",
-            "syscall",
-            "--per-node",
-            "-o",
-            "json",
-            "-d",
-            "3s",
-        ],
-    );
+    let mut trace = per_node_trace(&cluster, "3s", &[]);
     trace.wait_attached(2);
     go(&cluster);
     let (code, stdout, stderr) = trace.finish();
