@@ -45,7 +45,7 @@ fn print_probes() -> Result<u8, CliError> {
     table.load_style(NOTHING);
     table.set_header(["PROBE", "KIND", "WHAT IT SHOWS", "HOOKS"]);
     for probe in catalogue::PROBES {
-        table.add_row([probe.name, probe.kind, probe.summary, probe.hooks]);
+        table.add_row([probe.name, probe.kind.as_str(), probe.summary, probe.hooks]);
     }
     println!("{table}");
     Ok(exit::SUCCESS)

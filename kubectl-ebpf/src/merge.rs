@@ -36,6 +36,7 @@ struct NodeState {
     ended: Option<String>,
     stderr: String,
     hists: BTreeMap<HistId, NodeHist>,
+    counts: BTreeMap<HistId, u64>,
     lost: BTreeMap<String, u64>,
     malformed_lines: u64,
     first_malformed: Option<String>,
@@ -53,13 +54,23 @@ pub struct NodeError {
 /// What the session should tell the user as it happens.
 #[derive(Debug, PartialEq)]
 pub enum Progress {
-    Attached { node: String, ms: u64 },
+    Attached {
+        node: String,
+        ms: u64,
+    },
+    /// An event, to show as it arrives.
+    Event(Box<Event>),
 }
+
+/// Events kept for the final document; later ones are only counted.
+pub const MAX_KEPT_EVENTS: usize = 100_000;
 
 #[derive(Debug, Default)]
 pub struct Merger {
     nodes: BTreeMap<String, NodeState>,
     per_node: bool,
+    events: Vec<Event>,
+    events_seen: u64,
 }
 
 impl Merger {
@@ -109,6 +120,48 @@ impl Merger {
                     .hists
                     .insert(HistId { probe, name, key }, NodeHist { unit, buckets });
             }
+            Record::Count {
+                probe,
+                name,
+                key,
+                value,
+            } => {
+                state.counts.insert(HistId { probe, name, key }, value);
+            }
+            Record::Event {
+                probe,
+                time_ns,
+                pid,
+                tid,
+                comm,
+                cgroup,
+                namespace,
+                pod,
+                container,
+                fields,
+            } => {
+                let event = Event {
+                    node: state
+                        .reported_name
+                        .clone()
+                        .unwrap_or_else(|| node.to_owned()),
+                    probe,
+                    time_ns,
+                    pid,
+                    tid,
+                    comm,
+                    cgroup,
+                    namespace,
+                    pod,
+                    container,
+                    fields,
+                };
+                self.events_seen += 1;
+                if self.events.len() < MAX_KEPT_EVENTS {
+                    self.events.push(event.clone());
+                }
+                return Some(Progress::Event(Box::new(event)));
+            }
             Record::Lost { probe, count } => {
                 state.lost.insert(probe, count);
             }
@@ -135,10 +188,7 @@ impl Merger {
                     .targets
                     .insert(format!("{namespace}/{pod}/{container}"), target_state);
             }
-            Record::Event { .. }
-            | Record::Count { .. }
-            | Record::Stats { .. }
-            | Record::Unknown => {}
+            Record::Stats { .. } | Record::Unknown => {}
         }
         None
     }
@@ -196,6 +246,32 @@ impl Merger {
             .collect();
         histograms.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
 
+        let mut summed: BTreeMap<HistId, u64> = BTreeMap::new();
+        for (node, state) in &self.nodes {
+            for (id, value) in &state.counts {
+                let mut id = id.clone();
+                if self.per_node {
+                    let name = state.reported_name.clone().unwrap_or_else(|| node.clone());
+                    id.key.insert("node".to_owned(), name);
+                }
+                *summed.entry(id).or_default() += value;
+            }
+        }
+        let mut counts: Vec<Count> = summed
+            .into_iter()
+            .map(|(id, value)| Count {
+                probe: id.probe,
+                name: id.name,
+                key: id.key,
+                value,
+            })
+            .collect();
+        counts.sort_by(|a, b| {
+            (&a.probe, &a.name, b.value, &a.key).cmp(&(&b.probe, &b.name, a.value, &b.key))
+        });
+        let mut events = self.events.clone();
+        events.sort_by_key(|event| event.time_ns);
+
         let nodes: Vec<NodeSummary> = self
             .nodes
             .iter()
@@ -215,6 +291,9 @@ impl Merger {
             malformed_lines,
             nodes,
             histograms,
+            counts,
+            events_total: self.events_seen,
+            events,
         }
     }
 }
@@ -278,7 +357,49 @@ pub struct TraceResult {
     pub lost: u64,
     pub malformed_lines: u64,
     pub nodes: Vec<NodeSummary>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub histograms: Vec<Histogram>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub counts: Vec<Count>,
+    /// Events received, including any beyond those kept in `events`.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub events_total: u64,
+    /// The first `MAX_KEPT_EVENTS` events, in time order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<Event>,
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
+}
+
+/// A counter summed over nodes.
+#[derive(Clone, Debug, Serialize)]
+pub struct Count {
+    pub probe: String,
+    pub name: String,
+    pub key: Key,
+    pub value: u64,
+}
+
+/// One traced occurrence, with the node it happened on.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Event {
+    pub node: String,
+    pub probe: String,
+    /// Unix time in nanoseconds, from the node's clock.
+    pub time_ns: u64,
+    pub pid: u32,
+    pub tid: u32,
+    pub comm: String,
+    pub cgroup: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    pub fields: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

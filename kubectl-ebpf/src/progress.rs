@@ -4,7 +4,7 @@
 
 use std::{
     collections::BTreeMap,
-    io::IsTerminal,
+    io::{IsTerminal, Write},
     time::{Duration, Instant},
 };
 
@@ -94,6 +94,22 @@ impl ProgressView {
             entry.tracing_since = None;
             entry.bar.set_message(how.to_owned());
             entry.bar.disable_steady_tick();
+        }
+    }
+
+    /// Prints lines of the result on stdout while the trace runs, above the live lines.
+    pub fn print_lines(&self, lines: &[String]) {
+        let print = || {
+            let mut stdout = std::io::stdout().lock();
+            for line in lines {
+                // A closed pipe (`| head`) only ends the output, not the trace.
+                let _ = writeln!(stdout, "{line}");
+            }
+            let _ = stdout.flush();
+        };
+        match &self.bars {
+            Some(bars) => bars.multi.suspend(print),
+            None => print(),
         }
     }
 

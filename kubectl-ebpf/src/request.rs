@@ -40,6 +40,7 @@ pub fn probe_spec(args: &TraceArgs) -> Result<ProbeSpec, CliError> {
             by_syscall: args.by == Some(GroupBy::Syscall),
             min_latency_ns: args.min_latency.map_or(0, |d| d.as_nanos() as u64),
         }),
+        "exec" => Ok(ProbeSpec::Exec {}),
         other => Err(CliError::usage(
             format!("unknown probe '{other}'"),
             "run `kubectl ebpf probes` for the list",

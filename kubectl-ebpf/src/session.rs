@@ -18,7 +18,8 @@ use crate::{
     },
     merge::{Merger, NodeStatus, Progress, TraceResult},
     progress::ProgressView,
-    render, request,
+    render::{self, events::EventPrinter},
+    request,
 };
 
 pub async fn trace(cluster: ClusterArgs, args: TraceArgs) -> Result<u8, CliError> {
@@ -30,7 +31,7 @@ pub async fn trace(cluster: ClusterArgs, args: TraceArgs) -> Result<u8, CliError
     let (events, incoming) = mpsc::channel(1024);
     let started = Instant::now();
     let mut handle = LocalTracer::start(&tracer, &spec, events).await?;
-    let Some(merger) = collect(incoming, 1, &mut handle, &spec, args.per_node).await else {
+    let Some(merger) = collect(incoming, 1, &mut handle, &spec, &args).await else {
         return Ok(exit::INTERRUPTED);
     };
     let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -64,21 +65,28 @@ pub async fn collect(
     nodes: usize,
     tracers: &mut impl Tracers,
     spec: &TraceSpec,
-    per_node: bool,
+    args: &TraceArgs,
 ) -> Option<Merger> {
-    let mut merger = Merger::new().per_node(per_node);
+    let mut merger = Merger::new().per_node(args.per_node);
     let mut view = ProgressView::new(spec.duration_ms);
+    // Events stream to stdout as they come in the table format; JSON and YAML hold them
+    // for the final document.
+    let mut printer = (args.output == OutputFormat::Table).then(|| EventPrinter::new(!args.local));
     let mut countdown = tokio::time::interval(Duration::from_secs(1));
     let mut running = nodes;
     let mut interrupts = 0u32;
     while running > 0 {
         tokio::select! {
             event = incoming.recv() => match event {
-                Some(NodeEvent::Line { node, line }) => {
-                    if let Some(Progress::Attached { node, ms }) = merger.apply(&node, decode_line(&line)) {
-                        view.attached(&node, ms);
+                Some(NodeEvent::Line { node, line }) => match merger.apply(&node, decode_line(&line)) {
+                    Some(Progress::Attached { node, ms }) => view.attached(&node, ms),
+                    Some(Progress::Event(event)) => {
+                        if let Some(printer) = printer.as_mut() {
+                            view.print_lines(&printer.lines(&event));
+                        }
                     }
-                }
+                    None => {}
+                },
                 Some(NodeEvent::Waiting { node, why }) => view.waiting(&node, &why),
                 Some(NodeEvent::Failed { node, code, message, hint }) => {
                     view.ended(&node, &message);

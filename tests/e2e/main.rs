@@ -3,5 +3,6 @@
 
 mod cluster;
 mod containers;
+mod exec;
 mod plugin;
 mod syscall_latency;

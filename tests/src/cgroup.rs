@@ -2,7 +2,9 @@
 
 use std::{
     fs,
+    os::unix::process::CommandExt,
     path::{Path, PathBuf},
+    process::Command,
     sync::atomic::{AtomicU32, Ordering},
 };
 
@@ -48,6 +50,41 @@ impl TestCgroup {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// A command whose process joins this cgroup before it executes `program`, so even
+    /// its exec happens inside.
+    pub fn command(&self, program: &str) -> Command {
+        use std::os::unix::ffi::OsStrExt;
+        let procs = std::ffi::CString::new(self.path.join("cgroup.procs").as_os_str().as_bytes())
+            .expect("cgroup path without NUL");
+        let mut command = Command::new(program);
+        // SAFETY: between fork and exec the closure only makes raw syscalls (no allocation,
+        // no locks), as a forked child of a multi-threaded process must.
+        unsafe {
+            command.pre_exec(move || {
+                let fd = libc::open(procs.as_ptr(), libc::O_WRONLY);
+                if fd < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                let written = libc::write(fd, b"0".as_ptr().cast(), 1);
+                libc::close(fd);
+                if written == 1 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            });
+        }
+        command
+    }
+
+    /// The cgroup's id, as `bpf_get_current_cgroup_id` returns it.
+    pub fn id(&self) -> u64 {
+        use std::os::unix::fs::MetadataExt;
+        fs::metadata(&self.path)
+            .unwrap_or_else(|err| panic!("stat {}: {err}", self.path.display()))
+            .ino()
     }
 
     /// Moves a process into this cgroup.

@@ -2,18 +2,19 @@
 
 use std::{
     io::Write,
+    os::fd::RawFd,
     time::{Duration, Instant},
 };
 
 use tracer_protocol::{Record, SCHEMA_VERSION, TargetState, TraceSpec};
 
 use crate::{
-    containers::FoundContainer,
+    containers::{FoundContainer, Naming},
     emit::Emitter,
     failure::Failure,
     host,
     probes::{self, Probe},
-    signals::StopSignals,
+    signals::{StopSignals, Wake},
     targets,
 };
 
@@ -90,8 +91,21 @@ fn trace<W: Write>(
             break "duration".to_owned();
         }
         let wake = deadline.map_or(next_snapshot, |deadline| deadline.min(next_snapshot));
-        if let Some(signal) = signals.wait(wake.saturating_duration_since(now)) {
-            break signal.to_owned();
+        let fds: Vec<RawFd> = attached
+            .iter_mut()
+            .filter_map(|probe| probe.events().map(|(stream, _)| stream.fd()))
+            .collect();
+        match signals.wait(wake.saturating_duration_since(now), &fds) {
+            Wake::Signal(signal) => break signal.to_owned(),
+            Wake::Ready => {
+                if out
+                    .emit_all(&drain(&mut attached, &targets.naming))
+                    .is_err()
+                {
+                    return Ok(());
+                }
+            }
+            Wake::Timeout => {}
         }
         if Instant::now() >= next_snapshot {
             next_snapshot += interval;
@@ -103,13 +117,40 @@ fn trace<W: Write>(
             }
         }
     };
-    let mut last = watched.gone();
+    let mut last = drain(&mut attached, &targets.naming);
+    last.extend(watched.gone());
     last.extend(snapshot(&mut attached, true)?);
     last.push(Record::Done { reason });
     // Detach before the last write, so nothing runs in the kernel after `done`.
     drop(attached);
     let _ = out.emit_all(&last);
     Ok(())
+}
+
+/// Every waiting event of every probe, named after its container where known.
+fn drain(probes: &mut [Box<dyn Probe>], naming: &Naming) -> Vec<Record> {
+    let mut records = Vec::new();
+    for probe in probes {
+        if let Some((stream, decode)) = probe.events() {
+            stream.drain(&mut records, decode);
+        }
+    }
+    for record in &mut records {
+        if let Record::Event {
+            cgroup,
+            namespace,
+            pod,
+            container,
+            ..
+        } = record
+            && let Some(owner) = naming.lookup(*cgroup)
+        {
+            namespace.clone_from(&owner.namespace);
+            pod.clone_from(&owner.pod);
+            container.clone_from(&owner.container);
+        }
+    }
+    records
 }
 
 fn snapshot(probes: &mut [Box<dyn Probe>], complete: bool) -> Result<Vec<Record>, Failure> {

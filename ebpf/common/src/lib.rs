@@ -4,6 +4,8 @@
 //! `#[repr(C)]` for anything that crosses a map.
 #![no_std]
 
+pub mod event;
+pub mod exec;
 pub mod filter;
 pub mod hist;
 pub mod syscall_latency;

@@ -1,7 +1,9 @@
 //! What every probe shares: the in-kernel target filter and the panic handler.
 #![no_std]
 
+pub mod events;
 pub mod filter;
+pub mod task;
 
 /// Reads a global the loader rewrote; volatile so the compiler cannot fold the default.
 #[inline(always)]

@@ -77,14 +77,7 @@ pub async fn trace(cluster: &ClusterArgs, args: &TraceArgs) -> Result<u8, CliErr
         launch: &launch,
         stopping: false,
     };
-    let merged = session::collect(
-        incoming,
-        launch.specs.len(),
-        &mut jobs,
-        &base,
-        args.per_node,
-    )
-    .await;
+    let merged = session::collect(incoming, launch.specs.len(), &mut jobs, &base, args).await;
     follower.abort();
     let abandoned = merged.is_none();
     cleanup(&client, &launch, abandoned).await;

@@ -1,5 +1,7 @@
 //! Printing a merged result: bpftrace-style histograms and a summary table, or JSON/YAML.
 
+pub mod counts;
+pub mod events;
 pub mod hist;
 pub mod summary;
 
@@ -15,11 +17,18 @@ pub fn render(result: &TraceResult, format: OutputFormat, out: &mut impl Write) 
         }
         OutputFormat::Yaml => write_yaml(result, out),
         OutputFormat::Table => {
+            // Events were printed as they arrived.
+            if result.histograms.is_empty() && result.counts.is_empty() {
+                return events::write_total(result, out);
+            }
             for histogram in &result.histograms {
                 hist::write(histogram, out)?;
                 writeln!(out)?;
             }
-            summary::write(result, out)
+            if !result.histograms.is_empty() {
+                summary::write(result, out)?;
+            }
+            counts::write(&result.counts, out)
         }
     }
 }

@@ -125,6 +125,8 @@ pub enum ProbeSpec {
         #[serde(default)]
         min_latency_ns: u64,
     },
+    /// execve/execveat: path, arguments, parent and result.
+    Exec {},
 }
 
 impl ProbeSpec {
@@ -132,6 +134,7 @@ impl ProbeSpec {
     pub fn name(&self) -> &'static str {
         match self {
             ProbeSpec::SyscallLatency { .. } => "syscall-latency",
+            ProbeSpec::Exec {} => "exec",
         }
     }
 }

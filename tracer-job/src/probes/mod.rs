@@ -1,14 +1,21 @@
 //! The built-in probes: each loads its own precompiled object, attaches, and turns its
 //! maps into records.
 
+pub mod events;
+pub mod exec;
 mod filter;
 mod maps;
 pub mod syscall_latency;
+mod task;
 
-use aya::{Ebpf, programs::RawTracePoint};
+use aya::{
+    Ebpf, EbpfLoader,
+    programs::{RawTracePoint, TracePoint},
+};
 use tracer_protocol::{ErrorCode, ProbeSpec, Record};
 
 use crate::{failure::Failure, targets::ResolvedTargets};
+use events::{Decoder, EventStream};
 
 /// A loaded, attached probe. Dropping it detaches and unloads everything it created.
 pub trait Probe {
@@ -17,6 +24,12 @@ pub trait Probe {
     /// Appends cumulative snapshot records. With `complete`, every record is written;
     /// otherwise only those that changed since the last call.
     fn snapshot(&mut self, complete: bool, out: &mut Vec<Record>) -> Result<(), Failure>;
+
+    /// The probe's event stream and the decoder of its events, for probes that send
+    /// events.
+    fn events(&mut self) -> Option<(&mut EventStream, Decoder)> {
+        None
+    }
 }
 
 pub fn attach(spec: &ProbeSpec, targets: &ResolvedTargets) -> Result<Box<dyn Probe>, Failure> {
@@ -29,7 +42,52 @@ pub fn attach(spec: &ProbeSpec, targets: &ResolvedTargets) -> Result<Box<dyn Pro
             *min_latency_ns,
             targets,
         )?)),
+        ProbeSpec::Exec {} => Ok(Box::new(exec::Exec::attach(targets)?)),
     }
+}
+
+/// Loads a probe object whose globals `loader` has set, and fills its target filter.
+fn load(
+    mut loader: EbpfLoader<'_>,
+    object: &[u8],
+    probe: &str,
+    targets: &ResolvedTargets,
+) -> Result<Ebpf, Failure> {
+    let mut ebpf = loader
+        .load(object)
+        .map_err(|err| Failure::from_kernel(&format!("loading the {probe} probe"), &err))?;
+    filter::fill(&mut ebpf, targets)?;
+    Ok(ebpf)
+}
+
+fn missing_program(program: &str) -> Failure {
+    Failure::new(
+        ErrorCode::Internal,
+        format!("the probe object has no program {program}"),
+        "the tracer binary is inconsistent; rebuild it",
+    )
+}
+
+/// Loads `program` from the object and attaches it to tracepoint `category:name`.
+fn attach_tracepoint(
+    ebpf: &mut Ebpf,
+    program: &str,
+    category: &str,
+    name: &str,
+) -> Result<(), Failure> {
+    let what = format!("attaching {program} to tracepoint {category}:{name}");
+    let program: &mut TracePoint = ebpf
+        .program_mut(program)
+        .ok_or_else(|| missing_program(program))?
+        .try_into()
+        .map_err(|err| Failure::from_kernel(&what, &err))?;
+    program
+        .load()
+        .map_err(|err| Failure::from_kernel(&what, &err))?;
+    program
+        .attach(category, name)
+        .map_err(|err| Failure::from_kernel(&what, &err))?;
+    Ok(())
 }
 
 /// Loads `program` from the object and attaches it to a raw tracepoint.
@@ -37,13 +95,7 @@ fn attach_raw_tracepoint(ebpf: &mut Ebpf, program: &str, tracepoint: &str) -> Re
     let what = format!("attaching {program} to raw tracepoint {tracepoint}");
     let program: &mut RawTracePoint = ebpf
         .program_mut(program)
-        .ok_or_else(|| {
-            Failure::new(
-                ErrorCode::Internal,
-                format!("the probe object has no program {program}"),
-                "the tracer binary is inconsistent; rebuild it",
-            )
-        })?
+        .ok_or_else(|| missing_program(program))?
         .try_into()
         .map_err(|err| Failure::from_kernel(&what, &err))?;
     program

@@ -13,11 +13,7 @@ use ebpf_common::{
 };
 use tracer_protocol::{Bucket, Record};
 
-use super::{
-    Probe, attach_raw_tracepoint,
-    filter::{self, FilterGlobals},
-    maps,
-};
+use super::{Probe, attach_raw_tracepoint, filter::FilterGlobals, load, maps};
 use crate::{failure::Failure, syscalls, targets::ResolvedTargets};
 
 const NAME: &str = "syscall-latency";
@@ -56,10 +52,7 @@ impl SyscallLatency {
             .override_global("MIN_LATENCY_NS", &min_latency_ns, true)
             .override_global("EXIT_NR", &exit_nr, true)
             .override_global("EXIT_GROUP_NR", &exit_group_nr, true);
-        let mut ebpf = loader
-            .load(OBJECT)
-            .map_err(|err| Failure::from_kernel("loading the syscall-latency probe", &err))?;
-        filter::fill(&mut ebpf, targets)?;
+        let mut ebpf = load(loader, OBJECT, NAME, targets)?;
         // Exit first: an enter recorded before its exit program runs is simply unmatched.
         for (program, tracepoint) in [
             ("syscall_latency_exit", "sys_exit"),

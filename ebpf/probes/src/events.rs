@@ -1,0 +1,66 @@
+//! The event ring buffer every event probe shares, and the header each event starts with.
+//!
+//! An event that finds the ring full is counted in `EVENTS_LOST`, which the tracer
+//! reports, so a loss is never silent.
+
+use aya_ebpf::{
+    helpers::{
+        bpf_get_current_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_ktime_get_ns,
+    },
+    macros::map,
+    maps::{PerCpuArray, RingBuf, ring_buf::RingBufEntry},
+};
+use ebpf_common::event::{COMM_LEN, EventHeader, RING_BYTES};
+
+/// The tracer resizes it before loading.
+#[map]
+static EVENTS: RingBuf = RingBuf::with_byte_size(RING_BYTES, 0);
+
+/// Events that found the ring full.
+#[map]
+static EVENTS_LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
+
+/// The header for an event of the current task.
+#[inline(always)]
+pub fn header(pid_tgid: u64) -> EventHeader {
+    EventHeader {
+        // SAFETY: the helpers have no preconditions.
+        time_ns: unsafe { bpf_ktime_get_ns() },
+        cgroup: unsafe { bpf_get_current_cgroup_id() },
+        pid: (pid_tgid >> 32) as u32,
+        tid: pid_tgid as u32,
+        comm: bpf_get_current_comm().unwrap_or([0; COMM_LEN]),
+    }
+}
+
+/// The header for an event of the current task, looking the ids up itself.
+#[inline(always)]
+pub fn current_header() -> EventHeader {
+    header(bpf_get_current_pid_tgid())
+}
+
+/// Room for one `T` in the ring, or `None` (and the loss counted) when it is full.
+#[inline(always)]
+pub fn reserve<T: 'static>() -> Option<RingBufEntry<T>> {
+    let entry = EVENTS.reserve::<T>(0);
+    if entry.is_none() {
+        count_lost();
+    }
+    entry
+}
+
+/// Copies a small event into the ring, counting it lost when the ring is full.
+#[inline(always)]
+pub fn output<T>(event: &T) {
+    if EVENTS.output::<T>(event, 0).is_err() {
+        count_lost();
+    }
+}
+
+#[inline(always)]
+fn count_lost() {
+    if let Some(slot) = EVENTS_LOST.get_ptr_mut(0) {
+        // SAFETY: per-CPU slot; programs on one CPU do not run concurrently.
+        unsafe { *slot += 1 };
+    }
+}

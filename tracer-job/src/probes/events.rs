@@ -1,0 +1,138 @@
+//! The user side of a probe's event ring buffer (`ebpf/probes/src/events.rs`): drains it
+//! into `event` records and reports what the kernel could not fit.
+
+use std::os::fd::{AsRawFd, RawFd};
+
+use aya::{
+    Ebpf,
+    maps::{MapData, PerCpuArray, RingBuf},
+};
+use ebpf_common::event::EventHeader;
+use serde_json::{Map, Value};
+use tracer_protocol::Record;
+
+use super::maps;
+use crate::failure::Failure;
+
+/// Most events taken in one drain, so a flood cannot starve snapshots and signals.
+const MAX_PER_DRAIN: usize = 65_536;
+
+/// The fields a probe decodes from one raw event, beyond the common header.
+pub type Fields = Map<String, Value>;
+
+/// Reads a probe's own fields from one raw event (header included).
+pub type Decoder = fn(&[u8]) -> Option<Fields>;
+
+pub struct EventStream {
+    probe: &'static str,
+    ring: RingBuf<MapData>,
+    lost: PerCpuArray<MapData, u64>,
+    lost_written: Option<u64>,
+    /// Added to the kernel's monotonic clock to get Unix time.
+    realtime_offset_ns: i128,
+    /// Events the probe could not decode (a tracer and object that disagree).
+    undecodable: u64,
+}
+
+impl EventStream {
+    /// Takes the ring buffer and loss counter out of a loaded probe.
+    pub fn take(ebpf: &mut Ebpf, probe: &'static str) -> Result<Self, Failure> {
+        Ok(EventStream {
+            probe,
+            ring: maps::take(ebpf, "EVENTS")?,
+            lost: maps::take(ebpf, "EVENTS_LOST")?,
+            lost_written: None,
+            realtime_offset_ns: realtime_offset_ns(),
+            undecodable: 0,
+        })
+    }
+
+    pub fn fd(&self) -> RawFd {
+        self.ring.as_raw_fd()
+    }
+
+    /// Turns every waiting event into a record; `decode` reads the probe's own fields.
+    pub fn drain(
+        &mut self,
+        out: &mut Vec<Record>,
+        mut decode: impl FnMut(&[u8]) -> Option<Fields>,
+    ) {
+        let offset = self.realtime_offset_ns;
+        for _ in 0..MAX_PER_DRAIN {
+            let Some(item) = self.ring.next() else {
+                break;
+            };
+            let bytes: &[u8] = &item;
+            let decoded = read::<EventHeader>(bytes).zip(decode(bytes));
+            let Some((header, fields)) = decoded else {
+                self.undecodable += 1;
+                continue;
+            };
+            out.push(Record::Event {
+                probe: self.probe.to_owned(),
+                time_ns: unix_ns(header.time_ns, offset),
+                pid: header.pid,
+                tid: header.tid,
+                comm: text(&header.comm),
+                cgroup: header.cgroup,
+                namespace: None,
+                pod: None,
+                container: None,
+                fields,
+            });
+        }
+    }
+
+    /// The cumulative `lost` record, when it changed or `complete` asks for it.
+    pub fn lost_record(&mut self, complete: bool, out: &mut Vec<Record>) -> Result<(), Failure> {
+        let values = self
+            .lost
+            .get(&0, 0)
+            .map_err(|err| Failure::from_kernel("reading the lost-event counter", &err))?;
+        let lost = values
+            .iter()
+            .fold(self.undecodable, |total, v| total.wrapping_add(*v));
+        if complete || self.lost_written != Some(lost) {
+            out.push(Record::Lost {
+                probe: self.probe.to_owned(),
+                count: lost,
+            });
+            self.lost_written = Some(lost);
+        }
+        Ok(())
+    }
+}
+
+fn unix_ns(monotonic_ns: u64, realtime_offset_ns: i128) -> u64 {
+    u64::try_from(i128::from(monotonic_ns) + realtime_offset_ns).unwrap_or(0)
+}
+
+/// A `#[repr(C)]` plain-old-data value from the start of `bytes`, if long enough.
+pub fn read<T: aya::Pod>(bytes: &[u8]) -> Option<T> {
+    if bytes.len() < size_of::<T>() {
+        return None;
+    }
+    // SAFETY: long enough, and `T: Pod` accepts any bit pattern; unaligned read.
+    Some(unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<T>()) })
+}
+
+/// A NUL-terminated (or full) byte string, as text.
+pub fn text(bytes: &[u8]) -> String {
+    let end = bytes.iter().position(|b| *b == 0).unwrap_or(bytes.len());
+    String::from_utf8_lossy(&bytes[..end]).into_owned()
+}
+
+fn clock_ns(clock: libc::clockid_t) -> i128 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid clock id and out pointer.
+    unsafe { libc::clock_gettime(clock, &mut now) };
+    i128::from(now.tv_sec) * 1_000_000_000 + i128::from(now.tv_nsec)
+}
+
+/// Unix time minus `bpf_ktime_get_ns`'s clock (CLOCK_MONOTONIC), taken now.
+fn realtime_offset_ns() -> i128 {
+    clock_ns(libc::CLOCK_REALTIME) - clock_ns(libc::CLOCK_MONOTONIC)
+}
