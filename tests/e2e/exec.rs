@@ -64,6 +64,11 @@ fn shows_path_args_result_and_nothing_outside_the_cgroup() {
         json!(["/bin/echo", "kubectl-ebpf-inside", "second arg"])
     );
     assert_eq!(fields["ret"], json!(0));
+    assert_eq!(
+        fields["ppid"],
+        json!(std::process::id()),
+        "the test process is the parent"
+    );
     assert!(fields.get("error").is_none(), "{fields:?}");
     let Record::Event {
         comm, cgroup: id, ..

@@ -2,6 +2,8 @@
 
 use aya::EbpfLoader;
 
+use crate::btf::Btf;
+
 /// Offsets into `struct task_struct`; zero means unknown, and the probe then leaves the
 /// field out rather than read a wrong place.
 #[derive(Debug, Default)]
@@ -13,7 +15,17 @@ pub struct Offsets {
 impl Offsets {
     /// From the running kernel's BTF; unknown when it has none.
     pub fn from_kernel() -> Self {
-        Offsets::default()
+        let Ok(btf) = Btf::from_sys_fs() else {
+            return Offsets::default();
+        };
+        let offset = |member: &str| {
+            btf.member("task_struct", &[member])
+                .map_or(0, |member| member.offset)
+        };
+        Offsets {
+            real_parent: offset("real_parent"),
+            tgid: offset("tgid"),
+        }
     }
 
     pub fn apply<'a>(&'a self, loader: &mut EbpfLoader<'a>) {
