@@ -325,12 +325,20 @@ _kubectl__ebpf() {
             return 0
             ;;
         kubectl__subcmd__ebpf__subcmd__probes)
-            opts="-n -h --kubeconfig --context --cluster --user --namespace --job-namespace --help"
+            opts="-o -n -h --output --kubeconfig --context --cluster --user --namespace --job-namespace --help syscall-latency exec"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
                 --kubeconfig)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -367,7 +375,7 @@ _kubectl__ebpf() {
             return 0
             ;;
         kubectl__subcmd__ebpf__subcmd__trace)
-            opts="-l -A -c -d -o -n -h --selector --all-namespaces --container --all-nodes --image --privileged --dry-run --start-timeout --local --pid --cgroup --duration --by --per-node --min-latency --output --tracer --kubeconfig --context --cluster --user --namespace --job-namespace --help syscall-latency"
+            opts="-l -A -c -d -o -n -h --selector --all-namespaces --container --all-nodes --image --privileged --dry-run --start-timeout --local --pid --cgroup --duration --by --per-node --min-latency --output --tracer --kubeconfig --context --cluster --user --namespace --job-namespace --help syscall-latency exec"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

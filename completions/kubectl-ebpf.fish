@@ -33,7 +33,7 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -l job-namespace
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -s h -l help -d 'Print help'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -s V -l version -d 'Print version'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -f -a "trace" -d 'Run a built-in probe on targets and print the merged result'
-complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -f -a "probes" -d 'List the built-in probes'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -f -a "probes" -d 'List the built-in probes, or describe one'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -f -a "list" -d 'List the traces running on the cluster (yours and others\')'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -f -a "delete" -d 'Delete a trace\'s Jobs, pods and ConfigMap'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -f -a "completion" -d 'Print a shell completion script'
@@ -64,13 +64,16 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l dry-
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l local -d 'Trace this machine instead of a cluster, by running tracer-job here'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l per-node -d 'Keep each node\'s histograms apart instead of summing them'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand probes" -s o -l output -d 'Output format' -r -f -a "table\t'Histograms and a summary table'
+json\t'One JSON document (docs/json-output.md)'
+yaml\t'The same document as YAML'"
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand probes" -l kubeconfig -d 'Path to the kubeconfig file (default: KUBECONFIG, else ~/.kube/config)' -r -F
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand probes" -l context -d 'The kubeconfig context to use' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand probes" -l cluster -d 'The kubeconfig cluster to use' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand probes" -l user -d 'The kubeconfig user to use' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand probes" -s n -l namespace -d 'Namespace of the targets (default: the context\'s)' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand probes" -l job-namespace -d 'Namespace the tracer Jobs run in' -r
-complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand probes" -s h -l help -d 'Print help'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand probes" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand list" -l kubeconfig -d 'Path to the kubeconfig file (default: KUBECONFIG, else ~/.kube/config)' -r -F
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand list" -l context -d 'The kubeconfig context to use' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand list" -l cluster -d 'The kubeconfig cluster to use' -r
@@ -94,7 +97,7 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand completion" -s
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand completion" -l job-namespace -d 'Namespace the tracer Jobs run in' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand completion" -s h -l help -d 'Print help'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace probes list delete completion help" -f -a "trace" -d 'Run a built-in probe on targets and print the merged result'
-complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace probes list delete completion help" -f -a "probes" -d 'List the built-in probes'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace probes list delete completion help" -f -a "probes" -d 'List the built-in probes, or describe one'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace probes list delete completion help" -f -a "list" -d 'List the traces running on the cluster (yours and others\')'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace probes list delete completion help" -f -a "delete" -d 'Delete a trace\'s Jobs, pods and ConfigMap'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace probes list delete completion help" -f -a "completion" -d 'Print a shell completion script'

@@ -33,7 +33,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-ebpf' -ScriptBlock {
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('trace', 'trace', [CompletionResultType]::ParameterValue, 'Run a built-in probe on targets and print the merged result')
-            [CompletionResult]::new('probes', 'probes', [CompletionResultType]::ParameterValue, 'List the built-in probes')
+            [CompletionResult]::new('probes', 'probes', [CompletionResultType]::ParameterValue, 'List the built-in probes, or describe one')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the traces running on the cluster (yours and others'')')
             [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete a trace''s Jobs, pods and ConfigMap')
             [CompletionResult]::new('completion', 'completion', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
@@ -75,6 +75,8 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-ebpf' -ScriptBlock {
             break
         }
         'kubectl-ebpf;probes' {
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
             [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file (default: KUBECONFIG, else ~/.kube/config)')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The kubeconfig context to use')
             [CompletionResult]::new('--cluster', '--cluster', [CompletionResultType]::ParameterName, 'The kubeconfig cluster to use')
@@ -82,8 +84,8 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-ebpf' -ScriptBlock {
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Namespace of the targets (default: the context''s)')
             [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace of the targets (default: the context''s)')
             [CompletionResult]::new('--job-namespace', '--job-namespace', [CompletionResultType]::ParameterName, 'Namespace the tracer Jobs run in')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
         'kubectl-ebpf;list' {
@@ -125,7 +127,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-ebpf' -ScriptBlock {
         }
         'kubectl-ebpf;help' {
             [CompletionResult]::new('trace', 'trace', [CompletionResultType]::ParameterValue, 'Run a built-in probe on targets and print the merged result')
-            [CompletionResult]::new('probes', 'probes', [CompletionResultType]::ParameterValue, 'List the built-in probes')
+            [CompletionResult]::new('probes', 'probes', [CompletionResultType]::ParameterValue, 'List the built-in probes, or describe one')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the traces running on the cluster (yours and others'')')
             [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete a trace''s Jobs, pods and ConfigMap')
             [CompletionResult]::new('completion', 'completion', [CompletionResultType]::ParameterValue, 'Print a shell completion script')

@@ -61,8 +61,8 @@ pub struct ClusterArgs {
 pub enum Command {
     /// Run a built-in probe on targets and print the merged result.
     Trace(Box<TraceArgs>),
-    /// List the built-in probes.
-    Probes,
+    /// List the built-in probes, or describe one.
+    Probes(ProbesArgs),
     /// List the traces running on the cluster (yours and others').
     List,
     /// Delete a trace's Jobs, pods and ConfigMap.
@@ -167,6 +167,17 @@ pub enum OutputFormat {
     Json,
     /// The same document as YAML.
     Yaml,
+}
+
+#[derive(Debug, Args)]
+pub struct ProbesArgs {
+    /// Describe this probe: fields, hooks, and whether this machine's kernel has them.
+    #[arg(value_parser = PossibleValuesParser::new(catalogue::names()))]
+    pub name: Option<String>,
+
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
 }
 
 #[derive(Debug, Args)]

@@ -1,6 +1,7 @@
 //! kubectl-ebpf: cluster-wide, ad-hoc eBPF tracing. The plugin never touches the kernel:
 //! it builds trace specs, starts tracers, merges their record streams and renders them.
 
+pub mod availability;
 pub mod catalogue;
 pub mod cli;
 pub mod cluster;
@@ -8,6 +9,7 @@ pub mod completions;
 pub mod exit;
 pub mod launch;
 pub mod merge;
+pub mod probe_list;
 pub mod progress;
 pub mod render;
 pub mod request;

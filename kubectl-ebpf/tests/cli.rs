@@ -63,3 +63,21 @@ fn lists_the_probes() {
     assert!(output.status.success());
     assert!(String::from_utf8_lossy(&output.stdout).contains("syscall-latency"));
 }
+
+#[test]
+fn describes_one_probe_with_its_local_availability() {
+    let output = run(&["probes", "exec", "-o", "json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let entries: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("probes -o json is JSON");
+    let exec = &entries[0];
+    assert_eq!(exec["name"], "exec");
+    assert_eq!(exec["kind"], "events");
+    assert!(
+        exec["hooks"]
+            .as_array()
+            .is_some_and(|hooks| hooks.iter().any(|hook| hook == "syscalls:sys_enter_execve"))
+    );
+    // This machine has tracefs and runs the tests as root, so the answer is known.
+    assert_eq!(exec["local"]["state"], "available", "{exec}");
+}
