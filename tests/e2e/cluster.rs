@@ -15,7 +15,7 @@ use std::{
 
 use e2e::{
     binaries,
-    cluster::{Cluster, workload_deployment, workload_pod},
+    cluster::{Cluster, execing_deployment, workload_deployment, workload_pod},
 };
 use serde_json::Value;
 
@@ -598,4 +598,50 @@ fn list_shows_a_running_trace_and_delete_removes_it() {
     assert_eq!(code, Some(0), "{stderr}");
     let result: Value = serde_json::from_str(&stdout).expect("one JSON document");
     assert_eq!(result["nodes"].as_array().expect("nodes").len(), 2);
+}
+
+#[test]
+fn exec_events_of_a_deployment_carry_node_namespace_pod_and_container() {
+    let cluster = Cluster::start(3, &[]);
+    let trigger = cluster.trigger("go");
+    cluster.apply(&execing_deployment("checkout", 2, &trigger, "/bin/true"));
+    let pods = cluster.wait_running("default", "app=checkout", 2);
+    let first = nodes_of(&pods).first().expect("a node").clone();
+    cluster.apply(&workload_pod("bystander", &first, CALLS, &trigger));
+    cluster.wait_running("default", "app=bystander", 1);
+    let mut trace = Trace::start(
+        &cluster,
+        &["exec", "deploy/checkout", "-o", "json", "-d", "3s"],
+    );
+    trace.wait_attached(2);
+    go(&cluster);
+    let (code, stdout, stderr) = trace.finish();
+    assert_eq!(code, Some(0), "{stderr}");
+    let result: Value = serde_json::from_str(&stdout).expect("JSON result");
+    let events = result["events"].as_array().expect("events");
+    let pod_names: BTreeSet<&str> = pods
+        .iter()
+        .map(|pod| pod["metadata"]["name"].as_str().expect("name"))
+        .collect();
+    let mut seen = BTreeSet::new();
+    for event in events {
+        assert_eq!(event["probe"], "exec");
+        assert_eq!(event["namespace"], "default", "{event}");
+        assert_eq!(event["container"], "app", "{event}");
+        let pod = event["pod"].as_str().expect("every event names its pod");
+        assert!(
+            pod_names.contains(pod),
+            "{pod} is not a checkout pod: {event}"
+        );
+        assert_eq!(event["fields"]["filename"], "/bin/true", "{event}");
+        assert_eq!(event["fields"]["ret"], 0, "{event}");
+        let node = pods
+            .iter()
+            .find(|p| p["metadata"]["name"] == pod)
+            .map(|p| p["spec"]["nodeName"].clone());
+        assert_eq!(Some(event["node"].clone()), node, "{event}");
+        seen.insert(pod);
+    }
+    assert_eq!(seen, pod_names, "one exec per checkout pod: {events:?}");
+    assert_eq!(result["events_total"], 2, "{events:?}");
 }

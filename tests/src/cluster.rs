@@ -164,7 +164,23 @@ impl Cluster {
 
 /// A Deployment whose pods each make `calls` getppid calls once `trigger` exists.
 pub fn workload_deployment(name: &str, replicas: u32, calls: u64, trigger: &Path) -> String {
+    deployment(name, replicas, calls, trigger, None)
+}
+
+/// The same, each pod then running `program` once.
+pub fn execing_deployment(name: &str, replicas: u32, trigger: &Path, program: &str) -> String {
+    deployment(name, replicas, 0, trigger, Some(program))
+}
+
+fn deployment(
+    name: &str,
+    replicas: u32,
+    calls: u64,
+    trigger: &Path,
+    program: Option<&str>,
+) -> String {
     let workload = binaries::path("syscall-workload");
+    let exec = program.map_or_else(String::new, |program| format!(r#", "--exec", "{program}""#));
     format!(
         r#"apiVersion: apps/v1
 kind: Deployment
@@ -184,7 +200,7 @@ spec:
       containers:
       - name: app
         image: example.com/workload:1
-        command: ["{workload}", "{calls}", "--after", "{trigger}"]
+        command: ["{workload}", "{calls}", "--after", "{trigger}"{exec}]
 "#,
         workload = workload.display(),
         trigger = trigger.display(),

@@ -3,9 +3,9 @@
 //! `syscall-workload COUNT`: prints `ready`, waits for a line on stdin, makes COUNT
 //! getppid calls, prints `done`, then waits for stdin to close and exits.
 //!
-//! `syscall-workload COUNT --after FILE`: for pods, which have no stdin: prints `ready`,
-//! waits until FILE exists, makes COUNT getppid calls, prints `done`, then sleeps until
-//! it is killed.
+//! `syscall-workload COUNT --after FILE [--exec PROGRAM]`: for pods, which have no stdin:
+//! prints `ready`, waits until FILE exists, makes COUNT getppid calls, runs PROGRAM once
+//! (when given) and waits for it, prints `done`, then sleeps until it is killed.
 
 use std::{
     io::{BufRead, Write},
@@ -22,6 +22,11 @@ fn main() {
     let trigger = match args.get(1).map(String::as_str) {
         None => None,
         Some("--after") => Some(PathBuf::from(args.get(2).unwrap_or_else(|| usage()))),
+        Some(_) => usage(),
+    };
+    let program = match args.get(3).map(String::as_str) {
+        None => None,
+        Some("--exec") if trigger.is_some() => Some(args.get(4).unwrap_or_else(|| usage()).clone()),
         Some(_) => usage(),
     };
     let mut stdout = std::io::stdout();
@@ -42,6 +47,12 @@ fn main() {
         // SAFETY: getppid has no arguments and cannot fail.
         unsafe { libc::syscall(libc::SYS_getppid) };
     }
+    if let Some(program) = program {
+        let ran = std::process::Command::new(&program).status();
+        if !ran.as_ref().is_ok_and(|status| status.success()) {
+            eprintln!("{program} did not run: {ran:?}");
+        }
+    }
     let _ = writeln!(stdout, "done");
     let _ = stdout.flush();
     match trigger {
@@ -60,6 +71,6 @@ fn main() {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: syscall-workload COUNT [--after FILE]");
+    eprintln!("usage: syscall-workload COUNT [--after FILE [--exec PROGRAM]]");
     std::process::exit(2)
 }
