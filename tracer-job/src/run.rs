@@ -35,7 +35,9 @@ pub fn run<W: Write>(spec: Result<TraceSpec, Failure>, out: &mut Emitter<W>) -> 
         node: node.clone(),
         kernel: kernel.clone(),
         btf: host::has_btf(),
-        features: vec!["raw_tracepoint".to_owned()],
+        features: ["raw_tracepoint", "tracepoint", "ringbuf", "btf_offsets"]
+            .map(String::from)
+            .to_vec(),
         trace_id: spec.trace_id.clone(),
     };
     if out.emit(hello).is_err() {
