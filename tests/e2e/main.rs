@@ -3,5 +3,6 @@
 
 mod cluster;
 mod containers;
+mod netns;
 mod plugin;
 mod syscall_latency;

@@ -2,7 +2,9 @@
 
 use std::{
     fs,
+    os::{fd::AsRawFd, unix::process::CommandExt},
     path::{Path, PathBuf},
+    process::Command,
     sync::atomic::{AtomicU32, Ordering},
 };
 
@@ -54,6 +56,28 @@ impl TestCgroup {
     pub fn add(&self, pid: u32) {
         fs::write(self.path.join("cgroup.procs"), pid.to_string())
             .unwrap_or_else(|err| panic!("move {pid} into {}: {err}", self.path.display()));
+    }
+
+    /// Makes `command`'s child move itself into this cgroup before it execs, so all it
+    /// does is counted here: unlike `add`, nothing races the program's first syscalls.
+    pub fn enter<'c>(&self, command: &'c mut Command) -> &'c mut Command {
+        let path = self.path.join("cgroup.procs");
+        let procs = fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap_or_else(|err| panic!("open {}: {err}", path.display()));
+        // SAFETY: the closure runs between fork and exec and only makes one syscall on a
+        // descriptor opened before the fork; it allocates nothing.
+        unsafe {
+            command.pre_exec(move || {
+                // "0" is the writing process itself.
+                if libc::write(procs.as_raw_fd(), b"0".as_ptr().cast(), 1) == 1 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            })
+        }
     }
 }
 
