@@ -4,5 +4,6 @@
 mod cluster;
 mod containers;
 mod exec;
+mod netns;
 mod plugin;
 mod syscall_latency;

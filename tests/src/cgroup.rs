@@ -2,7 +2,7 @@
 
 use std::{
     fs,
-    os::unix::process::CommandExt,
+    os::{fd::AsRawFd, unix::process::CommandExt},
     path::{Path, PathBuf},
     process::Command,
     sync::atomic::{AtomicU32, Ordering},
@@ -55,27 +55,8 @@ impl TestCgroup {
     /// A command whose process joins this cgroup before it executes `program`, so even
     /// its exec happens inside.
     pub fn command(&self, program: &str) -> Command {
-        use std::os::unix::ffi::OsStrExt;
-        let procs = std::ffi::CString::new(self.path.join("cgroup.procs").as_os_str().as_bytes())
-            .expect("cgroup path without NUL");
         let mut command = Command::new(program);
-        // SAFETY: between fork and exec the closure only makes raw syscalls (no allocation,
-        // no locks), as a forked child of a multi-threaded process must.
-        unsafe {
-            command.pre_exec(move || {
-                let fd = libc::open(procs.as_ptr(), libc::O_WRONLY);
-                if fd < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                let written = libc::write(fd, b"0".as_ptr().cast(), 1);
-                libc::close(fd);
-                if written == 1 {
-                    Ok(())
-                } else {
-                    Err(std::io::Error::last_os_error())
-                }
-            });
-        }
+        self.enter(&mut command);
         command
     }
 
@@ -91,6 +72,28 @@ impl TestCgroup {
     pub fn add(&self, pid: u32) {
         fs::write(self.path.join("cgroup.procs"), pid.to_string())
             .unwrap_or_else(|err| panic!("move {pid} into {}: {err}", self.path.display()));
+    }
+
+    /// Makes `command`'s child move itself into this cgroup before it execs, so all it
+    /// does is counted here: unlike `add`, nothing races the program's first syscalls.
+    pub fn enter<'c>(&self, command: &'c mut Command) -> &'c mut Command {
+        let path = self.path.join("cgroup.procs");
+        let procs = fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap_or_else(|err| panic!("open {}: {err}", path.display()));
+        // SAFETY: the closure runs between fork and exec and only makes one syscall on a
+        // descriptor opened before the fork; it allocates nothing.
+        unsafe {
+            command.pre_exec(move || {
+                // "0" is the writing process itself.
+                if libc::write(procs.as_raw_fd(), b"0".as_ptr().cast(), 1) == 1 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            })
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 
 use std::{
     path::Path,
+    process::Command,
     sync::atomic::{AtomicU32, Ordering},
     time::{SystemTime, UNIX_EPOCH},
 };
@@ -99,6 +100,11 @@ impl EmulatedContainer {
     /// Moves a process into the container.
     pub fn add(&self, pid: u32) {
         self.child.as_ref().unwrap_or(&self.scope).add(pid);
+    }
+
+    /// Makes `command`'s child move itself into the container before it execs.
+    pub fn enter<'c>(&self, command: &'c mut Command) -> &'c mut Command {
+        self.child.as_ref().unwrap_or(&self.scope).enter(command)
     }
 
     /// Removes the container's cgroup, as when the container exits.
