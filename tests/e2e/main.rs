@@ -4,5 +4,9 @@
 mod cluster;
 mod containers;
 mod exec;
+mod exit;
+mod oom_kill;
+mod open;
 mod plugin;
+mod signal;
 mod syscall_latency;
