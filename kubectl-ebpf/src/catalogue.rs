@@ -53,21 +53,27 @@ pub const PROBES: &[ProbeInfo] = &[
         name: "exit",
         kind: Kind::Events,
         summary: "processes that end: exit code or killing signal, core dump, lifetime",
-        hooks: "sched:sched_process_exit",
+        hooks: &["sched:sched_process_exit"],
         fields: &["ppid", "code", "signal", "core_dumped", "lifetime_ns"],
     },
     ProbeInfo {
         name: "open",
         kind: Kind::Events,
         summary: "files opened: path (first 255 bytes), flags, fd or error, latency",
-        hooks: "syscalls:sys_{enter,exit}_open{,at,at2}",
+        // Plain open too where the architecture has it (x86_64; not arm64).
+        hooks: &[
+            "syscalls:sys_enter_openat",
+            "syscalls:sys_exit_openat",
+            "syscalls:sys_enter_openat2",
+            "syscalls:sys_exit_openat2",
+        ],
         fields: &["ret", "error", "latency_ns", "flags", "path"],
     },
     ProbeInfo {
         name: "signal",
         kind: Kind::Events,
         summary: "signals sent by or to the targets: sender, receiver, signal, origin, result",
-        hooks: "raw tracepoint signal_generate",
+        hooks: &["signal:signal_generate"],
         fields: &[
             "signal",
             "target_pid",
@@ -81,7 +87,7 @@ pub const PROBES: &[ProbeInfo] = &[
         name: "oom-kill",
         kind: Kind::Events,
         summary: "processes the OOM killer chose: victim, its memory (KiB), the task that triggered it",
-        hooks: "oom:mark_victim (tracepoint and raw tracepoint)",
+        hooks: &["oom:mark_victim"],
         fields: &[
             "anon_rss_kb",
             "file_rss_kb",
