@@ -49,6 +49,55 @@ pub const PROBES: &[ProbeInfo] = &[
         ],
         fields: &["ppid", "error", "filename", "args"],
     },
+    ProbeInfo {
+        name: "exit",
+        kind: Kind::Events,
+        summary: "processes that end: exit code or killing signal, core dump, lifetime",
+        hooks: &["sched:sched_process_exit"],
+        fields: &["ppid", "code", "signal", "core_dumped", "lifetime_ns"],
+    },
+    ProbeInfo {
+        name: "open",
+        kind: Kind::Events,
+        summary: "files opened: path (first 255 bytes), flags, fd or error, latency",
+        // Plain open too where the architecture has it (x86_64; not arm64).
+        hooks: &[
+            "syscalls:sys_enter_openat",
+            "syscalls:sys_exit_openat",
+            "syscalls:sys_enter_openat2",
+            "syscalls:sys_exit_openat2",
+        ],
+        fields: &["ret", "error", "latency_ns", "flags", "path"],
+    },
+    ProbeInfo {
+        name: "signal",
+        kind: Kind::Events,
+        summary: "signals sent by or to the targets: sender, receiver, signal, origin, result",
+        hooks: &["signal:signal_generate"],
+        fields: &[
+            "signal",
+            "target_pid",
+            "target_comm",
+            "target_pod",
+            "code",
+            "result",
+        ],
+    },
+    ProbeInfo {
+        name: "oom-kill",
+        kind: Kind::Events,
+        summary: "processes the OOM killer chose: victim, its memory (KiB), the task that triggered it",
+        hooks: &["oom:mark_victim"],
+        fields: &[
+            "anon_rss_kb",
+            "file_rss_kb",
+            "shmem_rss_kb",
+            "total_vm_kb",
+            "oom_score_adj",
+            "trigger_pid",
+            "trigger_comm",
+        ],
+    },
 ];
 
 pub fn names() -> impl Iterator<Item = &'static str> {

@@ -41,6 +41,10 @@ pub fn probe_spec(args: &TraceArgs) -> Result<ProbeSpec, CliError> {
             min_latency_ns: args.min_latency.map_or(0, |d| d.as_nanos() as u64),
         }),
         "exec" => Ok(ProbeSpec::Exec {}),
+        "exit" => Ok(ProbeSpec::Exit {}),
+        "open" => Ok(ProbeSpec::Open {}),
+        "signal" => Ok(ProbeSpec::Signal {}),
+        "oom-kill" => Ok(ProbeSpec::OomKill {}),
         other => Err(CliError::usage(
             format!("unknown probe '{other}'"),
             "run `kubectl ebpf probes` for the list",

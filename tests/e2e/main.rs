@@ -4,6 +4,10 @@
 mod cluster;
 mod containers;
 mod exec;
+mod exit;
 mod netns;
+mod oom_kill;
+mod open;
 mod plugin;
+mod signal;
 mod syscall_latency;

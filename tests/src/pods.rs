@@ -99,7 +99,12 @@ impl EmulatedContainer {
 
     /// Moves a process into the container.
     pub fn add(&self, pid: u32) {
-        self.child.as_ref().unwrap_or(&self.scope).add(pid);
+        self.cgroup().add(pid);
+    }
+
+    /// The cgroup its processes run in: the crun-style child when there is one.
+    pub fn cgroup(&self) -> &TestCgroup {
+        self.child.as_ref().unwrap_or(&self.scope)
     }
 
     /// Makes `command`'s child move itself into the container before it execs.

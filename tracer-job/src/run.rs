@@ -143,16 +143,40 @@ fn drain(probes: &mut [Box<dyn Probe>], naming: &Naming) -> Vec<Record> {
             namespace,
             pod,
             container,
+            fields,
             ..
         } = record
-            && let Some(owner) = naming.lookup(*cgroup)
         {
-            namespace.clone_from(&owner.namespace);
-            pod.clone_from(&owner.pod);
-            container.clone_from(&owner.container);
+            if let Some(owner) = naming.lookup(*cgroup) {
+                namespace.clone_from(&owner.namespace);
+                pod.clone_from(&owner.pod);
+                container.clone_from(&owner.container);
+            }
+            name_other_task(fields, naming);
         }
     }
     records
+}
+
+/// Names the pod and container of the other task an event is about (the receiver of a
+/// signal), from the `target_cgroup` field a probe gives.
+fn name_other_task(fields: &mut serde_json::Map<String, serde_json::Value>, naming: &Naming) {
+    let Some(owner) = fields
+        .get("target_cgroup")
+        .and_then(serde_json::Value::as_u64)
+        .and_then(|id| naming.lookup(id))
+    else {
+        return;
+    };
+    let pod = match (&owner.namespace, &owner.pod) {
+        (Some(namespace), Some(pod)) => format!("{namespace}/{pod}"),
+        (None, Some(pod)) => pod.clone(),
+        _ => return,
+    };
+    fields.insert("target_pod".into(), pod.into());
+    if let Some(container) = &owner.container {
+        fields.insert("target_container".into(), container.clone().into());
+    }
 }
 
 fn snapshot(probes: &mut [Box<dyn Probe>], complete: bool) -> Result<Vec<Record>, Failure> {

@@ -6,6 +6,10 @@
 
 pub mod event;
 pub mod exec;
+pub mod exit;
 pub mod filter;
 pub mod hist;
+pub mod oom_kill;
+pub mod open;
+pub mod signal;
 pub mod syscall_latency;

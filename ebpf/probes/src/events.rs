@@ -57,8 +57,10 @@ pub fn output<T>(event: &T) {
     }
 }
 
+/// Counts one event lost, for probes that lose one before it reaches the ring (an
+/// in-flight map that is full).
 #[inline(always)]
-fn count_lost() {
+pub fn count_lost() {
     if let Some(slot) = EVENTS_LOST.get_ptr_mut(0) {
         // SAFETY: per-CPU slot; programs on one CPU do not run concurrently.
         unsafe { *slot += 1 };

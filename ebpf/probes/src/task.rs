@@ -1,4 +1,5 @@
-//! Reading fields of the current task at offsets the tracer found in the kernel's BTF.
+//! Reading fields of tasks (the current one, or one a hook is handed) at offsets the
+//! tracer found in the kernel's BTF.
 
 use aya_ebpf::helpers::{bpf_get_current_task, bpf_probe_read_kernel};
 
@@ -28,4 +29,100 @@ pub fn current_ppid() -> u32 {
         };
         bpf_probe_read_kernel(parent.add(tgid_offset) as *const u32).unwrap_or(0)
     }
+}
+
+/// `offsetof(struct task_struct, pid)`, the thread id; 0 when unknown.
+#[unsafe(no_mangle)]
+static TASK_PID_OFFSET: u32 = 0;
+
+/// `offsetof(struct task_struct, comm)`; 0 when unknown.
+#[unsafe(no_mangle)]
+static TASK_COMM_OFFSET: u32 = 0;
+
+/// `offsetof(struct task_struct, group_leader)`; 0 when unknown.
+#[unsafe(no_mangle)]
+static TASK_GROUP_LEADER_OFFSET: u32 = 0;
+
+/// `offsetof(struct task_struct, start_time)` (monotonic ns, the clock of
+/// `bpf_ktime_get_ns`); 0 when unknown.
+#[unsafe(no_mangle)]
+static TASK_START_TIME_OFFSET: u32 = 0;
+
+/// `offsetof(struct task_struct, exit_code)`; 0 when unknown.
+#[unsafe(no_mangle)]
+static TASK_EXIT_CODE_OFFSET: u32 = 0;
+
+/// The chain to a task's cgroup v2 id, `task->cgroups->dfl_cgrp->kn->id`; each 0 when
+/// unknown.
+#[unsafe(no_mangle)]
+static TASK_CGROUPS_OFFSET: u32 = 0;
+#[unsafe(no_mangle)]
+static CSS_SET_DFL_CGRP_OFFSET: u32 = 0;
+#[unsafe(no_mangle)]
+static CGROUP_KN_OFFSET: u32 = 0;
+#[unsafe(no_mangle)]
+static KERNFS_NODE_ID_OFFSET: u32 = 0;
+
+/// A `T` at `offset` bytes into the kernel object at `base`, or `None` when the offset
+/// is unknown or the read fails.
+#[inline(always)]
+fn field<T>(base: *const u8, offset: u32) -> Option<T> {
+    if offset == 0 || base.is_null() {
+        return None;
+    }
+    // SAFETY: read through the helper, which fails cleanly on a bad address.
+    unsafe { bpf_probe_read_kernel(base.add(offset as usize) as *const T) }.ok()
+}
+
+/// The current task, for the functions below.
+#[inline(always)]
+pub fn current() -> *const u8 {
+    // SAFETY: the helper has no preconditions.
+    unsafe { bpf_get_current_task() as *const u8 }
+}
+
+/// A task's process id (its thread group id).
+#[inline(always)]
+pub fn tgid(task: *const u8) -> Option<u32> {
+    field(task, global(&TASK_TGID_OFFSET))
+}
+
+/// A task's thread id.
+#[inline(always)]
+pub fn pid(task: *const u8) -> Option<u32> {
+    field(task, global(&TASK_PID_OFFSET))
+}
+
+/// A task's command name, NUL padded.
+#[inline(always)]
+pub fn comm(task: *const u8) -> Option<[u8; 16]> {
+    field(task, global(&TASK_COMM_OFFSET))
+}
+
+/// The main thread of a task's process.
+#[inline(always)]
+pub fn group_leader(task: *const u8) -> Option<*const u8> {
+    field(task, global(&TASK_GROUP_LEADER_OFFSET))
+}
+
+/// When a task was forked, in `bpf_ktime_get_ns` nanoseconds.
+#[inline(always)]
+pub fn start_time(task: *const u8) -> Option<u64> {
+    field(task, global(&TASK_START_TIME_OFFSET))
+}
+
+/// A task's `exit_code`: `status << 8` after `exit(status)`, or the number of the signal
+/// that killed it, with 0x80 when it dumped core.
+#[inline(always)]
+pub fn exit_code(task: *const u8) -> Option<i32> {
+    field(task, global(&TASK_EXIT_CODE_OFFSET))
+}
+
+/// A task's cgroup v2 id, as `bpf_get_current_cgroup_id` gives it for the current task.
+#[inline(always)]
+pub fn cgroup_id(task: *const u8) -> Option<u64> {
+    let css_set: *const u8 = field(task, global(&TASK_CGROUPS_OFFSET))?;
+    let cgroup: *const u8 = field(css_set, global(&CSS_SET_DFL_CGRP_OFFSET))?;
+    let node: *const u8 = field(cgroup, global(&CGROUP_KN_OFFSET))?;
+    field(node, global(&KERNFS_NODE_ID_OFFSET))
 }

@@ -74,7 +74,7 @@ impl EventPrinter {
                 event
                     .fields
                     .get(*field)
-                    .map_or_else(|| "-".to_owned(), show),
+                    .map_or_else(|| "-".to_owned(), |value| show_field(field, value)),
             );
         }
         row
@@ -108,6 +108,14 @@ fn min_width(column: &str) -> usize {
         "NODE" | "COMM" | "CONTAINER" => 12,
         "FILENAME" => 16,
         _ => 6,
+    }
+}
+
+/// A field's value for a person; `*_ns` numbers as durations.
+fn show_field(name: &str, value: &Value) -> String {
+    match value.as_u64() {
+        Some(ns) if name.ends_with("_ns") => crate::units::format_ns(ns as f64),
+        _ => show(value),
     }
 }
 
@@ -220,5 +228,12 @@ mod tests {
         assert_eq!(show(&json!("x\ny")), "x y");
         assert_eq!(show(&json!(true)), "yes");
         assert!(show(&json!("z".repeat(500))).ends_with('…'));
+    }
+
+    #[test]
+    fn shows_nanosecond_fields_as_durations() {
+        assert_eq!(show_field("latency_ns", &json!(1_500_000)), "1.50ms");
+        assert_eq!(show_field("lifetime_ns", &json!(2_000_000_000u64)), "2s");
+        assert_eq!(show_field("ret", &json!(1_500_000)), "1500000");
     }
 }

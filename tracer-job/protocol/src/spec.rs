@@ -127,6 +127,14 @@ pub enum ProbeSpec {
     },
     /// execve/execveat: path, arguments, parent and result.
     Exec {},
+    /// Processes that end: exit status or signal, core dump, lifetime.
+    Exit {},
+    /// open/openat/openat2: path, flags, result, latency.
+    Open {},
+    /// Signals sent by or to targets: signal, sender, receiver, origin, result.
+    Signal {},
+    /// Processes the OOM killer chooses: victim, its memory, the triggering task.
+    OomKill {},
 }
 
 impl ProbeSpec {
@@ -135,6 +143,10 @@ impl ProbeSpec {
         match self {
             ProbeSpec::SyscallLatency { .. } => "syscall-latency",
             ProbeSpec::Exec {} => "exec",
+            ProbeSpec::Exit {} => "exit",
+            ProbeSpec::Open {} => "open",
+            ProbeSpec::Signal {} => "signal",
+            ProbeSpec::OomKill {} => "oom-kill",
         }
     }
 }

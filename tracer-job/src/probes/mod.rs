@@ -3,8 +3,12 @@
 
 pub mod events;
 pub mod exec;
+pub mod exit;
 mod filter;
 mod maps;
+pub mod oom_kill;
+pub mod open;
+pub mod signal;
 pub mod syscall_latency;
 mod task;
 
@@ -43,6 +47,10 @@ pub fn attach(spec: &ProbeSpec, targets: &ResolvedTargets) -> Result<Box<dyn Pro
             targets,
         )?)),
         ProbeSpec::Exec {} => Ok(Box::new(exec::Exec::attach(targets)?)),
+        ProbeSpec::Exit {} => Ok(Box::new(exit::Exit::attach(targets)?)),
+        ProbeSpec::Open {} => Ok(Box::new(open::Open::attach(targets)?)),
+        ProbeSpec::Signal {} => Ok(Box::new(signal::Signal::attach(targets)?)),
+        ProbeSpec::OomKill {} => Ok(Box::new(oom_kill::OomKill::attach(targets)?)),
     }
 }
 
