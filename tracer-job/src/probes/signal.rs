@@ -27,15 +27,7 @@ pub struct Signal {
 impl Signal {
     pub fn attach(targets: &ResolvedTargets) -> Result<Self, Failure> {
         let task = task::Offsets::from_kernel();
-        // The uapi layout (errno before code) holds everywhere but MIPS; BTF confirms it.
-        let (errno, code) = Btf::from_sys_fs()
-            .ok()
-            .and_then(|btf| {
-                let errno = btf.member("kernel_siginfo", &["si_errno"]).ok()?;
-                let code = btf.member("kernel_siginfo", &["si_code"]).ok()?;
-                Some((errno.offset, code.offset))
-            })
-            .unwrap_or((4, 8));
+        let (errno, code) = siginfo_offsets();
         let filter = FilterGlobals::new(targets);
         let mut loader = EbpfLoader::new();
         filter.apply(&mut loader);
@@ -50,6 +42,19 @@ impl Signal {
             _ebpf: ebpf,
         })
     }
+}
+
+/// Where `struct kernel_siginfo` keeps `si_errno` and `si_code`. The uapi layout (errno
+/// before code) holds everywhere but MIPS; the kernel's BTF says for sure.
+fn siginfo_offsets() -> (u32, u32) {
+    Btf::from_sys_fs()
+        .ok()
+        .and_then(|btf| {
+            let errno = btf.member("kernel_siginfo", &["si_errno"]).ok()?;
+            let code = btf.member("kernel_siginfo", &["si_code"]).ok()?;
+            Some((errno.offset, code.offset))
+        })
+        .unwrap_or((4, 8))
 }
 
 /// What the kernel did with the signal (`enum trace_signal_deliver_result`).
@@ -205,5 +210,13 @@ mod tests {
         assert_eq!(code_name(libc::SIGUSR1, 3), "code 3");
         assert_eq!(code_name(libc::SIGCHLD, 99), "code 99");
         assert_eq!(result_name(2), "already_pending");
+    }
+
+    #[test]
+    fn finds_siginfo_fields_inside_the_anonymous_struct() {
+        let btf = Btf::from_sys_fs().expect("these machines have BTF");
+        let code = btf.member("kernel_siginfo", &["si_code"]).expect("si_code");
+        assert_eq!(code.offset, 8);
+        assert_eq!(siginfo_offsets(), (4, 8));
     }
 }

@@ -19,8 +19,11 @@ use aya_ebpf::{
     maps::PerCpuArray,
     programs::{RawTracePointContext, TracePointContext},
 };
-use ebpf_common::oom_kill::{
-    KNOWN_MEMORY, KNOWN_OOM_SCORE_ADJ, KNOWN_UID, OomKillEvent, PART_RECORD, PART_VICTIM_TASK,
+use ebpf_common::{
+    event::COMM_LEN,
+    oom_kill::{
+        KNOWN_MEMORY, KNOWN_OOM_SCORE_ADJ, KNOWN_UID, OomKillEvent, PART_RECORD, PART_VICTIM_TASK,
+    },
 };
 use ebpf_probes::{
     events,
@@ -73,7 +76,7 @@ pub fn oom_kill_mark_victim(ctx: TracePointContext) -> u32 {
         start(event);
         event.header.pid = victim_tid as u32;
         event.header.tid = victim_tid as u32;
-        event.header.comm = [0; 16];
+        event.header.comm = [0; COMM_LEN];
         // SAFETY: a `__data_loc` field: offset in the low 16 bits, length in the high 16.
         unsafe {
             if let Ok(location) = ctx.read_at::<u32>(global(&COMM_OFFSET) as usize) {
