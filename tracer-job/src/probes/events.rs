@@ -11,7 +11,7 @@ use ebpf_common::event::EventHeader;
 use serde_json::{Map, Value};
 use tracer_protocol::Record;
 
-use super::maps;
+use super::{Probe, maps};
 use crate::failure::Failure;
 
 /// Most events taken in one drain, so a flood cannot starve snapshots and signals.
@@ -22,6 +22,41 @@ pub type Fields = Map<String, Value>;
 
 /// Reads a probe's own fields from one raw event (header included).
 pub type Decoder = fn(&[u8]) -> Option<Fields>;
+
+/// A probe whose only output is its event stream (and the count of what it lost).
+pub struct EventProbe {
+    name: &'static str,
+    events: EventStream,
+    decode: Decoder,
+    /// Holds the programs and their links; dropping it detaches them.
+    _ebpf: Ebpf,
+}
+
+impl EventProbe {
+    /// Wraps a loaded, attached probe object whose events `decode` reads.
+    pub fn new(mut ebpf: Ebpf, name: &'static str, decode: Decoder) -> Result<Self, Failure> {
+        Ok(EventProbe {
+            name,
+            events: EventStream::take(&mut ebpf, name)?,
+            decode,
+            _ebpf: ebpf,
+        })
+    }
+}
+
+impl Probe for EventProbe {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn snapshot(&mut self, complete: bool, out: &mut Vec<Record>) -> Result<(), Failure> {
+        self.events.lost_record(complete, out)
+    }
+
+    fn events(&mut self) -> Option<(&mut EventStream, Decoder)> {
+        Some((&mut self.events, self.decode))
+    }
+}
 
 pub struct EventStream {
     probe: &'static str,

@@ -1,14 +1,13 @@
 //! `exec`: one event per execve/execveat of a target: path, arguments (bounded), parent
 //! pid and the result.
 
-use aya::{Ebpf, EbpfLoader};
+use aya::EbpfLoader;
 use ebpf_common::exec::{ExecEvent, MAX_ARGS};
 use serde_json::{Value, json};
-use tracer_protocol::Record;
 
 use super::{
-    Probe, attach_tracepoint,
-    events::{self, Decoder, EventStream, Fields},
+    attach_tracepoint,
+    events::{self, EventProbe, Fields},
     filter::FilterGlobals,
     load, task,
 };
@@ -18,58 +17,47 @@ const NAME: &str = "exec";
 
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/exec"));
 
-pub struct Exec {
-    events: EventStream,
-    /// Holds the programs and their links; dropping it detaches them.
-    _ebpf: Ebpf,
-}
-
-impl Exec {
-    pub fn attach(targets: &ResolvedTargets) -> Result<Self, Failure> {
-        let execve = Format::load("syscalls", "sys_enter_execve")?;
-        let execveat = Format::load("syscalls", "sys_enter_execveat")?;
-        let exit = Format::load("syscalls", "sys_exit_execve")?;
-        let sched_exec = Format::load("sched", "sched_process_exec")?;
-        let offsets = [
-            ("EXECVE_FILENAME_OFFSET", execve.offset("filename", 8)?),
-            ("EXECVE_ARGV_OFFSET", execve.offset("argv", 8)?),
-            ("EXECVEAT_FILENAME_OFFSET", execveat.offset("filename", 8)?),
-            ("EXECVEAT_ARGV_OFFSET", execveat.offset("argv", 8)?),
-            ("EXIT_RET_OFFSET", exit.offset("ret", 8)?),
-            (
-                "SCHED_EXEC_FILENAME_OFFSET",
-                sched_exec.offset("filename", 4)?,
-            ),
-        ];
-        let task = task::Offsets::from_kernel();
-        let filter = FilterGlobals::new(targets);
-        let mut loader = EbpfLoader::new();
-        filter.apply(&mut loader);
-        task.apply(&mut loader);
-        for (name, offset) in &offsets {
-            loader.override_global(name, offset, true);
-        }
-        let mut ebpf = load(loader, OBJECT, NAME, targets)?;
-        // Exits first, so no entry waits for an exit program not yet attached.
-        for (program, tracepoint) in [
-            ("exec_exit_execve", "sys_exit_execve"),
-            ("exec_exit_execveat", "sys_exit_execveat"),
-            ("exec_sched_process_exec", "sched_process_exec"),
-            ("exec_enter_execve", "sys_enter_execve"),
-            ("exec_enter_execveat", "sys_enter_execveat"),
-        ] {
-            let category = if tracepoint.starts_with("sched") {
-                "sched"
-            } else {
-                "syscalls"
-            };
-            attach_tracepoint(&mut ebpf, program, category, tracepoint)?;
-        }
-        Ok(Exec {
-            events: EventStream::take(&mut ebpf, NAME)?,
-            _ebpf: ebpf,
-        })
+pub fn attach(targets: &ResolvedTargets) -> Result<EventProbe, Failure> {
+    let execve = Format::load("syscalls", "sys_enter_execve")?;
+    let execveat = Format::load("syscalls", "sys_enter_execveat")?;
+    let exit = Format::load("syscalls", "sys_exit_execve")?;
+    let sched_exec = Format::load("sched", "sched_process_exec")?;
+    let offsets = [
+        ("EXECVE_FILENAME_OFFSET", execve.offset("filename", 8)?),
+        ("EXECVE_ARGV_OFFSET", execve.offset("argv", 8)?),
+        ("EXECVEAT_FILENAME_OFFSET", execveat.offset("filename", 8)?),
+        ("EXECVEAT_ARGV_OFFSET", execveat.offset("argv", 8)?),
+        ("EXIT_RET_OFFSET", exit.offset("ret", 8)?),
+        (
+            "SCHED_EXEC_FILENAME_OFFSET",
+            sched_exec.offset("filename", 4)?,
+        ),
+    ];
+    let task = task::Offsets::from_kernel();
+    let filter = FilterGlobals::new(targets);
+    let mut loader = EbpfLoader::new();
+    filter.apply(&mut loader);
+    task.apply(&mut loader);
+    for (name, offset) in &offsets {
+        loader.override_global(name, offset, true);
     }
+    let mut ebpf = load(loader, OBJECT, NAME, targets)?;
+    // Exits first, so no entry waits for an exit program not yet attached.
+    for (program, tracepoint) in [
+        ("exec_exit_execve", "sys_exit_execve"),
+        ("exec_exit_execveat", "sys_exit_execveat"),
+        ("exec_sched_process_exec", "sched_process_exec"),
+        ("exec_enter_execve", "sys_enter_execve"),
+        ("exec_enter_execveat", "sys_enter_execveat"),
+    ] {
+        let category = if tracepoint.starts_with("sched") {
+            "sched"
+        } else {
+            "syscalls"
+        };
+        attach_tracepoint(&mut ebpf, program, category, tracepoint)?;
+    }
+    EventProbe::new(ebpf, NAME, decode)
 }
 
 fn decode(bytes: &[u8]) -> Option<Fields> {
@@ -93,18 +81,4 @@ fn decode(bytes: &[u8]) -> Option<Fields> {
         fields.insert("error".into(), json!(names::errno(-event.ret)));
     }
     Some(fields)
-}
-
-impl Probe for Exec {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn snapshot(&mut self, complete: bool, out: &mut Vec<Record>) -> Result<(), Failure> {
-        self.events.lost_record(complete, out)
-    }
-
-    fn events(&mut self) -> Option<(&mut EventStream, Decoder)> {
-        Some((&mut self.events, decode))
-    }
 }

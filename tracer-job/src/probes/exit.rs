@@ -1,14 +1,13 @@
 //! `exit`: one event per process of a target that ends: its exit status or the signal
 //! that killed it, whether it dumped core, its parent and how long it lived.
 
-use aya::{Ebpf, EbpfLoader};
+use aya::EbpfLoader;
 use ebpf_common::exit::{ExitEvent, KNOWN_EXIT_CODE, KNOWN_LIFETIME, KNOWN_PPID};
 use serde_json::json;
-use tracer_protocol::Record;
 
 use super::{
-    Probe, attach_tracepoint,
-    events::{self, Decoder, EventStream, Fields},
+    attach_tracepoint,
+    events::{self, EventProbe, Fields},
     filter::FilterGlobals,
     load, task,
 };
@@ -18,35 +17,24 @@ const NAME: &str = "exit";
 
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/exit"));
 
-pub struct Exit {
-    events: EventStream,
-    /// Holds the program and its link; dropping it detaches them.
-    _ebpf: Ebpf,
-}
-
-impl Exit {
-    pub fn attach(targets: &ResolvedTargets) -> Result<Self, Failure> {
-        let format = Format::load("sched", "sched_process_exit")?;
-        // Added in Linux 6.16; without it the main thread's exit stands for the process.
-        let group_dead = format.offset("group_dead", 1).unwrap_or(0);
-        let task = task::Offsets::from_kernel();
-        let filter = FilterGlobals::new(targets);
-        let mut loader = EbpfLoader::new();
-        filter.apply(&mut loader);
-        task.apply(&mut loader);
-        loader.override_global("GROUP_DEAD_OFFSET", &group_dead, true);
-        let mut ebpf = load(loader, OBJECT, NAME, targets)?;
-        attach_tracepoint(
-            &mut ebpf,
-            "exit_sched_process_exit",
-            "sched",
-            "sched_process_exit",
-        )?;
-        Ok(Exit {
-            events: EventStream::take(&mut ebpf, NAME)?,
-            _ebpf: ebpf,
-        })
-    }
+pub fn attach(targets: &ResolvedTargets) -> Result<EventProbe, Failure> {
+    let format = Format::load("sched", "sched_process_exit")?;
+    // Added in Linux 6.16; without it the main thread's exit stands for the process.
+    let group_dead = format.offset("group_dead", 1).unwrap_or(0);
+    let task = task::Offsets::from_kernel();
+    let filter = FilterGlobals::new(targets);
+    let mut loader = EbpfLoader::new();
+    filter.apply(&mut loader);
+    task.apply(&mut loader);
+    loader.override_global("GROUP_DEAD_OFFSET", &group_dead, true);
+    let mut ebpf = load(loader, OBJECT, NAME, targets)?;
+    attach_tracepoint(
+        &mut ebpf,
+        "exit_sched_process_exit",
+        "sched",
+        "sched_process_exit",
+    )?;
+    EventProbe::new(ebpf, NAME, decode)
 }
 
 /// How a process ended, from the kernel's `exit_code` (the wait status).
@@ -73,20 +61,6 @@ fn decode(bytes: &[u8]) -> Option<Fields> {
         fields.insert("lifetime_ns".into(), json!(event.lifetime_ns));
     }
     Some(fields)
-}
-
-impl Probe for Exit {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn snapshot(&mut self, complete: bool, out: &mut Vec<Record>) -> Result<(), Failure> {
-        self.events.lost_record(complete, out)
-    }
-
-    fn events(&mut self) -> Option<(&mut EventStream, Decoder)> {
-        Some((&mut self.events, decode))
-    }
 }
 
 #[cfg(test)]

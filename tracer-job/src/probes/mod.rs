@@ -46,11 +46,11 @@ pub fn attach(spec: &ProbeSpec, targets: &ResolvedTargets) -> Result<Box<dyn Pro
             *min_latency_ns,
             targets,
         )?)),
-        ProbeSpec::Exec {} => Ok(Box::new(exec::Exec::attach(targets)?)),
-        ProbeSpec::Exit {} => Ok(Box::new(exit::Exit::attach(targets)?)),
-        ProbeSpec::Open {} => Ok(Box::new(open::Open::attach(targets)?)),
-        ProbeSpec::Signal {} => Ok(Box::new(signal::Signal::attach(targets)?)),
-        ProbeSpec::OomKill {} => Ok(Box::new(oom_kill::OomKill::attach(targets)?)),
+        ProbeSpec::Exec {} => Ok(Box::new(exec::attach(targets)?)),
+        ProbeSpec::Exit {} => Ok(Box::new(exit::attach(targets)?)),
+        ProbeSpec::Open {} => Ok(Box::new(open::attach(targets)?)),
+        ProbeSpec::Signal {} => Ok(Box::new(signal::attach(targets)?)),
+        ProbeSpec::OomKill {} => Ok(Box::new(oom_kill::attach(targets)?)),
     }
 }
 

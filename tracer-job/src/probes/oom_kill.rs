@@ -2,16 +2,15 @@
 //! cgroup, with its memory as the kernel reported it and the task whose allocation
 //! failed.
 
-use aya::{Ebpf, EbpfLoader};
+use aya::EbpfLoader;
 use ebpf_common::oom_kill::{
     KNOWN_MEMORY, KNOWN_OOM_SCORE_ADJ, KNOWN_UID, OomKillEvent, PART_VICTIM_TASK,
 };
 use serde_json::json;
-use tracer_protocol::Record;
 
 use super::{
-    Probe, attach_raw_tracepoint, attach_tracepoint,
-    events::{self, Decoder, EventStream, Fields},
+    attach_raw_tracepoint, attach_tracepoint,
+    events::{self, EventProbe, Fields},
     filter::FilterGlobals,
     load, task,
 };
@@ -21,50 +20,39 @@ const NAME: &str = "oom-kill";
 
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/oom-kill"));
 
-pub struct OomKill {
-    events: EventStream,
-    /// Holds the programs and their links; dropping it detaches them.
-    _ebpf: Ebpf,
-}
-
-impl OomKill {
-    pub fn attach(targets: &ResolvedTargets) -> Result<Self, Failure> {
-        let format = Format::load("oom", "mark_victim")?;
-        let optional = |name: &str, size: u32| format.offset(name, size).unwrap_or(0);
-        let offsets = [
-            ("PID_OFFSET", format.offset("pid", 4)?),
-            ("COMM_OFFSET", optional("comm", 4)),
-            ("TOTAL_VM_OFFSET", optional("total_vm", 8)),
-            ("ANON_RSS_OFFSET", optional("anon_rss", 8)),
-            ("FILE_RSS_OFFSET", optional("file_rss", 8)),
-            ("SHMEM_RSS_OFFSET", optional("shmem_rss", 8)),
-            ("PGTABLES_OFFSET", optional("pgtables", 8)),
-            ("UID_OFFSET", optional("uid", 4)),
-            ("OOM_SCORE_ADJ_OFFSET", optional("oom_score_adj", 2)),
-        ];
-        let task = task::Offsets::from_kernel();
-        // The hook has been handed the victim's task (rather than its pid) since the
-        // change that added `uid` and the memory fields to its record.
-        let join =
-            u8::from(format.field("uid").is_ok() && task.knows_identity() && task.knows_cgroup());
-        let filter = FilterGlobals::new(targets);
-        let mut loader = EbpfLoader::new();
-        filter.apply(&mut loader);
-        task.apply(&mut loader);
-        for (name, offset) in &offsets {
-            loader.override_global(name, offset, true);
-        }
-        loader.override_global("JOIN_VICTIM_TASK", &join, true);
-        let mut ebpf = load(loader, OBJECT, NAME, targets)?;
-        if join != 0 {
-            attach_raw_tracepoint(&mut ebpf, "oom_kill_mark_victim_task", "mark_victim")?;
-        }
-        attach_tracepoint(&mut ebpf, "oom_kill_mark_victim", "oom", "mark_victim")?;
-        Ok(OomKill {
-            events: EventStream::take(&mut ebpf, NAME)?,
-            _ebpf: ebpf,
-        })
+pub fn attach(targets: &ResolvedTargets) -> Result<EventProbe, Failure> {
+    let format = Format::load("oom", "mark_victim")?;
+    let optional = |name: &str, size: u32| format.offset(name, size).unwrap_or(0);
+    let offsets = [
+        ("PID_OFFSET", format.offset("pid", 4)?),
+        ("COMM_OFFSET", optional("comm", 4)),
+        ("TOTAL_VM_OFFSET", optional("total_vm", 8)),
+        ("ANON_RSS_OFFSET", optional("anon_rss", 8)),
+        ("FILE_RSS_OFFSET", optional("file_rss", 8)),
+        ("SHMEM_RSS_OFFSET", optional("shmem_rss", 8)),
+        ("PGTABLES_OFFSET", optional("pgtables", 8)),
+        ("UID_OFFSET", optional("uid", 4)),
+        ("OOM_SCORE_ADJ_OFFSET", optional("oom_score_adj", 2)),
+    ];
+    let task = task::Offsets::from_kernel();
+    // The hook has been handed the victim's task (rather than its pid) since the
+    // change that added `uid` and the memory fields to its record.
+    let join =
+        u8::from(format.field("uid").is_ok() && task.knows_identity() && task.knows_cgroup());
+    let filter = FilterGlobals::new(targets);
+    let mut loader = EbpfLoader::new();
+    filter.apply(&mut loader);
+    task.apply(&mut loader);
+    for (name, offset) in &offsets {
+        loader.override_global(name, offset, true);
     }
+    loader.override_global("JOIN_VICTIM_TASK", &join, true);
+    let mut ebpf = load(loader, OBJECT, NAME, targets)?;
+    if join != 0 {
+        attach_raw_tracepoint(&mut ebpf, "oom_kill_mark_victim_task", "mark_victim")?;
+    }
+    attach_tracepoint(&mut ebpf, "oom_kill_mark_victim", "oom", "mark_victim")?;
+    EventProbe::new(ebpf, NAME, decode)
 }
 
 fn decode(bytes: &[u8]) -> Option<Fields> {
@@ -95,18 +83,4 @@ fn decode(bytes: &[u8]) -> Option<Fields> {
         fields.insert("oom_score_adj".into(), json!(event.oom_score_adj));
     }
     Some(fields)
-}
-
-impl Probe for OomKill {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn snapshot(&mut self, complete: bool, out: &mut Vec<Record>) -> Result<(), Failure> {
-        self.events.lost_record(complete, out)
-    }
-
-    fn events(&mut self) -> Option<(&mut EventStream, Decoder)> {
-        Some((&mut self.events, decode))
-    }
 }

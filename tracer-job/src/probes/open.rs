@@ -1,16 +1,15 @@
 //! `open`: one event per open/openat/openat2 of a target: path, flags, result and time
 //! spent in the call.
 
-use aya::{Ebpf, EbpfLoader};
+use aya::EbpfLoader;
 use ebpf_common::open::{
     OpenEvent, PATH_AT_EXIT, PATH_UNREADABLE, SYSCALL_OPEN, SYSCALL_OPENAT, SYSCALL_OPENAT2,
 };
 use serde_json::json;
-use tracer_protocol::Record;
 
 use super::{
-    Probe, attach_tracepoint,
-    events::{self, Decoder, EventStream, Fields},
+    attach_tracepoint,
+    events::{self, EventProbe, Fields},
     filter::FilterGlobals,
     load,
 };
@@ -36,68 +35,57 @@ const O_LARGEFILE: u64 = if cfg!(target_arch = "aarch64") {
 /// `AT_FDCWD`: resolve a relative path from the working directory.
 const AT_FDCWD: i32 = -100;
 
-pub struct Open {
-    events: EventStream,
-    /// Holds the programs and their links; dropping it detaches them.
-    _ebpf: Ebpf,
-}
-
-impl Open {
-    pub fn attach(targets: &ResolvedTargets) -> Result<Self, Failure> {
-        // Plain open exists only on older architectures (x86_64 has it, arm64 not);
-        // openat2 since Linux 5.6.
-        let has_open = has_tracepoint("syscalls", "sys_enter_open");
-        let has_openat2 = has_tracepoint("syscalls", "sys_enter_openat2");
-        let openat = Format::load("syscalls", "sys_enter_openat")?;
-        let exit = Format::load("syscalls", "sys_exit_openat")?;
-        let mut offsets = vec![
-            ("OPENAT_DFD_OFFSET", openat.offset("dfd", 8)?),
-            ("OPENAT_FILENAME_OFFSET", openat.offset("filename", 8)?),
-            ("OPENAT_FLAGS_OFFSET", openat.offset("flags", 8)?),
-            ("EXIT_RET_OFFSET", exit.offset("ret", 8)?),
-        ];
-        if has_open {
-            let open = Format::load("syscalls", "sys_enter_open")?;
-            offsets.push(("OPEN_FILENAME_OFFSET", open.offset("filename", 8)?));
-            offsets.push(("OPEN_FLAGS_OFFSET", open.offset("flags", 8)?));
-        }
-        if has_openat2 {
-            let openat2 = Format::load("syscalls", "sys_enter_openat2")?;
-            offsets.push(("OPENAT2_DFD_OFFSET", openat2.offset("dfd", 8)?));
-            offsets.push(("OPENAT2_FILENAME_OFFSET", openat2.offset("filename", 8)?));
-            offsets.push(("OPENAT2_HOW_OFFSET", openat2.offset("how", 8)?));
-        }
-        let filter = FilterGlobals::new(targets);
-        let mut loader = EbpfLoader::new();
-        filter.apply(&mut loader);
-        for (name, offset) in &offsets {
-            loader.override_global(name, offset, true);
-        }
-        let mut ebpf = load(loader, OBJECT, NAME, targets)?;
-        let mut syscalls = vec![("openat", "open_enter_openat", "open_exit_openat")];
-        if has_open {
-            syscalls.push(("open", "open_enter_open", "open_exit_open"));
-        }
-        if has_openat2 {
-            syscalls.push(("openat2", "open_enter_openat2", "open_exit_openat2"));
-        }
-        // Exits first, so no entry waits for an exit program not yet attached.
-        for (syscall, _, exit) in &syscalls {
-            attach_tracepoint(&mut ebpf, exit, "syscalls", &format!("sys_exit_{syscall}"))?;
-        }
-        for (syscall, enter, _) in &syscalls {
-            attach_tracepoint(
-                &mut ebpf,
-                enter,
-                "syscalls",
-                &format!("sys_enter_{syscall}"),
-            )?;
-        }
-        Ok(Open {
-            events: EventStream::take(&mut ebpf, NAME)?,
-            _ebpf: ebpf,
-        })
+pub fn attach(targets: &ResolvedTargets) -> Result<EventProbe, Failure> {
+    // Plain open exists only on older architectures (x86_64 has it, arm64 not);
+    // openat2 since Linux 5.6.
+    let has_open = has_tracepoint("syscalls", "sys_enter_open");
+    let has_openat2 = has_tracepoint("syscalls", "sys_enter_openat2");
+    let openat = Format::load("syscalls", "sys_enter_openat")?;
+    let exit = Format::load("syscalls", "sys_exit_openat")?;
+    let mut offsets = vec![
+        ("OPENAT_DFD_OFFSET", openat.offset("dfd", 8)?),
+        ("OPENAT_FILENAME_OFFSET", openat.offset("filename", 8)?),
+        ("OPENAT_FLAGS_OFFSET", openat.offset("flags", 8)?),
+        ("EXIT_RET_OFFSET", exit.offset("ret", 8)?),
+    ];
+    if has_open {
+        let open = Format::load("syscalls", "sys_enter_open")?;
+        offsets.push(("OPEN_FILENAME_OFFSET", open.offset("filename", 8)?));
+        offsets.push(("OPEN_FLAGS_OFFSET", open.offset("flags", 8)?));
     }
+    if has_openat2 {
+        let openat2 = Format::load("syscalls", "sys_enter_openat2")?;
+        offsets.push(("OPENAT2_DFD_OFFSET", openat2.offset("dfd", 8)?));
+        offsets.push(("OPENAT2_FILENAME_OFFSET", openat2.offset("filename", 8)?));
+        offsets.push(("OPENAT2_HOW_OFFSET", openat2.offset("how", 8)?));
+    }
+    let filter = FilterGlobals::new(targets);
+    let mut loader = EbpfLoader::new();
+    filter.apply(&mut loader);
+    for (name, offset) in &offsets {
+        loader.override_global(name, offset, true);
+    }
+    let mut ebpf = load(loader, OBJECT, NAME, targets)?;
+    let mut syscalls = vec![("openat", "open_enter_openat", "open_exit_openat")];
+    if has_open {
+        syscalls.push(("open", "open_enter_open", "open_exit_open"));
+    }
+    if has_openat2 {
+        syscalls.push(("openat2", "open_enter_openat2", "open_exit_openat2"));
+    }
+    // Exits first, so no entry waits for an exit program not yet attached.
+    for (syscall, _, exit) in &syscalls {
+        attach_tracepoint(&mut ebpf, exit, "syscalls", &format!("sys_exit_{syscall}"))?;
+    }
+    for (syscall, enter, _) in &syscalls {
+        attach_tracepoint(
+            &mut ebpf,
+            enter,
+            "syscalls",
+            &format!("sys_enter_{syscall}"),
+        )?;
+    }
+    EventProbe::new(ebpf, NAME, decode)
 }
 
 /// `O_RDONLY|O_CREAT|O_CLOEXEC`: the access mode, then every flag set, in this
@@ -182,20 +170,6 @@ fn decode(bytes: &[u8]) -> Option<Fields> {
     }
     fields.insert("latency_ns".into(), json!(event.latency_ns));
     Some(fields)
-}
-
-impl Probe for Open {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn snapshot(&mut self, complete: bool, out: &mut Vec<Record>) -> Result<(), Failure> {
-        self.events.lost_record(complete, out)
-    }
-
-    fn events(&mut self) -> Option<(&mut EventStream, Decoder)> {
-        Some((&mut self.events, decode))
-    }
 }
 
 #[cfg(test)]

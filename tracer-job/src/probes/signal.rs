@@ -1,14 +1,13 @@
 //! `signal`: one event per signal generated where the sender or the receiver is a
 //! target: the signal, who sent it to whom, its origin and what became of it.
 
-use aya::{Ebpf, EbpfLoader};
+use aya::EbpfLoader;
 use ebpf_common::signal::SignalEvent;
 use serde_json::json;
-use tracer_protocol::Record;
 
 use super::{
-    Probe, attach_raw_tracepoint,
-    events::{self, Decoder, EventStream, Fields},
+    attach_raw_tracepoint,
+    events::{self, EventProbe, Fields},
     filter::FilterGlobals,
     load, task,
 };
@@ -18,30 +17,19 @@ const NAME: &str = "signal";
 
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/signal"));
 
-pub struct Signal {
-    events: EventStream,
-    /// Holds the program and its link; dropping it detaches them.
-    _ebpf: Ebpf,
-}
-
-impl Signal {
-    pub fn attach(targets: &ResolvedTargets) -> Result<Self, Failure> {
-        let task = task::Offsets::from_kernel();
-        let (errno, code) = siginfo_offsets();
-        let filter = FilterGlobals::new(targets);
-        let mut loader = EbpfLoader::new();
-        filter.apply(&mut loader);
-        task.apply(&mut loader);
-        loader
-            .override_global("SIGINFO_ERRNO_OFFSET", &errno, true)
-            .override_global("SIGINFO_CODE_OFFSET", &code, true);
-        let mut ebpf = load(loader, OBJECT, NAME, targets)?;
-        attach_raw_tracepoint(&mut ebpf, "signal_generate", "signal_generate")?;
-        Ok(Signal {
-            events: EventStream::take(&mut ebpf, NAME)?,
-            _ebpf: ebpf,
-        })
-    }
+pub fn attach(targets: &ResolvedTargets) -> Result<EventProbe, Failure> {
+    let task = task::Offsets::from_kernel();
+    let (errno, code) = siginfo_offsets();
+    let filter = FilterGlobals::new(targets);
+    let mut loader = EbpfLoader::new();
+    filter.apply(&mut loader);
+    task.apply(&mut loader);
+    loader
+        .override_global("SIGINFO_ERRNO_OFFSET", &errno, true)
+        .override_global("SIGINFO_CODE_OFFSET", &code, true);
+    let mut ebpf = load(loader, OBJECT, NAME, targets)?;
+    attach_raw_tracepoint(&mut ebpf, "signal_generate", "signal_generate")?;
+    EventProbe::new(ebpf, NAME, decode)
 }
 
 /// Where `struct kernel_siginfo` keeps `si_errno` and `si_code`. The uapi layout (errno
@@ -180,20 +168,6 @@ fn decode(bytes: &[u8]) -> Option<Fields> {
     }
     fields.insert("result".into(), json!(result_name(event.result)));
     Some(fields)
-}
-
-impl Probe for Signal {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn snapshot(&mut self, complete: bool, out: &mut Vec<Record>) -> Result<(), Failure> {
-        self.events.lost_record(complete, out)
-    }
-
-    fn events(&mut self) -> Option<(&mut EventStream, Decoder)> {
-        Some((&mut self.events, decode))
-    }
 }
 
 #[cfg(test)]
