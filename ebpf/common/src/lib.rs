@@ -4,8 +4,13 @@
 //! `#[repr(C)]` for anything that crosses a map.
 #![no_std]
 
+pub mod block_latency;
+pub mod cpu_time;
 pub mod event;
 pub mod exec;
 pub mod filter;
 pub mod hist;
+pub mod rows;
+pub mod runq_latency;
+pub mod syscall_count;
 pub mod syscall_latency;

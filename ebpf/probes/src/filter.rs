@@ -51,3 +51,22 @@ pub fn is_target(pid_tgid: u64) -> bool {
     }
     false
 }
+
+/// Whether a task other than the current one belongs to the trace, by its process id
+/// and cgroup v2 id (see `task_ptr`). The idle task (process 0) never does.
+#[inline(always)]
+pub fn is_target_task(tgid: u32, cgroup: u64) -> bool {
+    if tgid == 0 || tgid == global(&TRACER_TGID) {
+        return false;
+    }
+    let by_pid = global(&FILTER_BY_PID) != 0;
+    let by_cgroup = global(&FILTER_BY_CGROUP) != 0;
+    if !by_pid && !by_cgroup {
+        return true;
+    }
+    // SAFETY: the values are only tested for presence, never read.
+    if by_pid && unsafe { TARGET_PIDS.get(tgid) }.is_some() {
+        return true;
+    }
+    by_cgroup && unsafe { TARGET_CGROUPS.get(cgroup) }.is_some()
+}

@@ -3,7 +3,9 @@
 
 pub mod events;
 pub mod filter;
+pub mod rows;
 pub mod task;
+pub mod task_ptr;
 
 /// Reads a global the loader rewrote; volatile so the compiler cannot fold the default.
 #[inline(always)]

@@ -1,6 +1,7 @@
 //! Printing a merged result: bpftrace-style histograms and a summary table, or JSON/YAML.
 
 pub mod counts;
+pub mod cpu_time;
 pub mod events;
 pub mod hist;
 pub mod summary;
@@ -9,7 +10,13 @@ use std::io::{self, Write};
 
 use crate::{cli::OutputFormat, merge::TraceResult};
 
-pub fn render(result: &TraceResult, format: OutputFormat, out: &mut impl Write) -> io::Result<()> {
+/// Prints `result`; `top` bounds the rows of each table of counts (0 for all).
+pub fn render(
+    result: &TraceResult,
+    format: OutputFormat,
+    top: usize,
+    out: &mut impl Write,
+) -> io::Result<()> {
     match format {
         OutputFormat::Json => {
             serde_json::to_writer_pretty(&mut *out, result)?;
@@ -28,9 +35,42 @@ pub fn render(result: &TraceResult, format: OutputFormat, out: &mut impl Write) 
             if !result.histograms.is_empty() {
                 summary::write(result, out)?;
             }
-            counts::write(&result.counts, out)
+            if result.probe == cpu_time::PROBE {
+                cpu_time::write(result, top, out)
+            } else {
+                counts::write(&result.counts, top, out)
+            }
         }
     }
+}
+
+/// Key columns in the order people read them: where (node, pod), who (process), then
+/// what the probe split by; anything else after, by name.
+pub fn key_columns<'a>(names: impl IntoIterator<Item = &'a String>) -> Vec<&'a String> {
+    const ORDER: [&str; 12] = [
+        "node",
+        "namespace",
+        "pod",
+        "pod_uid",
+        "container",
+        "cgroup",
+        "pid",
+        "comm",
+        "syscall",
+        "error",
+        "device",
+        "op",
+    ];
+    let rank = |name: &str| {
+        ORDER
+            .iter()
+            .position(|known| *known == name)
+            .unwrap_or(ORDER.len())
+    };
+    let mut names: Vec<&String> = names.into_iter().collect();
+    names.sort_by(|a, b| rank(a).cmp(&rank(b)).then_with(|| a.cmp(b)));
+    names.dedup();
+    names
 }
 
 /// Any serializable document as YAML.

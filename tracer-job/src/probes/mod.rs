@@ -1,12 +1,19 @@
 //! The built-in probes: each loads its own precompiled object, attaches, and turns its
 //! maps into records.
 
+pub mod block_latency;
+pub mod cpu_time;
 pub mod events;
 pub mod exec;
 mod filter;
+mod hists;
 mod maps;
+mod owners;
+pub mod runq_latency;
+pub mod syscall_count;
 pub mod syscall_latency;
 mod task;
+mod task_ptr;
 
 use aya::{
     Ebpf, EbpfLoader,
@@ -37,12 +44,22 @@ pub fn attach(spec: &ProbeSpec, targets: &ResolvedTargets) -> Result<Box<dyn Pro
         ProbeSpec::SyscallLatency {
             by_syscall,
             min_latency_ns,
+            per_pod,
         } => Ok(Box::new(syscall_latency::SyscallLatency::attach(
             *by_syscall,
             *min_latency_ns,
+            *per_pod,
             targets,
         )?)),
         ProbeSpec::Exec {} => Ok(Box::new(exec::Exec::attach(targets)?)),
+        ProbeSpec::SyscallCount {} => Ok(Box::new(syscall_count::SyscallCount::attach(targets)?)),
+        ProbeSpec::RunqLatency { per_pod } => Ok(Box::new(runq_latency::RunqLatency::attach(
+            *per_pod, targets,
+        )?)),
+        ProbeSpec::BlockLatency { per_pod } => Ok(Box::new(block_latency::BlockLatency::attach(
+            *per_pod, targets,
+        )?)),
+        ProbeSpec::CpuTime {} => Ok(Box::new(cpu_time::CpuTime::attach(targets)?)),
     }
 }
 
