@@ -1,8 +1,13 @@
 //! End-to-end tests on the real kernel. They load real eBPF programs and so run as root;
 //! a probe that does not attach fails its test.
 
+mod block_latency;
 mod cluster;
 mod containers;
+mod cpu_time;
 mod exec;
+mod per_pod;
 mod plugin;
+mod runq_latency;
+mod syscall_count;
 mod syscall_latency;

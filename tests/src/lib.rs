@@ -5,6 +5,7 @@
 pub mod binaries;
 pub mod cgroup;
 pub mod cluster;
+pub mod loopdev;
 pub mod pods;
 pub mod tracer;
 pub mod workload;

@@ -37,6 +37,11 @@ static TASK_GROUP_LEADER_OFFSET: u32 = 0;
 #[unsafe(no_mangle)]
 static TASK_COMM_OFFSET: u32 = 0;
 
+/// A kernel address of a `task_struct`, as raw tracepoints pass it. It is only ever
+/// read through `bpf_probe_read_kernel`, which fails cleanly on a bad address, so any
+/// value is safe to pass.
+pub type TaskAddress = u64;
+
 /// Who a task is. Zero ids when the task could not be read.
 #[derive(Clone, Copy, Default)]
 pub struct TaskIds {
@@ -60,27 +65,30 @@ unsafe fn read<T>(base: *const u8, offset: u32) -> Option<T> {
 
 /// The thread id, process id and cgroup v2 id of `task`.
 #[inline(always)]
-pub fn ids(task: *const u8) -> TaskIds {
+pub fn ids(task: TaskAddress) -> TaskIds {
+    let task = task as *const u8;
     // SAFETY: reads through the helper only.
     unsafe {
         TaskIds {
             tid: read::<u32>(task, global(&TASK_PID_OFFSET)).unwrap_or(0),
             tgid: read::<u32>(task, global(&TASK_TGID_FIELD_OFFSET)).unwrap_or(0),
-            cgroup: cgroup_id(task),
+            cgroup: cgroup_id(task as TaskAddress),
         }
     }
 }
 
 /// The thread id of `task` alone, or 0.
 #[inline(always)]
-pub fn tid(task: *const u8) -> u32 {
+pub fn tid(task: TaskAddress) -> u32 {
+    let task = task as *const u8;
     // SAFETY: reads through the helper only.
     unsafe { read::<u32>(task, global(&TASK_PID_OFFSET)).unwrap_or(0) }
 }
 
 /// `task->cgroups->dfl_cgrp->kn->id`, or 0 when a step cannot be read.
 #[inline(always)]
-pub fn cgroup_id(task: *const u8) -> u64 {
+pub fn cgroup_id(task: TaskAddress) -> u64 {
+    let task = task as *const u8;
     // SAFETY: reads through the helper only.
     unsafe {
         let Some(css_set) = read::<*const u8>(task, global(&TASK_CGROUPS_OFFSET)) else {
@@ -98,7 +106,8 @@ pub fn cgroup_id(task: *const u8) -> u64 {
 
 /// The name of `task`'s process (its group leader's `comm`), or zeros.
 #[inline(always)]
-pub fn process_comm(task: *const u8) -> [u8; 16] {
+pub fn process_comm(task: TaskAddress) -> [u8; 16] {
+    let task = task as *const u8;
     // SAFETY: reads through the helper only.
     unsafe {
         read::<*const u8>(task, global(&TASK_GROUP_LEADER_OFFSET))

@@ -30,7 +30,7 @@ static LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
 pub fn cpu_time_switch(ctx: RawTracePointContext) -> i32 {
     // args: (bool preempt, struct task_struct *prev, struct task_struct *next,
     //        unsigned int prev_state); prev is still the current task.
-    let next = ctx.arg::<u64>(2) as *const u8;
+    let next = ctx.arg::<u64>(2);
     let Some(slot) = ON_CPU.get_ptr_mut(0) else {
         return 0;
     };
@@ -72,7 +72,7 @@ fn add(key: &ProcessKey, ns: u64) {
     let first = ProcessTime {
         on_cpu_ns: ns,
         // SAFETY: the current task is prev; read through helpers only.
-        comm: task_ptr::process_comm(unsafe { bpf_get_current_task() } as *const u8),
+        comm: task_ptr::process_comm(unsafe { bpf_get_current_task() }),
     };
     // Inserting sets this CPU's slot and zeroes the others (their comm too: the tracer
     // takes the one that is set), so a race with another CPU loses nothing.

@@ -49,13 +49,13 @@ static LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(2, 0);
 #[raw_tracepoint(tracepoint = "sched_wakeup")]
 pub fn runq_latency_wakeup(ctx: RawTracePointContext) -> i32 {
     // args: (struct task_struct *p)
-    queued(ctx.arg::<u64>(0) as *const u8);
+    queued(ctx.arg::<u64>(0));
     0
 }
 
 #[raw_tracepoint(tracepoint = "sched_wakeup_new")]
 pub fn runq_latency_wakeup_new(ctx: RawTracePointContext) -> i32 {
-    queued(ctx.arg::<u64>(0) as *const u8);
+    queued(ctx.arg::<u64>(0));
     0
 }
 
@@ -64,8 +64,8 @@ pub fn runq_latency_switch(ctx: RawTracePointContext) -> i32 {
     // args: (bool preempt, struct task_struct *prev, struct task_struct *next,
     //        unsigned int prev_state)
     let preempt = ctx.arg::<u64>(0) & 0xff != 0;
-    let prev = ctx.arg::<u64>(1) as *const u8;
-    let next = ctx.arg::<u64>(2) as *const u8;
+    let prev = ctx.arg::<u64>(1);
+    let next = ctx.arg::<u64>(2);
     let prev_state = ctx.arg::<u64>(3) as u32;
     // Preempted, or switched out without sleeping: it waits for a CPU again.
     if preempt || prev_state == 0 {
@@ -98,7 +98,7 @@ pub fn runq_latency_switch(ctx: RawTracePointContext) -> i32 {
 
 /// Records that `task` became runnable, when it is a target.
 #[inline(always)]
-fn queued(task: *const u8) {
+fn queued(task: task_ptr::TaskAddress) {
     let ids = task_ptr::ids(task);
     if ids.tid == 0 || !is_target_task(ids.tgid, ids.cgroup) {
         return;
