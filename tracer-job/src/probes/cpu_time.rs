@@ -38,6 +38,8 @@ pub struct CpuTime {
     attached: Instant,
     cpus: u64,
     energy: Option<power::Meter>,
+    /// The name each process was first shown with: it stays, so its row keeps its key.
+    comms: HashMap<ProcessKey, String>,
     /// Values last written per (counter name, key).
     written: HashMap<(&'static str, Key), u64>,
     snapshots: hists::Snapshots,
@@ -69,6 +71,7 @@ impl CpuTime {
             attached: Instant::now(),
             cpus: online_cpus(),
             energy: power::Meter::start(),
+            comms: HashMap::new(),
             written: HashMap::new(),
             snapshots: hists::Snapshots::new(NAME, "on_cpu_ns", "ns"),
             _ebpf: ebpf,
@@ -150,7 +153,8 @@ impl Probe for CpuTime {
         for (key, process) in processes {
             let mut row = self.owners.key(key.cgroup);
             row.insert("pid".to_owned(), key.tgid.to_string());
-            row.insert("comm".to_owned(), process.comm);
+            let comm = self.comms.entry(key).or_insert(process.comm).clone();
+            row.insert("comm".to_owned(), comm);
             let total = rows.entry(row).or_default();
             *total = total.wrapping_add(process.on_cpu_ns);
         }

@@ -5,6 +5,9 @@
 //! same in every node's stream, so the plugin's merge adds a pod's rows up across nodes).
 //! Any other cgroup becomes `cgroup`: its path below the cgroup2 mount when known (a
 //! `--cgroup` target, or found by a bounded walk of the hierarchy), else its id.
+//!
+//! A cgroup keeps the key it was first given for the whole trace: snapshots are
+//! cumulative per key, so a row whose key changed would be counted under both.
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -30,6 +33,8 @@ pub struct Owners {
     paths: HashMap<u64, String>,
     mount: Option<PathBuf>,
     walked: Option<Instant>,
+    /// Keys given so far, by cgroup id.
+    given: HashMap<u64, Key>,
 }
 
 impl Owners {
@@ -43,11 +48,21 @@ impl Owners {
                 .collect(),
             mount: crate::targets::cgroup2_mount().ok(),
             walked: None,
+            given: HashMap::new(),
         }
     }
 
-    /// The key columns naming cgroup `id`.
+    /// The key columns naming cgroup `id`; the same every time for one id.
     pub fn key(&mut self, id: u64) -> Key {
+        if let Some(key) = self.given.get(&id) {
+            return key.clone();
+        }
+        let key = self.name(id);
+        self.given.insert(id, key.clone());
+        key
+    }
+
+    fn name(&mut self, id: u64) -> Key {
         let mut key = Key::new();
         if let Some(owner) = self.naming.lookup(id) {
             if let Some(namespace) = &owner.namespace {
@@ -133,6 +148,9 @@ mod tests {
             owners.key(u64::MAX),
             Key::from([("cgroup".to_owned(), u64::MAX.to_string())])
         );
+        // Learnt later, the path does not rename a row already written.
+        owners.paths.insert(u64::MAX, "/late".to_owned());
+        assert_eq!(owners.key(u64::MAX)["cgroup"], u64::MAX.to_string());
     }
 
     #[test]
