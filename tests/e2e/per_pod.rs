@@ -1,11 +1,20 @@
 //! `--per-pod` on syscall-latency: rows split by cgroup in the kernel come back named
-//! after the pod and container, with each pod's exact calls.
+//! after the pod and container, with each pod's exact calls; through the plugin, each
+//! replica of a deployment on its own node keeps its own row.
+
+use std::{
+    collections::BTreeSet,
+    io::{BufRead, BufReader, Read},
+    process::Stdio,
+};
 
 use e2e::{
+    cluster::{Cluster, workload_deployment, workload_pod},
     pods::EmulatedNode,
     tracer::{TracerRun, last_hists},
     workload::Workload,
 };
+use serde_json::Value;
 use tracer_protocol::{ProbeSpec, QosClass, Targets, TraceSpec};
 
 /// getppid calls a workload makes besides its loop (none today; a little room for libc).
@@ -71,4 +80,83 @@ fn syscall_latency_keeps_each_pod_apart() {
         "every row belongs to a target pod: {:?}",
         hists.keys()
     );
+}
+
+#[test]
+fn the_plugin_keeps_each_replica_apart_across_nodes() {
+    const CALLS: u64 = 4_000;
+    let cluster = Cluster::start(3, &[]);
+    let trigger = cluster.trigger("go");
+    cluster.apply(&workload_deployment("checkout", 2, CALLS, &trigger));
+    let pods = cluster.wait_running("default", "app=checkout", 2);
+    let names: BTreeSet<String> = pods
+        .iter()
+        .map(|pod| pod["metadata"]["name"].as_str().expect("named").to_owned())
+        .collect();
+    let first_node = pods[0]["spec"]["nodeName"].as_str().expect("scheduled");
+    cluster.apply(&workload_pod("bystander", first_node, CALLS, &trigger));
+    cluster.wait_running("default", "app=bystander", 1);
+
+    let mut plugin = cluster
+        .plugin()
+        .args([
+            "trace",
+            "syscall-latency",
+            "deploy/checkout",
+            "--by",
+            "syscall",
+            "--per-pod",
+            "-o",
+            "json",
+            "-d",
+            "3s",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start kubectl-ebpf");
+    let mut stderr = BufReader::new(plugin.stderr.take().expect("piped stderr"));
+    let mut attached = 0;
+    let mut said = String::new();
+    while attached < 2 {
+        let mut line = String::new();
+        let read = stderr.read_line(&mut line).expect("read progress");
+        assert!(read > 0, "the plugin ended before attaching: {said}");
+        attached += usize::from(line.starts_with("Tracing on "));
+        said.push_str(&line);
+    }
+    std::fs::write(&trigger, b"").expect("pull the trigger");
+    let mut stdout = String::new();
+    plugin
+        .stdout
+        .take()
+        .expect("piped stdout")
+        .read_to_string(&mut stdout)
+        .expect("read stdout");
+    let _ = stderr.read_to_string(&mut said);
+    let status = plugin.wait().expect("wait for the plugin");
+    assert_eq!(status.code(), Some(0), "{said}");
+
+    let result: Value = serde_json::from_str(&stdout).expect("one JSON document");
+    let getppid: Vec<&Value> = result["histograms"]
+        .as_array()
+        .expect("histograms")
+        .iter()
+        .filter(|h| h["key"]["syscall"] == "getppid")
+        .collect();
+    let seen: BTreeSet<String> = getppid
+        .iter()
+        .map(|h| h["key"]["pod"].as_str().expect("a pod key").to_owned())
+        .collect();
+    assert_eq!(seen, names, "one row per replica, none for the bystander");
+    for histogram in getppid {
+        assert_eq!(histogram["key"]["namespace"], "default");
+        assert_eq!(histogram["key"]["container"], "app");
+        let count = histogram["count"].as_u64().expect("count");
+        assert!(
+            (CALLS..=CALLS + SLACK).contains(&count),
+            "{}: expected {CALLS} getppid calls, counted {count}",
+            histogram["key"]
+        );
+    }
 }
