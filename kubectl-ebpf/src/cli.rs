@@ -141,6 +141,15 @@ pub struct TraceArgs {
     #[arg(long)]
     pub per_node: bool,
 
+    /// One histogram per pod container, split by cgroup in the kernel and added up
+    /// across nodes (syscall-latency, runq-latency, block-latency).
+    #[arg(long)]
+    pub per_pod: bool,
+
+    /// Show the N largest rows of each table of counts (default 20; 0 shows all).
+    #[arg(long, value_name = "N")]
+    pub top: Option<usize>,
+
     /// Ignore calls faster than this (e.g. 10us), filtered in the kernel.
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub min_latency: Option<Duration>,
@@ -238,6 +247,25 @@ mod tests {
         assert_eq!(args.by, Some(GroupBy::Syscall));
         assert_eq!(args.min_latency, Some(Duration::from_micros(10)));
         assert_eq!(args.output, OutputFormat::Json);
+        assert!(!args.per_pod);
+        assert_eq!(args.top, None);
+    }
+
+    #[test]
+    fn parses_per_pod_and_top() {
+        let cli = parse(&["trace", "runq-latency", "--local", "--per-pod"]).expect("parses");
+        let Command::Trace(args) = cli.command else {
+            panic!("not a trace");
+        };
+        assert!(args.per_pod);
+        let cli = parse(&["trace", "syscall-count", "--local", "--top", "5"]).expect("parses");
+        let Command::Trace(args) = cli.command else {
+            panic!("not a trace");
+        };
+        assert_eq!(args.top, Some(5));
+        let err = parse(&["trace", "syscall-count", "--local", "--top", "many"])
+            .expect_err("not a number");
+        assert_eq!(err.exit_code(), 2);
     }
 
     #[test]

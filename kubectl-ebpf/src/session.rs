@@ -36,7 +36,7 @@ pub async fn trace(cluster: ClusterArgs, args: TraceArgs) -> Result<u8, CliError
     };
     let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let result = merger.result(&args.probe, elapsed);
-    finish(&result, args.output)
+    finish(&result, args.output, request::top(&args))
 }
 
 /// Running tracers, as the collection loop controls them.
@@ -67,7 +67,9 @@ pub async fn collect(
     spec: &TraceSpec,
     args: &TraceArgs,
 ) -> Option<Merger> {
-    let mut merger = Merger::new().per_node(args.per_node);
+    // A process's on-CPU time and its share mean something on its own node only.
+    let per_node = args.per_node || args.probe == render::cpu_time::PROBE;
+    let mut merger = Merger::new().per_node(per_node);
     let mut view = ProgressView::new(spec.duration_ms);
     // Events stream to stdout as they come in the table format; JSON and YAML hold them
     // for the final document.
@@ -121,7 +123,7 @@ pub async fn collect(
 }
 
 /// Prints the result, or the reason there is none, and picks the exit code.
-pub fn finish(result: &TraceResult, format: OutputFormat) -> Result<u8, CliError> {
+pub fn finish(result: &TraceResult, format: OutputFormat, top: usize) -> Result<u8, CliError> {
     let failed: Vec<_> = result
         .nodes
         .iter()
@@ -151,7 +153,7 @@ pub fn finish(result: &TraceResult, format: OutputFormat) -> Result<u8, CliError
         });
     }
     let mut stdout = std::io::stdout().lock();
-    let written = render::render(result, format, &mut stdout).and_then(|()| stdout.flush());
+    let written = render::render(result, format, top, &mut stdout).and_then(|()| stdout.flush());
     if let Err(err) = written {
         // A closed pipe (`| head`) is not a failure of the trace.
         if err.kind() != std::io::ErrorKind::BrokenPipe {

@@ -3,6 +3,7 @@
 
 pub mod events;
 pub mod filter;
+pub mod rows;
 pub mod task;
 
 /// Reads a global the loader rewrote; volatile so the compiler cannot fold the default.

@@ -338,6 +338,7 @@ mod tests {
             vec![ProbeSpec::SyscallLatency {
                 by_syscall: false,
                 min_latency_ns: 0,
+                per_pod: false,
             }],
             Targets::default(),
         );

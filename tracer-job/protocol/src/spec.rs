@@ -124,6 +124,10 @@ pub enum ProbeSpec {
         /// Syscalls faster than this are not recorded.
         #[serde(default)]
         min_latency_ns: u64,
+        /// Rows split by pod container (by cgroup in the kernel). Left out when false,
+        /// so tracers that predate it still read the spec.
+        #[serde(default, skip_serializing_if = "is_false")]
+        per_pod: bool,
     },
     /// execve/execveat: path, arguments, parent and result.
     Exec {},
@@ -135,6 +139,24 @@ pub enum ProbeSpec {
     Signal {},
     /// Processes the OOM killer chooses: victim, its memory, the triggering task.
     OomKill {},
+    /// Syscalls counted by name and errno.
+    SyscallCount {},
+    /// Time runnable threads wait for a CPU.
+    RunqLatency {
+        #[serde(default, skip_serializing_if = "is_false")]
+        per_pod: bool,
+    },
+    /// Block request latency by device and operation.
+    BlockLatency {
+        #[serde(default, skip_serializing_if = "is_false")]
+        per_pod: bool,
+    },
+    /// On-CPU time per process.
+    CpuTime {},
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 impl ProbeSpec {
@@ -147,6 +169,10 @@ impl ProbeSpec {
             ProbeSpec::Open {} => "open",
             ProbeSpec::Signal {} => "signal",
             ProbeSpec::OomKill {} => "oom-kill",
+            ProbeSpec::SyscallCount {} => "syscall-count",
+            ProbeSpec::RunqLatency { .. } => "runq-latency",
+            ProbeSpec::BlockLatency { .. } => "block-latency",
+            ProbeSpec::CpuTime {} => "cpu-time",
         }
     }
 }
@@ -224,6 +250,7 @@ mod tests {
         ProbeSpec::SyscallLatency {
             by_syscall: true,
             min_latency_ns: 0,
+            per_pod: false,
         }
     }
 
@@ -251,9 +278,35 @@ mod tests {
             spec.probes,
             vec![ProbeSpec::SyscallLatency {
                 by_syscall: false,
-                min_latency_ns: 0
+                min_latency_ns: 0,
+                per_pod: false,
             }]
         );
+    }
+
+    #[test]
+    fn per_pod_travels_only_when_set() {
+        let plain = serde_json::to_string(&latency()).expect("serializes");
+        assert!(!plain.contains("per_pod"), "{plain}");
+        let split = ProbeSpec::RunqLatency { per_pod: true };
+        let json = serde_json::to_string(&split).expect("serializes");
+        assert_eq!(json, r#"{"probe":"runq-latency","per_pod":true}"#);
+        assert_eq!(
+            serde_json::from_str::<ProbeSpec>(&json).expect("parses"),
+            split
+        );
+        for (name, spec) in [
+            ("syscall-count", ProbeSpec::SyscallCount {}),
+            ("block-latency", ProbeSpec::BlockLatency { per_pod: false }),
+            ("cpu-time", ProbeSpec::CpuTime {}),
+        ] {
+            assert_eq!(spec.name(), name);
+            let json = format!(r#"{{"probe":"{name}"}}"#);
+            assert_eq!(
+                serde_json::from_str::<ProbeSpec>(&json).expect("parses"),
+                spec
+            );
+        }
     }
 
     #[test]
