@@ -67,6 +67,9 @@ pub enum Command {
     List,
     /// Delete a trace's Jobs, pods and ConfigMap.
     Delete(DeleteArgs),
+    /// Print the namespace, roles and bindings a user needs to trace (apply them with
+    /// `kubectl apply -f -`).
+    Rbac(RbacArgs),
     /// Print a shell completion script.
     Completion {
         #[arg(value_enum)]
@@ -187,6 +190,32 @@ pub struct ProbesArgs {
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct RbacArgs {
+    /// Bind a user (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub for_user: Vec<String>,
+
+    /// Bind a group (repeatable; default: the group kubectl-ebpf-users when nobody is named).
+    #[arg(long, value_name = "NAME")]
+    pub for_group: Vec<String>,
+
+    /// Bind a service account (repeatable).
+    #[arg(long, value_name = "NAMESPACE/NAME")]
+    pub for_service_account: Vec<String>,
+
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = ManifestFormat::Yaml)]
+    pub output: ManifestFormat,
+}
+
+/// Formats for objects to apply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ManifestFormat {
+    Yaml,
+    Json,
 }
 
 #[derive(Debug, Args)]

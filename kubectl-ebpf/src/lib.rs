@@ -11,6 +11,7 @@ pub mod launch;
 pub mod merge;
 pub mod probe_list;
 pub mod progress;
+pub mod rbac;
 pub mod render;
 pub mod request;
 pub mod session;

@@ -5,7 +5,7 @@ use kubectl_ebpf::{
     cli::{Cli, Command},
     completions,
     exit::{self, CliError},
-    probe_list, session,
+    probe_list, rbac, session,
 };
 
 fn main() -> ExitCode {
@@ -16,6 +16,7 @@ fn main() -> ExitCode {
         Command::List => block_on(kubectl_ebpf::cluster::list(cluster)),
         Command::Delete(args) => block_on(kubectl_ebpf::cluster::delete(cluster, args)),
         Command::Probes(args) => probe_list::run(&args),
+        Command::Rbac(args) => rbac::run(&cluster, &args),
         Command::Completion { shell } => {
             let _ = std::io::stdout().write_all(&completions::generate(shell));
             Ok(exit::SUCCESS)
