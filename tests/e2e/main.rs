@@ -3,6 +3,7 @@
 
 mod block_latency;
 mod cluster;
+mod completion;
 mod containers;
 mod cpu_time;
 mod exec;
