@@ -12,6 +12,7 @@ mod oom_kill;
 mod open;
 mod per_pod;
 mod plugin;
+mod profile;
 mod runq_latency;
 mod signal;
 mod syscall_count;
