@@ -207,7 +207,7 @@ fn want(command: &ClapCommand, line: &Line, partial: &str) -> Want {
         return Want::Fixed(subcommands, NO_FILES);
     };
     match (subcommand.get_name(), line.positionals) {
-        ("trace" | "profile" | "probes", 0) => Want::Fixed(probes(), NO_FILES),
+        ("trace" | "probes", 0) => Want::Fixed(probes(), NO_FILES),
         ("trace" | "profile", _) => Want::Target,
         ("delete", _) => Want::TraceIds,
         _ => {
@@ -433,7 +433,8 @@ mod tests {
             "{all:?}"
         );
         assert_eq!(all.last().map(String::as_str), Some(":4"));
-        assert_eq!(values(&["pr"]), ["probes"]);
+        assert_eq!(values(&["pro"]), ["profile", "probes"]);
+        assert_eq!(values(&["prob"]), ["probes"]);
     }
 
     #[test]
@@ -457,6 +458,7 @@ mod tests {
         assert!(flags.contains(&"--namespace".to_owned()));
         assert!(flags.contains(&"--all-nodes".to_owned()));
         assert_eq!(values(&["trace", "exec", "--dry"]), ["--dry-run"]);
+        assert!(values(&["profile", "--"]).contains(&"--frequency".to_owned()));
     }
 
     #[test]
@@ -468,6 +470,7 @@ mod tests {
         assert_eq!(lines(&["trace", "exec", "--duration", ""]), [":4"]);
         // A path lets the shell complete files.
         assert_eq!(lines(&["--kubeconfig", ""]), [":0"]);
+        assert_eq!(lines(&["profile", "--output-file", ""]), [":0"]);
     }
 
     #[test]

@@ -13,6 +13,7 @@ fn main() -> ExitCode {
     let cluster = cli.cluster;
     let result = match cli.command {
         Command::Trace(args) => block_on(session::trace(cluster, *args)),
+        Command::Profile(args) => block_on(session::profile(cluster, *args)),
         Command::List => block_on(kubectl_ebpf::cluster::list(cluster)),
         Command::Delete(args) => block_on(kubectl_ebpf::cluster::delete(cluster, args)),
         Command::Probes(args) => probe_list::run(&args),

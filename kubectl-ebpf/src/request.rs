@@ -4,7 +4,7 @@ use tracer_protocol::{ProbeSpec, Targets, TraceSpec};
 
 use crate::{
     catalogue::{self, Kind},
-    cli::{GroupBy, TraceArgs},
+    cli::{GroupBy, ProfileFormat, ProfileOptions, TraceArgs},
     exit::CliError,
 };
 
@@ -62,6 +62,20 @@ pub fn probe_spec(args: &TraceArgs) -> Result<ProbeSpec, CliError> {
             per_pod: args.per_pod,
         }),
         "cpu-time" => Ok(ProbeSpec::CpuTime {}),
+        "profile" => {
+            let options = args.profile.clone().unwrap_or(ProfileOptions {
+                frequency_hz: tracer_protocol::spec::DEFAULT_FREQUENCY_HZ,
+                user: true,
+                kernel: true,
+                format: ProfileFormat::Table,
+                file: None,
+            });
+            Ok(ProbeSpec::Profile {
+                frequency_hz: options.frequency_hz,
+                user: options.user,
+                kernel: options.kernel,
+            })
+        }
         other => Err(CliError::usage(
             format!("unknown probe '{other}'"),
             "run `kubectl ebpf probes` for the list",

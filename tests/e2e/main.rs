@@ -13,6 +13,7 @@ mod oom_kill;
 mod open;
 mod per_pod;
 mod plugin;
+mod profile;
 mod rbac;
 mod runq_latency;
 mod signal;

@@ -3,6 +3,7 @@
 
 use std::{
     io::{BufRead, BufReader, Write},
+    path::Path,
     process::{Child, ChildStdin, ChildStdout, Command, Stdio},
 };
 
@@ -22,12 +23,17 @@ impl Workload {
 
     /// Starts one of the workload binaries with `args`; it waits until `run` or `go`.
     pub fn start(program: &str, args: &[String]) -> Self {
-        let mut child = Command::new(binaries::path(program))
+        Self::start_at(&binaries::path(program), args)
+    }
+
+    /// Starts the workload binary at `program` with `args`; it waits until `run` or `go`.
+    pub fn start_at(program: &Path, args: &[String]) -> Self {
+        let mut child = Command::new(program)
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|err| panic!("start {program}: {err}"));
+            .unwrap_or_else(|err| panic!("start {}: {err}", program.display()));
         let stdin = child.stdin.take();
         let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
         let mut workload = Workload {

@@ -12,6 +12,7 @@ pub mod power;
 pub mod probes;
 pub mod run;
 pub mod signals;
+pub mod symbols;
 pub mod syscalls;
 pub mod targets;
 pub mod tracefs;

@@ -13,6 +13,7 @@ pub mod filter;
 pub mod hist;
 pub mod oom_kill;
 pub mod open;
+pub mod profile;
 pub mod rows;
 pub mod runq_latency;
 pub mod signal;

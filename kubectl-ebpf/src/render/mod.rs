@@ -4,6 +4,7 @@ pub mod counts;
 pub mod cpu_time;
 pub mod events;
 pub mod hist;
+pub mod profile;
 pub mod summary;
 
 use std::io::{self, Write};

@@ -153,6 +153,33 @@ pub enum ProbeSpec {
     },
     /// On-CPU time per process.
     CpuTime {},
+    /// On-CPU stacks sampled at `frequency_hz` on every CPU, counted in the kernel and
+    /// symbolized on the node (`count` records named `samples`, see docs/protocol.md).
+    Profile {
+        #[serde(default = "default_frequency_hz")]
+        frequency_hz: u64,
+        /// Take user stacks.
+        #[serde(default = "yes")]
+        user: bool,
+        /// Take kernel stacks.
+        #[serde(default = "yes")]
+        kernel: bool,
+    },
+}
+
+/// Samples per second per CPU when the spec does not say: off the timer tick's multiples,
+/// so sampling does not run in lockstep with periodic work.
+pub const DEFAULT_FREQUENCY_HZ: u64 = 99;
+
+/// Highest sampling frequency a spec may ask for.
+pub const MAX_FREQUENCY_HZ: u64 = 10_000;
+
+fn default_frequency_hz() -> u64 {
+    DEFAULT_FREQUENCY_HZ
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn is_false(value: &bool) -> bool {
@@ -173,6 +200,7 @@ impl ProbeSpec {
             ProbeSpec::RunqLatency { .. } => "runq-latency",
             ProbeSpec::BlockLatency { .. } => "block-latency",
             ProbeSpec::CpuTime {} => "cpu-time",
+            ProbeSpec::Profile { .. } => "profile",
         }
     }
 }
@@ -193,6 +221,10 @@ pub enum SpecError {
     IntervalTooShort(u64),
     #[error("trace spec duration must be above zero")]
     ZeroDuration,
+    #[error("sampling frequency {0} Hz is outside 1..={MAX_FREQUENCY_HZ} Hz")]
+    Frequency(u64),
+    #[error("the profile takes neither user nor kernel stacks")]
+    NoStacks,
 }
 
 impl TraceSpec {
@@ -237,6 +269,21 @@ impl TraceSpec {
         }
         if self.duration_ms == Some(0) {
             return Err(SpecError::ZeroDuration);
+        }
+        for probe in &self.probes {
+            if let ProbeSpec::Profile {
+                frequency_hz,
+                user,
+                kernel,
+            } = probe
+            {
+                if !(1..=MAX_FREQUENCY_HZ).contains(frequency_hz) {
+                    return Err(SpecError::Frequency(*frequency_hz));
+                }
+                if !user && !kernel {
+                    return Err(SpecError::NoStacks);
+                }
+            }
         }
         Ok(())
     }
@@ -334,6 +381,14 @@ mod tests {
                 "above zero",
             ),
             (b"not json", "not valid"),
+            (
+                br#"{"version":1,"probes":[{"probe":"profile","frequency_hz":0}]}"#,
+                "outside 1..=10000 Hz",
+            ),
+            (
+                br#"{"version":1,"probes":[{"probe":"profile","user":false,"kernel":false}]}"#,
+                "neither user nor kernel",
+            ),
         ];
         for (input, expected) in cases {
             let err = TraceSpec::parse(input)
@@ -344,6 +399,21 @@ mod tests {
                 "{err:?} should mention {expected:?}"
             );
         }
+    }
+
+    #[test]
+    fn profile_defaults_to_both_stacks_at_99_hz() {
+        let spec =
+            TraceSpec::parse(br#"{"version":1,"probes":[{"probe":"profile"}]}"#).expect("parses");
+        assert_eq!(
+            spec.probes,
+            vec![ProbeSpec::Profile {
+                frequency_hz: 99,
+                user: true,
+                kernel: true,
+            }]
+        );
+        assert_eq!(spec.probes[0].name(), "profile");
     }
 
     #[test]

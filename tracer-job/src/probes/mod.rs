@@ -12,6 +12,7 @@ mod maps;
 pub mod oom_kill;
 pub mod open;
 mod owners;
+pub mod profile;
 pub mod runq_latency;
 pub mod signal;
 pub mod syscall_count;
@@ -67,6 +68,16 @@ pub fn attach(spec: &ProbeSpec, targets: &ResolvedTargets) -> Result<Box<dyn Pro
             *per_pod, targets,
         )?)),
         ProbeSpec::CpuTime {} => Ok(Box::new(cpu_time::CpuTime::attach(targets)?)),
+        ProbeSpec::Profile {
+            frequency_hz,
+            user,
+            kernel,
+        } => Ok(Box::new(profile::Profile::attach(
+            *frequency_hz,
+            *user,
+            *kernel,
+            targets,
+        )?)),
     }
 }
 
