@@ -8,6 +8,7 @@ mod exit;
 mod netns;
 mod oom_kill;
 mod open;
+mod packet_drop;
 mod plugin;
 mod signal;
 mod syscall_latency;

@@ -135,6 +135,8 @@ pub enum ProbeSpec {
     Signal {},
     /// Processes the OOM killer chooses: victim, its memory, the triggering task.
     OomKill {},
+    /// Packets the kernel drops: reason, protocol, location, flow; counts and events.
+    PacketDrop {},
 }
 
 impl ProbeSpec {
@@ -147,6 +149,7 @@ impl ProbeSpec {
             ProbeSpec::Open {} => "open",
             ProbeSpec::Signal {} => "signal",
             ProbeSpec::OomKill {} => "oom-kill",
+            ProbeSpec::PacketDrop {} => "packet-drop",
         }
     }
 }

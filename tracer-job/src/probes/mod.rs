@@ -6,9 +6,12 @@ pub mod exec;
 pub mod exit;
 mod filter;
 mod maps;
+mod netns;
 pub mod oom_kill;
 pub mod open;
+pub mod packet_drop;
 pub mod signal;
+mod sock;
 pub mod syscall_latency;
 mod task;
 
@@ -51,6 +54,7 @@ pub fn attach(spec: &ProbeSpec, targets: &ResolvedTargets) -> Result<Box<dyn Pro
         ProbeSpec::Open {} => Ok(Box::new(open::attach(targets)?)),
         ProbeSpec::Signal {} => Ok(Box::new(signal::attach(targets)?)),
         ProbeSpec::OomKill {} => Ok(Box::new(oom_kill::attach(targets)?)),
+        ProbeSpec::PacketDrop {} => Ok(Box::new(packet_drop::PacketDrop::attach(targets)?)),
     }
 }
 
