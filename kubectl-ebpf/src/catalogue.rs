@@ -16,6 +16,8 @@ pub enum Kind {
     Histogram,
     Counts,
     Events,
+    /// Events as they come, and a counts table at the end.
+    CountsAndEvents,
 }
 
 impl Kind {
@@ -24,6 +26,7 @@ impl Kind {
             Kind::Histogram => "histogram",
             Kind::Counts => "counts",
             Kind::Events => "events",
+            Kind::CountsAndEvents => "counts+events",
         }
     }
 }
@@ -129,6 +132,13 @@ pub const PROBES: &[ProbeInfo] = &[
         summary: "on-CPU time by pod, container and process, and its share of the node's CPUs",
         hooks: &["sched:sched_switch"],
         fields: &["pid", "comm"],
+    },
+    ProbeInfo {
+        name: "packet-drop",
+        kind: Kind::CountsAndEvents,
+        summary: "packets the kernel dropped: reason, protocol, dropping function, flow; counts by reason",
+        hooks: &["skb:kfree_skb"],
+        fields: &["reason", "protocol", "src", "dst", "location", "by"],
     },
 ];
 

@@ -76,6 +76,7 @@ pub fn probe_spec(args: &TraceArgs) -> Result<ProbeSpec, CliError> {
                 kernel: options.kernel,
             })
         }
+        "packet-drop" => Ok(ProbeSpec::PacketDrop {}),
         other => Err(CliError::usage(
             format!("unknown probe '{other}'"),
             "run `kubectl ebpf probes` for the list",

@@ -4,6 +4,8 @@
 pub mod events;
 pub mod filter;
 pub mod rows;
+pub mod skb;
+pub mod sock;
 pub mod task;
 
 /// Reads a global the loader rewrote; volatile so the compiler cannot fold the default.

@@ -165,6 +165,8 @@ pub enum ProbeSpec {
         #[serde(default = "yes")]
         kernel: bool,
     },
+    /// Packets the kernel drops: reason, protocol, location, flow; counts and events.
+    PacketDrop {},
 }
 
 /// Samples per second per CPU when the spec does not say: off the timer tick's multiples,
@@ -201,6 +203,7 @@ impl ProbeSpec {
             ProbeSpec::BlockLatency { .. } => "block-latency",
             ProbeSpec::CpuTime {} => "cpu-time",
             ProbeSpec::Profile { .. } => "profile",
+            ProbeSpec::PacketDrop {} => "packet-drop",
         }
     }
 }

@@ -9,12 +9,15 @@ pub mod exit;
 mod filter;
 mod hists;
 mod maps;
+mod netns;
 pub mod oom_kill;
 pub mod open;
 mod owners;
+pub mod packet_drop;
 pub mod profile;
 pub mod runq_latency;
 pub mod signal;
+mod sock;
 pub mod syscall_count;
 pub mod syscall_latency;
 mod task;
@@ -78,6 +81,7 @@ pub fn attach(spec: &ProbeSpec, targets: &ResolvedTargets) -> Result<Box<dyn Pro
             *kernel,
             targets,
         )?)),
+        ProbeSpec::PacketDrop {} => Ok(Box::new(packet_drop::PacketDrop::attach(targets)?)),
     }
 }
 
