@@ -372,11 +372,11 @@ _kubectl__ebpf() {
             fi
             case "${prev}" in
                 --output)
-                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json yaml svg" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json yaml svg" -- "${cur}"))
                     return 0
                     ;;
                 --kubeconfig)
@@ -587,7 +587,7 @@ _kubectl__ebpf() {
             return 0
             ;;
         kubectl__subcmd__ebpf__subcmd__trace)
-            opts="-l -A -c -d -o -n -h --selector --all-namespaces --container --all-nodes --image --privileged --dry-run --start-timeout --local --pid --cgroup --tracer --duration --by --per-node --per-pod --top --min-latency --output --kubeconfig --context --cluster --user --namespace --job-namespace --help syscall-latency exec exit open signal oom-kill syscall-count runq-latency block-latency cpu-time packet-drop"
+            opts="-l -A -c -d -o -n -h --selector --all-namespaces --container --all-nodes --image --privileged --dry-run --start-timeout --local --pid --cgroup --tracer --duration --by --per-node --per-pod --top --min-latency --output --heatmap --interval --kubeconfig --context --cluster --user --namespace --job-namespace --help syscall-latency exec exit open signal oom-kill syscall-count runq-latency block-latency cpu-time packet-drop"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -650,11 +650,15 @@ _kubectl__ebpf() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json yaml svg" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json yaml svg" -- "${cur}"))
+                    return 0
+                    ;;
+                --interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --kubeconfig)

@@ -53,7 +53,9 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l top 
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l min-latency -d 'Ignore calls faster than this (e.g. 10us), filtered in the kernel' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -s o -l output -d 'Output format' -r -f -a "table\t'Histograms and a summary table'
 json\t'One JSON document (docs/json-output.md)'
-yaml\t'The same document as YAML'"
+yaml\t'The same document as YAML'
+svg\t'The heatmaps as one SVG document (with --heatmap)'"
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l interval -d 'How often each node sends its snapshot, and so one heatmap column (default 1s)' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l kubeconfig -d 'Path to the kubeconfig file (default: KUBECONFIG, else ~/.kube/config)' -r -F
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l context -d 'The kubeconfig context to use' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l cluster -d 'The kubeconfig cluster to use' -r
@@ -67,6 +69,7 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l dry-
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l local -d 'Trace this machine instead of a cluster, by running tracer-job here'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l per-node -d 'Keep each node\'s histograms apart instead of summing them'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l per-pod -d 'One histogram per pod container, split by cgroup in the kernel and added up across nodes (syscall-latency, runq-latency, block-latency)'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l heatmap -d 'Also draw each histogram over time: one column per --interval, log2 buckets up, shaded by count (histogram probes; `-o svg` writes it as SVG)'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -s l -l selector -d 'Trace the pods matching this label selector (e.g. app=checkout)' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -s c -l container -d 'Trace only this container of each pod' -r
@@ -99,7 +102,8 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -l lo
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand probes" -s o -l output -d 'Output format' -r -f -a "table\t'Histograms and a summary table'
 json\t'One JSON document (docs/json-output.md)'
-yaml\t'The same document as YAML'"
+yaml\t'The same document as YAML'
+svg\t'The heatmaps as one SVG document (with --heatmap)'"
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand probes" -l kubeconfig -d 'Path to the kubeconfig file (default: KUBECONFIG, else ~/.kube/config)' -r -F
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand probes" -l context -d 'The kubeconfig context to use' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand probes" -l cluster -d 'The kubeconfig cluster to use' -r

@@ -59,6 +59,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-ebpf' -ScriptBlock {
             [CompletionResult]::new('--min-latency', '--min-latency', [CompletionResultType]::ParameterName, 'Ignore calls faster than this (e.g. 10us), filtered in the kernel')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--interval', '--interval', [CompletionResultType]::ParameterName, 'How often each node sends its snapshot, and so one heatmap column (default 1s)')
             [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file (default: KUBECONFIG, else ~/.kube/config)')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The kubeconfig context to use')
             [CompletionResult]::new('--cluster', '--cluster', [CompletionResultType]::ParameterName, 'The kubeconfig cluster to use')
@@ -74,6 +75,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-ebpf' -ScriptBlock {
             [CompletionResult]::new('--local', '--local', [CompletionResultType]::ParameterName, 'Trace this machine instead of a cluster, by running tracer-job here')
             [CompletionResult]::new('--per-node', '--per-node', [CompletionResultType]::ParameterName, 'Keep each node''s histograms apart instead of summing them')
             [CompletionResult]::new('--per-pod', '--per-pod', [CompletionResultType]::ParameterName, 'One histogram per pod container, split by cgroup in the kernel and added up across nodes (syscall-latency, runq-latency, block-latency)')
+            [CompletionResult]::new('--heatmap', '--heatmap', [CompletionResultType]::ParameterName, 'Also draw each histogram over time: one column per --interval, log2 buckets up, shaded by count (histogram probes; `-o svg` writes it as SVG)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break

@@ -118,6 +118,15 @@ pub struct TraceArgs {
     #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
 
+    /// Also draw each histogram over time: one column per --interval, log2 buckets up,
+    /// shaded by count (histogram probes; `-o svg` writes it as SVG).
+    #[arg(long)]
+    pub heatmap: bool,
+
+    /// How often each node sends its snapshot, and so one heatmap column (default 1s).
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub interval: Option<Duration>,
+
     /// Set by `profile`, which runs as a trace of the profile probe.
     #[arg(skip)]
     pub profile: Option<ProfileOptions>,
@@ -280,6 +289,8 @@ pub enum OutputFormat {
     Json,
     /// The same document as YAML.
     Yaml,
+    /// The heatmaps as one SVG document (with --heatmap).
+    Svg,
 }
 
 #[derive(Debug, Args)]

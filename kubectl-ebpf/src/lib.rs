@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod complete;
 pub mod completions;
 pub mod exit;
+pub mod heatmap;
 pub mod launch;
 pub mod merge;
 pub mod probe_list;

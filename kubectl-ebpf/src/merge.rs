@@ -6,6 +6,8 @@ use std::collections::{BTreeMap, btree_map::Entry};
 use serde::Serialize;
 use tracer_protocol::{Bucket, Decoded, ErrorCode, Record, TargetState};
 
+use crate::heatmap::{Heatmap, Timeline};
+
 pub type Key = BTreeMap<String, String>;
 
 /// Identifies one histogram across nodes.
@@ -71,6 +73,8 @@ pub struct Merger {
     per_node: bool,
     events: Vec<Event>,
     events_seen: u64,
+    /// Histograms over time, with `--heatmap`.
+    timeline: Option<Timeline>,
 }
 
 impl Merger {
@@ -82,6 +86,26 @@ impl Merger {
     pub fn per_node(mut self, per_node: bool) -> Self {
         self.per_node = per_node;
         self
+    }
+
+    /// Also keep what each snapshot interval added, for heatmaps.
+    pub fn heatmaps(mut self, interval_ms: u64) -> Self {
+        self.timeline = Some(Timeline::new(interval_ms, self.per_node));
+        self
+    }
+
+    /// Notes when a line of `node`'s stream arrived (`now_ms` since the start), for the
+    /// heatmaps; call before `apply`. Nothing without `heatmaps`.
+    pub fn observe(&mut self, node: &str, decoded: &Decoded, now_ms: u64) {
+        let (Some(timeline), Decoded::Record(record)) = (&mut self.timeline, decoded) else {
+            return;
+        };
+        let name = self
+            .nodes
+            .get(node)
+            .and_then(|state| state.reported_name.clone())
+            .unwrap_or_else(|| node.to_owned());
+        timeline.record(&name, record, now_ms);
     }
 
     /// Takes in one decoded line of `node`'s stream.
@@ -294,6 +318,11 @@ impl Merger {
             counts,
             events_total: self.events_seen,
             events,
+            heatmaps: self
+                .timeline
+                .as_ref()
+                .map(Timeline::heatmaps)
+                .unwrap_or_default(),
         }
     }
 }
@@ -367,6 +396,9 @@ pub struct TraceResult {
     /// The first `MAX_KEPT_EVENTS` events, in time order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<Event>,
+    /// With `--heatmap`: every histogram per snapshot interval.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub heatmaps: Vec<Heatmap>,
 }
 
 fn is_zero(value: &u64) -> bool {

@@ -39,6 +39,12 @@ impl Entry {
 }
 
 pub fn run(args: &ProbesArgs) -> Result<u8, CliError> {
+    if args.output == OutputFormat::Svg {
+        return Err(CliError::usage(
+            "-o svg draws the heatmaps of a trace",
+            "choose -o table, json or yaml",
+        ));
+    }
     let entries: Vec<Entry> = match &args.name {
         Some(name) => vec![Entry::of(catalogue::find(name).ok_or_else(|| {
             CliError::usage(
@@ -55,7 +61,7 @@ pub fn run(args: &ProbesArgs) -> Result<u8, CliError> {
             .and_then(|()| writeln!(stdout)),
         OutputFormat::Yaml => render::write_yaml(&entries, &mut stdout),
         OutputFormat::Table if args.name.is_some() => write_details(&entries, &mut stdout),
-        OutputFormat::Table => write_table(&entries, &mut stdout),
+        OutputFormat::Table | OutputFormat::Svg => write_table(&entries, &mut stdout),
     };
     match written {
         Err(err) if err.kind() != io::ErrorKind::BrokenPipe => Err(CliError::failure(

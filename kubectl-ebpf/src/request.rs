@@ -4,7 +4,7 @@ use tracer_protocol::{ProbeSpec, Targets, TraceSpec};
 
 use crate::{
     catalogue::{self, Kind},
-    cli::{GroupBy, ProfileFormat, ProfileOptions, TraceArgs},
+    cli::{GroupBy, OutputFormat, ProfileFormat, ProfileOptions, TraceArgs},
     exit::CliError,
 };
 
@@ -36,6 +36,9 @@ pub fn local_spec(args: &TraceArgs) -> Result<TraceSpec, CliError> {
 pub fn base_spec(args: &TraceArgs, targets: Targets) -> Result<TraceSpec, CliError> {
     let mut spec = TraceSpec::new(vec![probe_spec(args)?], targets);
     spec.duration_ms = args.duration.map(|d| d.as_millis().max(1) as u64);
+    if let Some(interval) = args.interval {
+        spec.interval_ms = u64::try_from(interval.as_millis()).unwrap_or(u64::MAX);
+    }
     spec.validate()
         .map_err(|err| CliError::usage(err.to_string(), "check the flags"))?;
     Ok(spec)
@@ -97,6 +100,19 @@ fn check_flags(args: &TraceArgs) -> Result<(), CliError> {
         ));
     }
     let counts = catalogue::find(probe).is_some_and(|info| info.kind == Kind::Counts);
+    let histogram = catalogue::find(probe).is_some_and(|info| info.kind == Kind::Histogram);
+    if args.heatmap && !histogram {
+        return Err(CliError::usage(
+            format!("--heatmap draws histograms over time; {probe} has none"),
+            "use it with syscall-latency, runq-latency or block-latency",
+        ));
+    }
+    if args.output == OutputFormat::Svg && !args.heatmap {
+        return Err(CliError::usage(
+            "-o svg draws heatmaps",
+            "add --heatmap, or choose -o table, json or yaml",
+        ));
+    }
     if args.top.is_some() && !counts {
         let with_counts: Vec<&str> = catalogue::PROBES
             .iter()

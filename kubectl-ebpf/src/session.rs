@@ -94,6 +94,10 @@ pub async fn collect(
     // A process's on-CPU time and its share mean something on its own node only.
     let per_node = args.per_node || args.probe == render::cpu_time::PROBE;
     let mut merger = Merger::new().per_node(per_node);
+    if args.heatmap {
+        merger = merger.heatmaps(spec.interval_ms);
+    }
+    let started = Instant::now();
     let mut view = ProgressView::new(spec.duration_ms);
     // Events stream to stdout as they come in the table format; JSON and YAML hold them
     // for the final document.
@@ -104,15 +108,20 @@ pub async fn collect(
     while running > 0 {
         tokio::select! {
             event = incoming.recv() => match event {
-                Some(NodeEvent::Line { node, line }) => match merger.apply(&node, decode_line(&line)) {
-                    Some(Progress::Attached { node, ms }) => view.attached(&node, ms),
-                    Some(Progress::Event(event)) => {
-                        if let Some(printer) = printer.as_mut() {
-                            view.print_lines(&printer.lines(&event));
+                Some(NodeEvent::Line { node, line }) => {
+                    let decoded = decode_line(&line);
+                    let now_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                    merger.observe(&node, &decoded, now_ms);
+                    match merger.apply(&node, decoded) {
+                        Some(Progress::Attached { node, ms }) => view.attached(&node, ms),
+                        Some(Progress::Event(event)) => {
+                            if let Some(printer) = printer.as_mut() {
+                                view.print_lines(&printer.lines(&event));
+                            }
                         }
+                        None => {}
                     }
-                    None => {}
-                },
+                }
                 Some(NodeEvent::Waiting { node, why }) => view.waiting(&node, &why),
                 Some(NodeEvent::Failed { node, code, message, hint }) => {
                     view.ended(&node, &message);

@@ -123,3 +123,120 @@ fn a_missing_cgroup_is_one_line_and_exit_code_2() {
     assert!(stderr.contains("no-such-cgroup"), "{stderr}");
     assert!(output.stdout.is_empty());
 }
+
+#[test]
+fn a_heatmap_places_a_burst_in_its_interval_and_adds_up_to_the_histogram() {
+    let cgroup = TestCgroup::create("heatmap");
+    let mut inside = Workload::spawn(INSIDE_CALLS);
+    cgroup.add(inside.pid());
+    let mut plugin = Command::new(binaries::plugin())
+        .args([
+            "trace",
+            "syscall-latency",
+            "--local",
+            "--heatmap",
+            "--interval",
+            "250ms",
+            "-d",
+            "3s",
+            "-o",
+            "json",
+        ])
+        .arg("--cgroup")
+        .arg(cgroup.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start kubectl-ebpf");
+    let mut stderr = BufReader::new(plugin.stderr.take().expect("piped stderr"));
+    let mut line = String::new();
+    stderr.read_line(&mut line).expect("read progress");
+    assert!(line.starts_with("Tracing on "), "{line:?}");
+    // A quiet second first: the burst belongs four or more intervals in.
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    inside.run();
+    let mut stdout = String::new();
+    plugin
+        .stdout
+        .take()
+        .expect("piped stdout")
+        .read_to_string(&mut stdout)
+        .expect("read stdout");
+    let status = plugin.wait().expect("wait for the plugin");
+    assert!(status.success(), "{status}");
+    let result: Value = serde_json::from_str(&stdout).expect("one JSON document");
+    let heatmaps = result["heatmaps"].as_array().expect("heatmaps");
+    assert_eq!(heatmaps.len(), 1, "{result}");
+    let heatmap = &heatmaps[0];
+    assert_eq!(heatmap["interval_ms"], 250);
+    let column_totals: Vec<u64> = heatmap["columns"]
+        .as_array()
+        .expect("columns")
+        .iter()
+        .map(|column| {
+            column
+                .as_array()
+                .expect("buckets")
+                .iter()
+                .map(|bucket| bucket["count"].as_u64().expect("count"))
+                .sum()
+        })
+        .collect();
+    let total: u64 = column_totals.iter().sum();
+    assert_eq!(
+        total, result["histograms"][0]["count"],
+        "the intervals add up to the histogram: {column_totals:?}"
+    );
+    let (busiest, most) = column_totals
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, total)| **total)
+        .expect("some column");
+    assert!(*most >= INSIDE_CALLS / 2, "{column_totals:?}");
+    assert!(
+        busiest >= 3,
+        "the burst came after a quiet second: {column_totals:?}"
+    );
+    assert!(column_totals[0] < 1_000, "{column_totals:?}");
+}
+
+#[test]
+fn a_heatmap_as_svg_is_one_document_and_other_probes_refuse_it() {
+    let output = Command::new(binaries::plugin())
+        .args([
+            "trace",
+            "syscall-latency",
+            "--local",
+            "--heatmap",
+            "--interval",
+            "200ms",
+            "-d",
+            "1s",
+            "-o",
+            "svg",
+        ])
+        .output()
+        .expect("run kubectl-ebpf");
+    assert!(output.status.success(), "{output:?}");
+    let svg = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""),
+        "{svg}"
+    );
+    assert!(svg.trim_end().ends_with("</svg>"));
+    assert_eq!(
+        svg.matches("<rect ").count(),
+        svg.matches("</rect>").count()
+    );
+    assert!(
+        svg.matches("<rect ").count() > 0,
+        "a second of the whole machine's syscalls"
+    );
+
+    let refused = Command::new(binaries::plugin())
+        .args(["trace", "exec", "--local", "--heatmap", "-d", "1s"])
+        .output()
+        .expect("run kubectl-ebpf");
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--heatmap draws histograms"));
+}

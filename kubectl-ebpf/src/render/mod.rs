@@ -3,6 +3,7 @@
 pub mod counts;
 pub mod cpu_time;
 pub mod events;
+pub mod heatmap;
 pub mod hist;
 pub mod profile;
 pub mod summary;
@@ -28,6 +29,7 @@ pub fn render(
             writeln!(out)
         }
         OutputFormat::Yaml => write_yaml(result, out),
+        OutputFormat::Svg => heatmap::write_svg(&result.heatmaps, out),
         OutputFormat::Table => {
             // Events were printed as they arrived.
             if result.histograms.is_empty() && result.counts.is_empty() {
@@ -41,6 +43,10 @@ pub fn render(
                 hist::write(histogram, out)?;
                 writeln!(out)?;
             }
+            for map in &result.heatmaps {
+                heatmap::write(map, terminal_width(), out)?;
+                writeln!(out)?;
+            }
             if !result.histograms.is_empty() {
                 summary::write(result, out)?;
             }
@@ -51,6 +57,15 @@ pub fn render(
             }
         }
     }
+}
+
+/// Columns of the terminal (`COLUMNS`, as shells set it), else 100.
+fn terminal_width() -> usize {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|columns| columns.parse().ok())
+        .filter(|columns| *columns >= 40)
+        .unwrap_or(100)
 }
 
 /// Key columns in the order people read them: where (node, pod), who (process), then
