@@ -372,11 +372,11 @@ _kubectl__ebpf() {
             fi
             case "${prev}" in
                 --output)
-                    COMPREPLY=($(compgen -W "table json yaml svg" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json yaml ndjson svg" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json yaml svg" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json yaml ndjson svg" -- "${cur}"))
                     return 0
                     ;;
                 --kubeconfig)
@@ -650,11 +650,11 @@ _kubectl__ebpf() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json yaml svg" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json yaml ndjson svg" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json yaml svg" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json yaml ndjson svg" -- "${cur}"))
                     return 0
                     ;;
                 --interval)

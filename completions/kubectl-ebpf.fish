@@ -54,6 +54,7 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l min-
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -s o -l output -d 'Output format' -r -f -a "table\t'Histograms and a summary table'
 json\t'One JSON document (docs/json-output.md)'
 yaml\t'The same document as YAML'
+ndjson\t'One JSON object per line: events as they arrive, then the rest'
 svg\t'The heatmaps as one SVG document (with --heatmap)'"
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l interval -d 'How often each node sends its snapshot, and so one heatmap column (default 1s)' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l kubeconfig -d 'Path to the kubeconfig file (default: KUBECONFIG, else ~/.kube/config)' -r -F
@@ -103,6 +104,7 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -s h 
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand probes" -s o -l output -d 'Output format' -r -f -a "table\t'Histograms and a summary table'
 json\t'One JSON document (docs/json-output.md)'
 yaml\t'The same document as YAML'
+ndjson\t'One JSON object per line: events as they arrive, then the rest'
 svg\t'The heatmaps as one SVG document (with --heatmap)'"
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand probes" -l kubeconfig -d 'Path to the kubeconfig file (default: KUBECONFIG, else ~/.kube/config)' -r -F
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand probes" -l context -d 'The kubeconfig context to use' -r

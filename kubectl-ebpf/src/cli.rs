@@ -289,6 +289,8 @@ pub enum OutputFormat {
     Json,
     /// The same document as YAML.
     Yaml,
+    /// One JSON object per line: events as they arrive, then the rest.
+    Ndjson,
     /// The heatmaps as one SVG document (with --heatmap).
     Svg,
 }

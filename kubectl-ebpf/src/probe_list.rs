@@ -39,9 +39,9 @@ impl Entry {
 }
 
 pub fn run(args: &ProbesArgs) -> Result<u8, CliError> {
-    if args.output == OutputFormat::Svg {
+    if matches!(args.output, OutputFormat::Svg | OutputFormat::Ndjson) {
         return Err(CliError::usage(
-            "-o svg draws the heatmaps of a trace",
+            "-o svg and -o ndjson are for the results of a trace",
             "choose -o table, json or yaml",
         ));
     }
@@ -61,7 +61,9 @@ pub fn run(args: &ProbesArgs) -> Result<u8, CliError> {
             .and_then(|()| writeln!(stdout)),
         OutputFormat::Yaml => render::write_yaml(&entries, &mut stdout),
         OutputFormat::Table if args.name.is_some() => write_details(&entries, &mut stdout),
-        OutputFormat::Table | OutputFormat::Svg => write_table(&entries, &mut stdout),
+        OutputFormat::Table | OutputFormat::Svg | OutputFormat::Ndjson => {
+            write_table(&entries, &mut stdout)
+        }
     };
     match written {
         Err(err) if err.kind() != io::ErrorKind::BrokenPipe => Err(CliError::failure(

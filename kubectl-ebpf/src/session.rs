@@ -117,6 +117,8 @@ pub async fn collect(
                         Some(Progress::Event(event)) => {
                             if let Some(printer) = printer.as_mut() {
                                 view.print_lines(&printer.lines(&event));
+                            } else if args.output == OutputFormat::Ndjson {
+                                write_event_line(&event);
                             }
                         }
                         None => {}
@@ -153,6 +155,14 @@ pub async fn collect(
     }
     view.finish();
     Some(merger)
+}
+
+/// One event as an NDJSON line on stdout, now: whoever reads the pipe sees it at once.
+fn write_event_line(event: &crate::merge::Event) {
+    if let Ok(line) = render::ndjson::event_line(event) {
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "{line}").and_then(|()| stdout.flush());
+    }
 }
 
 /// Prints the result, or the reason there is none, and picks the exit code.

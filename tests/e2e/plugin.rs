@@ -240,3 +240,47 @@ fn a_heatmap_as_svg_is_one_document_and_other_probes_refuse_it() {
     assert_eq!(refused.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--heatmap draws histograms"));
 }
+
+#[test]
+fn ndjson_streams_events_as_lines_and_ends_with_a_summary() {
+    let cgroup = TestCgroup::create("ndjson");
+    let mut plugin = Command::new(binaries::plugin())
+        .args(["trace", "exec", "--local", "-d", "2s", "-o", "ndjson"])
+        .arg("--cgroup")
+        .arg(cgroup.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start kubectl-ebpf");
+    let mut stderr = BufReader::new(plugin.stderr.take().expect("piped stderr"));
+    let mut line = String::new();
+    stderr.read_line(&mut line).expect("read progress");
+    assert!(line.starts_with("Tracing on "), "{line:?}");
+    let status = cgroup
+        .command("/bin/true")
+        .status()
+        .expect("run /bin/true in the cgroup");
+    assert!(status.success());
+    let mut stdout = String::new();
+    plugin
+        .stdout
+        .take()
+        .expect("piped stdout")
+        .read_to_string(&mut stdout)
+        .expect("read stdout");
+    assert!(plugin.wait().expect("wait for the plugin").success());
+    let lines: Vec<Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("every line is one JSON object"))
+        .collect();
+    let exec = lines
+        .iter()
+        .find(|line| line["type"] == "event")
+        .unwrap_or_else(|| panic!("no event line: {stdout}"));
+    assert_eq!(exec["probe"], "exec");
+    assert_eq!(exec["fields"]["filename"], "/bin/true", "{exec}");
+    let last = lines.last().expect("lines");
+    assert_eq!(last["type"], "summary", "{stdout}");
+    assert_eq!(last["events_total"], 1, "{stdout}");
+    assert_eq!(last["partial"], false);
+}

@@ -5,6 +5,7 @@ pub mod cpu_time;
 pub mod events;
 pub mod heatmap;
 pub mod hist;
+pub mod ndjson;
 pub mod profile;
 pub mod summary;
 
@@ -30,6 +31,7 @@ pub fn render(
         }
         OutputFormat::Yaml => write_yaml(result, out),
         OutputFormat::Svg => heatmap::write_svg(&result.heatmaps, out),
+        OutputFormat::Ndjson => ndjson::write_final(result, out),
         OutputFormat::Table => {
             // Events were printed as they arrived.
             if result.histograms.is_empty() && result.counts.is_empty() {
