@@ -25,6 +25,21 @@ if [ "$(bpf-linker --version 2>/dev/null | awk '{print $2}')" != "$linker_versio
   cargo +"$toolchain" install bpf-linker --version "=$linker_version" --locked
 fi
 
+# The network tests build namespaces with ip and filter with nft; the terminal test of the
+# live view runs under tmux.
+missing=()
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+command -v nft >/dev/null 2>&1 || missing+=(nftables)
+command -v tmux >/dev/null 2>&1 || missing+=(tmux)
+if [ ${#missing[@]} -gt 0 ]; then
+  if command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+  else
+    echo "setup: install ${missing[*]} (the network and terminal tests need them)" >&2
+    exit 1
+  fi
+fi
+
 # The cluster tests drive the real kubectl against the API double.
 if ! command -v kubectl >/dev/null 2>&1; then
   echo "setup: kubectl is missing; the cluster tests need it (install kubectl 1.26 or newer)" >&2

@@ -17,4 +17,5 @@ pub mod rbac;
 pub mod render;
 pub mod request;
 pub mod session;
+pub mod terminal;
 pub mod units;

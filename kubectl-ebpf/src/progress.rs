@@ -15,6 +15,8 @@ use crate::units::format_ns;
 pub struct ProgressView {
     bars: Option<Bars>,
     duration: Option<Duration>,
+    /// Lines of the live view now on the screen, redrawn in place.
+    frame_lines: usize,
 }
 
 struct Bars {
@@ -39,6 +41,7 @@ impl ProgressView {
         ProgressView {
             bars,
             duration: duration_ms.map(Duration::from_millis),
+            frame_lines: 0,
         }
     }
 
@@ -110,6 +113,35 @@ impl ProgressView {
         match &self.bars {
             Some(bars) => bars.multi.suspend(print),
             None => print(),
+        }
+    }
+
+    /// Draws the live view: replaces the frame drawn last with `lines`, on stdout (a
+    /// terminal), above the progress lines.
+    pub fn redraw(&mut self, lines: &[String]) {
+        let previous = self.frame_lines;
+        let draw = || {
+            let mut stdout = std::io::stdout().lock();
+            if previous > 0 {
+                // Up to the first line of the last frame, and clear from there down.
+                let _ = write!(stdout, "\x1b[{previous}F\x1b[J");
+            }
+            for line in lines {
+                let _ = writeln!(stdout, "{line}");
+            }
+            let _ = stdout.flush();
+        };
+        match &self.bars {
+            Some(bars) => bars.multi.suspend(draw),
+            None => draw(),
+        }
+        self.frame_lines = lines.len();
+    }
+
+    /// Takes the live view off the screen, for the result to take its place.
+    pub fn clear_frame(&mut self) {
+        if self.frame_lines > 0 {
+            self.redraw(&[]);
         }
     }
 

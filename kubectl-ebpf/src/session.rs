@@ -2,7 +2,7 @@
 //! handle Ctrl-C, and print the result.
 
 use std::{
-    io::Write,
+    io::{IsTerminal, Write},
     path::Path,
     time::{Duration, Instant},
 };
@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 use tracer_protocol::{TraceSpec, decode_line};
 
 use crate::{
+    catalogue::{self, Kind},
     cli::{ClusterArgs, OutputFormat, ProfileArgs, TraceArgs},
     exit::{self, CliError},
     launch::{
@@ -20,7 +21,8 @@ use crate::{
     merge::{Merger, NodeStatus, Progress, TraceResult},
     progress::ProgressView,
     render::{self, events::EventPrinter},
-    request,
+    request, terminal,
+    units::format_ns,
 };
 
 pub async fn trace(cluster: ClusterArgs, args: TraceArgs) -> Result<u8, CliError> {
@@ -103,6 +105,9 @@ pub async fn collect(
     // for the final document.
     let mut printer = (args.output == OutputFormat::Table).then(|| EventPrinter::new(!args.local));
     let mut countdown = tokio::time::interval(Duration::from_secs(1));
+    let live = live_view(args);
+    let every = args.interval.unwrap_or(Duration::from_secs(1));
+    let mut redraw = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     let mut running = nodes;
     let mut interrupts = 0u32;
     while running > 0 {
@@ -138,6 +143,7 @@ pub async fn collect(
                 None => break,
             },
             _ = countdown.tick() => view.tick(),
+            _ = redraw.tick(), if live => view.redraw(&frame(&merger, args, nodes, started.elapsed())),
             _ = tokio::signal::ctrl_c() => {
                 interrupts += 1;
                 if interrupts == 1 {
@@ -153,8 +159,44 @@ pub async fn collect(
             }
         }
     }
+    view.clear_frame();
     view.finish();
     Some(merger)
+}
+
+/// Whether to redraw the result in place while the trace runs: asked for with
+/// `--interval`, for tables of counts and histograms, on a terminal.
+fn live_view(args: &TraceArgs) -> bool {
+    let aggregates = catalogue::find(&args.probe).is_some_and(|probe| probe.kind != Kind::Events);
+    args.interval.is_some()
+        && args.output == OutputFormat::Table
+        && !args.heatmap
+        && args.profile.is_none()
+        && aggregates
+        && std::io::stdout().is_terminal()
+}
+
+/// One screen of the live view: a title, then the result so far as the table format
+/// prints it, cut to fit above the progress lines.
+fn frame(merger: &Merger, args: &TraceArgs, nodes: usize, elapsed: Duration) -> Vec<String> {
+    let elapsed_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+    let result = merger.result(&args.probe, elapsed_ms);
+    let mut text = Vec::new();
+    let _ = render::render(&result, OutputFormat::Table, request::top(args), &mut text);
+    let mut lines = vec![format!(
+        "{} after {}s, redrawn every {}; Ctrl-C to stop",
+        args.probe,
+        elapsed.as_secs(),
+        format_ns(args.interval.unwrap_or_default().as_nanos() as f64)
+    )];
+    lines.extend(String::from_utf8_lossy(&text).lines().map(str::to_owned));
+    let rows = terminal::size().map_or(24, |(rows, _)| rows);
+    let room = rows.saturating_sub(nodes + 2).max(4);
+    if lines.len() > room {
+        lines.truncate(room - 1);
+        lines.push("... (cut to fit; --top N shows fewer rows)".to_owned());
+    }
+    lines
 }
 
 /// One event as an NDJSON line on stdout, now: whoever reads the pipe sees it at once.

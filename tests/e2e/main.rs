@@ -20,3 +20,4 @@ mod runq_latency;
 mod signal;
 mod syscall_count;
 mod syscall_latency;
+mod terminal;

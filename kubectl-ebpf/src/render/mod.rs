@@ -46,7 +46,7 @@ pub fn render(
                 writeln!(out)?;
             }
             for map in &result.heatmaps {
-                heatmap::write(map, terminal_width(), out)?;
+                heatmap::write(map, crate::terminal::width(), out)?;
                 writeln!(out)?;
             }
             if !result.histograms.is_empty() {
@@ -59,15 +59,6 @@ pub fn render(
             }
         }
     }
-}
-
-/// Columns of the terminal (`COLUMNS`, as shells set it), else 100.
-fn terminal_width() -> usize {
-    std::env::var("COLUMNS")
-        .ok()
-        .and_then(|columns| columns.parse().ok())
-        .filter(|columns| *columns >= 40)
-        .unwrap_or(100)
 }
 
 /// Key columns in the order people read them: where (node, pod), who (process), then
