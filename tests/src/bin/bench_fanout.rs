@@ -127,6 +127,8 @@ fn run_plugin(double: &Double) -> Run {
     let address = double.base_url.trim_start_matches("http://").to_owned();
     control(&address, "DELETE", "requests");
     let started = Instant::now();
+    // Reaped by wait4 below, which also tells its resource use.
+    #[allow(clippy::zombie_processes)]
     let child = Command::new(binary("kubectl-ebpf"))
         .env("KUBECONFIG", &double.kubeconfig)
         .args([
