@@ -98,6 +98,13 @@ pub const PROBES: &[ProbeInfo] = &[
             "trigger_comm",
         ],
     },
+    ProbeInfo {
+        name: "tcp-connect",
+        kind: Kind::Events,
+        summary: "outbound TCP connects: source, destination, handshake latency, or why they failed (refused, timed out)",
+        hooks: &["sock:inet_sock_set_state"],
+        fields: &["src", "dst", "latency_ns", "result", "state", "error"],
+    },
 ];
 
 pub fn names() -> impl Iterator<Item = &'static str> {

@@ -45,6 +45,7 @@ pub fn probe_spec(args: &TraceArgs) -> Result<ProbeSpec, CliError> {
         "open" => Ok(ProbeSpec::Open {}),
         "signal" => Ok(ProbeSpec::Signal {}),
         "oom-kill" => Ok(ProbeSpec::OomKill {}),
+        "tcp-connect" => Ok(ProbeSpec::TcpConnect {}),
         other => Err(CliError::usage(
             format!("unknown probe '{other}'"),
             "run `kubectl ebpf probes` for the list",

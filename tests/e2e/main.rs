@@ -11,3 +11,5 @@ mod open;
 mod plugin;
 mod signal;
 mod syscall_latency;
+mod tcp;
+mod tcp_connect;

@@ -13,3 +13,4 @@ pub mod oom_kill;
 pub mod open;
 pub mod signal;
 pub mod syscall_latency;
+pub mod tcp;

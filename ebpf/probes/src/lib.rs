@@ -3,7 +3,9 @@
 
 pub mod events;
 pub mod filter;
+pub mod sock;
 pub mod task;
+pub mod tcp;
 
 /// Reads a global the loader rewrote; volatile so the compiler cannot fold the default.
 #[inline(always)]

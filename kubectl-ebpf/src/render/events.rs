@@ -107,6 +107,8 @@ fn min_width(column: &str) -> usize {
         "POD" => 24,
         "NODE" | "COMM" | "CONTAINER" => 12,
         "FILENAME" => 16,
+        // An IPv4 endpoint with its port; IPv6 ones widen the column once.
+        "SRC" | "DST" => 21,
         _ => 6,
     }
 }

@@ -135,6 +135,8 @@ pub enum ProbeSpec {
     Signal {},
     /// Processes the OOM killer chooses: victim, its memory, the triggering task.
     OomKill {},
+    /// Outbound TCP connects: endpoints, handshake latency, or how they failed.
+    TcpConnect {},
 }
 
 impl ProbeSpec {
@@ -147,6 +149,7 @@ impl ProbeSpec {
             ProbeSpec::Open {} => "open",
             ProbeSpec::Signal {} => "signal",
             ProbeSpec::OomKill {} => "oom-kill",
+            ProbeSpec::TcpConnect {} => "tcp-connect",
         }
     }
 }

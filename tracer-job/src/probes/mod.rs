@@ -9,8 +9,11 @@ mod maps;
 pub mod oom_kill;
 pub mod open;
 pub mod signal;
+mod sock;
 pub mod syscall_latency;
 mod task;
+mod tcp;
+pub mod tcp_connect;
 
 use aya::{
     Ebpf, EbpfLoader,
@@ -51,6 +54,7 @@ pub fn attach(spec: &ProbeSpec, targets: &ResolvedTargets) -> Result<Box<dyn Pro
         ProbeSpec::Open {} => Ok(Box::new(open::attach(targets)?)),
         ProbeSpec::Signal {} => Ok(Box::new(signal::attach(targets)?)),
         ProbeSpec::OomKill {} => Ok(Box::new(oom_kill::attach(targets)?)),
+        ProbeSpec::TcpConnect {} => Ok(Box::new(tcp_connect::attach(targets)?)),
     }
 }
 
