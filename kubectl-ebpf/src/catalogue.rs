@@ -105,6 +105,13 @@ pub const PROBES: &[ProbeInfo] = &[
         hooks: &["sock:inet_sock_set_state"],
         fields: &["src", "dst", "latency_ns", "result", "state", "error"],
     },
+    ProbeInfo {
+        name: "tcp-reset",
+        kind: Kind::Events,
+        summary: "TCP resets sent and received: flow, direction, socket state, the kernel's reason",
+        hooks: &["tcp:tcp_send_reset", "tcp:tcp_receive_reset"],
+        fields: &["direction", "src", "dst", "state", "reason"],
+    },
 ];
 
 pub fn names() -> impl Iterator<Item = &'static str> {

@@ -46,6 +46,7 @@ pub fn probe_spec(args: &TraceArgs) -> Result<ProbeSpec, CliError> {
         "signal" => Ok(ProbeSpec::Signal {}),
         "oom-kill" => Ok(ProbeSpec::OomKill {}),
         "tcp-connect" => Ok(ProbeSpec::TcpConnect {}),
+        "tcp-reset" => Ok(ProbeSpec::TcpReset {}),
         other => Err(CliError::usage(
             format!("unknown probe '{other}'"),
             "run `kubectl ebpf probes` for the list",

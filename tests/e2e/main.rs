@@ -13,3 +13,4 @@ mod signal;
 mod syscall_latency;
 mod tcp;
 mod tcp_connect;
+mod tcp_reset;

@@ -68,7 +68,12 @@ impl EventPrinter {
         row.push(pod);
         row.push(event.container.clone().unwrap_or_else(|| "-".to_owned()));
         row.push(event.pid.to_string());
-        row.push(event.comm.clone());
+        // Network probes credit no task for work done in softirq for nobody.
+        row.push(if event.comm.is_empty() {
+            "-".to_owned()
+        } else {
+            event.comm.clone()
+        });
         for field in fields {
             row.push(
                 event

@@ -137,6 +137,8 @@ pub enum ProbeSpec {
     OomKill {},
     /// Outbound TCP connects: endpoints, handshake latency, or how they failed.
     TcpConnect {},
+    /// TCP resets sent and received: flow, direction, state, reason.
+    TcpReset {},
 }
 
 impl ProbeSpec {
@@ -150,6 +152,7 @@ impl ProbeSpec {
             ProbeSpec::Signal {} => "signal",
             ProbeSpec::OomKill {} => "oom-kill",
             ProbeSpec::TcpConnect {} => "tcp-connect",
+            ProbeSpec::TcpReset {} => "tcp-reset",
         }
     }
 }

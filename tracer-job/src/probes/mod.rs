@@ -14,6 +14,7 @@ pub mod syscall_latency;
 mod task;
 mod tcp;
 pub mod tcp_connect;
+pub mod tcp_reset;
 
 use aya::{
     Ebpf, EbpfLoader,
@@ -55,6 +56,7 @@ pub fn attach(spec: &ProbeSpec, targets: &ResolvedTargets) -> Result<Box<dyn Pro
         ProbeSpec::Signal {} => Ok(Box::new(signal::attach(targets)?)),
         ProbeSpec::OomKill {} => Ok(Box::new(oom_kill::attach(targets)?)),
         ProbeSpec::TcpConnect {} => Ok(Box::new(tcp_connect::attach(targets)?)),
+        ProbeSpec::TcpReset {} => Ok(Box::new(tcp_reset::attach(targets)?)),
     }
 }
 
