@@ -112,6 +112,21 @@ pub const PROBES: &[ProbeInfo] = &[
         hooks: &["tcp:tcp_send_reset", "tcp:tcp_receive_reset"],
         fields: &["direction", "src", "dst", "state", "reason"],
     },
+    ProbeInfo {
+        name: "tcp-life",
+        kind: Kind::Events,
+        summary: "TCP connections that close: endpoints, direction, lifetime, bytes sent and received, closing state",
+        hooks: &["sock:inet_sock_set_state"],
+        fields: &[
+            "direction",
+            "src",
+            "dst",
+            "duration_ns",
+            "tx_bytes",
+            "rx_bytes",
+            "close_state",
+        ],
+    },
 ];
 
 pub fn names() -> impl Iterator<Item = &'static str> {

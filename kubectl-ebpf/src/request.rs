@@ -47,6 +47,7 @@ pub fn probe_spec(args: &TraceArgs) -> Result<ProbeSpec, CliError> {
         "oom-kill" => Ok(ProbeSpec::OomKill {}),
         "tcp-connect" => Ok(ProbeSpec::TcpConnect {}),
         "tcp-reset" => Ok(ProbeSpec::TcpReset {}),
+        "tcp-life" => Ok(ProbeSpec::TcpLife {}),
         other => Err(CliError::usage(
             format!("unknown probe '{other}'"),
             "run `kubectl ebpf probes` for the list",

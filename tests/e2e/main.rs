@@ -13,4 +13,5 @@ mod signal;
 mod syscall_latency;
 mod tcp;
 mod tcp_connect;
+mod tcp_life;
 mod tcp_reset;

@@ -139,6 +139,8 @@ pub enum ProbeSpec {
     TcpConnect {},
     /// TCP resets sent and received: flow, direction, state, reason.
     TcpReset {},
+    /// TCP connections that close: endpoints, lifetime, bytes, closing state.
+    TcpLife {},
 }
 
 impl ProbeSpec {
@@ -153,6 +155,7 @@ impl ProbeSpec {
             ProbeSpec::OomKill {} => "oom-kill",
             ProbeSpec::TcpConnect {} => "tcp-connect",
             ProbeSpec::TcpReset {} => "tcp-reset",
+            ProbeSpec::TcpLife {} => "tcp-life",
         }
     }
 }

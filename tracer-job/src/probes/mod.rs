@@ -14,6 +14,7 @@ pub mod syscall_latency;
 mod task;
 mod tcp;
 pub mod tcp_connect;
+pub mod tcp_life;
 pub mod tcp_reset;
 
 use aya::{
@@ -57,6 +58,7 @@ pub fn attach(spec: &ProbeSpec, targets: &ResolvedTargets) -> Result<Box<dyn Pro
         ProbeSpec::OomKill {} => Ok(Box::new(oom_kill::attach(targets)?)),
         ProbeSpec::TcpConnect {} => Ok(Box::new(tcp_connect::attach(targets)?)),
         ProbeSpec::TcpReset {} => Ok(Box::new(tcp_reset::attach(targets)?)),
+        ProbeSpec::TcpLife {} => Ok(Box::new(tcp_life::attach(targets)?)),
     }
 }
 
