@@ -325,7 +325,7 @@ _kubectl__ebpf() {
             return 0
             ;;
         kubectl__subcmd__ebpf__subcmd__probes)
-            opts="-o -n -h --output --kubeconfig --context --cluster --user --namespace --job-namespace --help syscall-latency exec exit open signal oom-kill tcp-connect tcp-reset tcp-life"
+            opts="-o -n -h --output --kubeconfig --context --cluster --user --namespace --job-namespace --help syscall-latency exec exit open signal oom-kill tcp-connect tcp-reset tcp-life tcp-retransmit"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -375,7 +375,7 @@ _kubectl__ebpf() {
             return 0
             ;;
         kubectl__subcmd__ebpf__subcmd__trace)
-            opts="-l -A -c -d -o -n -h --selector --all-namespaces --container --all-nodes --image --privileged --dry-run --start-timeout --local --pid --cgroup --duration --by --per-node --min-latency --output --tracer --kubeconfig --context --cluster --user --namespace --job-namespace --help syscall-latency exec exit open signal oom-kill tcp-connect tcp-reset tcp-life"
+            opts="-l -A -c -d -o -n -h --selector --all-namespaces --container --all-nodes --image --privileged --dry-run --start-timeout --local --pid --cgroup --duration --by --per-node --min-latency --output --tracer --kubeconfig --context --cluster --user --namespace --job-namespace --help syscall-latency exec exit open signal oom-kill tcp-connect tcp-reset tcp-life tcp-retransmit"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

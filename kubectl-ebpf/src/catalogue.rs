@@ -16,6 +16,8 @@ pub enum Kind {
     Histogram,
     Counts,
     Events,
+    /// Events as they happen, and counts aggregated in the kernel printed at the end.
+    EventsAndCounts,
 }
 
 impl Kind {
@@ -24,6 +26,7 @@ impl Kind {
             Kind::Histogram => "histogram",
             Kind::Counts => "counts",
             Kind::Events => "events",
+            Kind::EventsAndCounts => "events+counts",
         }
     }
 }
@@ -126,6 +129,13 @@ pub const PROBES: &[ProbeInfo] = &[
             "rx_bytes",
             "close_state",
         ],
+    },
+    ProbeInfo {
+        name: "tcp-retransmit",
+        kind: Kind::EventsAndCounts,
+        summary: "TCP retransmits: flow and state as they happen, and a count per flow and state at the end",
+        hooks: &["tcp:tcp_retransmit_skb", "tcp:tcp_retransmit_synack"],
+        fields: &["src", "dst", "state", "error"],
     },
 ];
 

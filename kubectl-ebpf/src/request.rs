@@ -48,6 +48,7 @@ pub fn probe_spec(args: &TraceArgs) -> Result<ProbeSpec, CliError> {
         "tcp-connect" => Ok(ProbeSpec::TcpConnect {}),
         "tcp-reset" => Ok(ProbeSpec::TcpReset {}),
         "tcp-life" => Ok(ProbeSpec::TcpLife {}),
+        "tcp-retransmit" => Ok(ProbeSpec::TcpRetransmit {}),
         other => Err(CliError::usage(
             format!("unknown probe '{other}'"),
             "run `kubectl ebpf probes` for the list",

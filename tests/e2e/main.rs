@@ -15,3 +15,4 @@ mod tcp;
 mod tcp_connect;
 mod tcp_life;
 mod tcp_reset;
+mod tcp_retransmit;

@@ -163,9 +163,6 @@ pub struct RetransmitEvent {
 pub struct RetransmitKey {
     pub flow: Flow,
     pub state: u32,
-    pub _pad: u32,
-    /// The socket's cgroup, so pods are told apart and the count can be labelled.
-    pub cgroup: u64,
 }
 
 /// Flows counted at once; a retransmit of a flow that finds the map full is counted lost.

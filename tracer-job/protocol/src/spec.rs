@@ -141,6 +141,8 @@ pub enum ProbeSpec {
     TcpReset {},
     /// TCP connections that close: endpoints, lifetime, bytes, closing state.
     TcpLife {},
+    /// TCP retransmits: flow and state, as events and counts per flow.
+    TcpRetransmit {},
 }
 
 impl ProbeSpec {
@@ -156,6 +158,7 @@ impl ProbeSpec {
             ProbeSpec::TcpConnect {} => "tcp-connect",
             ProbeSpec::TcpReset {} => "tcp-reset",
             ProbeSpec::TcpLife {} => "tcp-life",
+            ProbeSpec::TcpRetransmit {} => "tcp-retransmit",
         }
     }
 }

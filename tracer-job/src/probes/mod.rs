@@ -16,6 +16,7 @@ mod tcp;
 pub mod tcp_connect;
 pub mod tcp_life;
 pub mod tcp_reset;
+pub mod tcp_retransmit;
 
 use aya::{
     Ebpf, EbpfLoader,
@@ -59,6 +60,9 @@ pub fn attach(spec: &ProbeSpec, targets: &ResolvedTargets) -> Result<Box<dyn Pro
         ProbeSpec::TcpConnect {} => Ok(Box::new(tcp_connect::attach(targets)?)),
         ProbeSpec::TcpReset {} => Ok(Box::new(tcp_reset::attach(targets)?)),
         ProbeSpec::TcpLife {} => Ok(Box::new(tcp_life::attach(targets)?)),
+        ProbeSpec::TcpRetransmit {} => {
+            Ok(Box::new(tcp_retransmit::TcpRetransmit::attach(targets)?))
+        }
     }
 }
 
