@@ -79,3 +79,52 @@ fn shows_connects_with_latency_and_refusals_only_of_the_target() {
         );
     }
 }
+
+/// With a single local port, held by an open connection, the next connect to the same
+/// destination cannot bind one: the kernel gives up in SYN_SENT before any SYN leaves.
+#[test]
+fn a_connect_without_a_free_local_port_says_so() {
+    let pair = NetPair::new();
+    pair.a()
+        .sysctl("net.ipv4.ip_local_port_range", "40000 40000");
+    let cgroup = TestCgroup::create("tcp-connect-ports");
+    let server = pair.b().socket_v4(PORT).to_string();
+    let _listener = NetWorkload::start(pair.b(), &["listen", &server]);
+    let stop_file = std::env::temp_dir().join(format!("{}-ports-stop", pair.a().name()));
+    let _ = std::fs::remove_file(&stop_file);
+    let mut holder = NetWorkload::start(
+        pair.a(),
+        &[
+            "connect-and-stall",
+            &server,
+            "--until",
+            stop_file.to_str().expect("UTF-8 temp dir"),
+        ],
+    );
+    holder.expect_line("connected ");
+
+    let mut tracer = trace(ProbeSpec::TcpConnect {}, &cgroup);
+    let client = start_in(&cgroup, pair.a(), &["connect", &server]);
+    let lines = lines_of(client);
+    assert!(
+        lines[0].starts_with("failed Cannot assign requested address"),
+        "{lines:?}"
+    );
+    wait_events(&mut tracer, PROBE, 1, |_| true);
+    std::fs::write(&stop_file, "").expect("write stop file");
+    let _ = holder.wait();
+    let _ = std::fs::remove_file(&stop_file);
+    let records = stop(tracer, PROBE);
+    let events = events::of_probe(&records, PROBE);
+    assert_eq!(events.len(), 1, "{events:?}");
+    let event = &events[0];
+    assert_eq!(event.field("dst"), &json!(server), "{event:?}");
+    assert_eq!(
+        event.field("src"),
+        &json!(format!("{}:0", pair.a().ipv4())),
+        "{event:?}"
+    );
+    assert_eq!(event.field("result"), &json!("no local port"), "{event:?}");
+    assert_eq!(event.field("state"), &json!("SYN_SENT"), "{event:?}");
+    assert_eq!(event.cgroup, cgroup.id(), "{event:?}");
+}

@@ -223,6 +223,17 @@ mod tests {
     }
 
     #[test]
+    fn an_event_without_a_task_shows_a_dash_for_its_command() {
+        let mut event = exec_event(None, json!([]));
+        event.pid = 0;
+        event.comm = String::new();
+        let mut printer = EventPrinter::new(false);
+        let lines = printer.lines(&event);
+        let cells: Vec<&str> = lines[1].split_whitespace().collect();
+        assert_eq!(cells[1..5], ["-", "-", "0", "-"], "{lines:?}");
+    }
+
+    #[test]
     fn local_traces_have_no_node_column() {
         let mut printer = EventPrinter::new(false);
         let lines = printer.lines(&exec_event(None, json!([])));

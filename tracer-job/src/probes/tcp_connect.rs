@@ -60,6 +60,11 @@ fn result(event: &ConnectEvent) -> String {
     if event.new_state == TCP_ESTABLISHED {
         return "connected".to_owned();
     }
+    // Closed before a local port was bound: the SYN never left. inet_hash_connect found
+    // no free port (EADDRNOTAVAIL to the application: ephemeral ports exhausted).
+    if event.flow.sport == 0 && event.error == 0 {
+        return "no local port".to_owned();
+    }
     match event.error {
         ECONNREFUSED => "refused".to_owned(),
         ETIMEDOUT => "timed out".to_owned(),
