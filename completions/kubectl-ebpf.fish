@@ -33,9 +33,11 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -l job-namespace
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -s h -l help -d 'Print help'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -s V -l version -d 'Print version'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -f -a "trace" -d 'Run a built-in probe on targets and print the merged result'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -f -a "profile" -d 'Sample the targets\' on-CPU stacks and print the merged profile: the top functions, folded stacks or a flame graph'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -f -a "probes" -d 'List the built-in probes, or describe one'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -f -a "list" -d 'List the traces running on the cluster (yours and others\')'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -f -a "delete" -d 'Delete a trace\'s Jobs, pods and ConfigMap'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -f -a "rbac" -d 'Print the namespace, roles and bindings a user needs to trace (apply them with `kubectl apply -f -`)'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -f -a "completion" -d 'Print a shell completion script'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -s l -l selector -d 'Trace the pods matching this label selector (e.g. app=checkout)' -r
@@ -44,13 +46,14 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l imag
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l start-timeout -d 'Give up on a node whose tracer has not started after this long' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l pid -d 'With --local: trace this process (all its threads). Repeatable' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l cgroup -d 'With --local: trace this cgroup v2 directory (absolute, or relative to the cgroup2 mount). Repeatable' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l tracer -d 'The tracer-job binary to run with --local (default: beside this executable)' -r -F
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -s d -l duration -d 'How long to trace (e.g. 30s, 2m); until Ctrl-C when absent' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l by -d 'Split the result: `syscall` keeps one histogram per syscall' -r -f -a "syscall\t''"
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l top -d 'Show the N largest rows of each table of counts (default 20; 0 shows all)' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l min-latency -d 'Ignore calls faster than this (e.g. 10us), filtered in the kernel' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -s o -l output -d 'Output format' -r -f -a "table\t'Histograms and a summary table'
 json\t'One JSON document (docs/json-output.md)'
 yaml\t'The same document as YAML'"
-complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l tracer -d 'The tracer-job binary to run with --local (default: beside this executable)' -r -F
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l kubeconfig -d 'Path to the kubeconfig file (default: KUBECONFIG, else ~/.kube/config)' -r -F
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l context -d 'The kubeconfig context to use' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l cluster -d 'The kubeconfig cluster to use' -r
@@ -63,7 +66,37 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l priv
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l dry-run -d 'Print the objects the trace would create (with -o yaml or json) and create nothing'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l local -d 'Trace this machine instead of a cluster, by running tracer-job here'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l per-node -d 'Keep each node\'s histograms apart instead of summing them'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l per-pod -d 'One histogram per pod container, split by cgroup in the kernel and added up across nodes (syscall-latency, runq-latency, block-latency)'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -s l -l selector -d 'Trace the pods matching this label selector (e.g. app=checkout)' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -s c -l container -d 'Trace only this container of each pod' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -l image -d 'The tracer image (default: the one released with this plugin)' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -l start-timeout -d 'Give up on a node whose tracer has not started after this long' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -l pid -d 'With --local: trace this process (all its threads). Repeatable' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -l cgroup -d 'With --local: trace this cgroup v2 directory (absolute, or relative to the cgroup2 mount). Repeatable' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -l tracer -d 'The tracer-job binary to run with --local (default: beside this executable)' -r -F
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -s d -l duration -d 'How long to sample (e.g. 30s, 2m)' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -s F -l frequency -d 'Samples per second on each CPU' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -l stacks -d 'Which stacks to take (`--user` is kubectl\'s user flag, hence not `--user`)' -r -f -a "user\t'The process\'s own code and libraries'
+kernel\t'The kernel code it runs (syscalls, faults, interrupts)'
+both\t'Both, the kernel frames on top of the user frames that entered the kernel'"
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -s o -l output -d 'Output format' -r -f -a "table\t'The top functions by self and total samples'
+folded\t'One `frame;frame;frame count` line per stack, as flame graph tools read'
+svg\t'An interactive flame graph'
+json\t'One JSON document: stacks, functions, nodes'"
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -l output-file -d 'Write the result to this file instead of standard output' -r -F
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -l kubeconfig -d 'Path to the kubeconfig file (default: KUBECONFIG, else ~/.kube/config)' -r -F
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -l context -d 'The kubeconfig context to use' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -l cluster -d 'The kubeconfig cluster to use' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -l user -d 'The kubeconfig user to use' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -s n -l namespace -d 'Namespace of the targets (default: the context\'s)' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -l job-namespace -d 'Namespace the tracer Jobs run in' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -s A -l all-namespaces -d 'With -l: look in every namespace'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -l all-nodes -d 'Trace every node as a whole, with no container filter'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -l privileged -d 'Run the tracer privileged instead of with BPF, PERFMON and SYS_RESOURCE only'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -l dry-run -d 'Print the objects the trace would create (with -o yaml or json) and create nothing'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -l local -d 'Trace this machine instead of a cluster, by running tracer-job here'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand probes" -s o -l output -d 'Output format' -r -f -a "table\t'Histograms and a summary table'
 json\t'One JSON document (docs/json-output.md)'
 yaml\t'The same document as YAML'"
@@ -89,6 +122,18 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand delete" -s n -
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand delete" -l job-namespace -d 'Namespace the tracer Jobs run in' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand delete" -l all -d 'Delete every trace in the jobs namespace'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand delete" -s h -l help -d 'Print help'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand rbac" -l for-user -d 'Bind a user (repeatable)' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand rbac" -l for-group -d 'Bind a group (repeatable; default: the group kubectl-ebpf-users when nobody is named)' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand rbac" -l for-service-account -d 'Bind a service account (repeatable)' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand rbac" -s o -l output -d 'Output format' -r -f -a "yaml\t''
+json\t''"
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand rbac" -l kubeconfig -d 'Path to the kubeconfig file (default: KUBECONFIG, else ~/.kube/config)' -r -F
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand rbac" -l context -d 'The kubeconfig context to use' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand rbac" -l cluster -d 'The kubeconfig cluster to use' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand rbac" -l user -d 'The kubeconfig user to use' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand rbac" -s n -l namespace -d 'Namespace of the targets (default: the context\'s)' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand rbac" -l job-namespace -d 'Namespace the tracer Jobs run in' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand rbac" -s h -l help -d 'Print help'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand completion" -l kubeconfig -d 'Path to the kubeconfig file (default: KUBECONFIG, else ~/.kube/config)' -r -F
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand completion" -l context -d 'The kubeconfig context to use' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand completion" -l cluster -d 'The kubeconfig cluster to use' -r
@@ -96,9 +141,11 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand completion" -l
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand completion" -s n -l namespace -d 'Namespace of the targets (default: the context\'s)' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand completion" -l job-namespace -d 'Namespace the tracer Jobs run in' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand completion" -s h -l help -d 'Print help'
-complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace probes list delete completion help" -f -a "trace" -d 'Run a built-in probe on targets and print the merged result'
-complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace probes list delete completion help" -f -a "probes" -d 'List the built-in probes, or describe one'
-complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace probes list delete completion help" -f -a "list" -d 'List the traces running on the cluster (yours and others\')'
-complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace probes list delete completion help" -f -a "delete" -d 'Delete a trace\'s Jobs, pods and ConfigMap'
-complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace probes list delete completion help" -f -a "completion" -d 'Print a shell completion script'
-complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace probes list delete completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile probes list delete rbac completion help" -f -a "trace" -d 'Run a built-in probe on targets and print the merged result'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile probes list delete rbac completion help" -f -a "profile" -d 'Sample the targets\' on-CPU stacks and print the merged profile: the top functions, folded stacks or a flame graph'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile probes list delete rbac completion help" -f -a "probes" -d 'List the built-in probes, or describe one'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile probes list delete rbac completion help" -f -a "list" -d 'List the traces running on the cluster (yours and others\')'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile probes list delete rbac completion help" -f -a "delete" -d 'Delete a trace\'s Jobs, pods and ConfigMap'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile probes list delete rbac completion help" -f -a "rbac" -d 'Print the namespace, roles and bindings a user needs to trace (apply them with `kubectl apply -f -`)'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile probes list delete rbac completion help" -f -a "completion" -d 'Print a shell completion script'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile probes list delete rbac completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -33,9 +33,11 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-ebpf' -ScriptBlock {
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('trace', 'trace', [CompletionResultType]::ParameterValue, 'Run a built-in probe on targets and print the merged result')
+            [CompletionResult]::new('profile', 'profile', [CompletionResultType]::ParameterValue, 'Sample the targets'' on-CPU stacks and print the merged profile: the top functions, folded stacks or a flame graph')
             [CompletionResult]::new('probes', 'probes', [CompletionResultType]::ParameterValue, 'List the built-in probes, or describe one')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the traces running on the cluster (yours and others'')')
             [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete a trace''s Jobs, pods and ConfigMap')
+            [CompletionResult]::new('rbac', 'rbac', [CompletionResultType]::ParameterValue, 'Print the namespace, roles and bindings a user needs to trace (apply them with `kubectl apply -f -`)')
             [CompletionResult]::new('completion', 'completion', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -49,13 +51,14 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-ebpf' -ScriptBlock {
             [CompletionResult]::new('--start-timeout', '--start-timeout', [CompletionResultType]::ParameterName, 'Give up on a node whose tracer has not started after this long')
             [CompletionResult]::new('--pid', '--pid', [CompletionResultType]::ParameterName, 'With --local: trace this process (all its threads). Repeatable')
             [CompletionResult]::new('--cgroup', '--cgroup', [CompletionResultType]::ParameterName, 'With --local: trace this cgroup v2 directory (absolute, or relative to the cgroup2 mount). Repeatable')
+            [CompletionResult]::new('--tracer', '--tracer', [CompletionResultType]::ParameterName, 'The tracer-job binary to run with --local (default: beside this executable)')
             [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'How long to trace (e.g. 30s, 2m); until Ctrl-C when absent')
             [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'How long to trace (e.g. 30s, 2m); until Ctrl-C when absent')
             [CompletionResult]::new('--by', '--by', [CompletionResultType]::ParameterName, 'Split the result: `syscall` keeps one histogram per syscall')
+            [CompletionResult]::new('--top', '--top', [CompletionResultType]::ParameterName, 'Show the N largest rows of each table of counts (default 20; 0 shows all)')
             [CompletionResult]::new('--min-latency', '--min-latency', [CompletionResultType]::ParameterName, 'Ignore calls faster than this (e.g. 10us), filtered in the kernel')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
-            [CompletionResult]::new('--tracer', '--tracer', [CompletionResultType]::ParameterName, 'The tracer-job binary to run with --local (default: beside this executable)')
             [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file (default: KUBECONFIG, else ~/.kube/config)')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The kubeconfig context to use')
             [CompletionResult]::new('--cluster', '--cluster', [CompletionResultType]::ParameterName, 'The kubeconfig cluster to use')
@@ -70,6 +73,42 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-ebpf' -ScriptBlock {
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Print the objects the trace would create (with -o yaml or json) and create nothing')
             [CompletionResult]::new('--local', '--local', [CompletionResultType]::ParameterName, 'Trace this machine instead of a cluster, by running tracer-job here')
             [CompletionResult]::new('--per-node', '--per-node', [CompletionResultType]::ParameterName, 'Keep each node''s histograms apart instead of summing them')
+            [CompletionResult]::new('--per-pod', '--per-pod', [CompletionResultType]::ParameterName, 'One histogram per pod container, split by cgroup in the kernel and added up across nodes (syscall-latency, runq-latency, block-latency)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'kubectl-ebpf;profile' {
+            [CompletionResult]::new('-l', '-l', [CompletionResultType]::ParameterName, 'Trace the pods matching this label selector (e.g. app=checkout)')
+            [CompletionResult]::new('--selector', '--selector', [CompletionResultType]::ParameterName, 'Trace the pods matching this label selector (e.g. app=checkout)')
+            [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Trace only this container of each pod')
+            [CompletionResult]::new('--container', '--container', [CompletionResultType]::ParameterName, 'Trace only this container of each pod')
+            [CompletionResult]::new('--image', '--image', [CompletionResultType]::ParameterName, 'The tracer image (default: the one released with this plugin)')
+            [CompletionResult]::new('--start-timeout', '--start-timeout', [CompletionResultType]::ParameterName, 'Give up on a node whose tracer has not started after this long')
+            [CompletionResult]::new('--pid', '--pid', [CompletionResultType]::ParameterName, 'With --local: trace this process (all its threads). Repeatable')
+            [CompletionResult]::new('--cgroup', '--cgroup', [CompletionResultType]::ParameterName, 'With --local: trace this cgroup v2 directory (absolute, or relative to the cgroup2 mount). Repeatable')
+            [CompletionResult]::new('--tracer', '--tracer', [CompletionResultType]::ParameterName, 'The tracer-job binary to run with --local (default: beside this executable)')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'How long to sample (e.g. 30s, 2m)')
+            [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'How long to sample (e.g. 30s, 2m)')
+            [CompletionResult]::new('-F', '-F ', [CompletionResultType]::ParameterName, 'Samples per second on each CPU')
+            [CompletionResult]::new('--frequency', '--frequency', [CompletionResultType]::ParameterName, 'Samples per second on each CPU')
+            [CompletionResult]::new('--stacks', '--stacks', [CompletionResultType]::ParameterName, 'Which stacks to take (`--user` is kubectl''s user flag, hence not `--user`)')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--output-file', '--output-file', [CompletionResultType]::ParameterName, 'Write the result to this file instead of standard output')
+            [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file (default: KUBECONFIG, else ~/.kube/config)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The kubeconfig context to use')
+            [CompletionResult]::new('--cluster', '--cluster', [CompletionResultType]::ParameterName, 'The kubeconfig cluster to use')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'The kubeconfig user to use')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Namespace of the targets (default: the context''s)')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace of the targets (default: the context''s)')
+            [CompletionResult]::new('--job-namespace', '--job-namespace', [CompletionResultType]::ParameterName, 'Namespace the tracer Jobs run in')
+            [CompletionResult]::new('-A', '-A ', [CompletionResultType]::ParameterName, 'With -l: look in every namespace')
+            [CompletionResult]::new('--all-namespaces', '--all-namespaces', [CompletionResultType]::ParameterName, 'With -l: look in every namespace')
+            [CompletionResult]::new('--all-nodes', '--all-nodes', [CompletionResultType]::ParameterName, 'Trace every node as a whole, with no container filter')
+            [CompletionResult]::new('--privileged', '--privileged', [CompletionResultType]::ParameterName, 'Run the tracer privileged instead of with BPF, PERFMON and SYS_RESOURCE only')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Print the objects the trace would create (with -o yaml or json) and create nothing')
+            [CompletionResult]::new('--local', '--local', [CompletionResultType]::ParameterName, 'Trace this machine instead of a cluster, by running tracer-job here')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
@@ -113,6 +152,23 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-ebpf' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'kubectl-ebpf;rbac' {
+            [CompletionResult]::new('--for-user', '--for-user', [CompletionResultType]::ParameterName, 'Bind a user (repeatable)')
+            [CompletionResult]::new('--for-group', '--for-group', [CompletionResultType]::ParameterName, 'Bind a group (repeatable; default: the group kubectl-ebpf-users when nobody is named)')
+            [CompletionResult]::new('--for-service-account', '--for-service-account', [CompletionResultType]::ParameterName, 'Bind a service account (repeatable)')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file (default: KUBECONFIG, else ~/.kube/config)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The kubeconfig context to use')
+            [CompletionResult]::new('--cluster', '--cluster', [CompletionResultType]::ParameterName, 'The kubeconfig cluster to use')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'The kubeconfig user to use')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Namespace of the targets (default: the context''s)')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace of the targets (default: the context''s)')
+            [CompletionResult]::new('--job-namespace', '--job-namespace', [CompletionResultType]::ParameterName, 'Namespace the tracer Jobs run in')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'kubectl-ebpf;completion' {
             [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file (default: KUBECONFIG, else ~/.kube/config)')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The kubeconfig context to use')
@@ -127,14 +183,19 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-ebpf' -ScriptBlock {
         }
         'kubectl-ebpf;help' {
             [CompletionResult]::new('trace', 'trace', [CompletionResultType]::ParameterValue, 'Run a built-in probe on targets and print the merged result')
+            [CompletionResult]::new('profile', 'profile', [CompletionResultType]::ParameterValue, 'Sample the targets'' on-CPU stacks and print the merged profile: the top functions, folded stacks or a flame graph')
             [CompletionResult]::new('probes', 'probes', [CompletionResultType]::ParameterValue, 'List the built-in probes, or describe one')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the traces running on the cluster (yours and others'')')
             [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete a trace''s Jobs, pods and ConfigMap')
+            [CompletionResult]::new('rbac', 'rbac', [CompletionResultType]::ParameterValue, 'Print the namespace, roles and bindings a user needs to trace (apply them with `kubectl apply -f -`)')
             [CompletionResult]::new('completion', 'completion', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
         'kubectl-ebpf;help;trace' {
+            break
+        }
+        'kubectl-ebpf;help;profile' {
             break
         }
         'kubectl-ebpf;help;probes' {
@@ -144,6 +205,9 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-ebpf' -ScriptBlock {
             break
         }
         'kubectl-ebpf;help;delete' {
+            break
+        }
+        'kubectl-ebpf;help;rbac' {
             break
         }
         'kubectl-ebpf;help;completion' {

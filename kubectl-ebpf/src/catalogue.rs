@@ -29,6 +29,11 @@ impl Kind {
             Kind::EventsAndCounts => "events+counts",
         }
     }
+
+    /// Whether the probe ends with tables of counts.
+    pub fn has_counts(self) -> bool {
+        matches!(self, Kind::Counts | Kind::EventsAndCounts)
+    }
 }
 
 pub const PROBES: &[ProbeInfo] = &[
@@ -100,6 +105,38 @@ pub const PROBES: &[ProbeInfo] = &[
             "trigger_pid",
             "trigger_comm",
         ],
+    },
+    ProbeInfo {
+        name: "syscall-count",
+        kind: Kind::Counts,
+        summary: "syscalls made, by name and errno; failures listed apart; --top N rows",
+        hooks: &["raw_syscalls:sys_exit"],
+        fields: &["syscall", "error"],
+    },
+    ProbeInfo {
+        name: "runq-latency",
+        kind: Kind::Histogram,
+        summary: "time runnable threads wait for a CPU; one histogram per pod with --per-pod",
+        hooks: &[
+            "sched:sched_wakeup",
+            "sched:sched_wakeup_new",
+            "sched:sched_switch",
+        ],
+        fields: &[],
+    },
+    ProbeInfo {
+        name: "block-latency",
+        kind: Kind::Histogram,
+        summary: "block I/O latency from request start to completion, by device and operation",
+        hooks: &["block:block_io_start", "block:block_rq_complete"],
+        fields: &["device", "op"],
+    },
+    ProbeInfo {
+        name: "cpu-time",
+        kind: Kind::Counts,
+        summary: "on-CPU time by pod, container and process, and its share of the node's CPUs",
+        hooks: &["sched:sched_switch"],
+        fields: &["pid", "comm"],
     },
     ProbeInfo {
         name: "tcp-connect",

@@ -61,12 +61,18 @@ pub struct ClusterArgs {
 pub enum Command {
     /// Run a built-in probe on targets and print the merged result.
     Trace(Box<TraceArgs>),
+    /// Sample the targets' on-CPU stacks and print the merged profile: the top
+    /// functions, folded stacks or a flame graph.
+    Profile(Box<ProfileArgs>),
     /// List the built-in probes, or describe one.
     Probes(ProbesArgs),
     /// List the traces running on the cluster (yours and others').
     List,
     /// Delete a trace's Jobs, pods and ConfigMap.
     Delete(DeleteArgs),
+    /// Print the namespace, roles and bindings a user needs to trace (apply them with
+    /// `kubectl apply -f -`).
+    Rbac(RbacArgs),
     /// Print a shell completion script.
     Completion {
         #[arg(value_enum)]
@@ -74,12 +80,53 @@ pub enum Command {
     },
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 pub struct TraceArgs {
     /// The probe to run (`kubectl ebpf probes` lists them).
     #[arg(value_parser = PossibleValuesParser::new(catalogue::names()))]
     pub probe: String,
 
+    #[command(flatten)]
+    pub on: TargetArgs,
+
+    /// How long to trace (e.g. 30s, 2m); until Ctrl-C when absent.
+    #[arg(short = 'd', long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+
+    /// Split the result: `syscall` keeps one histogram per syscall.
+    #[arg(long, value_enum)]
+    pub by: Option<GroupBy>,
+
+    /// Keep each node's histograms apart instead of summing them.
+    #[arg(long)]
+    pub per_node: bool,
+
+    /// One histogram per pod container, split by cgroup in the kernel and added up
+    /// across nodes (syscall-latency, runq-latency, block-latency).
+    #[arg(long)]
+    pub per_pod: bool,
+
+    /// Show the N largest rows of each table of counts (default 20; 0 shows all).
+    #[arg(long, value_name = "N")]
+    pub top: Option<usize>,
+
+    /// Ignore calls faster than this (e.g. 10us), filtered in the kernel.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub min_latency: Option<Duration>,
+
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+
+    /// Set by `profile`, which runs as a trace of the profile probe.
+    #[arg(skip)]
+    pub profile: Option<ProfileOptions>,
+}
+
+/// Where a trace or profile runs and whom it follows: cluster objects, or with --local
+/// this machine's processes and cgroups.
+#[derive(Debug, Default, Args)]
+pub struct TargetArgs {
     /// What to trace in the cluster: pod/NAME (or NAME), deploy/NAME, sts/NAME, ds/NAME,
     /// rs/NAME, job/NAME, node/NAME (the whole node). Several may be given.
     pub targets: Vec<String>,
@@ -129,29 +176,94 @@ pub struct TraceArgs {
     #[arg(long = "cgroup", value_name = "PATH", requires = "local")]
     pub cgroups: Vec<String>,
 
-    /// How long to trace (e.g. 30s, 2m); until Ctrl-C when absent.
-    #[arg(short = 'd', long, value_parser = parse_duration)]
-    pub duration: Option<Duration>,
-
-    /// Split the result: `syscall` keeps one histogram per syscall.
-    #[arg(long, value_enum)]
-    pub by: Option<GroupBy>,
-
-    /// Keep each node's histograms apart instead of summing them.
-    #[arg(long)]
-    pub per_node: bool,
-
-    /// Ignore calls faster than this (e.g. 10us), filtered in the kernel.
-    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
-    pub min_latency: Option<Duration>,
-
-    /// Output format.
-    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
-    pub output: OutputFormat,
-
     /// The tracer-job binary to run with --local (default: beside this executable).
     #[arg(long, env = "KUBECTL_EBPF_TRACER", value_name = "PATH")]
     pub tracer: Option<PathBuf>,
+}
+
+/// The target flags read through the trace (`args.local`, `args.pids`, ...).
+impl std::ops::Deref for TraceArgs {
+    type Target = TargetArgs;
+
+    fn deref(&self) -> &TargetArgs {
+        &self.on
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ProfileArgs {
+    #[command(flatten)]
+    pub on: TargetArgs,
+
+    /// How long to sample (e.g. 30s, 2m).
+    #[arg(short = 'd', long, value_parser = parse_duration, default_value = "30s")]
+    pub duration: Duration,
+
+    /// Samples per second on each CPU.
+    #[arg(
+        short = 'F',
+        long,
+        value_name = "HZ",
+        default_value_t = tracer_protocol::spec::DEFAULT_FREQUENCY_HZ,
+        value_parser = clap::value_parser!(u64).range(1..=tracer_protocol::spec::MAX_FREQUENCY_HZ)
+    )]
+    pub frequency: u64,
+
+    /// Which stacks to take (`--user` is kubectl's user flag, hence not `--user`).
+    #[arg(long, value_enum, default_value_t = Stacks::Both)]
+    pub stacks: Stacks,
+
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = ProfileFormat::Table)]
+    pub output: ProfileFormat,
+
+    /// Write the result to this file instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub output_file: Option<PathBuf>,
+}
+
+impl ProfileArgs {
+    /// The options the profile probe and its rendering take.
+    pub fn options(&self) -> ProfileOptions {
+        ProfileOptions {
+            frequency_hz: self.frequency,
+            user: self.stacks != Stacks::Kernel,
+            kernel: self.stacks != Stacks::User,
+            format: self.output,
+            file: self.output_file.clone(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProfileOptions {
+    pub frequency_hz: u64,
+    pub user: bool,
+    pub kernel: bool,
+    pub format: ProfileFormat,
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Stacks {
+    /// The process's own code and libraries.
+    User,
+    /// The kernel code it runs (syscalls, faults, interrupts).
+    Kernel,
+    /// Both, the kernel frames on top of the user frames that entered the kernel.
+    Both,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ProfileFormat {
+    /// The top functions by self and total samples.
+    Table,
+    /// One `frame;frame;frame count` line per stack, as flame graph tools read.
+    Folded,
+    /// An interactive flame graph.
+    Svg,
+    /// One JSON document: stacks, functions, nodes.
+    Json,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -159,9 +271,10 @@ pub enum GroupBy {
     Syscall,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
     /// Histograms and a summary table.
+    #[default]
     Table,
     /// One JSON document (docs/json-output.md).
     Json,
@@ -178,6 +291,32 @@ pub struct ProbesArgs {
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct RbacArgs {
+    /// Bind a user (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub for_user: Vec<String>,
+
+    /// Bind a group (repeatable; default: the group kubectl-ebpf-users when nobody is named).
+    #[arg(long, value_name = "NAME")]
+    pub for_group: Vec<String>,
+
+    /// Bind a service account (repeatable).
+    #[arg(long, value_name = "NAMESPACE/NAME")]
+    pub for_service_account: Vec<String>,
+
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = ManifestFormat::Yaml)]
+    pub output: ManifestFormat,
+}
+
+/// Formats for objects to apply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ManifestFormat {
+    Yaml,
+    Json,
 }
 
 #[derive(Debug, Args)]
@@ -238,6 +377,71 @@ mod tests {
         assert_eq!(args.by, Some(GroupBy::Syscall));
         assert_eq!(args.min_latency, Some(Duration::from_micros(10)));
         assert_eq!(args.output, OutputFormat::Json);
+        assert!(!args.per_pod);
+        assert_eq!(args.top, None);
+    }
+
+    #[test]
+    fn parses_per_pod_and_top() {
+        let cli = parse(&["trace", "runq-latency", "--local", "--per-pod"]).expect("parses");
+        let Command::Trace(args) = cli.command else {
+            panic!("not a trace");
+        };
+        assert!(args.per_pod);
+        let cli = parse(&["trace", "syscall-count", "--local", "--top", "5"]).expect("parses");
+        let Command::Trace(args) = cli.command else {
+            panic!("not a trace");
+        };
+        assert_eq!(args.top, Some(5));
+        let err = parse(&["trace", "syscall-count", "--local", "--top", "many"])
+            .expect_err("not a number");
+        assert_eq!(err.exit_code(), 2);
+    }
+
+    #[test]
+    fn parses_a_profile() {
+        let cli = parse(&["profile", "--local", "--pid", "7"]).expect("parses");
+        let Command::Profile(args) = cli.command else {
+            panic!("not a profile");
+        };
+        assert_eq!(args.duration, Duration::from_secs(30));
+        assert_eq!(
+            args.options(),
+            ProfileOptions {
+                frequency_hz: 99,
+                user: true,
+                kernel: true,
+                format: ProfileFormat::Table,
+                file: None,
+            }
+        );
+        let cli = parse(&[
+            "profile",
+            "--local",
+            "-F",
+            "49",
+            "--stacks",
+            "kernel",
+            "-o",
+            "svg",
+            "--output-file",
+            "out.svg",
+            "--user",
+            "admin",
+        ])
+        .expect("parses");
+        let Command::Profile(args) = cli.command else {
+            panic!("not a profile");
+        };
+        let options = args.options();
+        assert_eq!(
+            (options.frequency_hz, options.user, options.kernel),
+            (49, false, true)
+        );
+        assert_eq!(options.format, ProfileFormat::Svg);
+        assert_eq!(cli.cluster.user.as_deref(), Some("admin"));
+        let err = parse(&["profile", "--local", "-F", "0"]).expect_err("zero Hz");
+        assert_eq!(err.exit_code(), 2);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use kubectl_ebpf::{
     cli::{Cli, Command},
     completions,
     exit::{self, CliError},
-    probe_list, session,
+    probe_list, rbac, session,
 };
 
 fn main() -> ExitCode {
@@ -13,9 +13,11 @@ fn main() -> ExitCode {
     let cluster = cli.cluster;
     let result = match cli.command {
         Command::Trace(args) => block_on(session::trace(cluster, *args)),
+        Command::Profile(args) => block_on(session::profile(cluster, *args)),
         Command::List => block_on(kubectl_ebpf::cluster::list(cluster)),
         Command::Delete(args) => block_on(kubectl_ebpf::cluster::delete(cluster, args)),
         Command::Probes(args) => probe_list::run(&args),
+        Command::Rbac(args) => rbac::run(&cluster, &args),
         Command::Completion { shell } => {
             let _ = std::io::stdout().write_all(&completions::generate(shell));
             Ok(exit::SUCCESS)

@@ -3,9 +3,16 @@
 use tracer_protocol::{ProbeSpec, Targets, TraceSpec};
 
 use crate::{
-    cli::{GroupBy, TraceArgs},
+    catalogue,
+    cli::{GroupBy, ProfileFormat, ProfileOptions, TraceArgs},
     exit::CliError,
 };
+
+/// The probes whose histograms `--per-pod` can split by pod.
+pub const PER_POD_PROBES: &[&str] = &["syscall-latency", "runq-latency", "block-latency"];
+
+/// Rows a table of counts shows when `--top` is not given.
+pub const DEFAULT_TOP: usize = 20;
 
 pub fn local_spec(args: &TraceArgs) -> Result<TraceSpec, CliError> {
     if !args.targets.is_empty() {
@@ -35,16 +42,40 @@ pub fn base_spec(args: &TraceArgs, targets: Targets) -> Result<TraceSpec, CliErr
 }
 
 pub fn probe_spec(args: &TraceArgs) -> Result<ProbeSpec, CliError> {
+    check_flags(args)?;
     match args.probe.as_str() {
         "syscall-latency" => Ok(ProbeSpec::SyscallLatency {
             by_syscall: args.by == Some(GroupBy::Syscall),
             min_latency_ns: args.min_latency.map_or(0, |d| d.as_nanos() as u64),
+            per_pod: args.per_pod,
         }),
         "exec" => Ok(ProbeSpec::Exec {}),
         "exit" => Ok(ProbeSpec::Exit {}),
         "open" => Ok(ProbeSpec::Open {}),
         "signal" => Ok(ProbeSpec::Signal {}),
         "oom-kill" => Ok(ProbeSpec::OomKill {}),
+        "syscall-count" => Ok(ProbeSpec::SyscallCount {}),
+        "runq-latency" => Ok(ProbeSpec::RunqLatency {
+            per_pod: args.per_pod,
+        }),
+        "block-latency" => Ok(ProbeSpec::BlockLatency {
+            per_pod: args.per_pod,
+        }),
+        "cpu-time" => Ok(ProbeSpec::CpuTime {}),
+        "profile" => {
+            let options = args.profile.clone().unwrap_or(ProfileOptions {
+                frequency_hz: tracer_protocol::spec::DEFAULT_FREQUENCY_HZ,
+                user: true,
+                kernel: true,
+                format: ProfileFormat::Table,
+                file: None,
+            });
+            Ok(ProbeSpec::Profile {
+                frequency_hz: options.frequency_hz,
+                user: options.user,
+                kernel: options.kernel,
+            })
+        }
         "tcp-connect" => Ok(ProbeSpec::TcpConnect {}),
         "tcp-reset" => Ok(ProbeSpec::TcpReset {}),
         "tcp-life" => Ok(ProbeSpec::TcpLife {}),
@@ -53,5 +84,107 @@ pub fn probe_spec(args: &TraceArgs) -> Result<ProbeSpec, CliError> {
             format!("unknown probe '{other}'"),
             "run `kubectl ebpf probes` for the list",
         )),
+    }
+}
+
+/// Refuses flags that mean nothing for the chosen probe, rather than ignore them.
+fn check_flags(args: &TraceArgs) -> Result<(), CliError> {
+    let probe = args.probe.as_str();
+    if args.per_pod && !PER_POD_PROBES.contains(&probe) {
+        return Err(CliError::usage(
+            format!(
+                "--per-pod splits the histograms of {}; {probe} has none to split",
+                PER_POD_PROBES.join(", ")
+            ),
+            "drop --per-pod",
+        ));
+    }
+    let counts = catalogue::find(probe).is_some_and(|info| info.kind.has_counts());
+    if args.top.is_some() && !counts {
+        let with_counts: Vec<&str> = catalogue::PROBES
+            .iter()
+            .filter(|info| info.kind.has_counts())
+            .map(|info| info.name)
+            .collect();
+        return Err(CliError::usage(
+            format!(
+                "--top limits tables of counts ({}); {probe} prints none",
+                with_counts.join(", ")
+            ),
+            "drop --top",
+        ));
+    }
+    Ok(())
+}
+
+/// How many rows each table of counts shows; 0 for all.
+pub fn top(args: &TraceArgs) -> usize {
+    args.top.unwrap_or(DEFAULT_TOP)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn trace_args(args: &[&str]) -> TraceArgs {
+        let cli = Cli::try_parse_from(
+            ["kubectl-ebpf", "trace"]
+                .into_iter()
+                .chain(args.iter().copied()),
+        )
+        .expect("parses");
+        match cli.command {
+            Command::Trace(args) => *args,
+            _ => panic!("not a trace"),
+        }
+    }
+
+    #[test]
+    fn per_pod_reaches_the_histogram_probes() {
+        for probe in PER_POD_PROBES {
+            let spec = probe_spec(&trace_args(&[probe, "--local", "--per-pod"])).expect("valid");
+            let json = serde_json::to_string(&spec).expect("serializes");
+            assert!(json.contains(r#""per_pod":true"#), "{json}");
+        }
+        let spec = probe_spec(&trace_args(&["runq-latency", "--local"])).expect("valid");
+        assert_eq!(spec, ProbeSpec::RunqLatency { per_pod: false });
+    }
+
+    #[test]
+    fn per_pod_is_refused_where_nothing_splits() {
+        for probe in ["exec", "syscall-count", "cpu-time"] {
+            let err = probe_spec(&trace_args(&[probe, "--local", "--per-pod"]))
+                .expect_err("nothing to split");
+            assert_eq!(err.code, crate::exit::USAGE);
+            let line = err.to_string();
+            assert!(!line.contains('\n'), "{line}");
+            assert!(
+                line.contains("--per-pod")
+                    && line.contains(probe)
+                    && line.contains("drop --per-pod"),
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
+    fn top_is_for_tables_of_counts() {
+        let args = trace_args(&["syscall-count", "--local", "--top", "5"]);
+        assert_eq!(
+            probe_spec(&args).expect("valid"),
+            ProbeSpec::SyscallCount {}
+        );
+        assert_eq!(top(&args), 5);
+        assert_eq!(top(&trace_args(&["cpu-time", "--local"])), DEFAULT_TOP);
+        let err = probe_spec(&trace_args(&["runq-latency", "--local", "--top", "5"]))
+            .expect_err("no counts");
+        let line = err.to_string();
+        assert!(
+            line.contains("--top") && line.contains("syscall-count") && line.contains("drop --top"),
+            "{line}"
+        );
     }
 }

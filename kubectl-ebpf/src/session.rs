@@ -3,6 +3,7 @@
 
 use std::{
     io::Write,
+    path::Path,
     time::{Duration, Instant},
 };
 
@@ -10,7 +11,7 @@ use tokio::sync::mpsc;
 use tracer_protocol::{TraceSpec, decode_line};
 
 use crate::{
-    cli::{ClusterArgs, OutputFormat, TraceArgs},
+    cli::{ClusterArgs, OutputFormat, ProfileArgs, TraceArgs},
     exit::{self, CliError},
     launch::{
         NodeEvent,
@@ -36,7 +37,30 @@ pub async fn trace(cluster: ClusterArgs, args: TraceArgs) -> Result<u8, CliError
     };
     let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let result = merger.result(&args.probe, elapsed);
-    finish(&result, args.output)
+    show(&result, &args)
+}
+
+/// `profile`: a trace of the profile probe, shown as a profile.
+pub async fn profile(cluster: ClusterArgs, args: ProfileArgs) -> Result<u8, CliError> {
+    let options = args.options();
+    let trace_args = TraceArgs {
+        probe: render::profile::PROBE.to_owned(),
+        on: args.on,
+        duration: Some(args.duration),
+        profile: Some(options),
+        ..TraceArgs::default()
+    };
+    trace(cluster, trace_args).await
+}
+
+/// Prints the result of `args`'s trace in the form it asks for.
+pub fn show(result: &TraceResult, args: &TraceArgs) -> Result<u8, CliError> {
+    match &args.profile {
+        Some(options) => conclude(result, options.file.as_deref(), |out| {
+            render::profile::write(result, options, out)
+        }),
+        None => finish(result, args.output, request::top(args)),
+    }
 }
 
 /// Running tracers, as the collection loop controls them.
@@ -67,7 +91,9 @@ pub async fn collect(
     spec: &TraceSpec,
     args: &TraceArgs,
 ) -> Option<Merger> {
-    let mut merger = Merger::new().per_node(args.per_node);
+    // A process's on-CPU time and its share mean something on its own node only.
+    let per_node = args.per_node || args.probe == render::cpu_time::PROBE;
+    let mut merger = Merger::new().per_node(per_node);
     let mut view = ProgressView::new(spec.duration_ms);
     // Events stream to stdout as they come in the table format; JSON and YAML hold them
     // for the final document.
@@ -121,7 +147,19 @@ pub async fn collect(
 }
 
 /// Prints the result, or the reason there is none, and picks the exit code.
-pub fn finish(result: &TraceResult, format: OutputFormat) -> Result<u8, CliError> {
+pub fn finish(result: &TraceResult, format: OutputFormat, top: usize) -> Result<u8, CliError> {
+    conclude(result, None, |mut out| {
+        render::render(result, format, top, &mut out)
+    })
+}
+
+/// Writes the result with `write` (to `file`, else to stdout), or returns the reason there
+/// is none; then warns about what is missing from it and picks the exit code.
+pub fn conclude(
+    result: &TraceResult,
+    file: Option<&Path>,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<u8, CliError> {
     let failed: Vec<_> = result
         .nodes
         .iter()
@@ -150,8 +188,17 @@ pub fn finish(result: &TraceResult, format: OutputFormat) -> Result<u8, CliError
             None => CliError::failure("no tracer produced output", ""),
         });
     }
-    let mut stdout = std::io::stdout().lock();
-    let written = render::render(result, format, &mut stdout).and_then(|()| stdout.flush());
+    let written = match file {
+        Some(path) => {
+            write_file(path, write)?;
+            eprintln!("Wrote {}.", path.display());
+            Ok(())
+        }
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            write(&mut stdout).and_then(|()| stdout.flush())
+        }
+    };
     if let Err(err) = written {
         // A closed pipe (`| head`) is not a failure of the trace.
         if err.kind() != std::io::ErrorKind::BrokenPipe {
@@ -201,4 +248,18 @@ pub fn finish(result: &TraceResult, format: OutputFormat) -> Result<u8, CliError
     } else {
         exit::SUCCESS
     })
+}
+
+fn write_file(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), CliError> {
+    let failed = |err: std::io::Error| {
+        CliError::failure(
+            format!("cannot write {}: {err}", path.display()),
+            "check the path and that its directory exists and is writable",
+        )
+    };
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).map_err(failed)?);
+    write(&mut out).and_then(|()| out.flush()).map_err(failed)
 }

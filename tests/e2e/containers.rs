@@ -19,6 +19,7 @@ fn container_spec(targets: Vec<tracer_protocol::ContainerTarget>) -> TraceSpec {
         vec![ProbeSpec::SyscallLatency {
             by_syscall: true,
             min_latency_ns: 0,
+            per_pod: false,
         }],
         Targets {
             containers: targets,

@@ -17,6 +17,7 @@ fn latency_spec(by_syscall: bool, min_latency_ns: u64, targets: Targets) -> Trac
         vec![ProbeSpec::SyscallLatency {
             by_syscall,
             min_latency_ns,
+            per_pod: false,
         }],
         targets,
     )

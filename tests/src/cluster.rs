@@ -233,6 +233,34 @@ spec:
 impl Cluster {
     /// Injects a fault while the double runs (`POST /double/faults`).
     pub fn inject(&self, fault: &str) {
+        self.control("POST", "faults", fault);
+    }
+
+    /// Removes every injected fault (`DELETE /double/faults`).
+    pub fn clear_faults(&self) {
+        self.control("DELETE", "faults", "");
+    }
+
+    /// Every API request the double served since it started or since
+    /// `forget_requests`, as `METHOD path?query` (`GET /double/requests`).
+    pub fn requests(&self) -> Vec<String> {
+        let body = self.control("GET", "requests", "");
+        let answer: Value = serde_json::from_str(&body).expect("requests as JSON");
+        answer["requests"]
+            .as_array()
+            .expect("a list of requests")
+            .iter()
+            .map(|request| request.as_str().expect("a request line").to_owned())
+            .collect()
+    }
+
+    pub fn forget_requests(&self) {
+        self.control("DELETE", "requests", "");
+    }
+
+    /// One call to the double's own control endpoint `/double/PATH`, which must succeed;
+    /// the answer's body.
+    fn control(&self, method: &str, path: &str, body: &str) -> String {
         use std::io::Read;
         let address = self
             .base_url()
@@ -241,16 +269,22 @@ impl Cluster {
             .to_owned();
         let mut stream = std::net::TcpStream::connect(&address).expect("connect to kube-double");
         let request = format!(
-            "POST /double/faults HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
-             Content-Length: {}\r\nConnection: close\r\n\r\n{fault}",
-            fault.len()
+            "{method} /double/{path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
         );
-        stream.write_all(request.as_bytes()).expect("send fault");
+        stream
+            .write_all(request.as_bytes())
+            .expect("send to kube-double");
         let mut response = String::new();
         let _ = stream.read_to_string(&mut response);
         assert!(
             response.starts_with("HTTP/1.1 2"),
-            "kube-double refused fault {fault}: {response}"
+            "kube-double refused {method} /double/{path} {body}: {response}"
         );
+        response
+            .split_once("\r\n\r\n")
+            .map(|(_, body)| body.to_owned())
+            .unwrap_or_default()
     }
 }

@@ -125,3 +125,58 @@ pub fn hist_count(records: &[Record], key_name: &str, key_value: &str) -> Option
         _ => None,
     })
 }
+
+/// The last cumulative value of every counter named `name` of `probe`, by key.
+pub fn last_counts(
+    records: &[Record],
+    probe: &str,
+    name: &str,
+) -> std::collections::BTreeMap<std::collections::BTreeMap<String, String>, u64> {
+    let mut counts = std::collections::BTreeMap::new();
+    for record in records {
+        if let Record::Count {
+            probe: p,
+            name: n,
+            key,
+            value,
+        } = record
+            && p == probe
+            && n == name
+        {
+            counts.insert(key.clone(), *value);
+        }
+    }
+    counts
+}
+
+/// The last cumulative buckets of every histogram of `probe`, by key.
+pub fn last_hists(
+    records: &[Record],
+    probe: &str,
+) -> std::collections::BTreeMap<
+    std::collections::BTreeMap<String, String>,
+    Vec<tracer_protocol::Bucket>,
+> {
+    let mut hists = std::collections::BTreeMap::new();
+    for record in records {
+        if let Record::Hist {
+            probe: p,
+            key,
+            buckets,
+            ..
+        } = record
+            && p == probe
+        {
+            hists.insert(key.clone(), buckets.clone());
+        }
+    }
+    hists
+}
+
+/// The kernel's loss count the tracer reported last for `probe`.
+pub fn last_lost(records: &[Record], probe: &str) -> Option<u64> {
+    records.iter().rev().find_map(|record| match record {
+        Record::Lost { probe: p, count } if p == probe => Some(*count),
+        _ => None,
+    })
+}

@@ -1,7 +1,9 @@
-//! A child process that makes an exact number of getppid calls on demand.
+//! Child processes that do known work on demand: `syscall-workload` (getppid calls,
+//! failing opens), `sched-workload` (spinning, sleeping), `block-workload` (direct I/O).
 
 use std::{
     io::{BufRead, BufReader, Write},
+    path::Path,
     process::{Child, ChildStdin, ChildStdout, Command, Stdio},
 };
 
@@ -16,12 +18,22 @@ pub struct Workload {
 impl Workload {
     /// Starts the process; it waits until `run` is called.
     pub fn spawn(getppid_calls: u64) -> Self {
-        let mut child = Command::new(binaries::path("syscall-workload"))
-            .arg(getppid_calls.to_string())
+        Self::start("syscall-workload", &[getppid_calls.to_string()])
+    }
+
+    /// Starts one of the workload binaries with `args`; it waits until `run` or `go`.
+    pub fn start(program: &str, args: &[String]) -> Self {
+        Self::start_at(&binaries::path(program), args)
+    }
+
+    /// Starts the workload binary at `program` with `args`; it waits until `run` or `go`.
+    pub fn start_at(program: &Path, args: &[String]) -> Self {
+        let mut child = Command::new(program)
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
-            .expect("start syscall-workload");
+            .unwrap_or_else(|err| panic!("start {}: {err}", program.display()));
         let stdin = child.stdin.take();
         let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
         let mut workload = Workload {
@@ -39,9 +51,19 @@ impl Workload {
 
     /// Makes the calls and returns once they are all made.
     pub fn run(&mut self) {
+        self.go();
+        self.wait_done();
+    }
+
+    /// Starts the work without waiting for it, so several workloads can run at once.
+    pub fn go(&mut self) {
         let stdin = self.stdin.as_mut().expect("workload still open");
         writeln!(stdin, "go").expect("signal workload");
         stdin.flush().expect("flush");
+    }
+
+    /// Waits for the work `go` started.
+    pub fn wait_done(&mut self) {
         self.expect_line("done");
     }
 

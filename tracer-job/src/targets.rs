@@ -3,6 +3,7 @@
 //! `bpf_get_current_cgroup_id` returns), and the names of the cgroups the trace meets.
 
 use std::{
+    collections::BTreeMap,
     fs,
     os::unix::fs::MetadataExt,
     path::{Path, PathBuf},
@@ -25,6 +26,9 @@ pub struct ResolvedTargets {
     /// cgroup id to pod and container, for naming events: the found target containers,
     /// or every pod container on the node when the trace is not filtered to containers.
     pub naming: Naming,
+    /// The `cgroup_paths` targets by id, as paths below the cgroup2 mount, for naming
+    /// the rows a trace splits by cgroup.
+    pub cgroup_names: BTreeMap<u64, String>,
 }
 
 /// Resolves every target. A pid or cgroup path that does not exist is fatal; a
@@ -50,7 +54,9 @@ pub fn resolve(
     if !targets.cgroup_paths.is_empty() {
         let mount = cgroup2_mount()?;
         for path in &targets.cgroup_paths {
-            resolved.cgroup_ids.push(cgroup_id(&mount, path)?);
+            let (id, relative) = cgroup_id(&mount, path)?;
+            resolved.cgroup_ids.push(id);
+            resolved.cgroup_names.insert(id, relative);
         }
     }
     let roots = cgroup2_mounts()?;
@@ -219,8 +225,9 @@ fn unescape_octal(field: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The id of a cgroup given by path, checked to be a directory of the v2 hierarchy.
-fn cgroup_id(mount: &Path, path: &str) -> Result<u64, Failure> {
+/// The id of a cgroup given by path, checked to be a directory of the v2 hierarchy, and
+/// its path below the mount (`/` for the root).
+fn cgroup_id(mount: &Path, path: &str) -> Result<(u64, String), Failure> {
     let given = Path::new(path);
     let full = if given.is_absolute() {
         given.to_path_buf()
@@ -248,7 +255,10 @@ fn cgroup_id(mount: &Path, path: &str) -> Result<u64, Failure> {
     if !metadata.is_dir() {
         return Err(not_found("is not a directory".to_owned()));
     }
-    Ok(metadata.ino())
+    let relative = canonical
+        .strip_prefix(mount)
+        .map_or_else(|_| path.to_owned(), |rest| format!("/{}", rest.display()));
+    Ok((metadata.ino(), relative))
 }
 
 #[cfg(test)]

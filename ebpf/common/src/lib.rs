@@ -4,6 +4,8 @@
 //! `#[repr(C)]` for anything that crosses a map.
 #![no_std]
 
+pub mod block_latency;
+pub mod cpu_time;
 pub mod event;
 pub mod exec;
 pub mod exit;
@@ -11,6 +13,10 @@ pub mod filter;
 pub mod hist;
 pub mod oom_kill;
 pub mod open;
+pub mod profile;
+pub mod rows;
+pub mod runq_latency;
 pub mod signal;
+pub mod syscall_count;
 pub mod syscall_latency;
 pub mod tcp;

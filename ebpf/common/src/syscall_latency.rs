@@ -15,6 +15,8 @@ pub const MAX_IN_FLIGHT: u32 = 65_536;
 
 /// Index into the `LOST` per-CPU counters.
 pub const LOST_START_NOT_RECORDED: u32 = 0;
+/// A `--per-pod` row that found the keyed map full.
+pub const LOST_ROWS_FULL: u32 = 1;
 
 /// What `sys_enter` leaves for `sys_exit` of the same thread.
 #[repr(C)]

@@ -53,10 +53,10 @@ pub fn is_target(pid_tgid: u64) -> bool {
 }
 
 /// Whether a task that may not be the current one belongs to the trace, by its process
-/// id and its cgroup v2 id (0 when unknown).
+/// id and its cgroup v2 id (0 when unknown). The idle task (process 0) never does.
 #[inline(always)]
 pub fn is_target_task(tgid: u32, cgroup: u64) -> bool {
-    if tgid == global(&TRACER_TGID) {
+    if tgid == 0 || tgid == global(&TRACER_TGID) {
         return false;
     }
     let by_pid = global(&FILTER_BY_PID) != 0;

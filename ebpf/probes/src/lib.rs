@@ -3,6 +3,7 @@
 
 pub mod events;
 pub mod filter;
+pub mod rows;
 pub mod sock;
 pub mod task;
 pub mod tcp;

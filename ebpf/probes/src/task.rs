@@ -133,3 +133,28 @@ pub(crate) fn cgroup_kn_id(cgroup: *const u8) -> Option<u64> {
     let node: *const u8 = field(cgroup, global(&CGROUP_KN_OFFSET))?;
     field(node, global(&KERNFS_NODE_ID_OFFSET))
 }
+
+/// Who a task is: thread id, process id and cgroup v2 id, each 0 when unreadable.
+#[derive(Clone, Copy, Default)]
+pub struct TaskIds {
+    pub tid: u32,
+    pub tgid: u32,
+    pub cgroup: u64,
+}
+
+/// The ids of a task that may not be the current one (the task a scheduler hook wakes
+/// or switches in), read through its pointer.
+#[inline(always)]
+pub fn ids(task: *const u8) -> TaskIds {
+    TaskIds {
+        tid: pid(task).unwrap_or(0),
+        tgid: tgid(task).unwrap_or(0),
+        cgroup: cgroup_id(task).unwrap_or(0),
+    }
+}
+
+/// The name of a task's process (its group leader's `comm`), or zeros.
+#[inline(always)]
+pub fn process_comm(task: *const u8) -> [u8; 16] {
+    group_leader(task).and_then(comm).unwrap_or([0; 16])
+}

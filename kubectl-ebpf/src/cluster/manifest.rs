@@ -268,23 +268,28 @@ impl TraceLaunch {
         }
     }
 
-    /// The namespace Jobs run in, when it has to be created: the tracer needs host PID
-    /// and host paths, which only the privileged Pod Security level admits.
+    /// The namespace Jobs run in, when it has to be created.
     pub fn namespace(&self) -> Namespace {
-        Namespace {
-            metadata: ObjectMeta {
-                name: Some(self.job_namespace.clone()),
-                labels: Some(BTreeMap::from([
-                    (MANAGED_BY_LABEL.to_owned(), MANAGED_BY.to_owned()),
-                    (
-                        "pod-security.kubernetes.io/enforce".to_owned(),
-                        "privileged".to_owned(),
-                    ),
-                ])),
-                ..ObjectMeta::default()
-            },
-            ..Namespace::default()
-        }
+        jobs_namespace(&self.job_namespace)
+    }
+}
+
+/// The namespace tracer Jobs run in: the tracer needs host PID and host paths, which
+/// only the privileged Pod Security level admits.
+pub fn jobs_namespace(name: &str) -> Namespace {
+    Namespace {
+        metadata: ObjectMeta {
+            name: Some(name.to_owned()),
+            labels: Some(BTreeMap::from([
+                (MANAGED_BY_LABEL.to_owned(), MANAGED_BY.to_owned()),
+                (
+                    "pod-security.kubernetes.io/enforce".to_owned(),
+                    "privileged".to_owned(),
+                ),
+            ])),
+            ..ObjectMeta::default()
+        },
+        ..Namespace::default()
     }
 }
 
@@ -338,6 +343,7 @@ mod tests {
             vec![ProbeSpec::SyscallLatency {
                 by_syscall: false,
                 min_latency_ns: 0,
+                per_pod: false,
             }],
             Targets::default(),
         );

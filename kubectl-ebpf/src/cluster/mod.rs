@@ -85,7 +85,7 @@ pub async fn trace(cluster: &ClusterArgs, args: &TraceArgs) -> Result<u8, CliErr
         return Ok(exit::INTERRUPTED);
     };
     let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    session::finish(&merger.result(&args.probe, elapsed), args.output)
+    session::show(&merger.result(&args.probe, elapsed), args)
 }
 
 /// The trace's objects: one spec per node, filled from the plan.

@@ -19,7 +19,7 @@ pub enum Kind {
 impl Kind {
     /// kubectl's names and short names for each kind, with the API group suffix it also
     /// accepts (`deployment.apps`).
-    fn parse(word: &str) -> Option<Kind> {
+    pub fn parse(word: &str) -> Option<Kind> {
         let word = word.to_ascii_lowercase();
         let bare = word
             .strip_suffix(".apps")

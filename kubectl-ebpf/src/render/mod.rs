@@ -1,15 +1,27 @@
 //! Printing a merged result: bpftrace-style histograms and a summary table, or JSON/YAML.
 
 pub mod counts;
+pub mod cpu_time;
 pub mod events;
 pub mod hist;
+pub mod profile;
 pub mod summary;
 
 use std::io::{self, Write};
 
-use crate::{cli::OutputFormat, merge::TraceResult};
+use crate::{
+    catalogue::{self, Kind},
+    cli::OutputFormat,
+    merge::TraceResult,
+};
 
-pub fn render(result: &TraceResult, format: OutputFormat, out: &mut impl Write) -> io::Result<()> {
+/// Prints `result`; `top` bounds the rows of each table of counts (0 for all).
+pub fn render(
+    result: &TraceResult,
+    format: OutputFormat,
+    top: usize,
+    out: &mut impl Write,
+) -> io::Result<()> {
     match format {
         OutputFormat::Json => {
             serde_json::to_writer_pretty(&mut *out, result)?;
@@ -19,6 +31,10 @@ pub fn render(result: &TraceResult, format: OutputFormat, out: &mut impl Write) 
         OutputFormat::Table => {
             // Events were printed as they arrived.
             if result.histograms.is_empty() && result.counts.is_empty() {
+                let counts = catalogue::find(&result.probe).is_some_and(|p| p.kind == Kind::Counts);
+                if counts {
+                    return writeln!(out, "Nothing was counted.");
+                }
                 return events::write_total(result, out);
             }
             for histogram in &result.histograms {
@@ -28,13 +44,83 @@ pub fn render(result: &TraceResult, format: OutputFormat, out: &mut impl Write) 
             if !result.histograms.is_empty() {
                 summary::write(result, out)?;
             }
-            counts::write(&result.counts, out)
+            if result.probe == cpu_time::PROBE {
+                cpu_time::write(result, top, out)
+            } else {
+                counts::write(&result.counts, top, out)
+            }
         }
     }
+}
+
+/// Key columns in the order people read them: where (node, pod), who (process), then
+/// what the probe split by; anything else after, by name.
+pub fn key_columns<'a>(names: impl IntoIterator<Item = &'a String>) -> Vec<&'a String> {
+    const ORDER: [&str; 15] = [
+        "node",
+        "namespace",
+        "pod",
+        "pod_uid",
+        "container",
+        "cgroup",
+        "pid",
+        "comm",
+        "syscall",
+        "error",
+        "device",
+        "op",
+        "src",
+        "dst",
+        "state",
+    ];
+    let rank = |name: &str| {
+        ORDER
+            .iter()
+            .position(|known| *known == name)
+            .unwrap_or(ORDER.len())
+    };
+    let mut names: Vec<&String> = names.into_iter().collect();
+    names.sort_by(|a, b| rank(a).cmp(&rank(b)).then_with(|| a.cmp(b)));
+    names.dedup();
+    names
 }
 
 /// Any serializable document as YAML.
 pub fn write_yaml(value: &impl serde::Serialize, out: &mut impl Write) -> io::Result<()> {
     let text = serde_saphyr::to_string(value).map_err(io::Error::other)?;
     out.write_all(text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::merge::Merger;
+
+    fn table(probe: &str, top: usize) -> String {
+        let result = Merger::new().result(probe, 1000);
+        let mut out = Vec::new();
+        render(&result, OutputFormat::Table, top, &mut out).expect("writes");
+        String::from_utf8(out).expect("utf-8")
+    }
+
+    #[test]
+    fn an_empty_trace_says_what_was_not_seen() {
+        assert_eq!(table("syscall-count", 20), "Nothing was counted.\n");
+        assert_eq!(table("exec", 20), "No event was recorded.\n");
+    }
+
+    #[test]
+    fn key_columns_read_where_who_what() {
+        let names: Vec<String> = ["op", "zeta", "pod", "node", "device", "namespace"]
+            .map(String::from)
+            .to_vec();
+        let ordered: Vec<&str> = key_columns(&names)
+            .into_iter()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            ordered,
+            ["node", "namespace", "pod", "device", "op", "zeta"]
+        );
+    }
 }

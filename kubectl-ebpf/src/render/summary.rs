@@ -5,6 +5,7 @@ use std::io::{self, Write};
 
 use comfy_table::{Cell, CellAlignment, Table, presets::NOTHING};
 
+use super::key_columns;
 use crate::{
     merge::{Histogram, TraceResult},
     units::format_value,
@@ -18,13 +19,11 @@ pub fn write(result: &TraceResult, out: &mut impl Write) -> io::Result<()> {
 }
 
 fn table(histograms: &[Histogram]) -> Table {
-    let key_names: Vec<String> = histograms
-        .first()
-        .map(|h| h.key.keys().map(|k| k.to_uppercase()).collect())
-        .unwrap_or_default();
+    // Rows may differ in their keys (a pod's rows beside a plain cgroup's).
+    let key_names = key_columns(histograms.iter().flat_map(|h| h.key.keys()));
     let mut table = Table::new();
     table.load_style(NOTHING);
-    let mut header: Vec<String> = key_names.clone();
+    let mut header: Vec<String> = key_names.iter().map(|k| k.to_uppercase()).collect();
     header.extend(["COUNT", "P50", "P90", "P99", "SLOWEST"].map(String::from));
     table.set_header(header);
     for histogram in histograms {
@@ -48,7 +47,10 @@ fn table(histograms: &[Histogram]) -> Table {
                 )
             },
         );
-        let mut row: Vec<Cell> = histogram.key.values().map(Cell::new).collect();
+        let mut row: Vec<Cell> = key_names
+            .iter()
+            .map(|name| Cell::new(histogram.key.get(*name).map_or("-", String::as_str)))
+            .collect();
         row.push(Cell::new(histogram.count).set_alignment(CellAlignment::Right));
         for value in [histogram.p50, histogram.p90, histogram.p99] {
             row.push(Cell::new(estimate(value)).set_alignment(CellAlignment::Right));
@@ -92,5 +94,46 @@ mod tests {
         );
         assert!(lines[1].contains("~1.54µs"), "{text}");
         assert!(lines[1].contains("1.02µs-2.05µs"), "{text}");
+    }
+
+    #[test]
+    fn rows_with_different_keys_line_up() {
+        let row = |key: &[(&str, &str)]| {
+            Histogram::new(
+                "runq-latency".into(),
+                "latency".into(),
+                key.iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+                "ns".into(),
+                vec![Bucket {
+                    low: 1024,
+                    high: 2048,
+                    count: 1,
+                }],
+            )
+        };
+        let text = table(&[
+            row(&[
+                ("namespace", "shop"),
+                ("pod", "cart-1"),
+                ("container", "app"),
+            ]),
+            row(&[("cgroup", "/system.slice/cron.service")]),
+        ])
+        .to_string();
+        let lines: Vec<&str> = text.lines().collect();
+        let header: Vec<&str> = lines[0].split_whitespace().collect();
+        assert_eq!(
+            &header[..4],
+            ["NAMESPACE", "POD", "CONTAINER", "CGROUP"],
+            "{text}"
+        );
+        let cells: Vec<&str> = lines[2].split_whitespace().collect();
+        assert_eq!(
+            &cells[..4],
+            ["-", "-", "-", "/system.slice/cron.service"],
+            "{text}"
+        );
     }
 }

@@ -70,6 +70,7 @@ pub async fn handle(
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let q = Query::parse(req.uri().query());
+    let req_query = req.uri().query().map(str::to_owned);
     let accept = req
         .headers()
         .get(header::ACCEPT)
@@ -89,6 +90,10 @@ pub async fn handle(
     if let Some(rest) = path.strip_prefix("/double/") {
         return control(&cluster, &method, rest, &body);
     }
+    cluster.record_request(match req_query.as_deref() {
+        Some(query) => format!("{method} {path}?{query}"),
+        None => format!("{method} {path}"),
+    });
     // kubectl's generators send protobuf: decode it into the JSON everything else uses.
     let (body, content_type) = if proto::is_protobuf(&content_type) {
         match proto::decode(&body) {
@@ -134,6 +139,11 @@ fn control(cluster: &Arc<Cluster>, method: &Method, rest: &str, body: &Bytes) ->
         }
         (&Method::DELETE, "faults") => {
             cluster.faults.clear();
+            body::json(200, &json!({"status": "cleared"}))
+        }
+        (&Method::GET, "requests") => body::json(200, &json!({"requests": cluster.requests()})),
+        (&Method::DELETE, "requests") => {
+            cluster.forget_requests();
             body::json(200, &json!({"status": "cleared"}))
         }
         (&Method::GET, "faults") => body::json(

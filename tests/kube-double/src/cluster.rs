@@ -1,6 +1,9 @@
 //! The simulated cluster: options, the store, faults, and the simulated nodes.
 
-use std::{path::PathBuf, sync::Arc};
+use std::{
+    path::PathBuf,
+    sync::{Arc, Mutex},
+};
 
 use serde_json::json;
 
@@ -81,7 +84,13 @@ pub struct Cluster {
     pub faults: Faults,
     pub kubelet: Kubelet,
     pub nodes: Vec<String>,
+    /// Every API request served, as `METHOD path?query`, oldest first (`GET
+    /// /double/requests`): what a client asked for, for RBAC and fan-out checks.
+    requests: Mutex<Vec<String>>,
 }
+
+/// Requests remembered at most; later ones are not recorded.
+const MAX_RECORDED_REQUESTS: usize = 1_000_000;
 
 impl Cluster {
     pub fn new(opts: Options) -> anyhow::Result<Arc<Self>> {
@@ -93,9 +102,31 @@ impl Cluster {
             kubelet,
             nodes,
             opts,
+            requests: Mutex::default(),
         });
         cluster.seed();
         Ok(cluster)
+    }
+
+    pub fn record_request(&self, request: String) {
+        let mut requests = self.requests.lock().unwrap_or_else(|e| e.into_inner());
+        if requests.len() < MAX_RECORDED_REQUESTS {
+            requests.push(request);
+        }
+    }
+
+    pub fn requests(&self) -> Vec<String> {
+        self.requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub fn forget_requests(&self) {
+        self.requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 
     fn seed(&self) {

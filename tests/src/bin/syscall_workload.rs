@@ -6,6 +6,9 @@
 //! `syscall-workload COUNT --after FILE [--exec PROGRAM]`: for pods, which have no stdin:
 //! prints `ready`, waits until FILE exists, makes COUNT getppid calls, runs PROGRAM once
 //! (when given) and waits for it, prints `done`, then sleeps until it is killed.
+//!
+//! `syscall-workload COUNT --failing-opens N`: as the first, and after the getppid calls
+//! makes N openat calls of a path that does not exist, each failing with ENOENT.
 
 use std::{
     io::{BufRead, Write},
@@ -19,9 +22,17 @@ fn main() {
         .first()
         .and_then(|arg| arg.parse().ok())
         .unwrap_or_else(|| usage());
+    let mut failing_opens: u64 = 0;
     let trigger = match args.get(1).map(String::as_str) {
         None => None,
         Some("--after") => Some(PathBuf::from(args.get(2).unwrap_or_else(|| usage()))),
+        Some("--failing-opens") => {
+            failing_opens = args
+                .get(2)
+                .and_then(|arg| arg.parse().ok())
+                .unwrap_or_else(|| usage());
+            None
+        }
         Some(_) => usage(),
     };
     let program = match args.get(3).map(String::as_str) {
@@ -53,6 +64,18 @@ fn main() {
             eprintln!("{program} did not run: {ran:?}");
         }
     }
+    let missing = c"/nonexistent/kubectl-ebpf-workload-missing";
+    for _ in 0..failing_opens {
+        // SAFETY: a NUL-terminated path; the call fails without side effects.
+        unsafe {
+            libc::syscall(
+                libc::SYS_openat,
+                libc::AT_FDCWD,
+                missing.as_ptr(),
+                libc::O_RDONLY,
+            )
+        };
+    }
     let _ = writeln!(stdout, "done");
     let _ = stdout.flush();
     match trigger {
@@ -71,6 +94,6 @@ fn main() {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: syscall-workload COUNT [--after FILE [--exec PROGRAM]]");
+    eprintln!("usage: syscall-workload COUNT [--after FILE [--exec PROGRAM] | --failing-opens N]");
     std::process::exit(2)
 }

@@ -124,6 +124,10 @@ pub enum ProbeSpec {
         /// Syscalls faster than this are not recorded.
         #[serde(default)]
         min_latency_ns: u64,
+        /// Rows split by pod container (by cgroup in the kernel). Left out when false,
+        /// so tracers that predate it still read the spec.
+        #[serde(default, skip_serializing_if = "is_false")]
+        per_pod: bool,
     },
     /// execve/execveat: path, arguments, parent and result.
     Exec {},
@@ -135,6 +139,32 @@ pub enum ProbeSpec {
     Signal {},
     /// Processes the OOM killer chooses: victim, its memory, the triggering task.
     OomKill {},
+    /// Syscalls counted by name and errno.
+    SyscallCount {},
+    /// Time runnable threads wait for a CPU.
+    RunqLatency {
+        #[serde(default, skip_serializing_if = "is_false")]
+        per_pod: bool,
+    },
+    /// Block request latency by device and operation.
+    BlockLatency {
+        #[serde(default, skip_serializing_if = "is_false")]
+        per_pod: bool,
+    },
+    /// On-CPU time per process.
+    CpuTime {},
+    /// On-CPU stacks sampled at `frequency_hz` on every CPU, counted in the kernel and
+    /// symbolized on the node (`count` records named `samples`, see docs/protocol.md).
+    Profile {
+        #[serde(default = "default_frequency_hz")]
+        frequency_hz: u64,
+        /// Take user stacks.
+        #[serde(default = "yes")]
+        user: bool,
+        /// Take kernel stacks.
+        #[serde(default = "yes")]
+        kernel: bool,
+    },
     /// Outbound TCP connects: endpoints, handshake latency, or how they failed.
     TcpConnect {},
     /// TCP resets sent and received: flow, direction, state, reason.
@@ -143,6 +173,25 @@ pub enum ProbeSpec {
     TcpLife {},
     /// TCP retransmits: flow and state, as events and counts per flow.
     TcpRetransmit {},
+}
+
+/// Samples per second per CPU when the spec does not say: off the timer tick's multiples,
+/// so sampling does not run in lockstep with periodic work.
+pub const DEFAULT_FREQUENCY_HZ: u64 = 99;
+
+/// Highest sampling frequency a spec may ask for.
+pub const MAX_FREQUENCY_HZ: u64 = 10_000;
+
+fn default_frequency_hz() -> u64 {
+    DEFAULT_FREQUENCY_HZ
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 impl ProbeSpec {
@@ -155,6 +204,11 @@ impl ProbeSpec {
             ProbeSpec::Open {} => "open",
             ProbeSpec::Signal {} => "signal",
             ProbeSpec::OomKill {} => "oom-kill",
+            ProbeSpec::SyscallCount {} => "syscall-count",
+            ProbeSpec::RunqLatency { .. } => "runq-latency",
+            ProbeSpec::BlockLatency { .. } => "block-latency",
+            ProbeSpec::CpuTime {} => "cpu-time",
+            ProbeSpec::Profile { .. } => "profile",
             ProbeSpec::TcpConnect {} => "tcp-connect",
             ProbeSpec::TcpReset {} => "tcp-reset",
             ProbeSpec::TcpLife {} => "tcp-life",
@@ -179,6 +233,10 @@ pub enum SpecError {
     IntervalTooShort(u64),
     #[error("trace spec duration must be above zero")]
     ZeroDuration,
+    #[error("sampling frequency {0} Hz is outside 1..={MAX_FREQUENCY_HZ} Hz")]
+    Frequency(u64),
+    #[error("the profile takes neither user nor kernel stacks")]
+    NoStacks,
 }
 
 impl TraceSpec {
@@ -224,6 +282,21 @@ impl TraceSpec {
         if self.duration_ms == Some(0) {
             return Err(SpecError::ZeroDuration);
         }
+        for probe in &self.probes {
+            if let ProbeSpec::Profile {
+                frequency_hz,
+                user,
+                kernel,
+            } = probe
+            {
+                if !(1..=MAX_FREQUENCY_HZ).contains(frequency_hz) {
+                    return Err(SpecError::Frequency(*frequency_hz));
+                }
+                if !user && !kernel {
+                    return Err(SpecError::NoStacks);
+                }
+            }
+        }
         Ok(())
     }
 }
@@ -236,6 +309,7 @@ mod tests {
         ProbeSpec::SyscallLatency {
             by_syscall: true,
             min_latency_ns: 0,
+            per_pod: false,
         }
     }
 
@@ -263,9 +337,35 @@ mod tests {
             spec.probes,
             vec![ProbeSpec::SyscallLatency {
                 by_syscall: false,
-                min_latency_ns: 0
+                min_latency_ns: 0,
+                per_pod: false,
             }]
         );
+    }
+
+    #[test]
+    fn per_pod_travels_only_when_set() {
+        let plain = serde_json::to_string(&latency()).expect("serializes");
+        assert!(!plain.contains("per_pod"), "{plain}");
+        let split = ProbeSpec::RunqLatency { per_pod: true };
+        let json = serde_json::to_string(&split).expect("serializes");
+        assert_eq!(json, r#"{"probe":"runq-latency","per_pod":true}"#);
+        assert_eq!(
+            serde_json::from_str::<ProbeSpec>(&json).expect("parses"),
+            split
+        );
+        for (name, spec) in [
+            ("syscall-count", ProbeSpec::SyscallCount {}),
+            ("block-latency", ProbeSpec::BlockLatency { per_pod: false }),
+            ("cpu-time", ProbeSpec::CpuTime {}),
+        ] {
+            assert_eq!(spec.name(), name);
+            let json = format!(r#"{{"probe":"{name}"}}"#);
+            assert_eq!(
+                serde_json::from_str::<ProbeSpec>(&json).expect("parses"),
+                spec
+            );
+        }
     }
 
     #[test]
@@ -293,6 +393,14 @@ mod tests {
                 "above zero",
             ),
             (b"not json", "not valid"),
+            (
+                br#"{"version":1,"probes":[{"probe":"profile","frequency_hz":0}]}"#,
+                "outside 1..=10000 Hz",
+            ),
+            (
+                br#"{"version":1,"probes":[{"probe":"profile","user":false,"kernel":false}]}"#,
+                "neither user nor kernel",
+            ),
         ];
         for (input, expected) in cases {
             let err = TraceSpec::parse(input)
@@ -303,6 +411,21 @@ mod tests {
                 "{err:?} should mention {expected:?}"
             );
         }
+    }
+
+    #[test]
+    fn profile_defaults_to_both_stacks_at_99_hz() {
+        let spec =
+            TraceSpec::parse(br#"{"version":1,"probes":[{"probe":"profile"}]}"#).expect("parses");
+        assert_eq!(
+            spec.probes,
+            vec![ProbeSpec::Profile {
+                frequency_hz: 99,
+                user: true,
+                kernel: true,
+            }]
+        );
+        assert_eq!(spec.probes[0].name(), "profile");
     }
 
     #[test]

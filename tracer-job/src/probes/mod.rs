@@ -1,15 +1,22 @@
 //! The built-in probes: each loads its own precompiled object, attaches, and turns its
 //! maps into records.
 
+pub mod block_latency;
+pub mod cpu_time;
 pub mod events;
 pub mod exec;
 pub mod exit;
 mod filter;
+mod hists;
 mod maps;
 pub mod oom_kill;
 pub mod open;
+mod owners;
+pub mod profile;
+pub mod runq_latency;
 pub mod signal;
 mod sock;
+pub mod syscall_count;
 pub mod syscall_latency;
 mod task;
 mod tcp;
@@ -47,9 +54,11 @@ pub fn attach(spec: &ProbeSpec, targets: &ResolvedTargets) -> Result<Box<dyn Pro
         ProbeSpec::SyscallLatency {
             by_syscall,
             min_latency_ns,
+            per_pod,
         } => Ok(Box::new(syscall_latency::SyscallLatency::attach(
             *by_syscall,
             *min_latency_ns,
+            *per_pod,
             targets,
         )?)),
         ProbeSpec::Exec {} => Ok(Box::new(exec::attach(targets)?)),
@@ -57,6 +66,24 @@ pub fn attach(spec: &ProbeSpec, targets: &ResolvedTargets) -> Result<Box<dyn Pro
         ProbeSpec::Open {} => Ok(Box::new(open::attach(targets)?)),
         ProbeSpec::Signal {} => Ok(Box::new(signal::attach(targets)?)),
         ProbeSpec::OomKill {} => Ok(Box::new(oom_kill::attach(targets)?)),
+        ProbeSpec::SyscallCount {} => Ok(Box::new(syscall_count::SyscallCount::attach(targets)?)),
+        ProbeSpec::RunqLatency { per_pod } => Ok(Box::new(runq_latency::RunqLatency::attach(
+            *per_pod, targets,
+        )?)),
+        ProbeSpec::BlockLatency { per_pod } => Ok(Box::new(block_latency::BlockLatency::attach(
+            *per_pod, targets,
+        )?)),
+        ProbeSpec::CpuTime {} => Ok(Box::new(cpu_time::CpuTime::attach(targets)?)),
+        ProbeSpec::Profile {
+            frequency_hz,
+            user,
+            kernel,
+        } => Ok(Box::new(profile::Profile::attach(
+            *frequency_hz,
+            *user,
+            *kernel,
+            targets,
+        )?)),
         ProbeSpec::TcpConnect {} => Ok(Box::new(tcp_connect::attach(targets)?)),
         ProbeSpec::TcpReset {} => Ok(Box::new(tcp_reset::attach(targets)?)),
         ProbeSpec::TcpLife {} => Ok(Box::new(tcp_life::attach(targets)?)),

@@ -1,19 +1,26 @@
 //! `syscall-latency`: log2 histograms of the time between raw_syscalls sys_enter and
-//! sys_exit, for all syscalls together or one per syscall.
+//! sys_exit, for all syscalls together or one per syscall, and with `--per-pod` one per
+//! pod container too.
 
 use std::collections::{BTreeMap, HashMap};
 
 use aya::{
     Ebpf, EbpfLoader,
-    maps::{MapData, PerCpuArray},
+    maps::{MapData, PerCpuArray, PerCpuHashMap},
 };
 use ebpf_common::{
     hist::{BUCKETS, bucket_bounds},
-    syscall_latency::{HistRow, LOST_START_NOT_RECORDED, ROWS},
+    rows::BucketKey,
+    syscall_latency::{HistRow, LOST_ROWS_FULL, LOST_START_NOT_RECORDED, ROWS},
 };
 use tracer_protocol::{Bucket, Record};
 
-use super::{Probe, attach_raw_tracepoint, filter::FilterGlobals, load, maps};
+use super::{
+    Probe, attach_raw_tracepoint,
+    filter::FilterGlobals,
+    hists, load, maps,
+    owners::{Key, Owners},
+};
 use crate::{failure::Failure, syscalls, targets::ResolvedTargets};
 
 const NAME: &str = "syscall-latency";
@@ -25,6 +32,12 @@ pub struct SyscallLatency {
     hist: PerCpuArray<MapData, HistRow>,
     row_count: PerCpuArray<MapData, u64>,
     lost: PerCpuArray<MapData, u64>,
+    /// With `--per-pod`, the rows by cgroup, who each cgroup is, and what was written.
+    per_pod: Option<(
+        PerCpuHashMap<MapData, BucketKey, u64>,
+        Owners,
+        hists::Snapshots,
+    )>,
     /// Counts last written per row, to skip unchanged rows between snapshots.
     written: HashMap<u32, u64>,
     lost_written: Option<u64>,
@@ -36,19 +49,25 @@ impl SyscallLatency {
     pub fn attach(
         by_syscall: bool,
         min_latency_ns: u64,
+        per_pod: bool,
         targets: &ResolvedTargets,
     ) -> Result<Self, Failure> {
         let (exit_nr, exit_group_nr) = syscalls::exit_numbers();
         let by_syscall_flag = u8::from(by_syscall);
         let filter = FilterGlobals::new(targets);
-        let rows = if by_syscall { ROWS } else { 1 };
+        let per_pod_flag = u8::from(per_pod);
+        let rows = if by_syscall && !per_pod { ROWS } else { 1 };
         let mut loader = EbpfLoader::new();
         filter.apply(&mut loader);
         loader
             .map_max_entries("LATENCY_HIST", rows)
             .map_max_entries("ROW_COUNT", rows);
+        if !per_pod {
+            loader.map_max_entries("KEYED_HIST", 1);
+        }
         loader
             .override_global("BY_SYSCALL", &by_syscall_flag, true)
+            .override_global("PER_POD", &per_pod_flag, true)
             .override_global("MIN_LATENCY_NS", &min_latency_ns, true)
             .override_global("EXIT_NR", &exit_nr, true)
             .override_global("EXIT_GROUP_NR", &exit_group_nr, true);
@@ -60,7 +79,17 @@ impl SyscallLatency {
         ] {
             attach_raw_tracepoint(&mut ebpf, program, tracepoint)?;
         }
+        let per_pod = if per_pod {
+            Some((
+                maps::take(&mut ebpf, "KEYED_HIST")?,
+                Owners::new(targets),
+                hists::Snapshots::new(NAME, "latency", "ns"),
+            ))
+        } else {
+            None
+        };
         Ok(SyscallLatency {
+            per_pod,
             by_syscall,
             hist: maps::take(&mut ebpf, "LATENCY_HIST")?,
             row_count: maps::take(&mut ebpf, "ROW_COUNT")?,
@@ -119,6 +148,21 @@ impl Probe for SyscallLatency {
     }
 
     fn snapshot(&mut self, complete: bool, out: &mut Vec<Record>) -> Result<(), Failure> {
+        if let Some((counters, owners, snapshots)) = &mut self.per_pod {
+            let mut rows: BTreeMap<Key, hists::Row> = BTreeMap::new();
+            for ((cgroup, row), counts) in hists::read_counters(counters)? {
+                let mut key = owners.key(cgroup);
+                if self.by_syscall {
+                    key.insert("syscall".to_owned(), syscalls::name(row));
+                }
+                hists::add(rows.entry(key).or_insert(hists::EMPTY), &counts);
+            }
+            snapshots.write(rows, complete, out);
+            let lost = sum(&self.lost, LOST_START_NOT_RECORDED)?
+                .wrapping_add(sum(&self.lost, LOST_ROWS_FULL)?);
+            snapshots.lost(lost, complete, out);
+            return Ok(());
+        }
         let mut rows = self.rows_in_use()?;
         if complete && rows.is_empty() && !self.by_syscall {
             // An empty histogram still says "traced, nothing seen".

@@ -2,7 +2,9 @@
 
 use aya::EbpfLoader;
 
-use crate::btf::Btf;
+use tracer_protocol::ErrorCode;
+
+use crate::{btf::Btf, failure::Failure};
 
 /// Offsets into `struct task_struct` and the structs on the way to its cgroup; zero
 /// means unknown, and the probe then leaves the field out rather than read a wrong place.
@@ -55,6 +57,22 @@ impl Offsets {
             cgroup_kn,
             kernfs_node_id,
         }
+    }
+
+    /// From the running kernel's BTF, for a probe that cannot work without reading other
+    /// tasks' ids and cgroups (`probe` names it in the error).
+    pub fn required_by(probe: &str) -> Result<Self, Failure> {
+        let offsets = Offsets::from_kernel();
+        if offsets.knows_identity() && offsets.knows_cgroup() {
+            return Ok(offsets);
+        }
+        Err(Failure::new(
+            ErrorCode::KernelUnsupported,
+            format!(
+                "the {probe} probe reads task ids through the kernel's BTF, which this kernel does not describe"
+            ),
+            "use a kernel built with CONFIG_DEBUG_INFO_BTF (/sys/kernel/btf/vmlinux)",
+        ))
     }
 
     /// Whether a task's cgroup id can be read.

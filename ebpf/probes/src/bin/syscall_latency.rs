@@ -1,23 +1,31 @@
 //! `syscall-latency`: time from raw_syscalls sys_enter to sys_exit, per thread, into
-//! per-CPU log2 histograms (optionally one row per syscall number).
+//! per-CPU log2 histograms (optionally one row per syscall number), or with `PER_POD`
+//! into rows keyed by the caller's cgroup too.
 #![no_std]
 #![no_main]
 
 use aya_ebpf::{
-    helpers::{bpf_get_current_pid_tgid, bpf_ktime_get_ns},
+    helpers::{bpf_get_current_cgroup_id, bpf_get_current_pid_tgid, bpf_ktime_get_ns},
     macros::{map, raw_tracepoint},
-    maps::{LruHashMap, PerCpuArray},
+    maps::{LruHashMap, PerCpuArray, PerCpuHashMap},
     programs::RawTracePointContext,
 };
 use ebpf_common::{
     hist::{BUCKETS, bucket_of},
-    syscall_latency::{HistRow, InFlight, LOST_START_NOT_RECORDED, MAX_IN_FLIGHT, ROWS, row_of},
+    rows::{BucketKey, MAX_BUCKET_COUNTERS},
+    syscall_latency::{
+        HistRow, InFlight, LOST_ROWS_FULL, LOST_START_NOT_RECORDED, MAX_IN_FLIGHT, ROWS, row_of,
+    },
 };
-use ebpf_probes::{filter::is_target, global};
+use ebpf_probes::{filter::is_target, global, rows};
 
 /// Non-zero to keep one histogram row per syscall number.
 #[unsafe(no_mangle)]
 static BY_SYSCALL: u8 = 0;
+
+/// Non-zero to key rows by the caller's cgroup too, in `KEYED_HIST`.
+#[unsafe(no_mangle)]
+static PER_POD: u8 = 0;
 
 /// Syscalls faster than this are not recorded.
 #[unsafe(no_mangle)]
@@ -39,6 +47,12 @@ static IN_FLIGHT: LruHashMap<u32, InFlight> = LruHashMap::with_max_entries(MAX_I
 /// when not keyed by syscall.
 #[map]
 static LATENCY_HIST: PerCpuArray<HistRow> = PerCpuArray::with_max_entries(ROWS, 0);
+
+/// Counters by (cgroup, syscall row, bucket) with `PER_POD`; the tracer shrinks it
+/// otherwise.
+#[map]
+static KEYED_HIST: PerCpuHashMap<BucketKey, u64> =
+    PerCpuHashMap::with_max_entries(MAX_BUCKET_COUNTERS, aya_ebpf::bindings::BPF_F_NO_PREALLOC);
 
 /// Syscalls recorded per row, so the tracer reads only the rows in use.
 #[map]
@@ -105,6 +119,14 @@ pub fn syscall_latency_exit(_ctx: RawTracePointContext) -> i32 {
         return 0;
     }
     let row = row_of(nr, global(&BY_SYSCALL) != 0);
+    if global(&PER_POD) != 0 {
+        // SAFETY: the helper has no preconditions.
+        let cgroup = unsafe { bpf_get_current_cgroup_id() };
+        if !rows::add(&KEYED_HIST, cgroup, u64::from(row), latency) {
+            increment(&LOST, LOST_ROWS_FULL);
+        }
+        return 0;
+    }
     if let Some(hist) = LATENCY_HIST.get_ptr_mut(row) {
         // The mask keeps the index provably in bounds for the verifier.
         let bucket = (bucket_of(latency) & (BUCKETS - 1)) as usize;

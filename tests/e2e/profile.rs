@@ -1,0 +1,187 @@
+//! `kubectl-ebpf profile --local`: the plugin runs the real tracer, which samples a
+//! workload with known hot functions in a test cgroup and symbolizes its stacks.
+
+use std::{
+    io::{BufRead, BufReader, Read},
+    path::Path,
+    process::{Command, Stdio},
+};
+
+use e2e::{
+    binaries,
+    cgroup::{TestCgroup, cgroup2_mount},
+    workload::Workload,
+};
+use serde_json::Value;
+
+/// The workload built with frame pointers (tests/build.rs).
+const WORKLOAD: &str = env!("PROFILE_WORKLOAD_FP");
+
+/// Wall time each workload works, and how long the profile lasts (longer, so it covers
+/// all of the work after attaching).
+const WORK_MS: &str = "3000";
+const PROFILE_FOR: &str = "5s";
+
+fn workload(mode: &str) -> Workload {
+    Workload::start_at(Path::new(WORKLOAD), &[mode.to_owned(), WORK_MS.to_owned()])
+}
+
+/// Runs `kubectl-ebpf profile --local --cgroup <cgroup> <args>`; once it has attached,
+/// starts `workloads` and waits for them. Returns the exit code and stdout.
+fn profile(cgroup: &TestCgroup, args: &[&str], workloads: &mut [Workload]) -> (i32, String) {
+    let mut plugin = Command::new(binaries::plugin())
+        .args(["profile", "--local", "-d", PROFILE_FOR])
+        .arg("--cgroup")
+        .arg(cgroup.path())
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start kubectl-ebpf");
+    let mut stderr = BufReader::new(plugin.stderr.take().expect("piped stderr"));
+    let mut line = String::new();
+    // The progress view may start with a blank line; the notice comes before anything else.
+    while line.trim().is_empty() {
+        line.clear();
+        if stderr.read_line(&mut line).expect("read progress") == 0 {
+            break;
+        }
+    }
+    // The probe must attach: a profile that did not is a failure, not an empty result.
+    assert!(
+        line.starts_with("Tracing on "),
+        "expected the attach notice, got {line:?}"
+    );
+    for workload in workloads.iter_mut() {
+        workload.go();
+    }
+    for workload in workloads.iter_mut() {
+        workload.wait_done();
+    }
+    let mut stdout = String::new();
+    plugin
+        .stdout
+        .take()
+        .expect("piped stdout")
+        .read_to_string(&mut stdout)
+        .expect("read result");
+    let mut rest = String::new();
+    let _ = stderr.read_to_string(&mut rest);
+    let status = plugin.wait().expect("wait plugin");
+    assert!(
+        status.success(),
+        "plugin exited {status}; stderr: {line}{rest}"
+    );
+    (status.code().unwrap_or(-1), stdout)
+}
+
+/// `/<path below the cgroup2 mount>`, the root of the cgroup's stacks.
+fn root(cgroup: &TestCgroup) -> String {
+    let relative = cgroup
+        .path()
+        .strip_prefix(cgroup2_mount())
+        .expect("below the mount");
+    format!("/{}", relative.display())
+}
+
+#[test]
+fn folded_stacks_name_the_hot_functions_in_order_and_nothing_outside() {
+    let cgroup = TestCgroup::create("profile");
+    let inside = workload("spin");
+    let outside = workload("spin");
+    cgroup.add(inside.pid());
+    let mut workloads = [inside, outside];
+    let (_, stdout) = profile(&cgroup, &["-o", "folded"], &mut workloads);
+
+    let stacks: Vec<(Vec<&str>, u64)> = stdout
+        .lines()
+        .map(|line| {
+            let (stack, count) = line.rsplit_once(' ').expect("`stack count` lines");
+            let count = count.parse().expect("a count");
+            (stack.split(';').collect(), count)
+        })
+        .collect();
+    assert!(!stacks.is_empty(), "no stack was sampled");
+    let root = root(&cgroup);
+    for (frames, _) in &stacks {
+        // Nothing of the identical workload outside the cgroup.
+        assert_eq!(
+            frames[0], root,
+            "a stack from outside the target: {frames:?}"
+        );
+        assert_eq!(frames[1], "profile-workloa", "{frames:?}");
+    }
+    let total: u64 = stacks.iter().map(|(_, count)| count).sum();
+    let in_function = |name: &str| -> u64 {
+        stacks
+            .iter()
+            .filter(|(frames, _)| frames.last() == Some(&name))
+            .map(|(frames, count)| {
+                // Caller before callee, from the root: main, spin, then the function.
+                let at = frames.len() - 1;
+                assert_eq!(frames[at - 1], "profile_workload::spin", "{frames:?}");
+                assert_eq!(frames[at - 2], "profile_workload::main", "{frames:?}");
+                count
+            })
+            .sum()
+    };
+    let long = in_function("profile_workload::hot_long");
+    let short = in_function("profile_workload::hot_short");
+    assert!(
+        short >= 10,
+        "too few samples to judge ({long} + {short} of {total}):\n{stdout}"
+    );
+    assert!(
+        (long + short) * 10 >= total * 8,
+        "the hot functions hold {long} + {short} of {total} samples:\n{stdout}"
+    );
+    // hot_long does twice the work of hot_short; loop overhead pulls the ratio down a bit.
+    let ratio = long as f64 / short as f64;
+    assert!(
+        (1.3..=3.0).contains(&ratio),
+        "hot_long/hot_short = {long}/{short} = {ratio:.2}, not about 2:\n{stdout}"
+    );
+}
+
+#[test]
+fn a_syscall_loop_shows_kernel_frames_in_the_json_profile() {
+    let cgroup = TestCgroup::create("profile-sys");
+    let reader = workload("read");
+    cgroup.add(reader.pid());
+    let mut workloads = [reader];
+    let (_, stdout) = profile(&cgroup, &["-o", "json"], &mut workloads);
+
+    let profile: Value = serde_json::from_str(&stdout).expect("one JSON document");
+    assert_eq!(profile["schema"], "kubectl-ebpf/profile/v1");
+    assert_eq!(profile["frequency_hz"], 99);
+    assert_eq!(profile["lost"], 0);
+    let samples = profile["samples"].as_u64().expect("samples");
+    let stacks = profile["stacks"].as_array().expect("stacks");
+    let in_kernel: u64 = stacks
+        .iter()
+        .filter(|stack| stack["stack"].as_str().is_some_and(|s| s.ends_with("_[k]")))
+        .map(|stack| stack["count"].as_u64().expect("count"))
+        .sum();
+    assert!(samples >= 10, "too few samples: {stdout}");
+    // Reading /dev/zero spends its time zeroing the buffer in the kernel.
+    assert!(
+        in_kernel * 2 >= samples,
+        "{in_kernel} of {samples} samples in the kernel: {stdout}"
+    );
+    let functions = profile["functions"].as_array().expect("functions");
+    let named = |pattern: &str| {
+        functions.iter().any(|function| {
+            function["name"]
+                .as_str()
+                .is_some_and(|name| name.ends_with("_[k]") && name.contains(pattern))
+        })
+    };
+    assert!(named("read"), "no kernel read function: {stdout}");
+    // The kernel frames sit on the user frames of the call that entered it.
+    assert!(
+        stacks.iter().any(|stack| stack["stack"]
+            .as_str()
+            .is_some_and(|s| s.contains("profile_workload::read_zero;") && s.ends_with("_[k]"))),
+        "no kernel stack under read_zero: {stdout}"
+    );
+}

@@ -1,0 +1,94 @@
+//! The profiler's workload: known functions that use known shares of a CPU.
+//!
+//! `profile-workload spin MILLIS`: for MILLIS of wall time, rounds of `hot_long` then
+//! `hot_short`, the first doing twice the work of the second, both called from `spin`.
+//! `profile-workload read MILLIS`: for MILLIS, reads of /dev/zero (time in the kernel).
+//!
+//! Both print `ready`, wait for a line on stdin, work, print `done`, then wait for stdin
+//! to close and exit. The hot functions are never inlined, so they keep their frames.
+
+use std::{
+    hint::black_box,
+    io::{BufRead, Read, Write},
+    time::{Duration, Instant},
+};
+
+/// Iterations of `hot_short` per round; `hot_long` does twice as many.
+const ROUND: u64 = 200_000;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let millis: u64 = args
+        .get(1)
+        .and_then(|arg| arg.parse().ok())
+        .unwrap_or_else(|| usage());
+    let until = Duration::from_millis(millis);
+    let work: fn(Duration) = match args.first().map(String::as_str) {
+        Some("spin") => spin,
+        Some("read") => read_zero,
+        _ => usage(),
+    };
+    let mut stdout = std::io::stdout();
+    let _ = writeln!(stdout, "ready");
+    let _ = stdout.flush();
+    let mut line = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut line);
+    work(until);
+    let _ = writeln!(stdout, "done");
+    let _ = stdout.flush();
+    while std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .is_ok_and(|n| n > 0)
+    {}
+}
+
+#[inline(never)]
+fn spin(until: Duration) {
+    let started = Instant::now();
+    let mut x = 1u64;
+    while started.elapsed() < until {
+        x = hot_long(x);
+        x = hot_short(x);
+    }
+    black_box(x);
+}
+
+#[inline(never)]
+fn hot_long(seed: u64) -> u64 {
+    let mut x = seed;
+    for _ in 0..2 * ROUND {
+        x = black_box(x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1));
+    }
+    x
+}
+
+#[inline(never)]
+fn hot_short(seed: u64) -> u64 {
+    let mut x = seed;
+    for _ in 0..ROUND {
+        x = black_box(x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1));
+    }
+    x
+}
+
+#[inline(never)]
+fn read_zero(until: Duration) {
+    let started = Instant::now();
+    let mut zero = std::fs::File::open("/dev/zero").unwrap_or_else(|err| {
+        eprintln!("open /dev/zero: {err}");
+        std::process::exit(1)
+    });
+    let mut buffer = vec![0u8; 1 << 20];
+    while started.elapsed() < until {
+        if zero.read_exact(&mut buffer).is_err() {
+            break;
+        }
+    }
+    black_box(&buffer);
+}
+
+fn usage() -> ! {
+    eprintln!("usage: profile-workload spin MILLIS | read MILLIS");
+    std::process::exit(2)
+}

@@ -1,0 +1,298 @@
+//! `profile`: on-CPU stacks of the targets. A software cpu-clock perf event samples every
+//! CPU at the spec's frequency; the kernel counts samples by (cgroup, process, user stack,
+//! kernel stack). At each snapshot the tracer reads the counts, symbolizes stacks it has
+//! not seen yet (`crate::symbols`; each is symbolized once, so processes that exit
+//! between snapshots keep their names) and writes one cumulative `count` record named
+//! `samples` per folded stack, keyed by who the cgroup belongs to (`namespace`, `pod`,
+//! `container`, or `cgroup`), `comm` and `stack` (frames from the outermost, `;`
+//! separated, kernel frames marked `_[k]`). Beside them: `symbolize_ms` (time spent
+//! symbolizing) and the `lost` record (stacks the kernel could not store, keys that found
+//! the count map full).
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    time::{Duration, Instant},
+};
+
+use aya::{
+    Ebpf, EbpfLoader,
+    maps::{MapData, PerCpuArray, PerCpuHashMap, StackTraceMap},
+    programs::{
+        PerfEvent,
+        perf_event::{PerfEventConfig, PerfEventScope, SamplePolicy, SoftwareEvent},
+    },
+    util::online_cpus,
+};
+use ebpf_common::profile::{
+    LOST_MAP_FULL, LOST_STACK, NO_STACK, STACK_LOST, SampleCount, SampleKey,
+};
+use tracer_protocol::{ErrorCode, Record};
+
+use super::{
+    Probe, events,
+    filter::FilterGlobals,
+    hists, load, maps, missing_program,
+    owners::{Key, Owners},
+};
+use crate::{
+    failure::Failure,
+    symbols::{KERNEL_SUFFIX, Symbols},
+    targets::ResolvedTargets,
+};
+
+const NAME: &str = "profile";
+
+const PROGRAM: &str = "profile_sample";
+
+static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/profile"));
+
+/// Longest folded stack written, so a record stays well under the line limit; deeper
+/// stacks lose frames from their middle.
+const MAX_STACK_BYTES: usize = 12 * 1024;
+
+pub struct Profile {
+    counts: PerCpuHashMap<MapData, SampleKey, SampleCount>,
+    stacks: StackTraceMap<MapData>,
+    lost: PerCpuArray<MapData, u64>,
+    owners: Owners,
+    symbols: Symbols,
+    /// Frames of each stack, outermost first, symbolized once: a stack id keeps its
+    /// stack for the whole trace (the map never replaces one).
+    kernel_frames: HashMap<i32, Vec<String>>,
+    user_frames: HashMap<(u32, i32), Vec<String>>,
+    /// The name each key was first shown with: it stays, so its row keeps its key.
+    comms: HashMap<SampleKey, String>,
+    written: HashMap<Key, u64>,
+    symbolizing: Duration,
+    snapshots: hists::Snapshots,
+    /// Holds the program and its perf events; dropping it detaches them.
+    _ebpf: Ebpf,
+}
+
+impl Profile {
+    pub fn attach(
+        frequency_hz: u64,
+        user: bool,
+        kernel: bool,
+        targets: &ResolvedTargets,
+    ) -> Result<Self, Failure> {
+        let filter = FilterGlobals::new(targets);
+        let user_stacks = u8::from(user);
+        let kernel_stacks = u8::from(kernel);
+        let mut loader = EbpfLoader::new();
+        filter.apply(&mut loader);
+        loader
+            .override_global("USER_STACKS", &user_stacks, true)
+            .override_global("KERNEL_STACKS", &kernel_stacks, true);
+        let mut ebpf = load(loader, OBJECT, NAME, targets)?;
+        attach_every_cpu(&mut ebpf, frequency_hz)?;
+        Ok(Profile {
+            counts: maps::take(&mut ebpf, "COUNTS")?,
+            stacks: maps::take(&mut ebpf, "STACKS")?,
+            lost: maps::take(&mut ebpf, "LOST")?,
+            owners: Owners::new(targets),
+            symbols: Symbols::new(),
+            kernel_frames: HashMap::new(),
+            user_frames: HashMap::new(),
+            comms: HashMap::new(),
+            written: HashMap::new(),
+            symbolizing: Duration::ZERO,
+            snapshots: hists::Snapshots::new(NAME, "samples", "samples"),
+            _ebpf: ebpf,
+        })
+    }
+
+    /// Samples per key, summed over CPUs, with the thread name first seen.
+    fn samples(&self) -> Result<BTreeMap<SampleKey, (u64, String)>, Failure> {
+        let mut samples: BTreeMap<SampleKey, (u64, String)> = BTreeMap::new();
+        for entry in self.counts.iter() {
+            let (key, per_cpu) =
+                entry.map_err(|err| Failure::from_kernel("reading profile samples", &err))?;
+            let (total, comm) = samples.entry(key).or_default();
+            for count in per_cpu.iter() {
+                *total = total.wrapping_add(count.samples);
+                if comm.is_empty() {
+                    *comm = events::text(&count.comm);
+                }
+            }
+        }
+        Ok(samples)
+    }
+
+    /// The frames of a stack, innermost first, as the stack map holds them.
+    fn addresses(&self, id: i32) -> Option<Vec<u64>> {
+        let id = u32::try_from(id).ok()?;
+        let trace = self.stacks.get(&id, 0).ok()?;
+        Some(trace.frames().iter().map(|frame| frame.ip).collect())
+    }
+
+    fn kernel(&mut self, id: i32) -> Vec<String> {
+        match id {
+            NO_STACK => Vec::new(),
+            STACK_LOST => vec![format!("[kernel stack lost]{KERNEL_SUFFIX}")],
+            _ => {
+                if let Some(frames) = self.kernel_frames.get(&id) {
+                    return frames.clone();
+                }
+                let mut frames = match self.addresses(id) {
+                    Some(addrs) => self.symbols.kernel(&addrs),
+                    None => vec![format!("[kernel stack unreadable]{KERNEL_SUFFIX}")],
+                };
+                frames.reverse();
+                self.kernel_frames.insert(id, frames.clone());
+                frames
+            }
+        }
+    }
+
+    fn user(&mut self, pid: u32, id: i32) -> Vec<String> {
+        match id {
+            NO_STACK => Vec::new(),
+            STACK_LOST => vec!["[user stack lost]".to_owned()],
+            _ => {
+                if let Some(frames) = self.user_frames.get(&(pid, id)) {
+                    return frames.clone();
+                }
+                let mut frames = match self.addresses(id) {
+                    Some(addrs) => self.symbols.user(pid, &addrs),
+                    None => vec!["[user stack unreadable]".to_owned()],
+                };
+                frames.reverse();
+                self.user_frames.insert((pid, id), frames.clone());
+                frames
+            }
+        }
+    }
+
+    /// The sample's frames from the outermost, `;` separated: user frames, then the
+    /// kernel frames of the syscall, fault or interrupt it was in.
+    fn folded(&mut self, key: &SampleKey) -> String {
+        let mut frames = self.user(key.tgid, key.user_stack);
+        frames.extend(self.kernel(key.kernel_stack));
+        if frames.is_empty() {
+            return "[no stack]".to_owned();
+        }
+        fold(&frames, MAX_STACK_BYTES)
+    }
+}
+
+impl Probe for Profile {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn snapshot(&mut self, complete: bool, out: &mut Vec<Record>) -> Result<(), Failure> {
+        let samples = self.samples()?;
+        let started = Instant::now();
+        // Keys whose columns come out the same (threads of one name in several
+        // processes, several cgroups of one container) are added up.
+        let mut rows: BTreeMap<Key, u64> = BTreeMap::new();
+        for (key, (count, comm)) in samples {
+            let comm = self.comms.entry(key).or_insert(comm).clone();
+            let stack = self.folded(&key);
+            let mut row = self.owners.key(key.cgroup);
+            row.insert("comm".to_owned(), comm);
+            row.insert("stack".to_owned(), stack);
+            let total = rows.entry(row).or_default();
+            *total = total.wrapping_add(count);
+        }
+        self.symbolizing += started.elapsed();
+        for (key, value) in rows {
+            if !complete && self.written.get(&key) == Some(&value) {
+                continue;
+            }
+            self.written.insert(key.clone(), value);
+            out.push(Record::Count {
+                probe: NAME.to_owned(),
+                name: "samples".to_owned(),
+                key,
+                value,
+            });
+        }
+        if complete {
+            out.push(Record::Count {
+                probe: NAME.to_owned(),
+                name: "symbolize_ms".to_owned(),
+                key: Key::new(),
+                value: u64::try_from(self.symbolizing.as_millis()).unwrap_or(u64::MAX),
+            });
+        }
+        let lost = hists::sum(&self.lost, LOST_STACK)?
+            .wrapping_add(hists::sum(&self.lost, LOST_MAP_FULL)?);
+        self.snapshots.lost(lost, complete, out);
+        Ok(())
+    }
+}
+
+/// Loads the sampling program and opens one cpu-clock event per online CPU for it.
+fn attach_every_cpu(ebpf: &mut Ebpf, frequency_hz: u64) -> Result<(), Failure> {
+    let what = format!("attaching {PROGRAM} to cpu-clock perf events at {frequency_hz} Hz");
+    let program: &mut PerfEvent = ebpf
+        .program_mut(PROGRAM)
+        .ok_or_else(|| missing_program(PROGRAM))?
+        .try_into()
+        .map_err(|err| Failure::from_kernel(&what, &err))?;
+    program
+        .load()
+        .map_err(|err| Failure::from_kernel(&what, &err))?;
+    let cpus = online_cpus().map_err(|(file, err)| {
+        Failure::new(
+            ErrorCode::Internal,
+            format!("cannot read the online CPUs from {file}: {err}"),
+            "is /sys mounted?",
+        )
+    })?;
+    for cpu in cpus {
+        program
+            .attach(
+                PerfEventConfig::Software(SoftwareEvent::CpuClock),
+                PerfEventScope::AllProcessesOneCpu { cpu },
+                SamplePolicy::Frequency(frequency_hz),
+                false,
+            )
+            .map_err(|err| Failure::from_kernel(&what, &err))?;
+    }
+    Ok(())
+}
+
+/// Frames joined by `;`; when longer than `max` bytes, frames from the middle are left
+/// out (the outermost and innermost tell the most) and a marker says how many.
+fn fold(frames: &[String], max: usize) -> String {
+    let joined = frames.join(";");
+    if joined.len() <= max {
+        return joined;
+    }
+    let half = max / 2;
+    let mut head = 0;
+    let mut used = 0;
+    while head < frames.len() && used + frames[head].len() < half {
+        used += frames[head].len() + 1;
+        head += 1;
+    }
+    let mut tail = frames.len();
+    used = 0;
+    while tail > head && used + frames[tail - 1].len() < half {
+        used += frames[tail - 1].len() + 1;
+        tail -= 1;
+    }
+    let mut parts: Vec<String> = frames[..head].to_vec();
+    parts.push(format!("[{} frames left out]", tail - head));
+    parts.extend_from_slice(&frames[tail..]);
+    parts.join(";")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deep_stacks_lose_their_middle() {
+        let frames: Vec<String> = (0..100).map(|i| format!("frame{i:03}")).collect();
+        assert_eq!(fold(&frames[..3], 100), "frame000;frame001;frame002");
+        let folded = fold(&frames, 100);
+        assert!(folded.len() <= 100 + 30, "{folded}");
+        assert!(folded.starts_with("frame000;"), "{folded}");
+        assert!(folded.ends_with(";frame099"), "{folded}");
+        assert!(folded.contains("frames left out]"), "{folded}");
+    }
+}
