@@ -16,8 +16,8 @@ pub enum Kind {
     Histogram,
     Counts,
     Events,
-    /// Events as they happen, and counts aggregated in the kernel printed at the end.
-    EventsAndCounts,
+    /// Events as they come, and a counts table at the end.
+    CountsAndEvents,
 }
 
 impl Kind {
@@ -26,13 +26,13 @@ impl Kind {
             Kind::Histogram => "histogram",
             Kind::Counts => "counts",
             Kind::Events => "events",
-            Kind::EventsAndCounts => "events+counts",
+            Kind::CountsAndEvents => "counts+events",
         }
     }
 
     /// Whether the probe ends with tables of counts.
     pub fn has_counts(self) -> bool {
-        matches!(self, Kind::Counts | Kind::EventsAndCounts)
+        matches!(self, Kind::Counts | Kind::CountsAndEvents)
     }
 }
 
@@ -139,6 +139,13 @@ pub const PROBES: &[ProbeInfo] = &[
         fields: &["pid", "comm"],
     },
     ProbeInfo {
+        name: "packet-drop",
+        kind: Kind::CountsAndEvents,
+        summary: "packets the kernel dropped: reason, protocol, dropping function, flow; counts by reason",
+        hooks: &["skb:kfree_skb"],
+        fields: &["reason", "protocol", "src", "dst", "location", "by"],
+    },
+    ProbeInfo {
         name: "tcp-connect",
         kind: Kind::Events,
         summary: "outbound TCP connects: source, destination, handshake latency, or why they failed (refused, timed out)",
@@ -169,7 +176,7 @@ pub const PROBES: &[ProbeInfo] = &[
     },
     ProbeInfo {
         name: "tcp-retransmit",
-        kind: Kind::EventsAndCounts,
+        kind: Kind::CountsAndEvents,
         summary: "TCP retransmits: flow and state as they happen, and a count per flow and state at the end",
         hooks: &["tcp:tcp_retransmit_skb", "tcp:tcp_retransmit_synack"],
         fields: &["src", "dst", "state", "error"],

@@ -76,6 +76,7 @@ pub fn probe_spec(args: &TraceArgs) -> Result<ProbeSpec, CliError> {
                 kernel: options.kernel,
             })
         }
+        "packet-drop" => Ok(ProbeSpec::PacketDrop {}),
         "tcp-connect" => Ok(ProbeSpec::TcpConnect {}),
         "tcp-reset" => Ok(ProbeSpec::TcpReset {}),
         "tcp-life" => Ok(ProbeSpec::TcpLife {}),

@@ -52,6 +52,19 @@ pub fn is_target(pid_tgid: u64) -> bool {
     false
 }
 
+/// Whether what a cgroup owns (a socket) belongs to the trace, by the cgroup v2 id alone;
+/// in a node-wide trace everything does.
+#[inline(always)]
+pub fn is_target_cgroup(cgroup: u64) -> bool {
+    let by_pid = global(&FILTER_BY_PID) != 0;
+    let by_cgroup = global(&FILTER_BY_CGROUP) != 0;
+    if !by_pid && !by_cgroup {
+        return true;
+    }
+    // SAFETY: the value is only tested for presence, never read.
+    by_cgroup && cgroup != 0 && unsafe { TARGET_CGROUPS.get(cgroup) }.is_some()
+}
+
 /// Whether a task that may not be the current one belongs to the trace, by its process
 /// id and its cgroup v2 id (0 when unknown). The idle task (process 0) never does.
 #[inline(always)]
@@ -59,12 +72,9 @@ pub fn is_target_task(tgid: u32, cgroup: u64) -> bool {
     if tgid == 0 || tgid == global(&TRACER_TGID) {
         return false;
     }
-    let by_pid = global(&FILTER_BY_PID) != 0;
-    let by_cgroup = global(&FILTER_BY_CGROUP) != 0;
-    if !by_pid && !by_cgroup {
+    // SAFETY: the value is only tested for presence, never read.
+    if global(&FILTER_BY_PID) != 0 && unsafe { TARGET_PIDS.get(tgid) }.is_some() {
         return true;
     }
-    // SAFETY: the values are only tested for presence, never read.
-    (by_pid && unsafe { TARGET_PIDS.get(tgid) }.is_some())
-        || (by_cgroup && cgroup != 0 && unsafe { TARGET_CGROUPS.get(cgroup) }.is_some())
+    is_target_cgroup(cgroup)
 }

@@ -4,6 +4,7 @@
 pub mod events;
 pub mod filter;
 pub mod rows;
+pub mod skb;
 pub mod sock;
 pub mod task;
 pub mod tcp;

@@ -1,24 +1,40 @@
-//! Reading fields of sockets at offsets the tracer found in the kernel's BTF.
-//!
-//! Network hooks often run in softirq, on behalf of whatever task the CPU interrupted,
-//! so the current task's cgroup says nothing about the socket. A socket remembers the
-//! cgroup of the task that created it (an accepted socket, its listener's), and that is
-//! what the probes filter and attribute on.
+//! Reading fields of sockets (`struct sock`) at offsets the tracer found in the kernel's
+//! BTF, for hooks that run outside the socket owner's context (softirq, timers).
 
 use crate::{
     global,
-    task::{cgroup_kn_id, field},
+    task::{cgroup_kernfs_id, field},
 };
 
-/// `offsetof(struct sock, sk_cgrp_data.cgroup)`; 0 when unknown.
+/// `offsetof(struct sock, __sk_common.skc_state)`; 0 when unknown.
+#[unsafe(no_mangle)]
+static SOCK_STATE_OFFSET: u32 = 0;
+
+/// `offsetof(struct sock, sk_cgrp_data.cgroup)`: the cgroup v2 the socket was created
+/// in; 0 when unknown. The rest of the way to the id is task.rs's `cgroup->kn->id`.
 #[unsafe(no_mangle)]
 static SOCK_CGROUP_OFFSET: u32 = 0;
 
-/// The cgroup v2 id of the socket's owner, `sk->sk_cgrp_data.cgroup->kn->id`, as
-/// `bpf_get_current_cgroup_id` gives it for a task; `None` when the offsets are unknown
-/// or a read fails. `sk` must be a full socket (not a request or time-wait one).
+/// `TCP_TIME_WAIT` and `TCP_NEW_SYN_RECV`: such a "socket" is a smaller struct
+/// (`inet_timewait_sock`, `request_sock`) without `sk_cgrp_data`.
+const TCP_TIME_WAIT: u8 = 6;
+const TCP_NEW_SYN_RECV: u8 = 12;
+
+/// The cgroup v2 id of the cgroup a socket was created in, as `bpf_get_current_cgroup_id`
+/// gave it for the creating task; `None` for a null pointer, a socket that is not a full
+/// one, or unknown offsets.
 #[inline(always)]
 pub fn cgroup_id(sk: *const u8) -> Option<u64> {
+    let state: u8 = field(sk, global(&SOCK_STATE_OFFSET))?;
+    if state == TCP_TIME_WAIT || state == TCP_NEW_SYN_RECV {
+        return None;
+    }
     let cgroup: *const u8 = field(sk, global(&SOCK_CGROUP_OFFSET))?;
-    cgroup_kn_id(cgroup)
+    cgroup_kernfs_id(cgroup)
+}
+
+/// A full socket's TCP state (`skc_state`), for hooks whose record has none.
+#[inline(always)]
+pub fn state(sk: *const u8) -> Option<u32> {
+    field::<u8>(sk, global(&SOCK_STATE_OFFSET)).map(u32::from)
 }

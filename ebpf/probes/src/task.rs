@@ -58,11 +58,11 @@ static TASK_EXIT_CODE_OFFSET: u32 = 0;
 static TASK_CGROUPS_OFFSET: u32 = 0;
 #[unsafe(no_mangle)]
 static CSS_SET_DFL_CGRP_OFFSET: u32 = 0;
-/// Shared with `sock::cgroup_id`, which follows the same chain from a socket's cgroup.
+/// The last two links also serve `sock.rs`, through `cgroup_kernfs_id`.
 #[unsafe(no_mangle)]
-pub(crate) static CGROUP_KN_OFFSET: u32 = 0;
+static CGROUP_KN_OFFSET: u32 = 0;
 #[unsafe(no_mangle)]
-pub(crate) static KERNFS_NODE_ID_OFFSET: u32 = 0;
+static KERNFS_NODE_ID_OFFSET: u32 = 0;
 
 /// A `T` at `offset` bytes into the kernel object at `base`, or `None` when the offset
 /// is unknown or the read fails.
@@ -124,12 +124,13 @@ pub fn exit_code(task: *const u8) -> Option<i32> {
 pub fn cgroup_id(task: *const u8) -> Option<u64> {
     let css_set: *const u8 = field(task, global(&TASK_CGROUPS_OFFSET))?;
     let cgroup: *const u8 = field(css_set, global(&CSS_SET_DFL_CGRP_OFFSET))?;
-    cgroup_kn_id(cgroup)
+    cgroup_kernfs_id(cgroup)
 }
 
-/// A `struct cgroup`'s id, `cgrp->kn->id`: the cgroup directory's inode number.
+/// The id of a `struct cgroup` (its kernfs node's), as `bpf_get_current_cgroup_id`
+/// gives it: `cgroup->kn->id`.
 #[inline(always)]
-pub(crate) fn cgroup_kn_id(cgroup: *const u8) -> Option<u64> {
+pub(crate) fn cgroup_kernfs_id(cgroup: *const u8) -> Option<u64> {
     let node: *const u8 = field(cgroup, global(&CGROUP_KN_OFFSET))?;
     field(node, global(&KERNFS_NODE_ID_OFFSET))
 }

@@ -10,11 +10,11 @@ use ebpf_common::{
     tcp::{AF_INET, AF_INET6, Flow, FlowOffsets, Owner},
 };
 
-use crate::{global, task::field};
-
-/// `offsetof(struct sock, __sk_common.skc_state)`; 0 when unknown.
-#[unsafe(no_mangle)]
-static SOCK_STATE_OFFSET: u32 = 0;
+use crate::{
+    filter::{is_target_cgroup, is_target_task},
+    global,
+    task::field,
+};
 
 /// `offsetof(struct sock, sk_err)`; 0 when unknown.
 #[unsafe(no_mangle)]
@@ -74,12 +74,6 @@ pub fn read_sockaddr_flow(ctx: &TracePointContext, saddr: u32, daddr: u32) -> Fl
     flow
 }
 
-/// A full socket's TCP state, read from the socket itself.
-#[inline(always)]
-pub fn state(sk: *const u8) -> Option<u32> {
-    field::<u8>(sk, global(&SOCK_STATE_OFFSET)).map(u32::from)
-}
-
 /// A socket's pending error (`sk_err`, a positive errno).
 #[inline(always)]
 pub fn error(sk: *const u8) -> Option<i32> {
@@ -115,6 +109,16 @@ pub fn current_task() -> Owner {
         pid: (pid_tgid >> 32) as u32,
         tid: pid_tgid as u32,
         comm: bpf_get_current_comm().unwrap_or([0; COMM_LEN]),
+    }
+}
+
+/// Whether a socket's event belongs to the trace: by its owner's process where known,
+/// and by the socket's cgroup (a node-wide trace takes everything, owned or not).
+#[inline(always)]
+pub fn is_target(sk_cgroup: u64, owner: Option<Owner>) -> bool {
+    match owner {
+        Some(owner) => is_target_task(owner.pid, sk_cgroup),
+        None => is_target_cgroup(sk_cgroup),
     }
 }
 

@@ -19,8 +19,9 @@
 //! passes (`timed out after N bytes`) or sending fails (`failed after N bytes: ERROR`).
 //! Cut the path meanwhile and the kernel retransmits.
 //!
-//! `net-workload udp-send ADDR [--count N] [--size BYTES]`: N datagrams of BYTES from an
-//! unconnected socket, so ICMP errors do not stop it: `sent N`.
+//! `net-workload udp-send ADDR [--count N] [--size BYTES] [--from-port PORT]`: N datagrams
+//! of BYTES from an unconnected socket (bound to source port PORT when given), so ICMP
+//! errors do not stop it: `sent N`, or `failed after N: ERROR`.
 
 use std::{
     io::{ErrorKind, Read, Write},
@@ -33,7 +34,7 @@ use std::{
 const USAGE: &str = "usage: net-workload listen ADDR [--reset] [--after FILE]
        net-workload connect ADDR [--count N] [--send BYTES] [--hold MS] [--timeout MS] [--after FILE]
        net-workload connect-and-stall ADDR --until FILE [--timeout MS] [--after FILE]
-       net-workload udp-send ADDR [--count N] [--size BYTES] [--after FILE]";
+       net-workload udp-send ADDR [--count N] [--size BYTES] [--from-port PORT] [--after FILE]";
 
 struct Options {
     count: u64,
@@ -44,6 +45,7 @@ struct Options {
     until: Option<PathBuf>,
     reset: bool,
     size: usize,
+    from_port: u16,
 }
 
 fn main() {
@@ -58,7 +60,7 @@ fn main() {
         "listen" => &["--reset"],
         "connect" => &["--count", "--send", "--hold", "--timeout"],
         "connect-and-stall" => &["--until", "--timeout"],
-        "udp-send" => &["--count", "--size"],
+        "udp-send" => &["--count", "--size", "--from-port"],
         other => usage(&format!("unknown subcommand {other}")),
     };
     let options = parse_options(&args[2..], allowed);
@@ -80,6 +82,7 @@ fn parse_options(args: &[String], allowed: &[&str]) -> Options {
         until: None,
         reset: false,
         size: 64,
+        from_port: 0,
     };
     let mut args = args.iter();
     while let Some(flag) = args.next() {
@@ -102,6 +105,10 @@ fn parse_options(args: &[String], allowed: &[&str]) -> Options {
             "--count" => options.count = number(),
             "--send" => options.send = number() as usize,
             "--size" => options.size = number() as usize,
+            "--from-port" => {
+                options.from_port = u16::try_from(number())
+                    .unwrap_or_else(|_| usage(&format!("{flag} {value} is not a port")))
+            }
             "--hold" => options.hold = Duration::from_millis(number()),
             "--timeout" => options.timeout = Some(Duration::from_millis(number())),
             "--after" => options.after = Some(PathBuf::from(value)),
@@ -247,9 +254,9 @@ fn connect_and_stall(addr: SocketAddr, options: &Options) {
 
 fn udp_send(addr: SocketAddr, options: &Options) {
     let local: SocketAddr = if addr.is_ipv4() {
-        (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+        (std::net::Ipv4Addr::UNSPECIFIED, options.from_port).into()
     } else {
-        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+        (std::net::Ipv6Addr::UNSPECIFIED, options.from_port).into()
     };
     let socket = UdpSocket::bind(local).unwrap_or_else(|err| {
         eprintln!("net-workload: bind {local}: {err}");

@@ -165,6 +165,8 @@ pub enum ProbeSpec {
         #[serde(default = "yes")]
         kernel: bool,
     },
+    /// Packets the kernel drops: reason, protocol, location, flow; counts and events.
+    PacketDrop {},
     /// Outbound TCP connects: endpoints, handshake latency, or how they failed.
     TcpConnect {},
     /// TCP resets sent and received: flow, direction, state, reason.
@@ -209,6 +211,7 @@ impl ProbeSpec {
             ProbeSpec::BlockLatency { .. } => "block-latency",
             ProbeSpec::CpuTime {} => "cpu-time",
             ProbeSpec::Profile { .. } => "profile",
+            ProbeSpec::PacketDrop {} => "packet-drop",
             ProbeSpec::TcpConnect {} => "tcp-connect",
             ProbeSpec::TcpReset {} => "tcp-reset",
             ProbeSpec::TcpLife {} => "tcp-life",

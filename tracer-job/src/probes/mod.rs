@@ -9,9 +9,11 @@ pub mod exit;
 mod filter;
 mod hists;
 mod maps;
+mod netns;
 pub mod oom_kill;
 pub mod open;
 mod owners;
+pub mod packet_drop;
 pub mod profile;
 pub mod runq_latency;
 pub mod signal;
@@ -84,6 +86,7 @@ pub fn attach(spec: &ProbeSpec, targets: &ResolvedTargets) -> Result<Box<dyn Pro
             *kernel,
             targets,
         )?)),
+        ProbeSpec::PacketDrop {} => Ok(Box::new(packet_drop::PacketDrop::attach(targets)?)),
         ProbeSpec::TcpConnect {} => Ok(Box::new(tcp_connect::attach(targets)?)),
         ProbeSpec::TcpReset {} => Ok(Box::new(tcp_reset::attach(targets)?)),
         ProbeSpec::TcpLife {} => Ok(Box::new(tcp_life::attach(targets)?)),

@@ -1,17 +1,16 @@
-//! The user side of `ebpf/probes/src/sock.rs`: where a socket keeps its owner's cgroup.
+//! The user side of `ebpf/probes/src/sock.rs`: where `struct sock` keeps what probes read.
 
 use aya::EbpfLoader;
 
 use crate::btf::Btf;
 
-/// Offsets on the way from a `struct sock` to its cgroup v2 id,
-/// `sk->sk_cgrp_data.cgroup->kn->id`; all zero when unknown, and the probe then cannot
-/// tell whose a socket is.
+/// Offsets into `struct sock`; zero means unknown, and the probe then attributes no drop
+/// by socket rather than read a wrong place. The last steps from a cgroup to its id are
+/// task.rs's: apply `task::Offsets` to the same loader.
 #[derive(Debug, Default)]
 pub struct Offsets {
-    sock_cgroup: u32,
-    cgroup_kn: u32,
-    kernfs_node_id: u32,
+    state: u32,
+    cgroup: u32,
 }
 
 impl Offsets {
@@ -20,36 +19,26 @@ impl Offsets {
         let Ok(btf) = Btf::from_sys_fs() else {
             return Offsets::default();
         };
-        let offset = |owner: &str, path: &[&str]| btf.member(owner, path).map_or(0, |m| m.offset);
-        // A chain is all known or all unknown, so no probe follows half of it.
-        let mut chain = [
-            offset("sock", &["sk_cgrp_data", "cgroup"]),
-            offset("cgroup", &["kn"]),
-            offset("kernfs_node", &["id"]),
-        ];
-        if chain.contains(&0) {
-            chain = [0; 3];
+        let offset = |path: &[&str]| btf.member("sock", path).map_or(0, |member| member.offset);
+        let state = offset(&["__sk_common", "skc_state"]);
+        let cgroup = offset(&["sk_cgrp_data", "cgroup"]);
+        // Both or neither: without the state, a timewait socket would be read as a full one.
+        if state == 0 || cgroup == 0 {
+            return Offsets::default();
         }
-        let [sock_cgroup, cgroup_kn, kernfs_node_id] = chain;
-        Offsets {
-            sock_cgroup,
-            cgroup_kn,
-            kernfs_node_id,
-        }
+        Offsets { state, cgroup }
     }
 
-    /// Whether a socket's cgroup id can be read.
+    /// Whether a socket's cgroup can be read (with `task::Offsets::knows_cgroup` for the
+    /// rest of the way to its id).
     pub fn knows_cgroup(&self) -> bool {
-        self.sock_cgroup != 0
+        self.cgroup != 0
     }
 
-    /// Sets the globals; call before `load`, after any `task::Offsets::apply` (both set
-    /// the cgroup-to-id part of the chain).
     pub fn apply<'a>(&'a self, loader: &mut EbpfLoader<'a>) {
         loader
-            .override_global("SOCK_CGROUP_OFFSET", &self.sock_cgroup, true)
-            .override_global("CGROUP_KN_OFFSET", &self.cgroup_kn, true)
-            .override_global("KERNFS_NODE_ID_OFFSET", &self.kernfs_node_id, true);
+            .override_global("SOCK_STATE_OFFSET", &self.state, true)
+            .override_global("SOCK_CGROUP_OFFSET", &self.cgroup, true);
     }
 }
 
@@ -58,10 +47,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn finds_the_running_kernels_socket_cgroup() {
+    fn finds_the_running_kernels_socket_layout() {
         let offsets = Offsets::from_kernel();
-        assert!(offsets.knows_cgroup(), "{offsets:?}");
-        assert_ne!(offsets.cgroup_kn, 0);
-        assert_ne!(offsets.kernfs_node_id, 0);
+        assert_ne!(offsets.cgroup, 0, "{offsets:?}");
+        assert_ne!(offsets.state, 0, "{offsets:?}");
     }
 }

@@ -9,7 +9,7 @@ use ebpf_common::tcp::{AF_INET, AF_INET6, Flow, FlowOffsets};
 use serde_json::json;
 use tracer_protocol::ErrorCode;
 
-use super::{events::Fields, filter::FilterGlobals, sock};
+use super::{events::Fields, filter::FilterGlobals, sock, task};
 use crate::{btf::Btf, failure::Failure, targets::ResolvedTargets, tracefs::Format};
 
 /// Where a sock/tcp tracepoint keeps its flow.
@@ -29,7 +29,6 @@ pub fn flow_offsets(format: &Format) -> Result<FlowOffsets, Failure> {
 /// probe then leaves the field out.
 #[derive(Debug, Default)]
 pub struct SockFields {
-    state: u32,
     err: u32,
     bytes_acked: u32,
     bytes_received: u32,
@@ -42,7 +41,6 @@ impl SockFields {
         };
         let offset = |owner: &str, path: &[&str]| btf.member(owner, path).map_or(0, |m| m.offset);
         SockFields {
-            state: offset("sock", &["__sk_common", "skc_state"]),
             err: offset("sock", &["sk_err"]),
             bytes_acked: offset("tcp_sock", &["bytes_acked"]),
             bytes_received: offset("tcp_sock", &["bytes_received"]),
@@ -51,7 +49,6 @@ impl SockFields {
 
     pub fn apply<'a>(&'a self, loader: &mut EbpfLoader<'a>) {
         loader
-            .override_global("SOCK_STATE_OFFSET", &self.state, true)
             .override_global("SOCK_ERR_OFFSET", &self.err, true)
             .override_global("TCP_BYTES_ACKED_OFFSET", &self.bytes_acked, true)
             .override_global("TCP_BYTES_RECEIVED_OFFSET", &self.bytes_received, true);
@@ -59,10 +56,12 @@ impl SockFields {
 }
 
 /// The globals every `tcp-*` probe sets before loading: the target filter, the way to a
-/// socket's cgroup, and the socket's TCP fields.
+/// socket's cgroup id (`sock` to the cgroup, `task` from there to its id), and the
+/// socket's TCP fields.
 pub struct Globals {
     filter: FilterGlobals,
     sock: sock::Offsets,
+    task: task::Offsets,
     fields: SockFields,
 }
 
@@ -71,7 +70,9 @@ impl Globals {
     /// keeps its cgroup: the probe could then only show nothing.
     pub fn new(probe: &str, targets: &ResolvedTargets) -> Result<Self, Failure> {
         let sock = sock::Offsets::from_kernel();
-        if !sock.knows_cgroup() && !targets.cgroup_ids.is_empty() {
+        let task = task::Offsets::from_kernel();
+        let knows_cgroup = sock.knows_cgroup() && task.knows_cgroup();
+        if !knows_cgroup && !targets.cgroup_ids.is_empty() {
             return Err(Failure::new(
                 ErrorCode::KernelUnsupported,
                 format!(
@@ -83,12 +84,14 @@ impl Globals {
         Ok(Globals {
             filter: FilterGlobals::new(targets),
             sock,
+            task,
             fields: SockFields::from_kernel(),
         })
     }
 
     pub fn apply<'a>(&'a self, loader: &mut EbpfLoader<'a>) {
         self.filter.apply(loader);
+        self.task.apply(loader);
         self.sock.apply(loader);
         self.fields.apply(loader);
     }
@@ -184,7 +187,7 @@ mod tests {
     #[test]
     fn finds_the_running_kernels_tcp_fields() {
         let fields = SockFields::from_kernel();
-        assert!(fields.state != 0 && fields.err != 0, "{fields:?}");
+        assert!(fields.err != 0, "{fields:?}");
         assert!(
             fields.bytes_acked != 0 && fields.bytes_received != 0,
             "{fields:?}"

@@ -14,7 +14,7 @@ use ebpf_common::tcp::{
     ConnectEvent, ConnectStart, FlowOffsets, IPPROTO_TCP, MAX_SOCKETS, TCP_CLOSE, TCP_ESTABLISHED,
     TCP_SYN_SENT,
 };
-use ebpf_probes::{events, filter::is_target_task, global, sock, tcp};
+use ebpf_probes::{events, global, sock, tcp};
 
 /// Field offsets of sock:inet_sock_set_state, from tracefs.
 #[unsafe(no_mangle)]
@@ -65,7 +65,7 @@ pub fn tcp_connect_set_state(ctx: TracePointContext) -> u32 {
 fn start(sk: u64) {
     let cgroup = sock::cgroup_id(sk as *const u8).unwrap_or(0);
     let owner = tcp::current_task();
-    if !is_target_task(owner.pid, cgroup) {
+    if !tcp::is_target(cgroup, Some(owner)) {
         return;
     }
     let entry = ConnectStart {

@@ -17,7 +17,7 @@ use ebpf_common::tcp::{
     FlowOffsets, IPPROTO_TCP, LifeEvent, LifeStart, MAX_SOCKETS, Owner, TCP_CLOSE, TCP_FIN_WAIT1,
     TCP_LAST_ACK, TCP_LISTEN, TCP_SYN_RECV, TCP_SYN_SENT,
 };
-use ebpf_probes::{events, filter::is_target_task, global, sock, tcp};
+use ebpf_probes::{events, global, sock, tcp};
 
 /// Field offsets of sock:inet_sock_set_state, from tracefs.
 #[unsafe(no_mangle)]
@@ -91,7 +91,7 @@ pub fn tcp_life_set_state(ctx: TracePointContext) -> u32 {
 fn first_seen(sk: u64, new_state: u32) -> Option<LifeStart> {
     let cgroup = sock::cgroup_id(sk as *const u8).unwrap_or(0);
     let owner = tcp::current_owner(cgroup);
-    if !is_target_task(owner.map_or(0, |owner| owner.pid), cgroup) {
+    if !tcp::is_target(cgroup, owner) {
         return None;
     }
     // The handshake's first state starts the clock; any other was reached before the

@@ -6,8 +6,8 @@
 #![no_main]
 
 use aya_ebpf::{helpers::bpf_ktime_get_ns, macros::tracepoint, programs::TracePointContext};
-use ebpf_common::tcp::{FlowOffsets, ResetEvent, TCP_NEW_SYN_RECV, TCP_TIME_WAIT};
-use ebpf_probes::{events, filter::is_target_task, global, sock, tcp};
+use ebpf_common::tcp::{FlowOffsets, ResetEvent};
+use ebpf_probes::{events, global, sock, tcp};
 
 /// Field offsets of tcp:tcp_send_reset, from tracefs.
 #[unsafe(no_mangle)]
@@ -40,14 +40,9 @@ pub fn tcp_reset_send(ctx: TracePointContext) -> u32 {
                 .unwrap_or(0),
         )
     };
-    // Only a full socket has an owner's cgroup; a request or time-wait socket has none
-    // (state 0 means no socket at all).
-    let full = sk != 0 && state != 0 && state != TCP_TIME_WAIT && state != TCP_NEW_SYN_RECV;
-    let cgroup = if full {
-        sock::cgroup_id(sk as *const u8).unwrap_or(0)
-    } else {
-        0
-    };
+    // Only a full socket has an owner's cgroup; a request or time-wait socket has none,
+    // and `sock::cgroup_id` says so.
+    let cgroup = sock::cgroup_id(sk as *const u8).unwrap_or(0);
     let flow =
         tcp::read_sockaddr_flow(&ctx, global(&SEND_SADDR_OFFSET), global(&SEND_DADDR_OFFSET));
     send(cgroup, flow, 1, state, reason, sk != 0);
@@ -64,7 +59,7 @@ pub fn tcp_reset_receive(ctx: TracePointContext) -> u32 {
     // Always a full socket here (tcp_reset); this kernel's tracepoint has no state, the
     // socket does.
     let cgroup = sock::cgroup_id(sk as *const u8).unwrap_or(0);
-    let state = tcp::state(sk as *const u8).unwrap_or(0);
+    let state = sock::state(sk as *const u8).unwrap_or(0);
     let flow = tcp::read_flow(&ctx, &global(&RECEIVE_FLOW));
     send(cgroup, flow, 0, state, 0, true);
     0
@@ -80,8 +75,7 @@ fn send(
     has_socket: bool,
 ) {
     let owner = tcp::current_owner(cgroup);
-    let pid = owner.map_or(0, |owner| owner.pid);
-    if !is_target_task(pid, cgroup) {
+    if !tcp::is_target(cgroup, owner) {
         return;
     }
     // SAFETY: the helper has no preconditions.

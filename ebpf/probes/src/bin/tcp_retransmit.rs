@@ -14,7 +14,7 @@ use aya_ebpf::{
 use ebpf_common::tcp::{
     Flow, FlowOffsets, MAX_RETRANSMIT_FLOWS, RetransmitEvent, RetransmitKey, TCP_SYN_RECV,
 };
-use ebpf_probes::{events, filter::is_target_task, global, sock, tcp};
+use ebpf_probes::{events, global, sock, tcp};
 
 /// Field offsets of tcp:tcp_retransmit_skb, from tracefs.
 #[unsafe(no_mangle)]
@@ -80,7 +80,7 @@ fn record(sk: u64, flow: Flow, state: u32, err: i32) {
     }
     let cgroup = sock::cgroup_id(sk as *const u8).unwrap_or(0);
     let owner = tcp::current_owner(cgroup);
-    if !is_target_task(owner.map_or(0, |owner| owner.pid), cgroup) {
+    if !tcp::is_target(cgroup, owner) {
         return;
     }
     count(&RetransmitKey { flow, state });
