@@ -13,11 +13,9 @@ pub const TCP_ESTABLISHED: u32 = 1;
 pub const TCP_SYN_SENT: u32 = 2;
 pub const TCP_SYN_RECV: u32 = 3;
 pub const TCP_FIN_WAIT1: u32 = 4;
-pub const TCP_TIME_WAIT: u32 = 6;
 pub const TCP_CLOSE: u32 = 7;
 pub const TCP_LAST_ACK: u32 = 9;
 pub const TCP_LISTEN: u32 = 10;
-pub const TCP_NEW_SYN_RECV: u32 = 12;
 
 /// One TCP connection's endpoints, as the traced socket sees them: `s*` is this host's
 /// end, `d*` the peer's. Ports in host byte order; an IPv4 address fills the first 4
