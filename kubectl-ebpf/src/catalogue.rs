@@ -29,6 +29,11 @@ impl Kind {
             Kind::CountsAndEvents => "counts+events",
         }
     }
+
+    /// Whether the probe ends with tables of counts.
+    pub fn has_counts(self) -> bool {
+        matches!(self, Kind::Counts | Kind::CountsAndEvents)
+    }
 }
 
 pub const PROBES: &[ProbeInfo] = &[
@@ -139,6 +144,42 @@ pub const PROBES: &[ProbeInfo] = &[
         summary: "packets the kernel dropped: reason, protocol, dropping function, flow; counts by reason",
         hooks: &["skb:kfree_skb"],
         fields: &["reason", "protocol", "src", "dst", "location", "by"],
+    },
+    ProbeInfo {
+        name: "tcp-connect",
+        kind: Kind::Events,
+        summary: "outbound TCP connects: source, destination, handshake latency, or why they failed (refused, timed out)",
+        hooks: &["sock:inet_sock_set_state"],
+        fields: &["src", "dst", "latency_ns", "result", "state", "error"],
+    },
+    ProbeInfo {
+        name: "tcp-reset",
+        kind: Kind::Events,
+        summary: "TCP resets sent and received: flow, direction, socket state, the kernel's reason",
+        hooks: &["tcp:tcp_send_reset", "tcp:tcp_receive_reset"],
+        fields: &["direction", "src", "dst", "state", "reason"],
+    },
+    ProbeInfo {
+        name: "tcp-life",
+        kind: Kind::Events,
+        summary: "TCP connections that close: endpoints, direction, lifetime, bytes sent and received, closing state",
+        hooks: &["sock:inet_sock_set_state"],
+        fields: &[
+            "direction",
+            "src",
+            "dst",
+            "duration_ns",
+            "tx_bytes",
+            "rx_bytes",
+            "close_state",
+        ],
+    },
+    ProbeInfo {
+        name: "tcp-retransmit",
+        kind: Kind::CountsAndEvents,
+        summary: "TCP retransmits: flow and state as they happen, and a count per flow and state at the end",
+        hooks: &["tcp:tcp_retransmit_skb", "tcp:tcp_retransmit_synack"],
+        fields: &["src", "dst", "state", "error"],
     },
 ];
 

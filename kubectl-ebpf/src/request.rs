@@ -80,6 +80,10 @@ pub fn probe_spec(args: &TraceArgs) -> Result<ProbeSpec, CliError> {
             })
         }
         "packet-drop" => Ok(ProbeSpec::PacketDrop {}),
+        "tcp-connect" => Ok(ProbeSpec::TcpConnect {}),
+        "tcp-reset" => Ok(ProbeSpec::TcpReset {}),
+        "tcp-life" => Ok(ProbeSpec::TcpLife {}),
+        "tcp-retransmit" => Ok(ProbeSpec::TcpRetransmit {}),
         other => Err(CliError::usage(
             format!("unknown probe '{other}'"),
             "run `kubectl ebpf probes` for the list",
@@ -99,7 +103,7 @@ fn check_flags(args: &TraceArgs) -> Result<(), CliError> {
             "drop --per-pod",
         ));
     }
-    let counts = catalogue::find(probe).is_some_and(|info| info.kind == Kind::Counts);
+    let counts = catalogue::find(probe).is_some_and(|info| info.kind.has_counts());
     let histogram = catalogue::find(probe).is_some_and(|info| info.kind == Kind::Histogram);
     if args.heatmap && !histogram {
         return Err(CliError::usage(
@@ -116,7 +120,7 @@ fn check_flags(args: &TraceArgs) -> Result<(), CliError> {
     if args.top.is_some() && !counts {
         let with_counts: Vec<&str> = catalogue::PROBES
             .iter()
-            .filter(|info| info.kind == Kind::Counts)
+            .filter(|info| info.kind.has_counts())
             .map(|info| info.name)
             .collect();
         return Err(CliError::usage(

@@ -167,7 +167,9 @@ pub async fn collect(
 /// Whether to redraw the result in place while the trace runs: asked for with
 /// `--interval`, for tables of counts and histograms, on a terminal.
 fn live_view(args: &TraceArgs) -> bool {
-    let aggregates = catalogue::find(&args.probe).is_some_and(|probe| probe.kind != Kind::Events);
+    // Events stream between the frames otherwise; those probes print as they go.
+    let aggregates = catalogue::find(&args.probe)
+        .is_some_and(|probe| matches!(probe.kind, Kind::Histogram | Kind::Counts));
     args.interval.is_some()
         && args.output == OutputFormat::Table
         && !args.heatmap

@@ -21,3 +21,4 @@ pub mod runq_latency;
 pub mod signal;
 pub mod syscall_count;
 pub mod syscall_latency;
+pub mod tcp;

@@ -7,6 +7,7 @@ pub mod rows;
 pub mod skb;
 pub mod sock;
 pub mod task;
+pub mod tcp;
 
 /// Reads a global the loader rewrote; volatile so the compiler cannot fold the default.
 #[inline(always)]

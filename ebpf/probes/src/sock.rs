@@ -32,3 +32,9 @@ pub fn cgroup_id(sk: *const u8) -> Option<u64> {
     let cgroup: *const u8 = field(sk, global(&SOCK_CGROUP_OFFSET))?;
     cgroup_kernfs_id(cgroup)
 }
+
+/// A full socket's TCP state (`skc_state`), for hooks whose record has none.
+#[inline(always)]
+pub fn state(sk: *const u8) -> Option<u32> {
+    field::<u8>(sk, global(&SOCK_STATE_OFFSET)).map(u32::from)
+}

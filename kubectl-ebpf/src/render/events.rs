@@ -68,7 +68,12 @@ impl EventPrinter {
         row.push(pod);
         row.push(event.container.clone().unwrap_or_else(|| "-".to_owned()));
         row.push(event.pid.to_string());
-        row.push(event.comm.clone());
+        // Network probes credit no task for work done in softirq for nobody.
+        row.push(if event.comm.is_empty() {
+            "-".to_owned()
+        } else {
+            event.comm.clone()
+        });
         for field in fields {
             row.push(
                 event
@@ -107,6 +112,8 @@ fn min_width(column: &str) -> usize {
         "POD" => 24,
         "NODE" | "COMM" | "CONTAINER" => 12,
         "FILENAME" => 16,
+        // An IPv4 endpoint with its port; IPv6 ones widen the column once.
+        "SRC" | "DST" => 21,
         _ => 6,
     }
 }
@@ -213,6 +220,17 @@ mod tests {
         let column = |line: &str| line.find("42").expect("pid");
         assert_eq!(column(&first[1]), column(&second[0]));
         assert!(second[0].contains(" - "), "{second:?}");
+    }
+
+    #[test]
+    fn an_event_without_a_task_shows_a_dash_for_its_command() {
+        let mut event = exec_event(None, json!([]));
+        event.pid = 0;
+        event.comm = String::new();
+        let mut printer = EventPrinter::new(false);
+        let lines = printer.lines(&event);
+        let cells: Vec<&str> = lines[1].split_whitespace().collect();
+        assert_eq!(cells[1..5], ["-", "-", "0", "-"], "{lines:?}");
     }
 
     #[test]

@@ -64,7 +64,7 @@ pub fn render(
 /// Key columns in the order people read them: where (node, pod), who (process), then
 /// what the probe split by; anything else after, by name.
 pub fn key_columns<'a>(names: impl IntoIterator<Item = &'a String>) -> Vec<&'a String> {
-    const ORDER: [&str; 12] = [
+    const ORDER: [&str; 15] = [
         "node",
         "namespace",
         "pod",
@@ -77,6 +77,9 @@ pub fn key_columns<'a>(names: impl IntoIterator<Item = &'a String>) -> Vec<&'a S
         "error",
         "device",
         "op",
+        "src",
+        "dst",
+        "state",
     ];
     let rank = |name: &str| {
         ORDER

@@ -167,6 +167,14 @@ pub enum ProbeSpec {
     },
     /// Packets the kernel drops: reason, protocol, location, flow; counts and events.
     PacketDrop {},
+    /// Outbound TCP connects: endpoints, handshake latency, or how they failed.
+    TcpConnect {},
+    /// TCP resets sent and received: flow, direction, state, reason.
+    TcpReset {},
+    /// TCP connections that close: endpoints, lifetime, bytes, closing state.
+    TcpLife {},
+    /// TCP retransmits: flow and state, as events and counts per flow.
+    TcpRetransmit {},
 }
 
 /// Samples per second per CPU when the spec does not say: off the timer tick's multiples,
@@ -204,6 +212,10 @@ impl ProbeSpec {
             ProbeSpec::CpuTime {} => "cpu-time",
             ProbeSpec::Profile { .. } => "profile",
             ProbeSpec::PacketDrop {} => "packet-drop",
+            ProbeSpec::TcpConnect {} => "tcp-connect",
+            ProbeSpec::TcpReset {} => "tcp-reset",
+            ProbeSpec::TcpLife {} => "tcp-life",
+            ProbeSpec::TcpRetransmit {} => "tcp-retransmit",
         }
     }
 }

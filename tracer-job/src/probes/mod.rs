@@ -21,6 +21,11 @@ mod sock;
 pub mod syscall_count;
 pub mod syscall_latency;
 mod task;
+mod tcp;
+pub mod tcp_connect;
+pub mod tcp_life;
+pub mod tcp_reset;
+pub mod tcp_retransmit;
 
 use aya::{
     Ebpf, EbpfLoader,
@@ -82,6 +87,12 @@ pub fn attach(spec: &ProbeSpec, targets: &ResolvedTargets) -> Result<Box<dyn Pro
             targets,
         )?)),
         ProbeSpec::PacketDrop {} => Ok(Box::new(packet_drop::PacketDrop::attach(targets)?)),
+        ProbeSpec::TcpConnect {} => Ok(Box::new(tcp_connect::attach(targets)?)),
+        ProbeSpec::TcpReset {} => Ok(Box::new(tcp_reset::attach(targets)?)),
+        ProbeSpec::TcpLife {} => Ok(Box::new(tcp_life::attach(targets)?)),
+        ProbeSpec::TcpRetransmit {} => {
+            Ok(Box::new(tcp_retransmit::TcpRetransmit::attach(targets)?))
+        }
     }
 }
 

@@ -29,6 +29,12 @@ impl Offsets {
         Offsets { state, cgroup }
     }
 
+    /// Whether a socket's cgroup can be read (with `task::Offsets::knows_cgroup` for the
+    /// rest of the way to its id).
+    pub fn knows_cgroup(&self) -> bool {
+        self.cgroup != 0
+    }
+
     pub fn apply<'a>(&'a self, loader: &mut EbpfLoader<'a>) {
         loader
             .override_global("SOCK_STATE_OFFSET", &self.state, true)

@@ -1,0 +1,150 @@
+//! `tcp-life`: one event per TCP connection of a target that closes: endpoints, how
+//! long it lived, bytes each way and the state it closed from. The first state seen
+//! (SYN_SENT for a connect, SYN_RECV for an accepted connection) starts the clock, keyed
+//! by socket; the transition to CLOSE sends the event and forgets the socket. A
+//! connection already open when the trace began is first seen in a later state: its
+//! lifetime is unknown, and the event says so.
+#![no_std]
+#![no_main]
+
+use aya_ebpf::{
+    helpers::bpf_ktime_get_ns,
+    macros::{map, tracepoint},
+    maps::HashMap,
+    programs::TracePointContext,
+};
+use ebpf_common::tcp::{
+    FlowOffsets, IPPROTO_TCP, LifeEvent, LifeStart, MAX_SOCKETS, Owner, TCP_CLOSE, TCP_FIN_WAIT1,
+    TCP_LAST_ACK, TCP_LISTEN, TCP_SYN_RECV, TCP_SYN_SENT,
+};
+use ebpf_probes::{events, global, sock, tcp};
+
+/// Field offsets of sock:inet_sock_set_state, from tracefs.
+#[unsafe(no_mangle)]
+static SET_STATE_FLOW: FlowOffsets = FlowOffsets::ZERO;
+#[unsafe(no_mangle)]
+static SET_STATE_SKADDR_OFFSET: u32 = 8;
+#[unsafe(no_mangle)]
+static SET_STATE_OLDSTATE_OFFSET: u32 = 16;
+#[unsafe(no_mangle)]
+static SET_STATE_NEWSTATE_OFFSET: u32 = 20;
+#[unsafe(no_mangle)]
+static SET_STATE_PROTOCOL_OFFSET: u32 = 30;
+
+/// Open connections of targets, by socket. Not LRU: an entry that does not fit is
+/// counted lost rather than silently pushing out another; CLOSE removes every entry.
+#[map]
+static OPEN: HashMap<u64, LifeStart> = HashMap::with_max_entries(MAX_SOCKETS, 0);
+
+#[tracepoint(category = "sock", name = "inet_sock_set_state")]
+pub fn tcp_life_set_state(ctx: TracePointContext) -> u32 {
+    // SAFETY: tracepoint fields at the offsets tracefs gave.
+    let (protocol, sk, old_state, new_state) = unsafe {
+        (
+            ctx.read_at::<u16>(global(&SET_STATE_PROTOCOL_OFFSET) as usize)
+                .unwrap_or(0),
+            ctx.read_at::<u64>(global(&SET_STATE_SKADDR_OFFSET) as usize)
+                .unwrap_or(0),
+            ctx.read_at::<i32>(global(&SET_STATE_OLDSTATE_OFFSET) as usize)
+                .unwrap_or(0) as u32,
+            ctx.read_at::<i32>(global(&SET_STATE_NEWSTATE_OFFSET) as usize)
+                .unwrap_or(0) as u32,
+        )
+    };
+    // Listeners are not connections.
+    if protocol != IPPROTO_TCP
+        || sk == 0
+        || new_state == TCP_LISTEN
+        || old_state == TCP_LISTEN && new_state == TCP_CLOSE
+    {
+        return 0;
+    }
+    let closed = match OPEN.get_ptr_mut(sk) {
+        Some(entry) => {
+            // SAFETY: the socket's own entry; its transitions are serialised by the
+            // socket lock.
+            let entry = unsafe { &mut *entry };
+            // close() and shutdown() make these transitions: the owner acting.
+            if entry.owner.pid == 0 || new_state == TCP_FIN_WAIT1 || new_state == TCP_LAST_ACK {
+                if let Some(owner) = tcp::current_owner(entry.cgroup) {
+                    entry.owner = owner;
+                }
+            }
+            if new_state == TCP_CLOSE {
+                let entry = *entry;
+                let _ = OPEN.remove(sk);
+                Some(entry)
+            } else {
+                None
+            }
+        }
+        None => first_seen(sk, new_state),
+    };
+    if let Some(entry) = closed {
+        send(&ctx, sk, &entry, old_state);
+    }
+    0
+}
+
+/// Starts tracking a target's socket; returns the entry at once when it is closing now.
+#[inline(always)]
+fn first_seen(sk: u64, new_state: u32) -> Option<LifeStart> {
+    let cgroup = sock::cgroup_id(sk as *const u8).unwrap_or(0);
+    let owner = tcp::current_owner(cgroup);
+    if !tcp::is_target(cgroup, owner) {
+        return None;
+    }
+    // The handshake's first state starts the clock; any other was reached before the
+    // trace began.
+    let opening = new_state == TCP_SYN_SENT || new_state == TCP_SYN_RECV;
+    let entry = LifeStart {
+        start_ns: if opening {
+            // SAFETY: the helper has no preconditions.
+            unsafe { bpf_ktime_get_ns() }
+        } else {
+            0
+        },
+        cgroup,
+        owner: owner.unwrap_or(Owner::default()),
+        first_state: if opening { new_state } else { 0 },
+        _pad: 0,
+    };
+    if new_state == TCP_CLOSE {
+        // Open before the trace, and closing now: nothing to keep.
+        return Some(entry);
+    }
+    if OPEN.insert(sk, &entry, 0).is_err() {
+        events::count_lost();
+    }
+    None
+}
+
+/// Builds the event in the ring itself: it is too big for the stack beside the rest.
+#[inline(always)]
+fn send(ctx: &TracePointContext, sk: u64, entry: &LifeStart, close_state: u32) {
+    let owner = if entry.owner.pid != 0 {
+        Some(entry.owner)
+    } else {
+        tcp::current_owner(entry.cgroup)
+    };
+    let (acked, received) = tcp::bytes(sk as *const u8);
+    let Some(mut slot) = events::reserve::<LifeEvent>() else {
+        return;
+    };
+    let event = slot.as_mut_ptr();
+    // SAFETY: every field of the reserved event is written before it is submitted.
+    unsafe {
+        (*event).header = tcp::header(bpf_ktime_get_ns(), entry.cgroup, owner);
+        (*event).flow = tcp::read_flow(ctx, &global(&SET_STATE_FLOW));
+        (*event).start_ns = entry.start_ns;
+        (*event).bytes_acked = acked.unwrap_or(u64::MAX);
+        (*event).bytes_received = received.unwrap_or(u64::MAX);
+        (*event).close_state = close_state;
+        (*event).first_state = entry.first_state;
+    }
+    slot.submit(0);
+}
+
+#[unsafe(link_section = "license")]
+#[unsafe(no_mangle)]
+static LICENSE: [u8; 13] = *b"Dual MIT/GPL\0";
