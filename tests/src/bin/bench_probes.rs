@@ -300,6 +300,16 @@ impl WorkloadCgroup {
         let home_procs = mount
             .join(home.trim_start_matches('/'))
             .join("cgroup.procs");
+        // Left behind by runs that were interrupted; a cgroup still in use is not removed.
+        for stale in fs::read_dir(&mount).into_iter().flatten().flatten() {
+            if stale
+                .file_name()
+                .to_string_lossy()
+                .starts_with("kubectl-ebpf-bench-")
+            {
+                let _ = fs::remove_dir(stale.path());
+            }
+        }
         let dir = mount.join(format!("kubectl-ebpf-bench-{}", std::process::id()));
         fs::create_dir_all(&dir)
             .unwrap_or_else(|err| panic!("create cgroup {} (run as root): {err}", dir.display()));
@@ -1006,7 +1016,7 @@ did less work than it was given, and its figures are then low.\n\n\
 operation's own (its thread plus the processes it forks; in-kernel probe work lands here) \
 and the tracer process's while the operation was timed (reading the ring or perf buffer, \
 formatting, writing), per operation, medians.\n\n\
-| probe | workload CPU ns/op: untraced | tracer-job | bpftrace | tracer process CPU ns/op: tracer-job | bpftrace | added CPU ns/op, workload + tracer: tracer-job | bpftrace | tracer-job ÷ bpftrace |\n\
+| probe | workload CPU ns/op, untraced | workload, under tracer-job | workload, under bpftrace | tracer-job process | bpftrace process | added (workload + tracer), tracer-job | added (workload + tracer), bpftrace | tracer-job ÷ bpftrace |\n\
 |---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for (case, outcome) in results {
