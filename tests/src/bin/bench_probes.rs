@@ -17,7 +17,10 @@ use std::{
     collections::BTreeMap,
     fs,
     io::{BufRead, BufReader, Read, Write},
-    os::{fd::AsRawFd, unix::process::CommandExt},
+    os::{
+        fd::AsRawFd,
+        unix::{fs::OpenOptionsExt, process::CommandExt},
+    },
     path::PathBuf,
     process::{Child, Command, Stdio},
     sync::mpsc,
@@ -25,7 +28,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use e2e::{binaries, cgroup::cgroup2_mount};
+use e2e::{binaries, cgroup::cgroup2_mount, loopdev::LoopDevice};
 use tracer_protocol::{Decoded, ErrorCode, Record, decode_line};
 
 /// One probe, its trigger and bpftrace's version of the same job. A probe the built
@@ -118,7 +121,9 @@ tracepoint:sock:inet_sock_set_state /args->protocol == 6 && args->oldstate == 2 
         trigger: "getppid",
         ops: 2_000_000,
         workload: || Box::new(getppid),
-        bpftrace: Some("tracepoint:raw_syscalls:sys_enter { @[args->id] = count(); }"),
+        bpftrace: Some(
+            "tracepoint:raw_syscalls:sys_exit { @[args->id, args->ret < 0 && args->ret >= -4095 ? -args->ret : 0] = count(); }",
+        ),
     },
     Case {
         probe: "runq-latency",
@@ -131,14 +136,28 @@ tracepoint:sock:inet_sock_set_state /args->protocol == 6 && args->oldstate == 2 
 tracepoint:sched:sched_switch /@q[args->next_pid]/ { @ns = hist(nsecs - @q[args->next_pid]); delete(@q[args->next_pid]); }",
         ),
     },
+    Case {
+        probe: "block-latency",
+        spec: r#"{"probe":"block-latency"}"#,
+        trigger: "4 KiB O_DIRECT read from a loop device over a 64 MiB file, offsets cycling",
+        ops: 20_000,
+        workload: loop_device_read,
+        bpftrace: Some(
+            "tracepoint:block:block_io_start { @s[args->dev, args->sector] = nsecs; } \
+tracepoint:block:block_rq_complete /@s[args->dev, args->sector]/ { @[args->dev, args->rwbs] = hist(nsecs - @s[args->dev, args->sector]); delete(@s[args->dev, args->sector]); }",
+        ),
+    },
 ];
 
 /// How long a tracer may take to attach; bpftrace compiles its script first, which a
 /// busy machine can make slow.
 const ATTACH_TIMEOUT: Duration = Duration::from_secs(90);
 
-/// Printed by bpftrace once every probe is attached.
-const READY: &str = "BEGIN { printf(\"attached\\n\"); }";
+/// Written to bpftrace's stderr once every probe is attached (BEGIN fires after them).
+/// Not a printf: with `-B full`, which buffers bpftrace's output as tracer-job buffers
+/// its own, a printf (or `system`'s captured stdout) stays in the buffer until it
+/// fills, which a script that only counts never does. Needs `--unsafe`.
+const READY: &str = "BEGIN { system(\"echo attached >&2\"); }";
 
 fn exec_true() {
     let status = Command::new("/bin/true").status().expect("run /bin/true");
@@ -248,6 +267,49 @@ fn ping_pong() -> Workload {
     })
 }
 
+fn loop_device_read() -> Workload {
+    const BLOCK: usize = 4096;
+    const BLOCKS: u64 = 16 * 1024;
+    let device = LoopDevice::create(BLOCKS * BLOCK as u64);
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECT)
+        .open(device.path())
+        .unwrap_or_else(|err| panic!("open {} for direct I/O: {err}", device.path().display()));
+    let layout = std::alloc::Layout::from_size_align(BLOCK, BLOCK).expect("a valid layout");
+    let buffer = AlignedBuffer(
+        // SAFETY: a layout of non-zero size; freed by AlignedBuffer's Drop.
+        unsafe { std::alloc::alloc(layout) },
+        layout,
+    );
+    assert!(!buffer.0.is_null(), "allocate an aligned buffer");
+    let mut block = 0u64;
+    Box::new(move || {
+        let _ = &device; // detached when the workload ends
+        block = (block + 1) % BLOCKS;
+        // SAFETY: an aligned buffer of BLOCK bytes, an aligned offset within the device.
+        let read = unsafe {
+            libc::pread(
+                file.as_raw_fd(),
+                buffer.0.cast(),
+                BLOCK,
+                (block * BLOCK as u64) as libc::off_t,
+            )
+        };
+        assert_eq!(read, BLOCK as isize, "direct read from the loop device");
+    })
+}
+
+/// Memory aligned for direct I/O.
+struct AlignedBuffer(*mut u8, std::alloc::Layout);
+
+impl Drop for AlignedBuffer {
+    fn drop(&mut self) {
+        // SAFETY: allocated with this layout in `loop_device_read`.
+        unsafe { std::alloc::dealloc(self.0, self.1) };
+    }
+}
+
 fn udp_to_closed_port() -> Workload {
     // A port bound and released at once is closed, and stays so for the run.
     let port = std::net::UdpSocket::bind("127.0.0.1:0")
@@ -326,7 +388,8 @@ impl WorkloadCgroup {
     }
 
     /// Makes `command`'s process go back to the benchmark's original cgroup before it
-    /// executes, so nothing a tracer does counts as the workload's.
+    /// executes, so nothing a tracer does counts as the workload's; and end with the
+    /// benchmark.
     fn leave(&self, command: &mut Command) {
         let procs = fs::OpenOptions::new()
             .write(true)
@@ -336,6 +399,8 @@ impl WorkloadCgroup {
         // fork; nothing is allocated.
         unsafe {
             command.pre_exec(move || {
+                // Stopped with the benchmark, should it be interrupted.
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
                 // "0" is the writing process itself.
                 if libc::write(procs.as_raw_fd(), b"0".as_ptr().cast(), 1) == 1 {
                     Ok(())
@@ -398,7 +463,7 @@ impl Running {
             Tracer::Bpftrace => {
                 let script = case.bpftrace?;
                 let mut command = Command::new("bpftrace");
-                command.args(["-B", "full", "-e", &format!("{script} {READY}")]);
+                command.args(["--unsafe", "-B", "full", "-e", &format!("{script} {READY}")]);
                 command
             }
         };
@@ -424,16 +489,32 @@ impl Running {
         }
         drop(stdin);
         let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
-        let mut stderr = child.stderr.take().expect("piped stderr");
+        let stderr = child.stderr.take().expect("piped stderr");
         let (attached, is_attached) = mpsc::channel();
         let own = cgroup.id;
-        let reader = std::thread::spawn(move || match tracer {
-            Tracer::Bpftrace => read_bpftrace(stdout, &attached),
-            _ => read_ours(stdout, own, &attached),
-        });
+        let reader = {
+            let attached = attached.clone();
+            std::thread::spawn(move || match tracer {
+                Tracer::Bpftrace => read_bpftrace(stdout),
+                _ => read_ours(stdout, own, &attached),
+            })
+        };
         let stderr = std::thread::spawn(move || {
             let mut text = String::new();
-            let _ = stderr.read_to_string(&mut text);
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if tracer == Tracer::Bpftrace && line.trim() == "attached" {
+                    let _ = attached.send(Ok(()));
+                } else {
+                    text.push_str(&line);
+                    text.push('\n');
+                }
+            }
+            if tracer == Tracer::Bpftrace {
+                let _ = attached.send(Err(StartError::Failed(
+                    "it ended before attaching".to_owned(),
+                )));
+            }
             text
         });
         let outcome = is_attached.recv_timeout(ATTACH_TIMEOUT);
@@ -591,13 +672,11 @@ fn event_cgroup(line: &str) -> Option<u64> {
     digits[..end].parse().ok()
 }
 
-fn read_bpftrace(stdout: impl BufRead, attached: &mpsc::Sender<Result<(), StartError>>) -> Tally {
+fn read_bpftrace(stdout: impl BufRead) -> Tally {
     let mut tally = Tally::default();
     for line in stdout.lines() {
         let Ok(line) = line else { break };
-        if line == "attached" {
-            let _ = attached.send(Ok(()));
-        } else if let Some(lost) = line
+        if let Some(lost) = line
             .strip_prefix("Lost ")
             .and_then(|rest| rest.strip_suffix(" events"))
             .and_then(|count| count.parse::<u64>().ok())
@@ -607,9 +686,6 @@ fn read_bpftrace(stdout: impl BufRead, attached: &mpsc::Sender<Result<(), StartE
             tally.events += 1;
         }
     }
-    let _ = attached.send(Err(StartError::Failed(
-        "it ended before attaching".to_owned(),
-    )));
     tally
 }
 
@@ -979,13 +1055,7 @@ did less work than it was given, and its figures are then low.\n\n\
                 let ours_added = ours.median() - base;
                 let has_bpftrace = !bpftrace.per_op.is_empty();
                 let bpftrace_added = bpftrace.median() - base;
-                let ratio = if !has_bpftrace {
-                    "-".to_owned()
-                } else if bpftrace_added <= 0.0 {
-                    "n/a (bpftrace added nothing measurable)".to_owned()
-                } else {
-                    format!("**{:.2}×**", ours_added / bpftrace_added)
-                };
+                let ratio = ratio(has_bpftrace, ours_added, bpftrace_added);
                 out.push_str(&format!(
                     "| {} | {} | {} | {} | {ours_added:.0} | {} | {ratio} | {} / {} |\n",
                     case.probe,
@@ -1043,11 +1113,7 @@ formatting, writing), per operation, medians.\n\n\
             maybe(bpftrace.tracer_cpu()),
             total(ours),
             maybe(total(bpftrace)),
-            if has_bpftrace && total(bpftrace) > 0.0 {
-                format!("**{:.2}×**", total(ours) / total(bpftrace))
-            } else {
-                "-".to_owned()
-            },
+            ratio(has_bpftrace, total(ours), total(bpftrace)),
         ));
     }
 
@@ -1119,6 +1185,17 @@ trigger is the kernel's OOM killer, which cannot be run thousands of times a sec
 without harming the machine, and it fires on a path that is slow anyway.\n",
     );
     out
+}
+
+/// Ours ÷ bpftrace, when both added something measurable.
+fn ratio(has_bpftrace: bool, ours: f64, bpftrace: f64) -> String {
+    if !has_bpftrace {
+        "-".to_owned()
+    } else if ours <= 0.0 || bpftrace <= 0.0 {
+        "n/a (within the noise)".to_owned()
+    } else {
+        format!("**{:.2}×**", ours / bpftrace)
+    }
 }
 
 fn one_line(text: &str) -> String {
