@@ -196,6 +196,13 @@ fn getppid() {
 /// started afterwards do not inherit the ignored signal.
 struct IgnoredSigusr1;
 
+impl IgnoredSigusr1 {
+    fn send(&self) {
+        // SAFETY: a signal this process ignores, sent to itself.
+        unsafe { libc::kill(libc::getpid(), libc::SIGUSR1) };
+    }
+}
+
 impl Drop for IgnoredSigusr1 {
     fn drop(&mut self) {
         // SAFETY: resetting a signal disposition.
@@ -207,13 +214,7 @@ fn ignored_sigusr1_to_self() -> Workload {
     // SAFETY: ignoring a signal nothing else in this program uses.
     unsafe { libc::signal(libc::SIGUSR1, libc::SIG_IGN) };
     let guard = IgnoredSigusr1;
-    // SAFETY: getpid cannot fail.
-    let pid = unsafe { libc::getpid() };
-    Box::new(move || {
-        let _ = &guard;
-        // SAFETY: a signal this process ignores, sent to itself.
-        unsafe { libc::kill(pid, libc::SIGUSR1) };
-    })
+    Box::new(move || guard.send())
 }
 
 fn loopback_connect() -> Workload {
@@ -268,45 +269,69 @@ fn ping_pong() -> Workload {
 }
 
 fn loop_device_read() -> Workload {
-    const BLOCK: usize = 4096;
-    const BLOCKS: u64 = 16 * 1024;
-    let device = LoopDevice::create(BLOCKS * BLOCK as u64);
-    let file = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_DIRECT)
-        .open(device.path())
-        .unwrap_or_else(|err| panic!("open {} for direct I/O: {err}", device.path().display()));
-    let layout = std::alloc::Layout::from_size_align(BLOCK, BLOCK).expect("a valid layout");
-    let buffer = AlignedBuffer(
-        // SAFETY: a layout of non-zero size; freed by AlignedBuffer's Drop.
-        unsafe { std::alloc::alloc(layout) },
-        layout,
-    );
-    assert!(!buffer.0.is_null(), "allocate an aligned buffer");
-    let mut block = 0u64;
-    Box::new(move || {
-        let _ = &device; // detached when the workload ends
-        block = (block + 1) % BLOCKS;
-        // SAFETY: an aligned buffer of BLOCK bytes, an aligned offset within the device.
-        let read = unsafe {
-            libc::pread(
-                file.as_raw_fd(),
-                buffer.0.cast(),
-                BLOCK,
-                (block * BLOCK as u64) as libc::off_t,
-            )
-        };
-        assert_eq!(read, BLOCK as isize, "direct read from the loop device");
-    })
+    let mut reader = DirectReader::new();
+    Box::new(move || reader.read_next())
 }
 
-/// Memory aligned for direct I/O.
-struct AlignedBuffer(*mut u8, std::alloc::Layout);
+/// Direct reads of 4 KiB blocks from a loop device of its own, detached when dropped.
+struct DirectReader {
+    file: fs::File,
+    buffer: *mut u8,
+    block: u64,
+    /// Dropped after `file`, which holds it open.
+    _device: LoopDevice,
+}
 
-impl Drop for AlignedBuffer {
+impl DirectReader {
+    const BLOCK: usize = 4096;
+    const BLOCKS: u64 = 16 * 1024;
+
+    fn layout() -> std::alloc::Layout {
+        std::alloc::Layout::from_size_align(Self::BLOCK, Self::BLOCK).expect("a valid layout")
+    }
+
+    fn new() -> Self {
+        let device = LoopDevice::create(Self::BLOCKS * Self::BLOCK as u64);
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECT)
+            .open(device.path())
+            .unwrap_or_else(|err| panic!("open {} for direct I/O: {err}", device.path().display()));
+        // SAFETY: a layout of non-zero size; freed in Drop.
+        let buffer = unsafe { std::alloc::alloc(Self::layout()) };
+        assert!(!buffer.is_null(), "allocate an aligned buffer");
+        DirectReader {
+            file,
+            buffer,
+            block: 0,
+            _device: device,
+        }
+    }
+
+    fn read_next(&mut self) {
+        self.block = (self.block + 1) % Self::BLOCKS;
+        // SAFETY: an aligned buffer of BLOCK bytes that lives as long as self, an
+        // aligned offset within the device.
+        let read = unsafe {
+            libc::pread(
+                self.file.as_raw_fd(),
+                self.buffer.cast(),
+                Self::BLOCK,
+                (self.block * Self::BLOCK as u64) as libc::off_t,
+            )
+        };
+        assert_eq!(
+            read,
+            Self::BLOCK as isize,
+            "direct read from the loop device"
+        );
+    }
+}
+
+impl Drop for DirectReader {
     fn drop(&mut self) {
-        // SAFETY: allocated with this layout in `loop_device_read`.
-        unsafe { std::alloc::dealloc(self.0, self.1) };
+        // SAFETY: allocated with this layout in `new`.
+        unsafe { std::alloc::dealloc(self.buffer, Self::layout()) };
     }
 }
 
