@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Runs the benchmarks side by side with bpftrace and writes docs/benchmarks-results.md.
+# Runs the benchmarks side by side with bpftrace and writes docs/benchmarks-results.md
+# (syscall-latency) and docs/benchmarks-probes.md (the event probes).
 # As root. Installs bpftrace (Debian) and mounts tracefs when missing: bpftrace needs
 # tracefs to find tracepoints; tracer-job's raw tracepoints do not.
+# Options go to bench-syscall-latency; BENCH_PROBES_ROUNDS sets bench-probes' rounds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,4 +16,6 @@ if [ ! -d /sys/kernel/tracing/events ]; then
 fi
 
 cargo build --release --locked -p tracer-job -p e2e --bins
-target/release/bench-syscall-latency --out docs/benchmarks-results.md "$@"
+bin="${CARGO_TARGET_DIR:-target}/release"
+"$bin/bench-syscall-latency" --out docs/benchmarks-results.md "$@"
+"$bin/bench-probes" --rounds "${BENCH_PROBES_ROUNDS:-5}" --out docs/benchmarks-probes.md
