@@ -15,5 +15,6 @@ pub mod progress;
 pub mod rbac;
 pub mod render;
 pub mod request;
+pub mod scripts;
 pub mod session;
 pub mod units;

@@ -5,6 +5,7 @@ pub mod cpu_time;
 pub mod events;
 pub mod hist;
 pub mod profile;
+pub mod script;
 pub mod summary;
 
 use std::io::{self, Write};

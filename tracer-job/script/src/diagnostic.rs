@@ -82,7 +82,8 @@ impl Diagnostic {
         line
     }
 
-    fn place(&self) -> String {
+    /// `file:line:col`, as far as known.
+    pub fn place(&self) -> String {
         match (self.line, self.column) {
             (0, _) => self.file.clone(),
             (line, 0) => format!("{}:{line}", self.file),

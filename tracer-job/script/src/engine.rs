@@ -60,6 +60,7 @@ pub const API_FUNCTIONS: &[&str] = &[
     "sec",
     "fmt_duration",
     "fmt_bytes",
+    "join",
     "errno_name",
     "signal_name",
     "has",
@@ -431,6 +432,13 @@ fn helpers(engine: &mut Engine, host: &SharedHost) {
     }
     engine.register_fn("fmt_duration", |ns: INT| fmt_duration(ns));
     engine.register_fn("fmt_bytes", |bytes: INT| fmt_bytes(bytes));
+    engine.register_fn("join", |items: rhai::Array, separator: &str| {
+        items
+            .iter()
+            .map(maps::text)
+            .collect::<Vec<_>>()
+            .join(separator)
+    });
     engine.register_fn("errno_name", |code: INT| errno(code.abs()));
     engine.register_fn("signal_name", |number: INT| signal(number));
 }
