@@ -34,6 +34,7 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -s h -l help -d 
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -s V -l version -d 'Print version'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -f -a "trace" -d 'Run a built-in probe on targets and print the merged result'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -f -a "profile" -d 'Sample the targets\' on-CPU stacks and print the merged profile: the top functions, folded stacks or a flame graph'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -f -a "run" -d 'Run a rhai script on the targets\' events on every node and print its merged maps (docs/scripting.md)'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -f -a "probes" -d 'List the built-in probes, or describe one'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -f -a "list" -d 'List the traces running on the cluster (yours and others\')'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -f -a "delete" -d 'Delete a trace\'s Jobs, pods and ConfigMap'
@@ -101,6 +102,35 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -l pr
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -l dry-run -d 'Print the objects the trace would create (with -o yaml or json) and create nothing'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -l local -d 'Trace this machine instead of a cluster, by running tracer-job here'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand run" -s e -l expr -d 'The script\'s text itself instead of a file (then every positional argument is a target)' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand run" -l arg -d 'A value the script reads with arg("NAME"). Repeatable' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand run" -s l -l selector -d 'Trace the pods matching this label selector (e.g. app=checkout)' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand run" -s c -l container -d 'Trace only this container of each pod' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand run" -l image -d 'The tracer image (default: the one released with this plugin)' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand run" -l start-timeout -d 'Give up on a node whose tracer has not started after this long' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand run" -l pid -d 'With --local: trace this process (all its threads). Repeatable' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand run" -l cgroup -d 'With --local: trace this cgroup v2 directory (absolute, or relative to the cgroup2 mount). Repeatable' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand run" -l tracer -d 'The tracer-job binary to run with --local (default: beside this executable)' -r -F
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand run" -s d -l duration -d 'How long to run (e.g. 30s, 2m); until Ctrl-C when absent' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand run" -l top -d 'Show the N largest rows of each table of counts (default 20; 0 shows all)' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand run" -s o -l output -d 'Output format' -r -f -a "table\t'Histograms and a summary table'
+json\t'One JSON document (docs/json-output.md)'
+yaml\t'The same document as YAML'
+ndjson\t'One JSON object per line: events as they arrive, then the rest'
+svg\t'The heatmaps as one SVG document (with --heatmap)'"
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand run" -l kubeconfig -d 'Path to the kubeconfig file (default: KUBECONFIG, else ~/.kube/config)' -r -F
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand run" -l context -d 'The kubeconfig context to use' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand run" -l cluster -d 'The kubeconfig cluster to use' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand run" -l user -d 'The kubeconfig user to use' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand run" -s n -l namespace -d 'Namespace of the targets (default: the context\'s)' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand run" -l job-namespace -d 'Namespace the tracer Jobs run in' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand run" -l check -d 'Only compile and check the script, here; create nothing and trace nothing'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand run" -s A -l all-namespaces -d 'With -l: look in every namespace'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand run" -l all-nodes -d 'Trace every node as a whole, with no container filter'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand run" -l privileged -d 'Run the tracer privileged instead of with BPF, PERFMON and SYS_RESOURCE only'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand run" -l dry-run -d 'Print the objects the trace would create (with -o yaml or json) and create nothing'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand run" -l local -d 'Trace this machine instead of a cluster, by running tracer-job here'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand probes" -s o -l output -d 'Output format' -r -f -a "table\t'Histograms and a summary table'
 json\t'One JSON document (docs/json-output.md)'
 yaml\t'The same document as YAML'
@@ -147,11 +177,12 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand completion" -l
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand completion" -s n -l namespace -d 'Namespace of the targets (default: the context\'s)' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand completion" -l job-namespace -d 'Namespace the tracer Jobs run in' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand completion" -s h -l help -d 'Print help'
-complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile probes list delete rbac completion help" -f -a "trace" -d 'Run a built-in probe on targets and print the merged result'
-complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile probes list delete rbac completion help" -f -a "profile" -d 'Sample the targets\' on-CPU stacks and print the merged profile: the top functions, folded stacks or a flame graph'
-complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile probes list delete rbac completion help" -f -a "probes" -d 'List the built-in probes, or describe one'
-complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile probes list delete rbac completion help" -f -a "list" -d 'List the traces running on the cluster (yours and others\')'
-complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile probes list delete rbac completion help" -f -a "delete" -d 'Delete a trace\'s Jobs, pods and ConfigMap'
-complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile probes list delete rbac completion help" -f -a "rbac" -d 'Print the namespace, roles and bindings a user needs to trace (apply them with `kubectl apply -f -`)'
-complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile probes list delete rbac completion help" -f -a "completion" -d 'Print a shell completion script'
-complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile probes list delete rbac completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes list delete rbac completion help" -f -a "trace" -d 'Run a built-in probe on targets and print the merged result'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes list delete rbac completion help" -f -a "profile" -d 'Sample the targets\' on-CPU stacks and print the merged profile: the top functions, folded stacks or a flame graph'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes list delete rbac completion help" -f -a "run" -d 'Run a rhai script on the targets\' events on every node and print its merged maps (docs/scripting.md)'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes list delete rbac completion help" -f -a "probes" -d 'List the built-in probes, or describe one'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes list delete rbac completion help" -f -a "list" -d 'List the traces running on the cluster (yours and others\')'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes list delete rbac completion help" -f -a "delete" -d 'Delete a trace\'s Jobs, pods and ConfigMap'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes list delete rbac completion help" -f -a "rbac" -d 'Print the namespace, roles and bindings a user needs to trace (apply them with `kubectl apply -f -`)'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes list delete rbac completion help" -f -a "completion" -d 'Print a shell completion script'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes list delete rbac completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

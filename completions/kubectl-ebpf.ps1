@@ -34,6 +34,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-ebpf' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('trace', 'trace', [CompletionResultType]::ParameterValue, 'Run a built-in probe on targets and print the merged result')
             [CompletionResult]::new('profile', 'profile', [CompletionResultType]::ParameterValue, 'Sample the targets'' on-CPU stacks and print the merged profile: the top functions, folded stacks or a flame graph')
+            [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run a rhai script on the targets'' events on every node and print its merged maps (docs/scripting.md)')
             [CompletionResult]::new('probes', 'probes', [CompletionResultType]::ParameterValue, 'List the built-in probes, or describe one')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the traces running on the cluster (yours and others'')')
             [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete a trace''s Jobs, pods and ConfigMap')
@@ -115,6 +116,42 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-ebpf' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
+        'kubectl-ebpf;run' {
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'The script''s text itself instead of a file (then every positional argument is a target)')
+            [CompletionResult]::new('--expr', '--expr', [CompletionResultType]::ParameterName, 'The script''s text itself instead of a file (then every positional argument is a target)')
+            [CompletionResult]::new('--arg', '--arg', [CompletionResultType]::ParameterName, 'A value the script reads with arg("NAME"). Repeatable')
+            [CompletionResult]::new('-l', '-l', [CompletionResultType]::ParameterName, 'Trace the pods matching this label selector (e.g. app=checkout)')
+            [CompletionResult]::new('--selector', '--selector', [CompletionResultType]::ParameterName, 'Trace the pods matching this label selector (e.g. app=checkout)')
+            [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Trace only this container of each pod')
+            [CompletionResult]::new('--container', '--container', [CompletionResultType]::ParameterName, 'Trace only this container of each pod')
+            [CompletionResult]::new('--image', '--image', [CompletionResultType]::ParameterName, 'The tracer image (default: the one released with this plugin)')
+            [CompletionResult]::new('--start-timeout', '--start-timeout', [CompletionResultType]::ParameterName, 'Give up on a node whose tracer has not started after this long')
+            [CompletionResult]::new('--pid', '--pid', [CompletionResultType]::ParameterName, 'With --local: trace this process (all its threads). Repeatable')
+            [CompletionResult]::new('--cgroup', '--cgroup', [CompletionResultType]::ParameterName, 'With --local: trace this cgroup v2 directory (absolute, or relative to the cgroup2 mount). Repeatable')
+            [CompletionResult]::new('--tracer', '--tracer', [CompletionResultType]::ParameterName, 'The tracer-job binary to run with --local (default: beside this executable)')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'How long to run (e.g. 30s, 2m); until Ctrl-C when absent')
+            [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'How long to run (e.g. 30s, 2m); until Ctrl-C when absent')
+            [CompletionResult]::new('--top', '--top', [CompletionResultType]::ParameterName, 'Show the N largest rows of each table of counts (default 20; 0 shows all)')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file (default: KUBECONFIG, else ~/.kube/config)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The kubeconfig context to use')
+            [CompletionResult]::new('--cluster', '--cluster', [CompletionResultType]::ParameterName, 'The kubeconfig cluster to use')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'The kubeconfig user to use')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Namespace of the targets (default: the context''s)')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace of the targets (default: the context''s)')
+            [CompletionResult]::new('--job-namespace', '--job-namespace', [CompletionResultType]::ParameterName, 'Namespace the tracer Jobs run in')
+            [CompletionResult]::new('--check', '--check', [CompletionResultType]::ParameterName, 'Only compile and check the script, here; create nothing and trace nothing')
+            [CompletionResult]::new('-A', '-A ', [CompletionResultType]::ParameterName, 'With -l: look in every namespace')
+            [CompletionResult]::new('--all-namespaces', '--all-namespaces', [CompletionResultType]::ParameterName, 'With -l: look in every namespace')
+            [CompletionResult]::new('--all-nodes', '--all-nodes', [CompletionResultType]::ParameterName, 'Trace every node as a whole, with no container filter')
+            [CompletionResult]::new('--privileged', '--privileged', [CompletionResultType]::ParameterName, 'Run the tracer privileged instead of with BPF, PERFMON and SYS_RESOURCE only')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Print the objects the trace would create (with -o yaml or json) and create nothing')
+            [CompletionResult]::new('--local', '--local', [CompletionResultType]::ParameterName, 'Trace this machine instead of a cluster, by running tracer-job here')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
         'kubectl-ebpf;probes' {
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
@@ -186,6 +223,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-ebpf' -ScriptBlock {
         'kubectl-ebpf;help' {
             [CompletionResult]::new('trace', 'trace', [CompletionResultType]::ParameterValue, 'Run a built-in probe on targets and print the merged result')
             [CompletionResult]::new('profile', 'profile', [CompletionResultType]::ParameterValue, 'Sample the targets'' on-CPU stacks and print the merged profile: the top functions, folded stacks or a flame graph')
+            [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run a rhai script on the targets'' events on every node and print its merged maps (docs/scripting.md)')
             [CompletionResult]::new('probes', 'probes', [CompletionResultType]::ParameterValue, 'List the built-in probes, or describe one')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the traces running on the cluster (yours and others'')')
             [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete a trace''s Jobs, pods and ConfigMap')
@@ -198,6 +236,9 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-ebpf' -ScriptBlock {
             break
         }
         'kubectl-ebpf;help;profile' {
+            break
+        }
+        'kubectl-ebpf;help;run' {
             break
         }
         'kubectl-ebpf;help;probes' {

@@ -64,6 +64,9 @@ pub enum Command {
     /// Sample the targets' on-CPU stacks and print the merged profile: the top
     /// functions, folded stacks or a flame graph.
     Profile(Box<ProfileArgs>),
+    /// Run a rhai script on the targets' events on every node and print its merged maps
+    /// (docs/scripting.md).
+    Run(Box<RunArgs>),
     /// List the built-in probes, or describe one.
     Probes(ProbesArgs),
     /// List the traces running on the cluster (yours and others').
@@ -130,6 +133,62 @@ pub struct TraceArgs {
     /// Set by `profile`, which runs as a trace of the profile probe.
     #[arg(skip)]
     pub profile: Option<ProfileOptions>,
+
+    /// Set by `run`, which runs as a trace of the probes its script handles.
+    #[arg(skip)]
+    pub script: Option<ScriptRun>,
+}
+
+/// A checked script and what it declared.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScriptRun {
+    pub spec: tracer_protocol::ScriptSpec,
+    pub probes: Vec<tracer_protocol::ProbeSpec>,
+    /// Rows shown per count table, by map name (`top(NAME, n)`).
+    pub tops: std::collections::BTreeMap<String, usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The script: a .rhai file, or the name of a script shipped with the plugin
+    /// (failed-opens, exec-audit, crash-loop).
+    #[arg(value_name = "SCRIPT", required_unless_present = "expr")]
+    pub script: Option<String>,
+
+    /// The script's text itself instead of a file (then every positional argument is a
+    /// target).
+    #[arg(short = 'e', long = "expr", value_name = "SCRIPT")]
+    pub expr: Option<String>,
+
+    /// A value the script reads with arg("NAME"). Repeatable.
+    #[arg(long = "arg", value_name = "NAME=VALUE", value_parser = parse_script_arg)]
+    pub args: Vec<(String, String)>,
+
+    /// Only compile and check the script, here; create nothing and trace nothing.
+    #[arg(long)]
+    pub check: bool,
+
+    #[command(flatten)]
+    pub on: TargetArgs,
+
+    /// How long to run (e.g. 30s, 2m); until Ctrl-C when absent.
+    #[arg(short = 'd', long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+
+    /// Show the N largest rows of each table of counts (default 20; 0 shows all).
+    #[arg(long, value_name = "N")]
+    pub top: Option<usize>,
+
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+fn parse_script_arg(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
+        _ => Err(format!("`{text}` is not NAME=VALUE")),
+    }
 }
 
 /// Where a trace or profile runs and whom it follows: cluster objects, or with --local
@@ -454,6 +513,44 @@ mod tests {
         assert_eq!(options.format, ProfileFormat::Svg);
         assert_eq!(cli.cluster.user.as_deref(), Some("admin"));
         let err = parse(&["profile", "--local", "-F", "0"]).expect_err("zero Hz");
+        assert_eq!(err.exit_code(), 2);
+    }
+
+    #[test]
+    fn parses_a_script_run() {
+        let cli = parse(&[
+            "run",
+            "slow.rhai",
+            "pod/api",
+            "--arg",
+            "min_ms=5",
+            "--arg",
+            "who=a=b",
+            "-n",
+            "shop",
+        ])
+        .expect("parses");
+        let Command::Run(args) = cli.command else {
+            panic!("not a run");
+        };
+        assert_eq!(args.script.as_deref(), Some("slow.rhai"));
+        assert_eq!(args.on.targets, ["pod/api"]);
+        assert_eq!(
+            args.args,
+            [
+                ("min_ms".to_owned(), "5".to_owned()),
+                ("who".to_owned(), "a=b".to_owned())
+            ]
+        );
+        let cli =
+            parse(&["run", "-e", "on(\"exec\", |e| print(e.comm))", "--local"]).expect("parses");
+        let Command::Run(args) = cli.command else {
+            panic!("not a run");
+        };
+        assert!(args.script.is_none() && args.expr.is_some() && args.on.local);
+        let err = parse(&["run", "x.rhai", "--arg", "novalue"]).expect_err("not NAME=VALUE");
+        assert_eq!(err.exit_code(), 2);
+        let err = parse(&["run"]).expect_err("no script");
         assert_eq!(err.exit_code(), 2);
     }
 

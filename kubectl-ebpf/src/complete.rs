@@ -27,6 +27,7 @@ use crate::{
         manifest::{MANAGED_BY, MANAGED_BY_LABEL, TRACE_ID_LABEL},
         target::Kind,
     },
+    scripts,
 };
 
 /// Cobra's directives: complete with files as the shell would, leave no space after the
@@ -209,6 +210,9 @@ fn want(command: &ClapCommand, line: &Line, partial: &str) -> Want {
     match (subcommand.get_name(), line.positionals) {
         ("trace" | "probes", 0) => Want::Fixed(probes(), NO_FILES),
         ("trace" | "profile", _) => Want::Target,
+        // A stdlib script by name; a path completes as files do.
+        ("run", 0) => Want::Fixed(stdlib_scripts(), DEFAULT),
+        ("run", _) => Want::Target,
         ("delete", _) => Want::TraceIds,
         _ => {
             // A positional with fixed values (the shell of `completion`).
@@ -257,6 +261,13 @@ fn probes() -> Vec<Candidate> {
     catalogue::PROBES
         .iter()
         .map(|probe| candidate(probe.name, Some(probe.summary.to_owned())))
+        .collect()
+}
+
+fn stdlib_scripts() -> Vec<Candidate> {
+    scripts::STDLIB
+        .iter()
+        .map(|script| candidate(script.name, Some(scripts::summary(script.source))))
         .collect()
 }
 
@@ -471,6 +482,7 @@ mod tests {
         // A path lets the shell complete files.
         assert_eq!(lines(&["--kubeconfig", ""]), [":0"]);
         assert_eq!(lines(&["profile", "--output-file", ""]), [":0"]);
+        assert_eq!(values(&["run", "crash"]), ["crash-loop"]);
     }
 
     #[test]

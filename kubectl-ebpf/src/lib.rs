@@ -16,6 +16,7 @@ pub mod progress;
 pub mod rbac;
 pub mod render;
 pub mod request;
+pub mod scripts;
 pub mod session;
 pub mod terminal;
 pub mod units;

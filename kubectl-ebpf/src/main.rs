@@ -5,7 +5,7 @@ use kubectl_ebpf::{
     cli::{Cli, Command},
     completions,
     exit::{self, CliError},
-    probe_list, rbac, session,
+    probe_list, rbac, scripts, session,
 };
 
 fn main() -> ExitCode {
@@ -14,6 +14,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Trace(args) => block_on(session::trace(cluster, *args)),
         Command::Profile(args) => block_on(session::profile(cluster, *args)),
+        Command::Run(args) => match scripts::prepare(*args) {
+            Ok(scripts::Prepared::Trace(run)) => block_on(session::trace(cluster, *run)),
+            Ok(scripts::Prepared::Exit(code)) => Ok(code),
+            Err(err) => Err(err),
+        },
         Command::List => block_on(kubectl_ebpf::cluster::list(cluster)),
         Command::Delete(args) => block_on(kubectl_ebpf::cluster::delete(cluster, args)),
         Command::Probes(args) => probe_list::run(&args),

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, btree_map::Entry};
 
 use serde::Serialize;
-use tracer_protocol::{Bucket, Decoded, ErrorCode, Record, TargetState};
+use tracer_protocol::{Bucket, Decoded, ErrorCode, Record, StatOp, TargetState};
 
 use crate::heatmap::{Heatmap, Timeline};
 
@@ -39,6 +39,10 @@ struct NodeState {
     stderr: String,
     hists: BTreeMap<HistId, NodeHist>,
     counts: BTreeMap<HistId, u64>,
+    /// A script's sums, averages, minima and maxima: value and number of values.
+    stats: BTreeMap<(HistId, StatOp), (f64, u64)>,
+    /// A script's failures by handler, line, column and message: count, disabled.
+    script_errors: BTreeMap<(String, u32, u32, String), (u64, bool)>,
     lost: BTreeMap<String, u64>,
     malformed_lines: u64,
     first_malformed: Option<String>,
@@ -62,6 +66,21 @@ pub enum Progress {
     },
     /// An event, to show as it arrives.
     Event(Box<Event>),
+    /// A line a script printed, or a row it emitted, to show as it arrives.
+    Print(Box<Printed>),
+}
+
+/// A line or table row a script wrote on a node.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Printed {
+    pub node: String,
+    /// The table of a row; absent for a printed line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
+    /// The line, or the row as `column=value` pairs.
+    pub text: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub row: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// Events kept for the final document; later ones are only counted.
@@ -75,6 +94,7 @@ pub struct Merger {
     events_seen: u64,
     /// Histograms over time, with `--heatmap`.
     timeline: Option<Timeline>,
+    printed: Vec<Printed>,
 }
 
 impl Merger {
@@ -212,9 +232,77 @@ impl Merger {
                     .targets
                     .insert(format!("{namespace}/{pod}/{container}"), target_state);
             }
+            Record::Stat {
+                probe,
+                name,
+                key,
+                op,
+                value,
+                count,
+            } => {
+                state
+                    .stats
+                    .insert((HistId { probe, name, key }, op), (value, count));
+            }
+            Record::ScriptError {
+                handler,
+                line,
+                column,
+                message,
+                count,
+                disabled,
+            } => {
+                state
+                    .script_errors
+                    .insert((handler, line, column, message), (count, disabled));
+            }
+            Record::Print { text } => {
+                let node = state
+                    .reported_name
+                    .clone()
+                    .unwrap_or_else(|| node.to_owned());
+                return Some(self.printed(Printed {
+                    node,
+                    table: None,
+                    text,
+                    row: None,
+                }));
+            }
+            Record::Row {
+                table,
+                columns,
+                values,
+            } => {
+                let node = state
+                    .reported_name
+                    .clone()
+                    .unwrap_or_else(|| node.to_owned());
+                let text = columns
+                    .iter()
+                    .zip(&values)
+                    .map(|(column, value)| match value {
+                        serde_json::Value::String(text) => format!("{column}={text}"),
+                        other => format!("{column}={other}"),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                return Some(self.printed(Printed {
+                    node,
+                    table: Some(table),
+                    text,
+                    row: Some(columns.into_iter().zip(values).collect()),
+                }));
+            }
             Record::Stats { .. } | Record::Unknown => {}
         }
         None
+    }
+
+    fn printed(&mut self, printed: Printed) -> Progress {
+        if self.printed.len() < MAX_KEPT_EVENTS {
+            self.printed.push(printed.clone());
+        }
+        Progress::Print(Box::new(printed))
     }
 
     /// The node failed outside its tracer (its pod never ran, or its node was lost).
@@ -295,6 +383,25 @@ impl Merger {
         });
         let mut events = self.events.clone();
         events.sort_by_key(|event| event.time_ns);
+        let stats = self.stats();
+        let script_errors: Vec<ScriptError> = self
+            .nodes
+            .iter()
+            .flat_map(|(node, state)| {
+                let node = state.reported_name.clone().unwrap_or_else(|| node.clone());
+                state.script_errors.iter().map(
+                    move |((handler, line, column, message), (count, disabled))| ScriptError {
+                        node: node.clone(),
+                        handler: handler.clone(),
+                        line: *line,
+                        column: *column,
+                        message: message.clone(),
+                        count: *count,
+                        disabled: *disabled,
+                    },
+                )
+            })
+            .collect();
 
         let nodes: Vec<NodeSummary> = self
             .nodes
@@ -305,6 +412,7 @@ impl Merger {
         let malformed_lines = nodes.iter().map(|node| node.malformed_lines).sum();
         let partial = lost > 0
             || malformed_lines > 0
+            || !script_errors.is_empty()
             || nodes.iter().any(|node| node.status != NodeStatus::Done);
         TraceResult {
             schema: RESULT_SCHEMA,
@@ -323,7 +431,54 @@ impl Merger {
                 .as_ref()
                 .map(Timeline::heatmaps)
                 .unwrap_or_default(),
+            stats,
+            printed: self.printed.clone(),
+            script_errors,
         }
+    }
+
+    /// Scripts' stats added up over nodes: sums and averages add, minima and maxima
+    /// take the extreme.
+    fn stats(&self) -> Vec<Stat> {
+        let mut merged: BTreeMap<(HistId, StatOp), (f64, u64)> = BTreeMap::new();
+        for (node, state) in &self.nodes {
+            for ((id, op), (value, count)) in &state.stats {
+                let mut id = id.clone();
+                if self.per_node {
+                    let name = state.reported_name.clone().unwrap_or_else(|| node.clone());
+                    id.key.insert("node".to_owned(), name);
+                }
+                match merged.entry((id, *op)) {
+                    Entry::Vacant(entry) => {
+                        entry.insert((*value, *count));
+                    }
+                    Entry::Occupied(mut entry) => {
+                        let (total, n) = entry.get_mut();
+                        *n += count;
+                        *total = match op {
+                            StatOp::Sum | StatOp::Avg => *total + value,
+                            StatOp::Min => total.min(*value),
+                            StatOp::Max => total.max(*value),
+                        };
+                    }
+                }
+            }
+        }
+        merged
+            .into_iter()
+            .map(|((id, op), (value, count))| Stat {
+                probe: id.probe,
+                name: id.name,
+                key: id.key,
+                op,
+                value: if op == StatOp::Avg && count > 0 {
+                    value / count as f64
+                } else {
+                    value
+                },
+                count,
+            })
+            .collect()
     }
 }
 
@@ -399,6 +554,41 @@ pub struct TraceResult {
     /// With `--heatmap`: every histogram per snapshot interval.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub heatmaps: Vec<Heatmap>,
+    /// A script's sums, averages, minima and maxima.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stats: Vec<Stat>,
+    /// The first `MAX_KEPT_EVENTS` lines and rows a script wrote, as they came.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub printed: Vec<Printed>,
+    /// A script's failures, per node.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub script_errors: Vec<ScriptError>,
+}
+
+/// A script's aggregate other than a count, over nodes; `value` of an average is the
+/// average.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Stat {
+    pub probe: String,
+    pub name: String,
+    pub key: Key,
+    pub op: StatOp,
+    pub value: f64,
+    /// How many values went in.
+    pub count: u64,
+}
+
+/// A script's handler that failed on a node.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ScriptError {
+    pub node: String,
+    pub handler: String,
+    pub line: u32,
+    pub column: u32,
+    pub message: String,
+    pub count: u64,
+    /// The handler ran away and was stopped for the rest of the trace.
+    pub disabled: bool,
 }
 
 fn is_zero(value: &u64) -> bool {
@@ -684,6 +874,58 @@ mod tests {
                 ms: 12
             })
         );
+    }
+
+    #[test]
+    fn script_stats_merge_by_their_op_and_errors_make_it_partial() {
+        let mut merger = Merger::new();
+        let stat = |op: &str, value: f64, count: u64| {
+            format!(
+                r#"{{"type":"stat","probe":"script","name":"{op}","key":{{"pod":"a"}},"op":"{op}","value":{value},"count":{count}}}"#
+            )
+        };
+        for (node, sum, min, max, avg) in
+            [("n1", 10.0, 3.0, 9.0, 30.0), ("n2", 5.0, 1.0, 4.0, 10.0)]
+        {
+            let lines = [
+                stat("sum", sum, 2),
+                stat("min", min, 2),
+                stat("max", max, 2),
+                stat("avg", avg, 3),
+                r#"{"type":"done","reason":"duration"}"#.to_owned(),
+            ];
+            let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+            feed(&mut merger, node, &lines);
+        }
+        let progress = merger.apply("n1", decode_line(r#"{"type":"print","text":"hi"}"#));
+        assert!(matches!(progress, Some(Progress::Print(p)) if p.text == "hi" && p.node == "n1"));
+        let result = merger.result("script", 1);
+        let values: Vec<(StatOp, f64, u64)> = result
+            .stats
+            .iter()
+            .map(|stat| (stat.op, stat.value, stat.count))
+            .collect();
+        assert_eq!(
+            values,
+            [
+                (StatOp::Avg, 40.0 / 6.0, 6),
+                (StatOp::Max, 9.0, 4),
+                (StatOp::Min, 1.0, 4),
+                (StatOp::Sum, 15.0, 4),
+            ]
+        );
+        assert!(!result.partial);
+        feed(
+            &mut merger,
+            "n2",
+            &[
+                r#"{"type":"script_error","handler":"on open","line":3,"column":5,"message":"boom","count":2}"#,
+            ],
+        );
+        let result = merger.result("script", 1);
+        assert!(result.partial);
+        assert_eq!(result.script_errors[0].count, 2);
+        assert_eq!(result.printed.len(), 1);
     }
 
     #[test]

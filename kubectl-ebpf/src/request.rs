@@ -34,7 +34,12 @@ pub fn local_spec(args: &TraceArgs) -> Result<TraceSpec, CliError> {
 
 /// The spec every node gets before its own targets are filled in.
 pub fn base_spec(args: &TraceArgs, targets: Targets) -> Result<TraceSpec, CliError> {
-    let mut spec = TraceSpec::new(vec![probe_spec(args)?], targets);
+    let probes = match &args.script {
+        Some(script) => script.probes.clone(),
+        None => vec![probe_spec(args)?],
+    };
+    let mut spec = TraceSpec::new(probes, targets);
+    spec.script = args.script.as_ref().map(|script| script.spec.clone());
     spec.duration_ms = args.duration.map(|d| d.as_millis().max(1) as u64);
     if let Some(interval) = args.interval {
         spec.interval_ms = u64::try_from(interval.as_millis()).unwrap_or(u64::MAX);

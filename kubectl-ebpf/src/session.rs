@@ -18,7 +18,7 @@ use crate::{
         NodeEvent,
         local::{self, LocalTracer},
     },
-    merge::{Merger, NodeStatus, Progress, TraceResult},
+    merge::{Merger, NodeStatus, Printed, Progress, TraceResult},
     progress::ProgressView,
     render::{self, events::EventPrinter},
     request, terminal,
@@ -57,11 +57,16 @@ pub async fn profile(cluster: ClusterArgs, args: ProfileArgs) -> Result<u8, CliE
 
 /// Prints the result of `args`'s trace in the form it asks for.
 pub fn show(result: &TraceResult, args: &TraceArgs) -> Result<u8, CliError> {
-    match &args.profile {
-        Some(options) => conclude(result, options.file.as_deref(), |out| {
+    match (&args.profile, &args.script) {
+        (Some(options), _) => conclude(result, options.file.as_deref(), |out| {
             render::profile::write(result, options, out)
         }),
-        None => finish(result, args.output, request::top(args)),
+        (None, Some(script)) if args.output == OutputFormat::Table => {
+            conclude(result, None, |mut out| {
+                render::script::write(result, &script.tops, request::top(args), &mut out)
+            })
+        }
+        (None, _) => finish(result, args.output, request::top(args)),
     }
 }
 
@@ -126,6 +131,10 @@ pub async fn collect(
                                 write_event_line(&event);
                             }
                         }
+                        Some(Progress::Print(printed)) if printer.is_some() => {
+                            view.print_lines(&[script_line(&printed, !args.local)]);
+                        }
+                        Some(Progress::Print(_)) => {}
                         None => {}
                     }
                 }
@@ -207,6 +216,20 @@ fn write_event_line(event: &crate::merge::Event) {
         let mut stdout = std::io::stdout().lock();
         let _ = writeln!(stdout, "{line}").and_then(|()| stdout.flush());
     }
+}
+
+/// A script's printed line or row as shown while it runs: `[node] text`, `table: a=1`.
+fn script_line(printed: &Printed, show_node: bool) -> String {
+    let mut line = String::new();
+    if show_node {
+        line.push_str(&format!("[{}] ", printed.node));
+    }
+    if let Some(table) = &printed.table {
+        line.push_str(table);
+        line.push_str(": ");
+    }
+    line.push_str(&printed.text);
+    line
 }
 
 /// Prints the result, or the reason there is none, and picks the exit code.
@@ -293,6 +316,22 @@ pub fn conclude(
                 node.node
             );
         }
+    }
+    for error in &result.script_errors {
+        let place = if error.line > 0 {
+            format!("line {}:{}", error.line, error.column)
+        } else {
+            "the script".to_owned()
+        };
+        let stopped = if error.disabled {
+            "; it was stopped for the rest of the trace"
+        } else {
+            ""
+        };
+        eprintln!(
+            "warning: node {}: {} at {place} failed {} times: {}{stopped}",
+            error.node, error.handler, error.count, error.message
+        );
     }
     if result.lost > 0 {
         eprintln!(

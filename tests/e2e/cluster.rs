@@ -88,7 +88,7 @@ impl Trace {
         // stands down before the pid is reaped and could be reused.
         self.reaped.store(true, Ordering::SeqCst);
         let status = self.child.wait().expect("wait for the plugin");
-        (status.code(), stdout, self.said.concat() + &rest)
+        (status.code(), stdout, self.said.concat() + rest.as_str())
     }
 }
 

@@ -17,6 +17,7 @@ mod plugin;
 mod profile;
 mod rbac;
 mod runq_latency;
+mod scripts;
 mod signal;
 mod syscall_count;
 mod syscall_latency;

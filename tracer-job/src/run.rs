@@ -6,7 +6,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use tracer_protocol::{Record, SCHEMA_VERSION, TargetState, TraceSpec};
+use tracer_protocol::{ErrorCode, Record, SCHEMA_VERSION, ScriptSpec, TargetState, TraceSpec};
+use tracer_script::Script;
 
 use crate::{
     containers::{FoundContainer, Naming},
@@ -65,6 +66,11 @@ fn trace<W: Write>(
     started: Instant,
     out: &mut Emitter<W>,
 ) -> Result<(), Failure> {
+    // A script that does not compile fails before anything is attached.
+    let mut script = match &spec.script {
+        Some(script) => Some(load_script(script, spec, node)?),
+        None => None,
+    };
     let targets = targets::resolve(&spec.targets, &spec.node_containers)?;
     if out.emit_all(&targets.containers.records()).is_err() {
         return Ok(());
@@ -100,10 +106,8 @@ fn trace<W: Write>(
         match signals.wait(wake.saturating_duration_since(now), &fds) {
             Wake::Signal(signal) => break signal.to_owned(),
             Wake::Ready => {
-                if out
-                    .emit_all(&drain(&mut attached, &targets.naming))
-                    .is_err()
-                {
+                let records = drain(&mut attached, &targets.naming);
+                if out.emit_all(&to_script(records, script.as_mut())).is_err() {
                     return Ok(());
                 }
             }
@@ -113,20 +117,73 @@ fn trace<W: Write>(
             next_snapshot += interval;
             let mut records = watched.gone();
             records.extend(snapshot(&mut attached, false)?);
+            if let Some(script) = script.as_mut() {
+                let elapsed = attached_at.elapsed().as_nanos();
+                script.tick(u64::try_from(elapsed).unwrap_or(u64::MAX));
+                script.snapshot(false, &mut records);
+            }
             if out.emit_all(&records).is_err() {
                 // Nobody reads any more (the plugin went away): stop quietly.
                 return Ok(());
             }
         }
     };
-    let mut last = drain(&mut attached, &targets.naming);
+    let mut last = to_script(drain(&mut attached, &targets.naming), script.as_mut());
     last.extend(watched.gone());
     last.extend(snapshot(&mut attached, true)?);
+    if let Some(script) = script.as_mut() {
+        script.finish();
+        script.snapshot(true, &mut last);
+    }
     last.push(Record::Done { reason });
     // Detach before the last write, so nothing runs in the kernel after `done`.
     drop(attached);
     let _ = out.emit_all(&last);
     Ok(())
+}
+
+/// Compiles the spec's script and checks that the spec attaches every probe it handles.
+fn load_script(script: &ScriptSpec, spec: &TraceSpec, node: &str) -> Result<Script, Failure> {
+    let loaded = Script::load(script, node).map_err(|diagnostic| {
+        Failure::new(
+            ErrorCode::InvalidSpec,
+            format!("{}: {}", diagnostic.place(), diagnostic.message),
+            diagnostic.hint,
+        )
+    })?;
+    if let Some(missing) = loaded
+        .probes()
+        .into_iter()
+        .find(|probe| !spec.probes.contains(probe))
+    {
+        return Err(Failure::new(
+            ErrorCode::InvalidSpec,
+            format!(
+                "script {} handles {} events, but the spec does not attach that probe",
+                script.name,
+                missing.name()
+            ),
+            "the plugin fills the probes from the script; use the plugin of the tracer's version",
+        ));
+    }
+    Ok(loaded)
+}
+
+/// With a script, events go to it and its printed lines and rows come out instead.
+fn to_script(records: Vec<Record>, script: Option<&mut Script>) -> Vec<Record> {
+    let Some(script) = script else {
+        return records;
+    };
+    let mut rest = Vec::new();
+    for record in records {
+        if matches!(record, Record::Event { .. }) {
+            script.handle(record);
+        } else {
+            rest.push(record);
+        }
+    }
+    rest.extend(script.take_output());
+    rest
 }
 
 /// Every waiting event of every probe, named after its container where known.

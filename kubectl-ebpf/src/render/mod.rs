@@ -7,6 +7,7 @@ pub mod heatmap;
 pub mod hist;
 pub mod ndjson;
 pub mod profile;
+pub mod script;
 pub mod summary;
 
 use std::io::{self, Write};

@@ -4,12 +4,13 @@
 //! No aya and nothing Linux-only here: the plugin builds on macOS.
 
 pub mod decode;
+pub mod names;
 pub mod record;
 pub mod spec;
 
 pub use decode::{Decoded, decode_line};
-pub use record::{Bucket, ErrorCode, Record, TargetState};
-pub use spec::{ContainerTarget, ProbeSpec, QosClass, SpecError, Targets, TraceSpec};
+pub use record::{Bucket, ErrorCode, Record, StatOp, TargetState};
+pub use spec::{ContainerTarget, ProbeSpec, QosClass, ScriptSpec, SpecError, Targets, TraceSpec};
 
 /// Version of both the spec and the record stream. A tracer refuses a spec of another
 /// version; the plugin checks the version in `hello`.

@@ -65,6 +65,40 @@ pub enum Record {
         key: BTreeMap<String, String>,
         value: u64,
     },
+    /// A cumulative aggregate of a script's map other than a count: `sum` and `avg`
+    /// carry the sum of the values and how many were added (the average is
+    /// `value / count` once nodes are added up); `min` and `max` carry the extreme.
+    Stat {
+        probe: String,
+        name: String,
+        #[serde(default)]
+        key: BTreeMap<String, String>,
+        op: StatOp,
+        value: f64,
+        #[serde(default)]
+        count: u64,
+    },
+    /// A line a script printed.
+    Print { text: String },
+    /// A table row a script emitted, its columns in the script's order.
+    Row {
+        table: String,
+        columns: Vec<String>,
+        values: Vec<serde_json::Value>,
+    },
+    /// A script's handler failed; `count` is cumulative per handler, line and message.
+    /// With `disabled`, the handler ran away (too many operations) and is no longer
+    /// called, so the script's results undercount from then on.
+    ScriptError {
+        /// `on open`, `every`, `end` or `body`.
+        handler: String,
+        line: u32,
+        column: u32,
+        message: String,
+        count: u64,
+        #[serde(default)]
+        disabled: bool,
+    },
     /// Occurrences the probe saw but could not record, cumulative.
     Lost { probe: String, count: u64 },
     /// What became of one target container: found (its cgroup is filtered on), missing
@@ -103,6 +137,27 @@ pub enum TargetState {
     Gone,
     #[serde(other)]
     Unknown,
+}
+
+/// How a script's `stat` record merges across nodes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StatOp {
+    Sum,
+    Min,
+    Max,
+    Avg,
+}
+
+impl StatOp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatOp::Sum => "sum",
+            StatOp::Min => "min",
+            StatOp::Max => "max",
+            StatOp::Avg => "avg",
+        }
+    }
 }
 
 /// A histogram bucket holding values in `[low, high)`.

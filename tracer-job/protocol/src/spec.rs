@@ -37,6 +37,28 @@ pub struct TraceSpec {
     /// pods whose cgroups it meets. Not a filter.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub node_containers: Vec<ContainerTarget>,
+    /// A script that handles the events of `probes` on the node (`kubectl ebpf run`).
+    /// The probes are the sources the script declares; their events go to the script
+    /// instead of the output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script: Option<ScriptSpec>,
+}
+
+/// Largest script source a spec may carry.
+pub const MAX_SCRIPT_BYTES: usize = 64 * 1024;
+
+/// Most `--arg` values a script may be given.
+pub const MAX_SCRIPT_ARGS: usize = 64;
+
+/// A rhai script and the arguments it reads with `arg(...)`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScriptSpec {
+    /// The file name errors point at (`failed-opens.rhai`, `-e`).
+    pub name: String,
+    pub source: String,
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub args: std::collections::BTreeMap<String, String>,
 }
 
 fn default_interval_ms() -> u64 {
@@ -240,6 +262,10 @@ pub enum SpecError {
     Frequency(u64),
     #[error("the profile takes neither user nor kernel stacks")]
     NoStacks,
+    #[error("script {name} is {size} bytes; the limit is {MAX_SCRIPT_BYTES}")]
+    ScriptTooLarge { name: String, size: usize },
+    #[error("script {name} is given {count} arguments; the limit is {MAX_SCRIPT_ARGS}")]
+    TooManyScriptArgs { name: String, count: usize },
 }
 
 impl TraceSpec {
@@ -254,6 +280,7 @@ impl TraceSpec {
             duration_ms: None,
             interval_ms: default_interval_ms(),
             node_containers: Vec::new(),
+            script: None,
         }
     }
 
@@ -284,6 +311,20 @@ impl TraceSpec {
         }
         if self.duration_ms == Some(0) {
             return Err(SpecError::ZeroDuration);
+        }
+        if let Some(script) = &self.script {
+            if script.source.len() > MAX_SCRIPT_BYTES {
+                return Err(SpecError::ScriptTooLarge {
+                    name: script.name.clone(),
+                    size: script.source.len(),
+                });
+            }
+            if script.args.len() > MAX_SCRIPT_ARGS {
+                return Err(SpecError::TooManyScriptArgs {
+                    name: script.name.clone(),
+                    count: script.args.len(),
+                });
+            }
         }
         for probe in &self.probes {
             if let ProbeSpec::Profile {
@@ -429,6 +470,22 @@ mod tests {
             }]
         );
         assert_eq!(spec.probes[0].name(), "profile");
+    }
+
+    #[test]
+    fn carries_a_bounded_script() {
+        let mut spec = TraceSpec::new(vec![ProbeSpec::Open {}], Targets::default());
+        spec.script = Some(ScriptSpec {
+            name: "opens.rhai".into(),
+            source: r#"on("open", |e| count("opens", e.path));"#.into(),
+            args: [("min".to_owned(), "5".to_owned())].into(),
+        });
+        let json = serde_json::to_vec(&spec).expect("serializes");
+        assert_eq!(TraceSpec::parse(&json).expect("parses"), spec);
+        let script = spec.script.as_mut().expect("set");
+        script.source = "x".repeat(MAX_SCRIPT_BYTES + 1);
+        let err = spec.validate().expect_err("too large").to_string();
+        assert!(err.contains("opens.rhai") && err.contains("limit"), "{err}");
     }
 
     #[test]

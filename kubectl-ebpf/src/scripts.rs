@@ -1,0 +1,229 @@
+//! `kubectl ebpf run`: find the script, check it here with the engine the nodes use, and
+//! turn it into a trace of the probes it handles. Nothing is created before the check
+//! passes.
+
+use std::{collections::BTreeMap, path::Path, time::Instant};
+
+use tracer_protocol::{ScriptSpec, spec::MAX_SCRIPT_BYTES};
+use tracer_script::{Script, sources};
+
+use crate::{
+    cli::{RunArgs, ScriptRun, TraceArgs},
+    exit::{self, CliError},
+};
+
+/// A script shipped with the plugin (scripts-stdlib/).
+pub struct Stdlib {
+    pub name: &'static str,
+    pub source: &'static str,
+}
+
+pub const STDLIB: &[Stdlib] = &[
+    Stdlib {
+        name: "failed-opens",
+        source: include_str!("../../scripts-stdlib/failed-opens.rhai"),
+    },
+    Stdlib {
+        name: "exec-audit",
+        source: include_str!("../../scripts-stdlib/exec-audit.rhai"),
+    },
+    Stdlib {
+        name: "crash-loop",
+        source: include_str!("../../scripts-stdlib/crash-loop.rhai"),
+    },
+];
+
+/// The probe name a script's trace carries in its result.
+pub const PROBE: &str = "script";
+
+/// What `run` does next.
+#[derive(Debug)]
+pub enum Prepared {
+    /// Trace with these arguments.
+    Trace(Box<TraceArgs>),
+    /// Stop with this exit code (a `--check`, or a script that does not compile).
+    Exit(u8),
+}
+
+/// Reads and checks the script; builds the trace unless only checking.
+pub fn prepare(mut args: RunArgs) -> Result<Prepared, CliError> {
+    let (name, source) = match args.expr.take() {
+        Some(expr) => {
+            // With -e, a positional argument is a target, not a script.
+            if let Some(target) = args.script.take() {
+                args.on.targets.insert(0, target);
+            }
+            ("-e".to_owned(), expr)
+        }
+        None => read(args.script.as_deref().unwrap_or_default())?,
+    };
+    if source.len() > MAX_SCRIPT_BYTES {
+        return Err(CliError::usage(
+            format!(
+                "{name} is {} bytes; scripts may take {} KiB",
+                source.len(),
+                MAX_SCRIPT_BYTES / 1024
+            ),
+            "move data out of the script; pass values with --arg",
+        ));
+    }
+    let mut values = BTreeMap::new();
+    for (arg, value) in args.args.drain(..) {
+        if values.insert(arg.clone(), value).is_some() {
+            return Err(CliError::usage(
+                format!("--arg {arg} is given twice"),
+                "give each argument once",
+            ));
+        }
+    }
+    let spec = ScriptSpec {
+        name,
+        source,
+        args: values,
+    };
+    let started = Instant::now();
+    let script = match Script::load(&spec, "local") {
+        Ok(script) => script,
+        Err(diagnostic) => {
+            eprint!("error: {diagnostic}");
+            return Ok(Prepared::Exit(exit::USAGE));
+        }
+    };
+    let probes = script.probes();
+    if args.check {
+        let handles: Vec<&str> = probes.iter().map(|probe| probe.name()).collect();
+        let handles = if handles.is_empty() {
+            "no events".to_owned()
+        } else {
+            format!("{} events", handles.join(", "))
+        };
+        println!(
+            "{}: ok; handles {handles} (checked in {} ms)",
+            spec.name,
+            started.elapsed().as_millis()
+        );
+        return Ok(Prepared::Exit(exit::SUCCESS));
+    }
+    if probes.is_empty() {
+        return Err(CliError::usage(
+            format!(
+                "{} handles no events, so there is nothing to trace",
+                spec.name
+            ),
+            r#"add a handler, e.g. on("exec", |e| print(e.comm))"#,
+        ));
+    }
+    let tops = script.tops().clone();
+    Ok(Prepared::Trace(Box::new(TraceArgs {
+        probe: PROBE.to_owned(),
+        on: args.on,
+        duration: args.duration,
+        top: args.top,
+        output: args.output,
+        script: Some(ScriptRun { spec, probes, tops }),
+        ..TraceArgs::default()
+    })))
+}
+
+/// A script file, or else a stdlib script by name: its name (for errors) and text.
+fn read(script: &str) -> Result<(String, String), CliError> {
+    let path = Path::new(script);
+    if path.is_file() {
+        let name = path
+            .file_name()
+            .map_or_else(|| script.to_owned(), |n| n.to_string_lossy().into_owned());
+        let text = std::fs::read(path).map_err(|err| {
+            CliError::usage(format!("cannot read {script}: {err}"), "check the path")
+        })?;
+        let text = String::from_utf8(text).map_err(|_| {
+            CliError::usage(format!("{script} is not UTF-8 text"), "save it as UTF-8")
+        })?;
+        return Ok((name, text));
+    }
+    let wanted = script.strip_suffix(".rhai").unwrap_or(script);
+    if let Some(stdlib) = STDLIB.iter().find(|stdlib| stdlib.name == wanted) {
+        return Ok((format!("{}.rhai", stdlib.name), stdlib.source.to_owned()));
+    }
+    let names = STDLIB.iter().map(|stdlib| stdlib.name);
+    let hint = match sources::nearest(wanted, names.clone()) {
+        Some(near) => format!("did you mean `{near}`?"),
+        None => format!(
+            "give a .rhai file, -e 'SCRIPT', or one of {}",
+            names.collect::<Vec<_>>().join(", ")
+        ),
+    };
+    Err(CliError::usage(
+        format!("no script file {script} and no shipped script of that name"),
+        hint,
+    ))
+}
+
+/// The first comment lines of a shipped script: what it is for.
+pub fn summary(source: &str) -> String {
+    source
+        .lines()
+        .take_while(|line| line.starts_with("//"))
+        .map(|line| line.trim_start_matches('/').trim())
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use tracer_protocol::ProbeSpec;
+
+    use super::*;
+
+    #[test]
+    fn every_shipped_script_checks_and_says_what_it_does() {
+        for stdlib in STDLIB {
+            let spec = ScriptSpec {
+                name: stdlib.name.to_owned(),
+                source: stdlib.source.to_owned(),
+                args: BTreeMap::new(),
+            };
+            let script = Script::load(&spec, "n").unwrap_or_else(|err| panic!("{err}"));
+            assert!(!script.probes().is_empty(), "{}", stdlib.name);
+            assert!(!summary(stdlib.source).is_empty(), "{}", stdlib.name);
+        }
+    }
+
+    #[test]
+    fn finds_shipped_scripts_by_name_and_suggests_near_ones() {
+        let (name, source) = read("failed-opens").expect("shipped");
+        assert_eq!(name, "failed-opens.rhai");
+        assert!(source.contains(r#"on("open""#));
+        assert!(read("failed-opens.rhai").is_ok());
+        let err = read("faild-opens").expect_err("misspelled");
+        assert!(
+            err.to_string().contains("did you mean `failed-opens`?"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_run_is_a_trace_of_the_probes_the_script_handles() {
+        let args = RunArgs {
+            script: Some("pod/api".to_owned()),
+            expr: Some(r#"on("exit", |e| count("exits", e.code)); top("exits", 3);"#.to_owned()),
+            args: vec![("x".to_owned(), "1".to_owned())],
+            check: false,
+            on: crate::cli::TargetArgs::default(),
+            duration: None,
+            top: None,
+            output: crate::cli::OutputFormat::Table,
+        };
+        let Prepared::Trace(trace) = prepare(args).expect("checks") else {
+            panic!("not a trace");
+        };
+        assert_eq!(trace.on.targets, ["pod/api"]);
+        let script = trace.script.as_ref().expect("a script");
+        assert_eq!(script.probes, [ProbeSpec::Exit {}]);
+        assert_eq!(script.tops.get("exits"), Some(&3));
+        assert_eq!(script.spec.name, "-e");
+        let spec = crate::request::base_spec(&trace, Default::default()).expect("valid");
+        assert_eq!(spec.probes, [ProbeSpec::Exit {}]);
+        assert_eq!(spec.script.as_ref().map(|s| s.args.len()), Some(1));
+    }
+}

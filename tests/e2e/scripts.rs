@@ -1,0 +1,365 @@
+//! `kubectl ebpf run`: rhai scripts on the real kernel's events, through the tracer and
+//! through the plugin, and the shipped scripts against workloads that trigger them.
+
+use std::{
+    io::{BufRead, BufReader, Read},
+    path::{Path, PathBuf},
+    process::{Command, ExitStatus, Stdio},
+};
+
+use e2e::{binaries, cgroup::TestCgroup, tracer::TracerRun};
+use serde_json::Value;
+use tracer_protocol::{ProbeSpec, Record, ScriptSpec, Targets, TraceSpec};
+
+fn workload() -> String {
+    binaries::path("proc-workload").display().to_string()
+}
+
+/// Runs `proc-workload ARGS` in `command` to the end.
+fn run(mut command: Command, args: &[&str]) {
+    let status = command
+        .args(args)
+        .stdout(Stdio::null())
+        .status()
+        .expect("start proc-workload");
+    let _ = status;
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "kubectl-ebpf-scripts-{name}-{}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).expect("scratch directory");
+    dir
+}
+
+/// The last cumulative value of the script's count `name` whose key has `column = value`.
+fn script_count(records: &[Record], name: &str, column: &str, value: &str) -> Option<u64> {
+    records.iter().rev().find_map(|record| match record {
+        Record::Count {
+            probe,
+            name: n,
+            key,
+            value: v,
+        } if probe == "script"
+            && n == name
+            && key.get(column).map(String::as_str) == Some(value) =>
+        {
+            Some(*v)
+        }
+        _ => None,
+    })
+}
+
+#[test]
+fn a_script_counts_opens_by_path_exactly_and_a_runaway_handler_loses_nothing_else() {
+    let cgroup = TestCgroup::create("script-opens");
+    let dir = scratch("opens");
+    let missing = dir.join("missing").display().to_string();
+    let present = dir.join("present");
+    std::fs::write(&present, "x").expect("write a file to open");
+    let present = present.display().to_string();
+
+    let mut spec = TraceSpec::new(
+        vec![ProbeSpec::Open {}],
+        Targets {
+            cgroup_paths: vec![cgroup.path().display().to_string()],
+            ..Targets::default()
+        },
+    );
+    spec.script = Some(ScriptSpec {
+        name: "opens.rhai".into(),
+        source: format!(
+            r#"let dir = "{}";
+on("open", |e| {{
+    if e.path.starts_with(dir) {{
+        count("opens", #{{path: e.path, error: e.error}});
+    }}
+}});
+on("open", |e| {{
+    let n = 0;
+    loop {{ n += 1; }}
+}});
+"#,
+            dir.display()
+        ),
+        args: Default::default(),
+    });
+    let mut tracer = TracerRun::start(&spec);
+    tracer.wait_attached();
+    // Three opens of the missing file and one of the present one, each run in its own
+    // process; the same opens outside the cgroup must not count.
+    run(
+        cgroup.command(&workload()),
+        &["open", &missing, &missing, &present],
+    );
+    run(cgroup.command(&workload()), &["open", &missing]);
+    run(Command::new(workload()), &["open", &missing, &present]);
+    tracer.wait_for("the count of the present file", |record| {
+        script_count(std::slice::from_ref(record), "opens", "path", &present).is_some()
+    });
+    let (status, records) = tracer.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(status.success(), "tracer exited {status}: {records:?}");
+    assert_eq!(
+        script_count(&records, "opens", "path", &missing),
+        Some(3),
+        "{records:?}"
+    );
+    assert_eq!(script_count(&records, "opens", "path", &present), Some(1));
+    let error = records
+        .iter()
+        .rev()
+        .find_map(|record| match record {
+            Record::Count { key, .. } if key.get("path") == Some(&missing) => {
+                key.get("error").cloned()
+            }
+            _ => None,
+        })
+        .expect("the missing file's count");
+    assert_eq!(error, "ENOENT");
+    // The endless handler was stopped at its first event, named by its line, counted
+    // for every event it then missed, and disabled.
+    let runaway = records
+        .iter()
+        .rev()
+        .find_map(|record| match record {
+            Record::ScriptError {
+                handler,
+                line,
+                message,
+                count,
+                disabled,
+                ..
+            } => Some((handler.clone(), *line, message.clone(), *count, *disabled)),
+            _ => None,
+        })
+        .expect("a script_error record");
+    assert_eq!(
+        (runaway.0.as_str(), runaway.1, runaway.4),
+        ("on open", 7, true),
+        "{runaway:?}"
+    );
+    assert!(runaway.2.contains("operations"), "{runaway:?}");
+    assert!(runaway.3 >= 4, "every open inside counts: {runaway:?}");
+    assert!(records.iter().any(|r| matches!(r, Record::Done { .. })));
+}
+
+/// Runs the plugin's `run ARGS --local --cgroup CGROUP -o json`, calls `work` once it has
+/// attached, and returns its exit status, result document and stderr.
+fn plugin_run(args: &[&str], cgroup: &Path, work: impl FnOnce()) -> (ExitStatus, Value, String) {
+    let mut plugin = Command::new(binaries::plugin())
+        .arg("run")
+        .args(args)
+        .args(["--local", "-o", "json", "-d", "3s", "--cgroup"])
+        .arg(cgroup)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start kubectl-ebpf");
+    let mut stderr = BufReader::new(plugin.stderr.take().expect("piped stderr"));
+    let mut line = String::new();
+    stderr.read_line(&mut line).expect("read progress");
+    assert!(
+        line.starts_with("Tracing on "),
+        "expected the attach notice, got {line:?}"
+    );
+    work();
+    let mut stdout = String::new();
+    plugin
+        .stdout
+        .take()
+        .expect("piped stdout")
+        .read_to_string(&mut stdout)
+        .expect("read result");
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).expect("read stderr");
+    let status = plugin.wait().expect("wait plugin");
+    let result = serde_json::from_str(&stdout)
+        .unwrap_or_else(|err| panic!("{err}: stdout {stdout:?}, stderr {rest:?}"));
+    (status, result, rest)
+}
+
+/// The merged counts of map `name` as (key, value).
+fn counts(result: &Value, name: &str) -> Vec<(Value, u64)> {
+    result["counts"]
+        .as_array()
+        .map(|counts| {
+            counts
+                .iter()
+                .filter(|c| c["probe"] == "script" && c["name"] == name)
+                .map(|c| (c["key"].clone(), c["value"].as_u64().unwrap_or(0)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_plugin_reports_a_runaway_and_keeps_the_rest_of_the_output() {
+    let cgroup = TestCgroup::create("script-plugin");
+    let dir = scratch("plugin");
+    let path = dir.join("script.rhai");
+    std::fs::write(
+        &path,
+        r#"on("exit", |e| count("exits", #{comm: e.comm, code: e.code}));
+on("exit", |e| {
+    print(`exit ${e.code}`);
+    while true { }
+});
+"#,
+    )
+    .expect("write the script");
+    let (status, result, stderr) =
+        plugin_run(&[&path.display().to_string()], cgroup.path(), || {
+            run(cgroup.command(&workload()), &["exit", "3"]);
+            run(cgroup.command(&workload()), &["exit", "3"]);
+        });
+    let _ = std::fs::remove_dir_all(&dir);
+    // Partial: the result undercounts what the stopped handler would have done.
+    assert_eq!(status.code(), Some(5), "{stderr}");
+    assert_eq!(result["probe"], "script");
+    assert_eq!(result["partial"], true);
+    let exits = counts(&result, "exits");
+    assert_eq!(
+        exits,
+        [(serde_json::json!({"comm": "proc-workload", "code": "3"}), 2)],
+        "{result:#}"
+    );
+    // The runaway handler printed before it looped, once: it was stopped there.
+    let printed: Vec<&str> = result["printed"]
+        .as_array()
+        .expect("printed lines")
+        .iter()
+        .filter_map(|p| p["text"].as_str())
+        .collect();
+    assert_eq!(printed, ["exit 3"]);
+    let error = &result["script_errors"][0];
+    assert_eq!(error["handler"], "on exit");
+    assert_eq!(error["line"], 2);
+    assert_eq!(error["count"], 2);
+    assert_eq!(error["disabled"], true);
+    assert!(
+        stderr.contains("warning: node") && stderr.contains("line 2") && stderr.contains("stopped"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn check_points_at_a_syntax_error_and_runs_nothing() {
+    let dir = scratch("check");
+    let path = dir.join("broken.rhai");
+    std::fs::write(
+        &path,
+        "on(\"open\", |e| {\n    count(\"opens\", e.path\n});\n",
+    )
+    .expect("write the script");
+    for extra in [
+        &["--check"][..],
+        &["--local", "--tracer", "/nonexistent/tracer-job"],
+    ] {
+        let output = Command::new(binaries::plugin())
+            .arg("run")
+            .arg(&path)
+            .args(extra)
+            .output()
+            .expect("run kubectl-ebpf");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{extra:?}: {stderr}");
+        // Place, the line, a caret under the column, a hint; no tracer was looked for.
+        assert!(stderr.starts_with("error: broken.rhai:3:1: "), "{stderr}");
+        assert!(stderr.contains("\n3 | });\n  | ^\nhint: "), "{stderr}");
+        assert!(!stderr.contains("tracer"), "{stderr}");
+    }
+    let output = Command::new(binaries::plugin())
+        .args(["run", "--check", "failed-opens"])
+        .output()
+        .expect("run kubectl-ebpf");
+    assert!(output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stdout)
+            .starts_with("failed-opens.rhai: ok; handles open events")
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn failed_opens_counts_by_path_and_error() {
+    let cgroup = TestCgroup::create("script-failed-opens");
+    let dir = scratch("failed");
+    let missing = dir.join("missing").display().to_string();
+    let present = dir.join("present");
+    std::fs::write(&present, "x").expect("write a file");
+    let prefix = format!("prefix={}", dir.display());
+    let (status, result, stderr) =
+        plugin_run(&["failed-opens", "--arg", &prefix], cgroup.path(), || {
+            run(
+                cgroup.command(&workload()),
+                &["open", &missing, &missing, &present.display().to_string()],
+            );
+            run(Command::new(workload()), &["open", &missing]);
+        });
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(status.success(), "{stderr}");
+    assert_eq!(
+        counts(&result, "failed opens"),
+        [(
+            serde_json::json!({"pod": "", "comm": "proc-workload", "path": missing, "error": "ENOENT"}),
+            2
+        )],
+        "{result:#}"
+    );
+}
+
+#[test]
+fn exec_audit_shows_full_command_lines() {
+    let cgroup = TestCgroup::create("script-exec-audit");
+    let (status, result, stderr) = plugin_run(&["exec-audit"], cgroup.path(), || {
+        run(cgroup.command(&workload()), &["exit", "0"]);
+        run(Command::new(workload()), &["exit", "1"]);
+    });
+    assert!(status.success(), "{stderr}");
+    let rows: Vec<&Value> = result["printed"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter(|p| p["table"] == "execs")
+        .collect();
+    assert_eq!(rows.len(), 1, "{result:#}");
+    assert_eq!(rows[0]["row"]["command"], format!("{} exit 0", workload()));
+    assert_eq!(rows[0]["row"]["result"], "ok");
+    assert_eq!(
+        counts(&result, "programs started"),
+        [(
+            serde_json::json!({"pod": "", "program": workload(), "result": "ok"}),
+            1
+        )]
+    );
+}
+
+#[test]
+fn crash_loop_tells_exit_codes_from_signals() {
+    let cgroup = TestCgroup::create("script-crash-loop");
+    let (status, result, stderr) = plugin_run(&["crash-loop"], cgroup.path(), || {
+        run(cgroup.command(&workload()), &["exit", "3"]);
+        run(cgroup.command(&workload()), &["raise", "9"]);
+        run(Command::new(workload()), &["exit", "4"]);
+    });
+    assert!(status.success(), "{stderr}");
+    let ends = counts(&result, "process ends");
+    let how: Vec<(&str, u64)> = ends
+        .iter()
+        .filter(|(key, _)| key["comm"] == "proc-workload")
+        .map(|(key, value)| (key["how"].as_str().unwrap_or_default(), *value))
+        .collect();
+    assert!(how.contains(&("exit 3", 1)), "{ends:?}");
+    assert!(how.contains(&("SIGKILL", 1)), "{ends:?}");
+    assert!(!how.iter().any(|(how, _)| *how == "exit 4"), "{ends:?}");
+    let signals = counts(&result, "signals sent");
+    assert!(
+        signals.iter().any(|(key, n)| key["signal"] == "SIGKILL"
+            && key["sender"] == "proc-workload"
+            && *n == 1),
+        "{signals:?}"
+    );
+}

@@ -1,0 +1,511 @@
+//! The one engine definition: the sandbox's limits and the API scripts get. The node
+//! runs scripts with it and the plugin checks them with it, so both agree.
+
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, Mutex, MutexGuard},
+};
+
+use rhai::{
+    Dynamic, Engine, EvalAltResult, FnPtr, INT, NativeCallContext, Position,
+    packages::{
+        ArithmeticPackage, BasicArrayPackage, BasicIteratorPackage, BasicMapPackage,
+        BasicMathPackage, BasicStringPackage, LanguageCorePackage, LogicPackage, MoreStringPackage,
+        Package,
+    },
+};
+use tracer_protocol::{
+    Record, StatOp,
+    names::{errno, signal},
+};
+
+use crate::{
+    event::{self, Event},
+    fault::Fault,
+    maps::{self, Kind, Maps},
+    sources::{self, SOURCES, Source},
+};
+
+/// Operations one callback (or the top level) may run before it is stopped.
+pub const MAX_OPERATIONS: u64 = 1_000_000;
+pub const MAX_CALL_LEVELS: usize = 32;
+pub const MAX_EXPR_DEPTH: usize = 64;
+pub const MAX_FN_EXPR_DEPTH: usize = 32;
+pub const MAX_STRING_BYTES: usize = 64 * 1024;
+pub const MAX_ARRAY_LEN: usize = 10_000;
+pub const MAX_MAP_LEN: usize = 1_000;
+/// Printed lines and table rows are cut here, so records stay under 16 KiB.
+pub const MAX_OUTPUT_BYTES: usize = 8 * 1024;
+/// Most `every` and `end` callbacks and `on` handlers a script may declare.
+pub const MAX_CALLBACKS: usize = 64;
+
+/// The functions the API adds, for hints on misspelled calls.
+pub const API_FUNCTIONS: &[&str] = &[
+    "on",
+    "every",
+    "end",
+    "top",
+    "count",
+    "sum",
+    "min",
+    "max",
+    "avg",
+    "hist",
+    "row",
+    "print",
+    "arg",
+    "ns",
+    "us",
+    "ms",
+    "sec",
+    "fmt_duration",
+    "fmt_bytes",
+    "join",
+    "errno_name",
+    "signal_name",
+    "has",
+];
+
+/// A handler of one source's events.
+#[derive(Clone, Debug)]
+pub struct Handler {
+    pub source: &'static Source,
+    pub callback: FnPtr,
+    pub line: u32,
+}
+
+/// An `every` callback.
+#[derive(Clone, Debug)]
+pub struct Periodic {
+    pub interval_ns: u64,
+    pub callback: FnPtr,
+    pub line: u32,
+}
+
+/// What a script declared and produced, shared by the engine's functions.
+#[derive(Debug, Default)]
+pub struct Host {
+    pub args: BTreeMap<String, String>,
+    /// Declarations (`on`, `every`, `end`, `top`) are allowed while the top level runs.
+    pub top_level: bool,
+    pub handlers: Vec<Handler>,
+    pub every: Vec<Periodic>,
+    pub end: Vec<(FnPtr, u32)>,
+    pub tops: BTreeMap<String, usize>,
+    pub maps: Maps,
+    /// Printed lines and rows not yet written.
+    pub output: Vec<Record>,
+}
+
+pub type SharedHost = Arc<Mutex<Host>>;
+
+pub fn lock(host: &SharedHost) -> MutexGuard<'_, Host> {
+    // A panic while holding the lock leaves plain data behind; keep using it.
+    host.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+type Outcome<T> = Result<T, Box<EvalAltResult>>;
+
+/// The sandboxed engine, with the API bound to `host`.
+pub fn engine(host: &SharedHost) -> Engine {
+    let mut engine = Engine::new_raw();
+    for package in [
+        LanguageCorePackage::new().as_shared_module(),
+        ArithmeticPackage::new().as_shared_module(),
+        LogicPackage::new().as_shared_module(),
+        BasicIteratorPackage::new().as_shared_module(),
+        BasicStringPackage::new().as_shared_module(),
+        MoreStringPackage::new().as_shared_module(),
+        BasicArrayPackage::new().as_shared_module(),
+        BasicMapPackage::new().as_shared_module(),
+        BasicMathPackage::new().as_shared_module(),
+    ] {
+        engine.register_global_module(package);
+    }
+    engine
+        .set_max_operations(MAX_OPERATIONS)
+        .set_max_call_levels(MAX_CALL_LEVELS)
+        .set_max_expr_depths(MAX_EXPR_DEPTH, MAX_FN_EXPR_DEPTH)
+        .set_max_string_size(MAX_STRING_BYTES)
+        .set_max_array_size(MAX_ARRAY_LEN)
+        .set_max_map_size(MAX_MAP_LEN)
+        .set_max_variables(1_000)
+        .set_max_functions(256)
+        .set_strict_variables(true)
+        .set_fail_on_invalid_map_property(true);
+    engine.disable_symbol("eval");
+
+    declarations(&mut engine, host);
+    aggregations(&mut engine, host);
+    output(&mut engine, host);
+    helpers(&mut engine, host);
+    events(&mut engine);
+    engine
+}
+
+fn line(position: Position) -> u32 {
+    position.line().unwrap_or(0) as u32
+}
+
+fn declaration_only(host: &Host, what: &str, position: Position) -> Outcome<()> {
+    if host.top_level {
+        Ok(())
+    } else {
+        Err(Fault::new(
+            format!("{what} declares a callback and runs only at the top level of the script"),
+            format!("move {what} out of the function or handler"),
+        )
+        .at(position))
+    }
+}
+
+fn room(count: usize, position: Position) -> Outcome<()> {
+    if count < MAX_CALLBACKS {
+        Ok(())
+    } else {
+        Err(Fault::new(
+            format!("too many callbacks: a script may declare {MAX_CALLBACKS}"),
+            "handle several cases in one callback",
+        )
+        .at(position))
+    }
+}
+
+fn source(name: &str, position: Position) -> Outcome<&'static Source> {
+    sources::find(name).ok_or_else(|| {
+        let names = SOURCES.iter().map(|source| source.name);
+        let hint = match sources::nearest(name, names.clone()) {
+            Some(near) => format!("did you mean `{near}`?"),
+            None => format!(
+                "scripts can handle the events of {}",
+                names.collect::<Vec<_>>().join(", ")
+            ),
+        };
+        Fault::new(format!("unknown probe `{name}`"), hint).at(position)
+    })
+}
+
+fn declarations(engine: &mut Engine, host: &SharedHost) {
+    let on = {
+        let host = host.clone();
+        move |ctx: NativeCallContext, probe: &str, callback: FnPtr| -> Outcome<()> {
+            let mut host = lock(&host);
+            declaration_only(&host, "on()", ctx.call_position())?;
+            room(host.handlers.len(), ctx.call_position())?;
+            let source = source(probe, ctx.call_position())?;
+            host.handlers.push(Handler {
+                source,
+                callback,
+                line: line(ctx.call_position()),
+            });
+            Ok(())
+        }
+    };
+    engine.register_fn("on", on.clone());
+    engine.register_fn(
+        "on",
+        move |ctx: NativeCallContext, probe: &str, params: rhai::Map, callback: FnPtr| {
+            source(probe, ctx.call_position())?;
+            if let Some(name) = params.keys().next() {
+                return Err(Fault::new(
+                    format!("{probe} takes no kernel-side parameter `{name}`"),
+                    "none of the event probes takes parameters yet; filter in the handler",
+                )
+                .at(ctx.call_position()));
+            }
+            on(ctx, probe, callback)
+        },
+    );
+    let every = host.clone();
+    engine.register_fn(
+        "every",
+        move |ctx: NativeCallContext, interval_ns: INT, callback: FnPtr| -> Outcome<()> {
+            let mut host = lock(&every);
+            declaration_only(&host, "every()", ctx.call_position())?;
+            room(host.every.len(), ctx.call_position())?;
+            if interval_ns <= 0 {
+                return Err(Fault::new(
+                    format!("every() needs a positive interval, not {interval_ns}"),
+                    "give one in nanoseconds, e.g. every(sec(10), || ...)",
+                )
+                .at(ctx.call_position()));
+            }
+            host.every.push(Periodic {
+                interval_ns: interval_ns as u64,
+                callback,
+                line: line(ctx.call_position()),
+            });
+            Ok(())
+        },
+    );
+    let end = host.clone();
+    engine.register_fn(
+        "end",
+        move |ctx: NativeCallContext, callback: FnPtr| -> Outcome<()> {
+            let mut host = lock(&end);
+            declaration_only(&host, "end()", ctx.call_position())?;
+            room(host.end.len(), ctx.call_position())?;
+            host.end.push((callback, line(ctx.call_position())));
+            Ok(())
+        },
+    );
+    let top = host.clone();
+    engine.register_fn(
+        "top",
+        move |ctx: NativeCallContext, name: &str, rows: INT| -> Outcome<()> {
+            let mut host = lock(&top);
+            declaration_only(&host, "top()", ctx.call_position())?;
+            host.tops.insert(name.to_owned(), rows.max(0) as usize);
+            Ok(())
+        },
+    );
+}
+
+/// A number the script passed, as `f64`.
+fn number(value: &Dynamic, what: &str, position: Position) -> Outcome<f64> {
+    if let Ok(i) = value.as_int() {
+        Ok(i as f64)
+    } else if let Ok(f) = value.as_float() {
+        Ok(f)
+    } else {
+        Err(Fault::new(
+            format!("{what} takes a number, not {}", value.type_name()),
+            "convert it first, e.g. parse_int(text)",
+        )
+        .at(position))
+    }
+}
+
+fn update(
+    host: &SharedHost,
+    ctx: &NativeCallContext,
+    name: &str,
+    kind: Kind,
+    unit: &str,
+    key: &Dynamic,
+    value: f64,
+) -> Outcome<()> {
+    let key =
+        maps::key(key).map_err(|refused| Fault::new(refused.0, "").at(ctx.call_position()))?;
+    lock(host)
+        .maps
+        .update(name, kind, unit, key, value)
+        .map_err(|refused| {
+            Fault::new(refused.0, "use another name for another kind of map")
+                .at(ctx.call_position())
+        })
+}
+
+fn aggregations(engine: &mut Engine, host: &SharedHost) {
+    let h = host.clone();
+    engine.register_fn(
+        "count",
+        move |ctx: NativeCallContext, name: &str, key: Dynamic| {
+            update(&h, &ctx, name, Kind::Count, "", &key, 1.0)
+        },
+    );
+    let h = host.clone();
+    engine.register_fn(
+        "count",
+        move |ctx: NativeCallContext, name: &str, key: Dynamic, n: INT| {
+            update(&h, &ctx, name, Kind::Count, "", &key, n as f64)
+        },
+    );
+    for op in [StatOp::Sum, StatOp::Min, StatOp::Max, StatOp::Avg] {
+        let h = host.clone();
+        engine.register_fn(
+            op.as_str(),
+            move |ctx: NativeCallContext, name: &str, key: Dynamic, value: Dynamic| {
+                let value = number(&value, op.as_str(), ctx.call_position())?;
+                update(&h, &ctx, name, Kind::Stat(op), "", &key, value)
+            },
+        );
+    }
+    let h = host.clone();
+    engine.register_fn(
+        "hist",
+        move |ctx: NativeCallContext, name: &str, key: Dynamic, value: Dynamic| {
+            let value = number(&value, "hist", ctx.call_position())?;
+            update(&h, &ctx, name, Kind::Hist, "", &key, value)
+        },
+    );
+    let h = host.clone();
+    engine.register_fn(
+        "hist",
+        move |ctx: NativeCallContext, name: &str, key: Dynamic, value: Dynamic, unit: &str| {
+            let value = number(&value, "hist", ctx.call_position())?;
+            update(&h, &ctx, name, Kind::Hist, unit, &key, value)
+        },
+    );
+}
+
+fn output(engine: &mut Engine, host: &SharedHost) {
+    let printed = host.clone();
+    engine.on_print(move |text| {
+        let mut text = text.to_owned();
+        maps::cut(&mut text, MAX_OUTPUT_BYTES);
+        lock(&printed).output.push(Record::Print { text });
+    });
+    let rows = host.clone();
+    engine.register_fn("row", move |table: &str, row: rhai::Map| {
+        let mut columns = Vec::with_capacity(row.len());
+        let mut values = Vec::with_capacity(row.len());
+        let mut size = table.len();
+        for (name, value) in &row {
+            let value = event::json(value);
+            size += name.len() + value.to_string().len();
+            if size > MAX_OUTPUT_BYTES {
+                values.push(serde_json::Value::String("...".into()));
+                columns.push(name.to_string());
+                break;
+            }
+            columns.push(name.to_string());
+            values.push(value);
+        }
+        lock(&rows).output.push(Record::Row {
+            table: table.to_owned(),
+            columns,
+            values,
+        });
+    });
+}
+
+/// `arg(name, default)`: the value parsed as the default's type.
+fn typed_arg(given: &str, default: &Dynamic, name: &str, position: Position) -> Outcome<Dynamic> {
+    let parsed = if default.is_int() {
+        given.trim().parse::<INT>().ok().map(Dynamic::from)
+    } else if default.is_float() {
+        given.trim().parse::<f64>().ok().map(Dynamic::from)
+    } else if default.is_bool() {
+        match given.trim() {
+            "true" | "yes" | "1" => Some(Dynamic::TRUE),
+            "false" | "no" | "0" => Some(Dynamic::FALSE),
+            _ => None,
+        }
+    } else {
+        Some(Dynamic::from(given.to_owned()))
+    };
+    parsed.ok_or_else(|| {
+        Fault::new(
+            format!(
+                "--arg {name}={given} is not a {} like its default {default}",
+                default.type_name()
+            ),
+            format!("pass --arg {name}=<{}>", default.type_name()),
+        )
+        .at(position)
+    })
+}
+
+fn helpers(engine: &mut Engine, host: &SharedHost) {
+    let args = host.clone();
+    engine.register_fn(
+        "arg",
+        move |ctx: NativeCallContext, name: &str| -> Outcome<String> {
+            lock(&args).args.get(name).cloned().ok_or_else(|| {
+                Fault::new(
+                    format!("the script needs --arg {name}=VALUE"),
+                    format!("pass --arg {name}=..., or give a default: arg(\"{name}\", ...)"),
+                )
+                .at(ctx.call_position())
+            })
+        },
+    );
+    let args = host.clone();
+    engine.register_fn(
+        "arg",
+        move |ctx: NativeCallContext, name: &str, default: Dynamic| -> Outcome<Dynamic> {
+            match lock(&args).args.get(name) {
+                Some(given) => typed_arg(given, &default, name, ctx.call_position()),
+                None => Ok(default),
+            }
+        },
+    );
+    for (name, scale) in [
+        ("ns", 1),
+        ("us", 1_000),
+        ("ms", 1_000_000),
+        ("sec", 1_000_000_000),
+    ] {
+        engine.register_fn(name, move |n: INT| n.saturating_mul(scale));
+        engine.register_fn(name, move |n: f64| (n * scale as f64) as INT);
+    }
+    engine.register_fn("fmt_duration", |ns: INT| fmt_duration(ns));
+    engine.register_fn("fmt_bytes", |bytes: INT| fmt_bytes(bytes));
+    engine.register_fn("join", |items: rhai::Array, separator: &str| {
+        items
+            .iter()
+            .map(maps::text)
+            .collect::<Vec<_>>()
+            .join(separator)
+    });
+    engine.register_fn("errno_name", |code: INT| errno(code.abs()));
+    engine.register_fn("signal_name", |number: INT| signal(number));
+}
+
+fn events(engine: &mut Engine) {
+    engine.register_type_with_name::<Event>("Event");
+    engine.register_indexer_get(|event: &mut Event, name: &str| event.get(name));
+    engine.register_fn("has", |event: &mut Event, name: &str| event.has(name));
+    engine.register_fn("to_string", |event: &mut Event| {
+        format!("{} event of pid {}", event.0.source.name, event.0.pid)
+    });
+}
+
+/// `1.5ms`, `320us`, `2.0s`: three significant figures at most.
+pub fn fmt_duration(ns: INT) -> String {
+    let sign = if ns < 0 { "-" } else { "" };
+    let ns = ns.unsigned_abs() as f64;
+    let (value, unit) = if ns < 1e3 {
+        return format!("{sign}{ns}ns");
+    } else if ns < 1e6 {
+        (ns / 1e3, "us")
+    } else if ns < 1e9 {
+        (ns / 1e6, "ms")
+    } else {
+        (ns / 1e9, "s")
+    };
+    format!("{sign}{}{unit}", short(value))
+}
+
+/// `512 B`, `1.5 KiB`, `3.2 GiB`.
+pub fn fmt_bytes(bytes: INT) -> String {
+    let sign = if bytes < 0 { "-" } else { "" };
+    let mut value = bytes.unsigned_abs() as f64;
+    if value < 1024.0 {
+        return format!("{sign}{value} B");
+    }
+    let mut unit = "B";
+    for next in ["KiB", "MiB", "GiB", "TiB", "PiB"] {
+        if value < 1024.0 {
+            break;
+        }
+        value /= 1024.0;
+        unit = next;
+    }
+    format!("{sign}{} {unit}", short(value))
+}
+
+fn short(value: f64) -> String {
+    if value >= 100.0 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.1}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_durations_and_sizes() {
+        assert_eq!(fmt_duration(999), "999ns");
+        assert_eq!(fmt_duration(1_500_000), "1.5ms");
+        assert_eq!(fmt_duration(320_000), "320us");
+        assert_eq!(fmt_duration(2_000_000_000), "2.0s");
+        assert_eq!(fmt_bytes(512), "512 B");
+        assert_eq!(fmt_bytes(1536), "1.5 KiB");
+        assert_eq!(fmt_bytes(3 << 30), "3.0 GiB");
+    }
+}

@@ -1,0 +1,396 @@
+//! A script's named maps: keyed aggregates that become cumulative records.
+
+use std::collections::{BTreeMap, HashMap};
+
+use ebpf_common::hist::{BUCKETS, bucket_bounds, bucket_of};
+use rhai::Dynamic;
+use tracer_protocol::{Bucket, Record, StatOp};
+
+/// The `probe` of every record a script's maps produce.
+pub const PROBE: &str = "script";
+
+/// Most keys one map holds on a node; new keys beyond are dropped and counted.
+pub const MAX_KEYS: usize = 10_000;
+
+/// Most maps one script may fill.
+pub const MAX_MAPS: usize = 64;
+
+/// Longest key value; longer ones are cut (records must stay well under 16 KiB).
+pub const MAX_KEY_BYTES: usize = 1024;
+
+/// Most columns of a key.
+pub const MAX_KEY_COLUMNS: usize = 8;
+
+pub type Key = BTreeMap<String, String>;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Count,
+    Stat(StatOp),
+    Hist,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Count => "count",
+            Kind::Stat(op) => op.as_str(),
+            Kind::Hist => "hist",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Value {
+    Count(u64),
+    Stat { value: f64, count: u64 },
+    Hist(Box<[u64; BUCKETS as usize]>),
+}
+
+#[derive(Debug)]
+struct Entry {
+    value: Value,
+    changed: bool,
+}
+
+#[derive(Debug)]
+struct Map {
+    kind: Kind,
+    unit: String,
+    entries: HashMap<Key, Entry>,
+    /// Values whose key did not fit.
+    dropped: u64,
+}
+
+/// Why an update was refused; the message is for the script's author.
+#[derive(Debug, PartialEq)]
+pub struct Refused(pub String);
+
+#[derive(Debug, Default)]
+pub struct Maps {
+    maps: BTreeMap<String, Map>,
+}
+
+impl Maps {
+    /// Adds `value` into map `name` under `key`, creating the map as `kind`.
+    pub fn update(
+        &mut self,
+        name: &str,
+        kind: Kind,
+        unit: &str,
+        key: Key,
+        value: f64,
+    ) -> Result<(), Refused> {
+        if !self.maps.contains_key(name) {
+            if self.maps.len() >= MAX_MAPS {
+                return Err(Refused(format!(
+                    "too many maps: a script may fill {MAX_MAPS}; `{name}` would be one more"
+                )));
+            }
+            self.maps.insert(
+                name.to_owned(),
+                Map {
+                    kind,
+                    unit: unit.to_owned(),
+                    entries: HashMap::new(),
+                    dropped: 0,
+                },
+            );
+        }
+        let Some(map) = self.maps.get_mut(name) else {
+            return Ok(());
+        };
+        if map.kind != kind {
+            return Err(Refused(format!(
+                "map `{name}` holds {}; it cannot also take {}",
+                map.kind.name(),
+                kind.name()
+            )));
+        }
+        let entries = map.entries.len();
+        let entry = match map.entries.get_mut(&key) {
+            Some(entry) => entry,
+            None if entries >= MAX_KEYS => {
+                map.dropped += 1;
+                return Ok(());
+            }
+            None => map.entries.entry(key).or_insert(Entry {
+                value: match kind {
+                    Kind::Count => Value::Count(0),
+                    Kind::Stat(StatOp::Min) => Value::Stat {
+                        value: f64::INFINITY,
+                        count: 0,
+                    },
+                    Kind::Stat(StatOp::Max) => Value::Stat {
+                        value: f64::NEG_INFINITY,
+                        count: 0,
+                    },
+                    Kind::Stat(_) => Value::Stat {
+                        value: 0.0,
+                        count: 0,
+                    },
+                    Kind::Hist => Value::Hist(Box::new([0; BUCKETS as usize])),
+                },
+                changed: true,
+            }),
+        };
+        entry.changed = true;
+        match (&mut entry.value, kind) {
+            (Value::Count(count), _) => *count = count.saturating_add(value.max(0.0) as u64),
+            (Value::Stat { value: v, count }, Kind::Stat(op)) => {
+                *count += 1;
+                match op {
+                    StatOp::Sum | StatOp::Avg => *v += value,
+                    StatOp::Min => *v = v.min(value),
+                    StatOp::Max => *v = v.max(value),
+                }
+            }
+            (Value::Hist(buckets), _) => {
+                let bucket = bucket_of(value.max(0.0) as u64) as usize;
+                if let Some(slot) = buckets.get_mut(bucket) {
+                    *slot += 1;
+                }
+            }
+            (Value::Stat { .. }, _) => {}
+        }
+        Ok(())
+    }
+
+    /// Maps whose new keys were dropped, with how many values were lost.
+    pub fn dropped(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.maps
+            .iter()
+            .filter(|(_, map)| map.dropped > 0)
+            .map(|(name, map)| (name.as_str(), map.dropped))
+    }
+
+    /// Cumulative records of every entry that changed since the last call (of every
+    /// entry with `complete`).
+    pub fn snapshot(&mut self, complete: bool, out: &mut Vec<Record>) {
+        for (name, map) in &mut self.maps {
+            let mut changed: Vec<(&Key, &mut Entry)> = map
+                .entries
+                .iter_mut()
+                .filter(|(_, entry)| complete || entry.changed)
+                .collect();
+            changed.sort_by(|a, b| a.0.cmp(b.0));
+            for (key, entry) in changed {
+                entry.changed = false;
+                let key = key.clone();
+                out.push(match (&entry.value, map.kind) {
+                    (Value::Count(value), _) => Record::Count {
+                        probe: PROBE.to_owned(),
+                        name: name.clone(),
+                        key,
+                        value: *value,
+                    },
+                    (Value::Stat { value, count }, Kind::Stat(op)) => Record::Stat {
+                        probe: PROBE.to_owned(),
+                        name: name.clone(),
+                        key,
+                        op,
+                        value: *value,
+                        count: *count,
+                    },
+                    (Value::Hist(buckets), _) => Record::Hist {
+                        probe: PROBE.to_owned(),
+                        name: name.clone(),
+                        key,
+                        unit: map.unit.clone(),
+                        buckets: (0..BUCKETS)
+                            .zip(buckets.iter())
+                            .filter(|(_, count)| **count > 0)
+                            .map(|(bucket, count)| {
+                                let (low, high) = bucket_bounds(bucket);
+                                Bucket {
+                                    low,
+                                    high,
+                                    count: *count,
+                                }
+                            })
+                            .collect(),
+                    },
+                    (Value::Stat { .. }, _) => continue,
+                });
+            }
+        }
+    }
+}
+
+/// A key from what the script passed: a map of named columns, an array (`key1`,
+/// `key2`, ...) or one value (`key`).
+pub fn key(value: &Dynamic) -> Result<Key, Refused> {
+    let mut key = Key::new();
+    if let Some(map) = value.read_lock::<rhai::Map>() {
+        for (name, value) in map.iter() {
+            key.insert(name.to_string(), text(value));
+        }
+    } else if let Some(array) = value.read_lock::<rhai::Array>() {
+        for (i, value) in array.iter().enumerate() {
+            key.insert(format!("key{}", i + 1), text(value));
+        }
+    } else {
+        key.insert("key".to_owned(), text(value));
+    }
+    if key.len() > MAX_KEY_COLUMNS {
+        return Err(Refused(format!(
+            "a key has {} columns; the limit is {MAX_KEY_COLUMNS}",
+            key.len()
+        )));
+    }
+    Ok(key)
+}
+
+/// A value as a key column or a row cell: strings as they are, `()` as empty.
+pub fn text(value: &Dynamic) -> String {
+    let mut text = if value.is_unit() {
+        String::new()
+    } else if let Some(string) = value.read_lock::<rhai::ImmutableString>() {
+        string.to_string()
+    } else {
+        value.to_string()
+    };
+    cut(&mut text, MAX_KEY_BYTES);
+    text
+}
+
+/// Cuts `text` to at most `max` bytes, on a character boundary, marking the cut.
+pub fn cut(text: &mut String, max: usize) {
+    if text.len() <= max {
+        return;
+    }
+    let mut end = max.saturating_sub(3);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    text.push_str("...");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(column: &str, value: &str) -> Key {
+        [(column.to_owned(), value.to_owned())].into()
+    }
+
+    #[test]
+    fn aggregates_merge_as_documented() {
+        let mut maps = Maps::default();
+        for v in [5.0, 1.0, 9.0] {
+            for op in [StatOp::Sum, StatOp::Min, StatOp::Max, StatOp::Avg] {
+                maps.update(op.as_str(), Kind::Stat(op), "", one("k", "a"), v)
+                    .expect("fits");
+            }
+            maps.update("n", Kind::Count, "", one("k", "a"), 1.0)
+                .expect("fits");
+            maps.update("h", Kind::Hist, "ns", one("k", "a"), v)
+                .expect("fits");
+        }
+        let mut out = Vec::new();
+        maps.snapshot(false, &mut out);
+        let stat = |op: StatOp| {
+            out.iter()
+                .find_map(|record| match record {
+                    Record::Stat {
+                        op: o,
+                        value,
+                        count,
+                        ..
+                    } if *o == op => Some((*value, *count)),
+                    _ => None,
+                })
+                .expect("a stat")
+        };
+        assert_eq!(stat(StatOp::Sum), (15.0, 3));
+        assert_eq!(stat(StatOp::Avg), (15.0, 3));
+        assert_eq!(stat(StatOp::Min), (1.0, 3));
+        assert_eq!(stat(StatOp::Max), (9.0, 3));
+        assert!(
+            out.iter()
+                .any(|r| matches!(r, Record::Count { value: 3, .. }))
+        );
+        let hist = out
+            .iter()
+            .find_map(|r| match r {
+                Record::Hist { buckets, unit, .. } => Some((buckets.clone(), unit.clone())),
+                _ => None,
+            })
+            .expect("a hist");
+        assert_eq!(hist.1, "ns");
+        assert_eq!(
+            hist.0,
+            [
+                Bucket {
+                    low: 1,
+                    high: 2,
+                    count: 1
+                },
+                Bucket {
+                    low: 4,
+                    high: 8,
+                    count: 1
+                },
+                Bucket {
+                    low: 8,
+                    high: 16,
+                    count: 1
+                },
+            ]
+        );
+        // Nothing changed: nothing to write, unless complete.
+        let mut again = Vec::new();
+        maps.snapshot(false, &mut again);
+        assert!(again.is_empty());
+        maps.snapshot(true, &mut again);
+        assert_eq!(again.len(), out.len());
+    }
+
+    #[test]
+    fn a_map_keeps_its_kind_and_its_size() {
+        let mut maps = Maps::default();
+        maps.update("m", Kind::Count, "", Key::new(), 1.0)
+            .expect("fits");
+        let err = maps
+            .update("m", Kind::Hist, "", Key::new(), 1.0)
+            .expect_err("kind");
+        assert!(err.0.contains("holds count"), "{err:?}");
+        for i in 0..MAX_KEYS + 5 {
+            maps.update("big", Kind::Count, "", one("k", &i.to_string()), 1.0)
+                .expect("never refused, only dropped");
+        }
+        assert_eq!(maps.dropped().collect::<Vec<_>>(), [("big", 5)]);
+    }
+
+    #[test]
+    fn keys_take_named_columns_arrays_or_one_value() {
+        let map: rhai::Map = [
+            ("pod".into(), Dynamic::from("api")),
+            ("n".into(), Dynamic::from(3_i64)),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(
+            key(&Dynamic::from_map(map)).expect("key"),
+            [
+                ("n".to_owned(), "3".to_owned()),
+                ("pod".to_owned(), "api".to_owned())
+            ]
+            .into()
+        );
+        let array: rhai::Array = vec![Dynamic::from("a"), Dynamic::UNIT];
+        assert_eq!(
+            key(&Dynamic::from_array(array)).expect("key"),
+            [
+                ("key1".to_owned(), "a".to_owned()),
+                ("key2".to_owned(), String::new())
+            ]
+            .into()
+        );
+        let mut long = text(&Dynamic::from("é".repeat(MAX_KEY_BYTES)));
+        assert!(long.len() <= MAX_KEY_BYTES && long.ends_with("..."));
+        cut(&mut long, 10);
+        assert!(long.len() <= 10);
+    }
+}

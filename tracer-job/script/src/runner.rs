@@ -1,0 +1,676 @@
+//! A script on a node: compiled once, its top level run once, then its handlers called
+//! per event and its maps written as cumulative records.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::{Arc, Mutex},
+};
+
+use rhai::{AST, Dynamic, Engine, FnPtr};
+use tracer_protocol::{ProbeSpec, Record, ScriptSpec};
+
+use crate::{
+    diagnostic::Diagnostic,
+    engine::{self, Handler, Host, Periodic, SharedHost, lock},
+    event::{Event, EventData},
+    sources,
+};
+
+/// One failure of a callback, counted.
+#[derive(Debug)]
+struct Failures {
+    diagnostic: Diagnostic,
+    count: u64,
+    changed: bool,
+}
+
+pub struct Script {
+    name: String,
+    source: String,
+    node: String,
+    engine: Engine,
+    ast: AST,
+    host: SharedHost,
+    handlers: Vec<Handler>,
+    /// Handler indexes by probe name.
+    by_probe: HashMap<&'static str, Vec<usize>>,
+    /// Why a handler was stopped for good, by index.
+    disabled: HashMap<usize, (String, u32, u32, String)>,
+    every: Vec<(Periodic, u64)>,
+    end: Vec<(FnPtr, u32)>,
+    tops: BTreeMap<String, usize>,
+    /// By handler, line, column and message.
+    failures: BTreeMap<(String, u32, u32, String), Failures>,
+    dropped_written: BTreeMap<String, u64>,
+}
+
+impl Script {
+    /// Compiles `spec` and runs its top level, which declares the handlers. `node` names
+    /// the node in events.
+    pub fn load(spec: &ScriptSpec, node: &str) -> Result<Script, Diagnostic> {
+        let host: SharedHost = Arc::new(Mutex::new(Host {
+            args: spec.args.clone(),
+            top_level: true,
+            ..Host::default()
+        }));
+        let engine = engine::engine(&host);
+        let ast = engine
+            .compile(&spec.source)
+            .map_err(|err| Diagnostic::from_parse(&spec.name, &spec.source, &err))?;
+        engine
+            .run_ast(&ast)
+            .map_err(|err| Diagnostic::from_eval(&spec.name, &spec.source, &err))?;
+        let (handlers, every, end, tops) = {
+            let mut host = lock(&host);
+            host.top_level = false;
+            // Lines printed by the top level are the script's first output.
+            (
+                std::mem::take(&mut host.handlers),
+                std::mem::take(&mut host.every),
+                std::mem::take(&mut host.end),
+                std::mem::take(&mut host.tops),
+            )
+        };
+        if handlers.is_empty() && every.is_empty() && end.is_empty() {
+            return Err(Diagnostic::new(
+                &spec.name,
+                &spec.source,
+                rhai::Position::NONE,
+                "the script declares no callback, so it would do nothing".to_owned(),
+                r#"handle events with on("exec", |e| { ... })"#.to_owned(),
+            ));
+        }
+        let mut by_probe: HashMap<&'static str, Vec<usize>> = HashMap::new();
+        for (index, handler) in handlers.iter().enumerate() {
+            by_probe.entry(handler.source.name).or_default().push(index);
+        }
+        Ok(Script {
+            name: spec.name.clone(),
+            source: spec.source.clone(),
+            node: node.to_owned(),
+            engine,
+            ast,
+            host,
+            handlers,
+            by_probe,
+            disabled: HashMap::new(),
+            every: every
+                .into_iter()
+                .map(|periodic| {
+                    let first = periodic.interval_ns;
+                    (periodic, first)
+                })
+                .collect(),
+            end,
+            tops,
+            failures: BTreeMap::new(),
+            dropped_written: BTreeMap::new(),
+        })
+    }
+
+    /// The probes to attach: one per source the script handles, in declaration order.
+    pub fn probes(&self) -> Vec<ProbeSpec> {
+        let mut probes: Vec<ProbeSpec> = Vec::new();
+        for handler in &self.handlers {
+            if let Some(spec) = handler.source.probe_spec()
+                && !probes.contains(&spec)
+            {
+                probes.push(spec);
+            }
+        }
+        probes
+    }
+
+    /// Rows each `top(NAME, n)` table shows.
+    pub fn tops(&self) -> &BTreeMap<String, usize> {
+        &self.tops
+    }
+
+    /// Hands one `event` record to the handlers of its probe; other records are ignored.
+    pub fn handle(&mut self, record: Record) {
+        let Record::Event {
+            probe,
+            time_ns,
+            pid,
+            tid,
+            comm,
+            cgroup,
+            namespace,
+            pod,
+            container,
+            fields,
+        } = record
+        else {
+            return;
+        };
+        let Some(source) = sources::find(&probe) else {
+            return;
+        };
+        let Some(indexes) = self.by_probe.get(source.name) else {
+            return;
+        };
+        let event = Event(Arc::new(EventData {
+            source,
+            node: self.node.clone(),
+            time_ns,
+            pid,
+            tid,
+            comm,
+            cgroup,
+            namespace,
+            pod,
+            container,
+            fields,
+        }));
+        for index in indexes.clone() {
+            if let Some(key) = self.disabled.get(&index) {
+                // A stopped handler's events count as failed, so the loss shows.
+                if let Some(failures) = self.failures.get_mut(key) {
+                    failures.count += 1;
+                    failures.changed = true;
+                }
+                continue;
+            }
+            let handler = &self.handlers[index];
+            let result = handler.callback.call::<Dynamic>(
+                &self.engine,
+                &self.ast,
+                (Dynamic::from(event.clone()),),
+            );
+            if let Err(err) = result {
+                let label = format!("on {}", handler.source.name);
+                let line = handler.line;
+                let key = self.failed(label, line, &err);
+                if self
+                    .failures
+                    .get(&key)
+                    .is_some_and(|f| f.diagnostic.runaway)
+                {
+                    self.disabled.insert(index, key);
+                }
+            }
+        }
+    }
+
+    /// Runs the `every` callbacks that are due `elapsed_ns` after the trace started.
+    pub fn tick(&mut self, elapsed_ns: u64) {
+        for index in 0..self.every.len() {
+            let (periodic, next) = &mut self.every[index];
+            if elapsed_ns < *next {
+                continue;
+            }
+            // Missed periods are not made up for: one call per tick at most.
+            while *next <= elapsed_ns {
+                *next = next.saturating_add(periodic.interval_ns);
+            }
+            let (callback, line) = (periodic.callback.clone(), periodic.line);
+            if let Err(err) = callback.call::<Dynamic>(&self.engine, &self.ast, ()) {
+                self.failed("every".to_owned(), line, &err);
+            }
+        }
+    }
+
+    /// Runs the `end` callbacks, once, after the last events.
+    pub fn finish(&mut self) {
+        for (callback, line) in std::mem::take(&mut self.end) {
+            if let Err(err) = callback.call::<Dynamic>(&self.engine, &self.ast, ()) {
+                self.failed("end".to_owned(), line, &err);
+            }
+        }
+    }
+
+    /// Counts a failure of a callback declared at `line` and returns its key.
+    fn failed(
+        &mut self,
+        handler: String,
+        line: u32,
+        err: &rhai::EvalAltResult,
+    ) -> (String, u32, u32, String) {
+        let mut diagnostic = Diagnostic::from_eval(&self.name, &self.source, err);
+        if diagnostic.line == 0 {
+            // rhai gives no place for some runaways (an empty `loop {}`): name the
+            // callback's declaration instead.
+            diagnostic = Diagnostic {
+                runaway: diagnostic.runaway,
+                ..Diagnostic::new(
+                    &self.name,
+                    &self.source,
+                    rhai::Position::new(line.max(1) as u16, 0),
+                    format!("{} (in the callback declared here)", diagnostic.message),
+                    diagnostic.hint,
+                )
+            };
+        }
+        let key = (
+            handler,
+            diagnostic.line,
+            diagnostic.column,
+            diagnostic.message.clone(),
+        );
+        let failures = self.failures.entry(key.clone()).or_insert(Failures {
+            diagnostic,
+            count: 0,
+            changed: true,
+        });
+        failures.count += 1;
+        failures.changed = true;
+        key
+    }
+
+    /// Printed lines and rows since the last call.
+    pub fn take_output(&mut self) -> Vec<Record> {
+        std::mem::take(&mut lock(&self.host).output)
+    }
+
+    /// Cumulative records of the maps and of the failures (those that changed, or all
+    /// with `complete`), after any output.
+    pub fn snapshot(&mut self, complete: bool, out: &mut Vec<Record>) {
+        out.extend(self.take_output());
+        let mut host = lock(&self.host);
+        host.maps.snapshot(complete, out);
+        for (name, dropped) in host.maps.dropped() {
+            if complete || self.dropped_written.get(name) != Some(&dropped) {
+                self.dropped_written.insert(name.to_owned(), dropped);
+                out.push(Record::ScriptError {
+                    handler: format!("map {name}"),
+                    line: 0,
+                    column: 0,
+                    message: format!(
+                        "map `{name}` is full ({} keys): values with new keys were dropped",
+                        crate::maps::MAX_KEYS
+                    ),
+                    count: dropped,
+                    disabled: false,
+                });
+            }
+        }
+        drop(host);
+        for ((handler, _, _, _), failures) in &mut self.failures {
+            if !complete && !failures.changed {
+                continue;
+            }
+            failures.changed = false;
+            let diagnostic = &failures.diagnostic;
+            let mut message = diagnostic.message.clone();
+            if !diagnostic.hint.is_empty() {
+                message.push_str("; ");
+                message.push_str(&diagnostic.hint);
+            }
+            out.push(Record::ScriptError {
+                handler: handler.clone(),
+                line: diagnostic.line,
+                column: diagnostic.column,
+                message,
+                count: failures.count,
+                disabled: diagnostic.runaway && handler.starts_with("on "),
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use serde_json::json;
+    use tracer_protocol::StatOp;
+
+    use super::*;
+
+    fn spec(source: &str) -> ScriptSpec {
+        ScriptSpec {
+            name: "test.rhai".into(),
+            source: source.into(),
+            args: BTreeMap::new(),
+        }
+    }
+
+    fn load(source: &str) -> Script {
+        Script::load(&spec(source), "node-1").unwrap_or_else(|err| panic!("{err}"))
+    }
+
+    fn failure(source: &str) -> Diagnostic {
+        match Script::load(&spec(source), "node-1") {
+            Ok(_) => panic!("{source} should fail"),
+            Err(err) => err,
+        }
+    }
+
+    fn event(probe: &str, pid: u32, fields: serde_json::Value) -> Record {
+        Record::Event {
+            probe: probe.into(),
+            time_ns: 1,
+            pid,
+            tid: pid,
+            comm: "app".into(),
+            cgroup: 7,
+            namespace: Some("shop".into()),
+            pod: Some("api-1".into()),
+            container: Some("app".into()),
+            fields: fields.as_object().cloned().unwrap_or_default(),
+        }
+    }
+
+    fn open(path: &str, ret: i64) -> Record {
+        event(
+            "open",
+            10,
+            json!({"path": path, "ret": ret, "latency_ns": 1500}),
+        )
+    }
+
+    fn snapshot(script: &mut Script) -> Vec<Record> {
+        let mut out = Vec::new();
+        script.snapshot(false, &mut out);
+        out
+    }
+
+    fn counts(records: &[Record]) -> BTreeMap<String, u64> {
+        records
+            .iter()
+            .filter_map(|record| match record {
+                Record::Count { key, value, .. } => {
+                    Some((key.values().cloned().collect::<Vec<_>>().join("|"), *value))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn errors(records: &[Record]) -> Vec<(String, u32, String, u64, bool)> {
+        records
+            .iter()
+            .filter_map(|record| match record {
+                Record::ScriptError {
+                    handler,
+                    line,
+                    message,
+                    count,
+                    disabled,
+                    ..
+                } => Some((handler.clone(), *line, message.clone(), *count, *disabled)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn counts_events_by_key_and_declares_its_probes() {
+        let mut script = load(
+            r#"
+            // Failed opens by pod and path.
+            on("open", |e| {
+                if e.ret < 0 {
+                    count("failed", #{pod: e.pod, path: e.path});
+                }
+            });
+            on("exec", |e| count("execs", e.comm));
+            "#,
+        );
+        assert_eq!(script.probes(), [ProbeSpec::Open {}, ProbeSpec::Exec {}]);
+        for _ in 0..3 {
+            script.handle(open("/missing", -2));
+        }
+        script.handle(open("/etc/hosts", 3));
+        script.handle(event("exec", 11, json!({"filename": "/bin/sh"})));
+        let records = snapshot(&mut script);
+        assert_eq!(
+            counts(&records),
+            [("/missing|api-1".to_owned(), 3), ("app".to_owned(), 1)].into()
+        );
+        let keys: Vec<_> = records
+            .iter()
+            .filter_map(|r| match r {
+                Record::Count { name, key, .. } if name == "failed" => Some(key.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            keys,
+            [BTreeMap::from([
+                ("path".to_owned(), "/missing".to_owned()),
+                ("pod".to_owned(), "api-1".to_owned())
+            ])]
+        );
+        assert!(errors(&records).is_empty(), "{records:?}");
+    }
+
+    #[test]
+    fn stats_hists_prints_rows_every_and_end() {
+        let mut script = load(
+            r#"
+            let seen = 0;
+            on("open", |e| {
+                seen += 1;
+                sum("bytes", e.pod, 10);
+                avg("latency", e.pod, e.latency_ns);
+                hist("latency hist", #{}, e.latency_ns, "ns");
+                row("opens", #{path: e.path, ret: e.ret, node: e.node});
+            });
+            every(sec(1), || print(`tick ${seen}`));
+            end(|| print(`seen ${seen} ${fmt_duration(ms(1.5))} ${errno_name(2)} ${signal_name(9)}`));
+            "#,
+        );
+        script.handle(open("/a", 3));
+        script.handle(open("/b", 4));
+        script.tick(500_000_000);
+        script.tick(1_000_000_000);
+        script.finish();
+        let records = snapshot(&mut script);
+        let prints: Vec<&str> = records
+            .iter()
+            .filter_map(|r| match r {
+                Record::Print { text } => Some(text.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(prints, ["tick 2", "seen 2 1.5ms ENOENT SIGKILL"]);
+        assert!(records.contains(&Record::Row {
+            table: "opens".into(),
+            columns: vec!["node".into(), "path".into(), "ret".into()],
+            values: vec![json!("node-1"), json!("/a"), json!(3)],
+        }));
+        assert!(records.iter().any(|r| matches!(r,
+            Record::Stat { op: StatOp::Avg, value, count: 2, .. } if *value == 3000.0)));
+        assert!(records.iter().any(|r| matches!(r,
+            Record::Stat { op: StatOp::Sum, value, count: 2, .. } if *value == 20.0)));
+        assert!(records.iter().any(|r| matches!(r,
+            Record::Hist { unit, buckets, .. } if unit == "ns" && buckets[0].count == 2)));
+    }
+
+    #[test]
+    fn a_runaway_handler_is_stopped_fast_named_by_line_and_disabled() {
+        let mut script = load(
+            r#"on("open", |e| count("opens", e.path));
+on("open", |e| {
+    let n = 0;
+    loop { n += 1; }
+});
+on("exec", |e| {
+    loop { }
+});
+"#,
+        );
+        let started = Instant::now();
+        for _ in 0..5 {
+            script.handle(open("/a", 3));
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "took {:?}",
+            started.elapsed()
+        );
+        let records = snapshot(&mut script);
+        // The other handler lost nothing.
+        assert_eq!(counts(&records), [("/a".to_owned(), 5)].into());
+        let errors = errors(&records);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        let (handler, line, message, count, disabled) = &errors[0];
+        // rhai does not say where in the callback it stopped: the error names the line
+        // that declared it.
+        assert_eq!(
+            (handler.as_str(), *line, *count, *disabled),
+            ("on open", 2, 5, true)
+        );
+        assert!(
+            message.contains("operations") && message.contains("declared here"),
+            "{message}"
+        );
+        script.handle(event("exec", 1, json!({})));
+        let later = self::errors(&snapshot(&mut script));
+        let (handler, line, message, ..) = &later[0];
+        assert_eq!((handler.as_str(), *line), ("on exec", 6));
+        assert!(message.contains("declared here"), "{message}");
+    }
+
+    #[test]
+    fn huge_strings_and_deep_recursion_are_refused() {
+        let mut script = load(
+            r#"fn deep(n) { deep(n + 1) }
+on("open", |e| {
+    let s = "x";
+    while true { s += s; }
+});
+on("exec", |e| deep(0));
+"#,
+        );
+        script.handle(open("/a", 3));
+        script.handle(event("exec", 1, json!({})));
+        let errors = errors(&snapshot(&mut script));
+        let huge = errors
+            .iter()
+            .find(|e| e.0 == "on open")
+            .expect("string error");
+        assert_eq!(huge.1, 2);
+        assert!(huge.2.contains("too large"), "{huge:?}");
+        assert!(!huge.4, "a refused allocation does not disable");
+        let deep = errors
+            .iter()
+            .find(|e| e.0 == "on exec")
+            .expect("recursion error");
+        assert!(deep.2.contains("nest too deep"), "{deep:?}");
+    }
+
+    #[test]
+    fn a_failing_handler_is_counted_and_the_others_go_on() {
+        let mut script = load(
+            r#"on("open", |e| {
+    count("all", "opens");
+    let n = e.path + 1 - 1;
+});"#,
+        );
+        script.handle(open("/a", 3));
+        script.handle(open("/b", 3));
+        let records = snapshot(&mut script);
+        assert_eq!(counts(&records), [("opens".to_owned(), 2)].into());
+        let errors = errors(&records);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!((errors[0].1, errors[0].3, errors[0].4), (3, 2, false));
+        // Reported again only when it changes.
+        assert!(self::errors(&snapshot(&mut script)).is_empty());
+    }
+
+    #[test]
+    fn errors_point_at_the_place_with_a_hint() {
+        let err = failure("on(\"open\", |e| {\n    count(\"x\", e.path\n});\n");
+        assert_eq!((err.line, err.file.as_str()), (3, "test.rhai"));
+        let text = err.to_string();
+        assert!(text.starts_with("test.rhai:3:1: "), "{text}");
+        assert!(text.contains("3 | });\n  | ^\n"), "{text}");
+
+        let err = failure("\n  on(\"opne\", |e| print(e));");
+        assert_eq!((err.line, err.column), (2, 3));
+        assert_eq!(err.message, "unknown probe `opne`");
+        assert_eq!(err.hint, "did you mean `open`?");
+        assert!(
+            err.to_string()
+                .contains("2 |   on(\"opne\", |e| print(e));\n  |   ^\n")
+        );
+
+        let err = failure(r#"on("open", #{min_latency: 5}, |e| print(e));"#);
+        assert!(
+            err.message
+                .contains("no kernel-side parameter `min_latency`"),
+            "{err}"
+        );
+
+        let err = failure(r#"cuont("x", 1);"#);
+        assert_eq!(err.hint, "did you mean `count`?", "{err}");
+
+        let err = failure("let x = 1;");
+        assert!(err.message.contains("no callback"), "{err}");
+
+        let err = failure(r#"on("open", |e| print(missing));"#);
+        assert!(err.message.contains("missing"), "{err}");
+    }
+
+    #[test]
+    fn fields_are_checked_against_the_probe() {
+        let mut script = load(
+            r#"on("open", |e| {
+    count("err", e.error);
+    if e.has("error") { count("has", 1); }
+    count("typo", e.pathh);
+});"#,
+        );
+        script.handle(open("/a", 3));
+        let records = snapshot(&mut script);
+        // `error` is a field of open events that this one lacks: `()`, an empty key.
+        assert_eq!(counts(&records), [(String::new(), 1)].into());
+        let errors = errors(&records);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].1, 4);
+        assert!(
+            errors[0].2.contains("no field `pathh`")
+                && errors[0].2.contains("did you mean `path`?"),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn args_are_typed_by_their_defaults() {
+        let mut with_args = spec(
+            r#"let min = arg("min_ms", 10); let who = arg("who"); let on_ = arg("flag", false);
+on("open", |e| count("x", [min, who, on_, type_of(min)]));"#,
+        );
+        with_args.args = [
+            ("min_ms".to_owned(), "25".to_owned()),
+            ("who".to_owned(), "api".to_owned()),
+            ("flag".to_owned(), "yes".to_owned()),
+        ]
+        .into();
+        let mut script = Script::load(&with_args, "n").unwrap_or_else(|err| panic!("{err}"));
+        script.handle(open("/a", 3));
+        assert_eq!(
+            counts(&snapshot(&mut script)),
+            [("25|api|true|i64".to_owned(), 1)].into()
+        );
+        with_args.args.insert("min_ms".into(), "soon".into());
+        let err = Script::load(&with_args, "n").err().expect("not an int");
+        assert!(err.message.contains("min_ms=soon is not a i64"), "{err}");
+        with_args.args.clear();
+        let err = Script::load(&with_args, "n")
+            .err()
+            .expect("who is required");
+        assert!(err.message.contains("--arg who=VALUE"), "{err}");
+    }
+
+    #[test]
+    fn the_sandbox_has_no_way_out() {
+        for source in [
+            r#"import "x" as y; on("open", |e| 1);"#,
+            r#"eval("1"); on("open", |e| 1);"#,
+            r#"on("open", |e| on("exec", |e| 1)); on("exec", |e| 1);"#,
+        ] {
+            let result = Script::load(&spec(source), "n");
+            if let Ok(mut script) = result {
+                // Declarations inside a handler fail when it runs.
+                script.handle(open("/a", 1));
+                let errors = errors(&snapshot(&mut script));
+                assert!(errors[0].2.contains("top level"), "{errors:?}");
+            }
+        }
+        let err = failure("let s = \"ab\"; let t = s.pad(100000, \"x\"); on(\"open\", |e| 1);");
+        assert!(err.message.contains("too large"), "{err}");
+    }
+}
