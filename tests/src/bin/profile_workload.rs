@@ -6,10 +6,14 @@
 //!
 //! Both print `ready`, wait for a line on stdin, work, print `done`, then wait for stdin
 //! to close and exit. The hot functions are never inlined, so they keep their frames.
+//!
+//! With `--after FILE` (for pods, which have no stdin), they wait until FILE exists
+//! instead of for a line, and after `done` sleep until killed.
 
 use std::{
     hint::black_box,
     io::{BufRead, Read, Write},
+    path::PathBuf,
     time::{Duration, Instant},
 };
 
@@ -28,14 +32,33 @@ fn main() {
         Some("read") => read_zero,
         _ => usage(),
     };
+    let trigger = match (args.get(2).map(String::as_str), args.get(3)) {
+        (None, _) => None,
+        (Some("--after"), Some(file)) => Some(PathBuf::from(file)),
+        _ => usage(),
+    };
     let mut stdout = std::io::stdout();
     let _ = writeln!(stdout, "ready");
     let _ = stdout.flush();
     let mut line = String::new();
-    let _ = std::io::stdin().lock().read_line(&mut line);
+    match &trigger {
+        Some(file) => {
+            while !file.exists() {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        None => {
+            let _ = std::io::stdin().lock().read_line(&mut line);
+        }
+    }
     work(until);
     let _ = writeln!(stdout, "done");
     let _ = stdout.flush();
+    if trigger.is_some() {
+        loop {
+            std::thread::sleep(Duration::from_secs(3600));
+        }
+    }
     while std::io::stdin()
         .lock()
         .read_line(&mut line)
@@ -89,6 +112,6 @@ fn read_zero(until: Duration) {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: profile-workload spin MILLIS | read MILLIS");
+    eprintln!("usage: profile-workload spin|read MILLIS [--after FILE]");
     std::process::exit(2)
 }
