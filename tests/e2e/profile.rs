@@ -185,3 +185,41 @@ fn a_syscall_loop_shows_kernel_frames_in_the_json_profile() {
         "no kernel stack under read_zero: {stdout}"
     );
 }
+
+#[test]
+fn off_cpu_time_goes_to_the_sleeping_function_in_microseconds() {
+    let cgroup = TestCgroup::create("profile-off");
+    let inside = workload("sleep");
+    let outside = workload("sleep");
+    cgroup.add(inside.pid());
+    let mut workloads = [inside, outside];
+    let (_, stdout) = profile(&cgroup, &["--off-cpu", "-o", "folded"], &mut workloads);
+
+    let root = root(&cgroup);
+    let mut sleepy_us = 0;
+    let mut kernel_frames = false;
+    for line in stdout.lines() {
+        let (stack, value) = line.rsplit_once(' ').expect("`stack value` lines");
+        let value: u64 = value.parse().expect("microseconds");
+        let frames: Vec<&str> = stack.split(';').collect();
+        assert_eq!(frames[0], root, "a stack from outside the target: {line}");
+        if frames.contains(&"profile_workload::sleepy") {
+            sleepy_us += value;
+            // It blocked in the kernel, in the sleep it asked for.
+            kernel_frames |= frames
+                .iter()
+                .any(|frame| frame.ends_with("_[k]") && frame.contains("nanosleep"));
+        }
+    }
+    // sleepy sleeps for the whole WORK_MS, 10 ms at a time (each over 1 ms, so none is
+    // left out); the loop between sleeps runs on the CPU and the last sleep may overrun.
+    let work_us: u64 = WORK_MS.parse::<u64>().expect("millis") * 1000;
+    assert!(
+        (work_us * 85 / 100..=work_us * 105 / 100).contains(&sleepy_us),
+        "sleepy blocked {sleepy_us} us of {work_us}:\n{stdout}"
+    );
+    assert!(
+        kernel_frames,
+        "no nanosleep kernel frame under sleepy:\n{stdout}"
+    );
+}

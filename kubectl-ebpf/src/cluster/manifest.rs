@@ -476,6 +476,8 @@ mod tests {
             frequency_hz: 99,
             user,
             kernel,
+            off_cpu: false,
+            min_block_ns: 0,
         };
         assert_eq!(
             added_capabilities(profile(true, true)),

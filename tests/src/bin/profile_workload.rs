@@ -3,6 +3,8 @@
 //! `profile-workload spin MILLIS`: for MILLIS of wall time, rounds of `hot_long` then
 //! `hot_short`, the first doing twice the work of the second, both called from `spin`.
 //! `profile-workload read MILLIS`: for MILLIS, reads of /dev/zero (time in the kernel).
+//! `profile-workload sleep MILLIS`: for MILLIS, `sleepy` sleeps 10 ms at a time (time
+//! off the CPU).
 //!
 //! Both print `ready`, wait for a line on stdin, work, print `done`, then wait for stdin
 //! to close and exit. The hot functions are never inlined, so they keep their frames.
@@ -30,6 +32,7 @@ fn main() {
     let work: fn(Duration) = match args.first().map(String::as_str) {
         Some("spin") => spin,
         Some("read") => read_zero,
+        Some("sleep") => sleepy,
         _ => usage(),
     };
     let trigger = match (args.get(2).map(String::as_str), args.get(3)) {
@@ -111,7 +114,15 @@ fn read_zero(until: Duration) {
     black_box(&buffer);
 }
 
+#[inline(never)]
+fn sleepy(until: Duration) {
+    let started = Instant::now();
+    while started.elapsed() < until {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 fn usage() -> ! {
-    eprintln!("usage: profile-workload spin|read MILLIS [--after FILE]");
+    eprintln!("usage: profile-workload spin|read|sleep MILLIS [--after FILE]");
     std::process::exit(2)
 }
