@@ -1,7 +1,8 @@
 //! The profiler's workload: known functions that use known shares of a CPU.
 //!
 //! `profile-workload spin MILLIS`: for MILLIS of wall time, rounds of `hot_long` then
-//! `hot_short`, the first doing twice the work of the second, both called from `spin`.
+//! `hot_short`, the first doing twice the work of the second, both called from `spin`;
+//! after `done` it prints `rounds N`, the rounds it did (the work, for benchmarks).
 //! `profile-workload read MILLIS`: for MILLIS, reads of /dev/zero (time in the kernel).
 //! `profile-workload sleep MILLIS`: for MILLIS, `sleepy` sleeps 10 ms at a time (time
 //! off the CPU).
@@ -16,11 +17,15 @@ use std::{
     hint::black_box,
     io::{BufRead, Read, Write},
     path::PathBuf,
+    sync::atomic::{AtomicU64, Ordering},
     time::{Duration, Instant},
 };
 
 /// Iterations of `hot_short` per round; `hot_long` does twice as many.
 const ROUND: u64 = 200_000;
+
+/// Rounds `spin` did.
+static ROUNDS: AtomicU64 = AtomicU64::new(0);
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -56,6 +61,10 @@ fn main() {
     }
     work(until);
     let _ = writeln!(stdout, "done");
+    let rounds = ROUNDS.load(Ordering::Relaxed);
+    if rounds > 0 {
+        let _ = writeln!(stdout, "rounds {rounds}");
+    }
     let _ = stdout.flush();
     if trigger.is_some() {
         loop {
@@ -73,10 +82,13 @@ fn main() {
 fn spin(until: Duration) {
     let started = Instant::now();
     let mut x = 1u64;
+    let mut rounds = 0;
     while started.elapsed() < until {
         x = hot_long(x);
         x = hot_short(x);
+        rounds += 1;
     }
+    ROUNDS.store(rounds, Ordering::Relaxed);
     black_box(x);
 }
 
