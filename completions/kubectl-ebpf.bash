@@ -435,7 +435,7 @@ _kubectl__ebpf() {
             return 0
             ;;
         kubectl__subcmd__ebpf__subcmd__profile)
-            opts="-l -A -c -d -F -o -n -h --selector --all-namespaces --container --all-nodes --image --privileged --dry-run --start-timeout --local --pid --cgroup --tracer --duration --frequency --stacks --output --output-file --kubeconfig --context --cluster --user --namespace --job-namespace --help"
+            opts="-l -A -c -d -F -o -n -h --selector --all-namespaces --container --all-nodes --image --privileged --dry-run --start-timeout --local --pid --cgroup --tracer --duration --frequency --stacks --off-cpu --min-block --output --output-file --kubeconfig --context --cluster --user --namespace --job-namespace --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -495,6 +495,10 @@ _kubectl__ebpf() {
                     ;;
                 --stacks)
                     COMPREPLY=($(compgen -W "user kernel both" -- "${cur}"))
+                    return 0
+                    ;;
+                --min-block)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)

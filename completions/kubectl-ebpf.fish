@@ -85,6 +85,7 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -s F 
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -l stacks -d 'Which stacks to take (`--user` is kubectl\'s user flag, hence not `--user`)' -r -f -a "user\t'The process\'s own code and libraries'
 kernel\t'The kernel code it runs (syscalls, faults, interrupts)'
 both\t'Both, the kernel frames on top of the user frames that entered the kernel'"
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -l min-block -d 'With --off-cpu: leave out blocks shorter than this (e.g. 100us, 10ms)' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -s o -l output -d 'Output format' -r -f -a "table\t'The top functions by self and total samples'
 folded\t'One `frame;frame;frame count` line per stack, as flame graph tools read'
 svg\t'An interactive flame graph'
@@ -101,6 +102,7 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -l al
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -l privileged -d 'Run the tracer privileged instead of with BPF, PERFMON and SYS_RESOURCE only'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -l dry-run -d 'Print the objects the trace would create (with -o yaml or json) and create nothing'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -l local -d 'Trace this machine instead of a cluster, by running tracer-job here'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -l off-cpu -d 'Profile the time spent blocked off the CPU (sleeping, waiting for I/O, locks or other threads) by the stack that blocked, instead of sampling time on it'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand run" -s e -l expr -d 'The script\'s text itself instead of a file (then every positional argument is a target)' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand run" -l arg -d 'A value the script reads with arg("NAME"). Repeatable' -r

@@ -281,6 +281,21 @@ pub struct ProfileArgs {
     #[arg(long, value_enum, default_value_t = Stacks::Both)]
     pub stacks: Stacks,
 
+    /// Profile the time spent blocked off the CPU (sleeping, waiting for I/O, locks or
+    /// other threads) by the stack that blocked, instead of sampling time on it.
+    #[arg(long)]
+    pub off_cpu: bool,
+
+    /// With --off-cpu: leave out blocks shorter than this (e.g. 100us, 10ms).
+    #[arg(
+        long,
+        value_parser = parse_duration,
+        value_name = "DURATION",
+        default_value = "1ms",
+        requires = "off_cpu"
+    )]
+    pub min_block: Duration,
+
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value_t = ProfileFormat::Table)]
     pub output: ProfileFormat,
@@ -297,6 +312,7 @@ impl ProfileArgs {
             frequency_hz: self.frequency,
             user: self.stacks != Stacks::Kernel,
             kernel: self.stacks != Stacks::User,
+            off_cpu: self.off_cpu.then_some(self.min_block),
             format: self.output,
             file: self.output_file.clone(),
         }
@@ -308,6 +324,8 @@ pub struct ProfileOptions {
     pub frequency_hz: u64,
     pub user: bool,
     pub kernel: bool,
+    /// Off-CPU time instead of samples, leaving out blocks shorter than this.
+    pub off_cpu: Option<Duration>,
     pub format: ProfileFormat,
     pub file: Option<PathBuf>,
 }
@@ -483,10 +501,25 @@ mod tests {
                 frequency_hz: 99,
                 user: true,
                 kernel: true,
+                off_cpu: None,
                 format: ProfileFormat::Table,
                 file: None,
             }
         );
+        let cli =
+            parse(&["profile", "--local", "--off-cpu", "--min-block", "10ms"]).expect("parses");
+        let Command::Profile(args) = cli.command else {
+            panic!("not a profile");
+        };
+        assert_eq!(args.options().off_cpu, Some(Duration::from_millis(10)));
+        let cli = parse(&["profile", "--local", "--off-cpu"]).expect("parses");
+        let Command::Profile(args) = cli.command else {
+            panic!("not a profile");
+        };
+        assert_eq!(args.options().off_cpu, Some(Duration::from_millis(1)));
+        let err = parse(&["profile", "--local", "--min-block", "1ms"])
+            .expect_err("--min-block needs --off-cpu");
+        assert_eq!(err.exit_code(), 2);
         let cli = parse(&[
             "profile",
             "--local",

@@ -75,6 +75,7 @@ pub fn probe_spec(args: &TraceArgs) -> Result<ProbeSpec, CliError> {
                 frequency_hz: tracer_protocol::spec::DEFAULT_FREQUENCY_HZ,
                 user: true,
                 kernel: true,
+                off_cpu: None,
                 format: ProfileFormat::Table,
                 file: None,
             });
@@ -82,6 +83,12 @@ pub fn probe_spec(args: &TraceArgs) -> Result<ProbeSpec, CliError> {
                 frequency_hz: options.frequency_hz,
                 user: options.user,
                 kernel: options.kernel,
+                off_cpu: options.off_cpu.is_some(),
+                min_block_ns: options
+                    .off_cpu
+                    .map_or(tracer_protocol::spec::DEFAULT_MIN_BLOCK_NS, |min| {
+                        u64::try_from(min.as_nanos()).unwrap_or(u64::MAX)
+                    }),
             })
         }
         "packet-drop" => Ok(ProbeSpec::PacketDrop {}),

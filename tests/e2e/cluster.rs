@@ -15,7 +15,10 @@ use std::{
 
 use e2e::{
     binaries,
-    cluster::{Cluster, execing_deployment, workload_deployment, workload_pod},
+    cluster::{
+        Cluster, execing_deployment, profile_deployment, profile_pod, workload_deployment,
+        workload_pod,
+    },
 };
 use serde_json::Value;
 
@@ -31,9 +34,14 @@ struct Trace {
 
 impl Trace {
     fn start(cluster: &Cluster, args: &[&str]) -> Trace {
+        Trace::command(cluster, "trace", args)
+    }
+
+    /// `kubectl-ebpf COMMAND ARGS` (`trace`, `profile`).
+    fn command(cluster: &Cluster, command: &str, args: &[&str]) -> Trace {
         let mut child = cluster
             .plugin()
-            .arg("trace")
+            .arg(command)
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -644,4 +652,72 @@ fn exec_events_of_a_deployment_carry_node_namespace_pod_and_container() {
     }
     assert_eq!(seen, pod_names, "one exec per checkout pod: {events:?}");
     assert_eq!(result["events_total"], 2, "{events:?}");
+}
+
+#[test]
+fn profile_of_a_deployment_roots_each_replica_at_its_pod_and_names_the_hot_functions() {
+    let cluster = Cluster::start(3, &[]);
+    let trigger = cluster.trigger("go");
+    cluster.apply(&profile_deployment("checkout", 2, "spin", 3000, &trigger));
+    let pods = cluster.wait_running("default", "app=checkout", 2);
+    assert_eq!(nodes_of(&pods).len(), 2, "two replicas on two nodes");
+    // The same workload outside the deployment, beside a replica: not profiled.
+    let first = nodes_of(&pods).first().expect("a node").clone();
+    cluster.apply(&profile_pod("bystander", &first, "spin", 3000, &trigger));
+    cluster.wait_running("default", "app=bystander", 1);
+    let mut trace = Trace::command(
+        &cluster,
+        "profile",
+        &["deploy/checkout", "-o", "folded", "-d", "5s"],
+    );
+    trace.wait_attached(2);
+    go(&cluster);
+    let (code, stdout, stderr) = trace.finish();
+    assert_eq!(code, Some(0), "{stderr}");
+
+    let roots: BTreeSet<String> = pods
+        .iter()
+        .map(|pod| {
+            format!(
+                "default/{}/app",
+                pod["metadata"]["name"].as_str().expect("name")
+            )
+        })
+        .collect();
+    let mut per_root: std::collections::BTreeMap<&str, (u64, u64, u64)> = Default::default();
+    for line in stdout.lines() {
+        let (stack, count) = line.rsplit_once(' ').expect("`stack count` lines");
+        let count: u64 = count.parse().expect("a count");
+        let frames: Vec<&str> = stack.split(';').collect();
+        assert!(
+            roots.contains(frames[0]),
+            "a stack not rooted at a checkout container: {line}"
+        );
+        assert_eq!(frames[1], "profile-workloa", "{line}");
+        let (total, long, short) = per_root.entry(frames[0]).or_default();
+        *total += count;
+        let leaf = *frames.last().expect("frames");
+        let under_spin = frames.len() >= 3 && frames[frames.len() - 2] == "profile_workload::spin";
+        if leaf == "profile_workload::hot_long" && under_spin {
+            *long += count;
+        }
+        if leaf == "profile_workload::hot_short" && under_spin {
+            *short += count;
+        }
+    }
+    let seen: BTreeSet<String> = per_root.keys().map(|root| (*root).to_owned()).collect();
+    assert_eq!(seen, roots, "each replica has its own root:\n{stdout}");
+    for (root, (total, long, short)) in &per_root {
+        assert!(*short >= 5, "{root}: too few samples to judge:\n{stdout}");
+        assert!(
+            (long + short) * 10 >= total * 8,
+            "{root}: the hot functions hold {long} + {short} of {total} samples:\n{stdout}"
+        );
+        assert!(long > short, "{root}: hot_long {long} <= hot_short {short}");
+    }
+    assert!(
+        cluster.trace_objects().is_empty(),
+        "left behind: {:?}",
+        cluster.trace_objects()
+    );
 }

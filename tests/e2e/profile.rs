@@ -185,3 +185,204 @@ fn a_syscall_loop_shows_kernel_frames_in_the_json_profile() {
         "no kernel stack under read_zero: {stdout}"
     );
 }
+
+#[test]
+fn off_cpu_time_goes_to_the_sleeping_function_in_microseconds() {
+    let cgroup = TestCgroup::create("profile-off");
+    let inside = workload("sleep");
+    let outside = workload("sleep");
+    cgroup.add(inside.pid());
+    let mut workloads = [inside, outside];
+    let (_, stdout) = profile(&cgroup, &["--off-cpu", "-o", "folded"], &mut workloads);
+
+    let root = root(&cgroup);
+    let mut sleepy_us = 0;
+    let mut kernel_frames = false;
+    for line in stdout.lines() {
+        let (stack, value) = line.rsplit_once(' ').expect("`stack value` lines");
+        let value: u64 = value.parse().expect("microseconds");
+        let frames: Vec<&str> = stack.split(';').collect();
+        assert_eq!(frames[0], root, "a stack from outside the target: {line}");
+        if frames.contains(&"profile_workload::sleepy") {
+            sleepy_us += value;
+            // It blocked in the kernel, in the sleep it asked for.
+            kernel_frames |= frames
+                .iter()
+                .any(|frame| frame.ends_with("_[k]") && frame.contains("nanosleep"));
+        }
+    }
+    // sleepy sleeps for the whole WORK_MS, 10 ms at a time (each over 1 ms, so none is
+    // left out); the loop between sleeps runs on the CPU and the last sleep may overrun.
+    let work_us: u64 = WORK_MS.parse::<u64>().expect("millis") * 1000;
+    assert!(
+        (work_us * 85 / 100..=work_us * 105 / 100).contains(&sleepy_us),
+        "sleepy blocked {sleepy_us} us of {work_us}:\n{stdout}"
+    );
+    assert!(
+        kernel_frames,
+        "no nanosleep kernel frame under sleepy:\n{stdout}"
+    );
+}
+
+#[test]
+fn the_flame_graph_is_well_formed_xml_and_names_the_hot_functions() {
+    let cgroup = TestCgroup::create("profile-svg");
+    let inside = workload("spin");
+    cgroup.add(inside.pid());
+    let mut workloads = [inside];
+    let (_, svg) = profile(&cgroup, &["-o", "svg"], &mut workloads);
+
+    let root = check_xml(&svg).unwrap_or_else(|err| panic!("{err}:\n{svg}"));
+    assert_eq!(root, "svg");
+    for function in ["profile_workload::hot_long", "profile_workload::hot_short"] {
+        assert!(
+            svg.contains(&format!("<title>{function} (")),
+            "no frame titled {function}:\n{svg}"
+        );
+    }
+}
+
+/// Checks that `text` is one well-formed XML element (tags balanced and nested, attribute
+/// values quoted, `&` only in entities, CDATA and comments closed), with only a prolog,
+/// comments or whitespace around it; its root element's name.
+fn check_xml(text: &str) -> Result<String, String> {
+    let mut open: Vec<&str> = Vec::new();
+    let mut root: Option<String> = None;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let Some(start) = rest.find('<') else {
+            check_text(rest, open.is_empty())?;
+            break;
+        };
+        check_text(&rest[..start], open.is_empty())?;
+        rest = &rest[start..];
+        let mut skipped = false;
+        for (opener, closer) in [("<![CDATA[", "]]>"), ("<!--", "-->"), ("<?", "?>")] {
+            if let Some(after) = rest.strip_prefix(opener) {
+                let end = after
+                    .find(closer)
+                    .ok_or_else(|| format!("unclosed {opener}"))?;
+                rest = &after[end + closer.len()..];
+                skipped = true;
+                break;
+            }
+        }
+        if skipped {
+            continue;
+        }
+        if rest.starts_with("<!") {
+            // DOCTYPE: no internal subset in what inferno writes.
+            let end = rest.find('>').ok_or("unclosed <!DOCTYPE")?;
+            rest = &rest[end + 1..];
+            continue;
+        }
+        let end = tag_end(rest)?;
+        let tag = &rest[1..end];
+        rest = &rest[end + 1..];
+        if let Some(name) = tag.strip_prefix('/') {
+            let name = name.trim();
+            let top = open
+                .pop()
+                .ok_or_else(|| format!("</{name}> closes nothing"))?;
+            if top != name {
+                return Err(format!("</{name}> closes <{top}>"));
+            }
+            continue;
+        }
+        let self_closing = tag.ends_with('/');
+        let body = tag.trim_end_matches('/');
+        let name = body.split_whitespace().next().ok_or("an empty tag")?;
+        check_attributes(&body[name.len()..])?;
+        if open.is_empty() {
+            if root.is_some() {
+                return Err(format!("a second root element <{name}>"));
+            }
+            root = Some(name.to_owned());
+        }
+        if !self_closing {
+            open.push(name);
+        }
+    }
+    if let Some(top) = open.pop() {
+        return Err(format!("<{top}> is never closed"));
+    }
+    root.ok_or_else(|| "no element".to_owned())
+}
+
+/// The index of the `>` ending the tag `text` starts with, outside quoted values.
+fn tag_end(text: &str) -> Result<usize, String> {
+    let mut quote = None;
+    for (i, c) in text.char_indices().skip(1) {
+        match (quote, c) {
+            (None, '"' | '\'') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            (None, '>') => return Ok(i),
+            (None, '<') => return Err(format!("'<' inside a tag: {}", &text[..i])),
+            _ => {}
+        }
+    }
+    Err("an unclosed tag".to_owned())
+}
+
+/// `name="value"` pairs, each value quoted and its `&`s entities.
+fn check_attributes(mut text: &str) -> Result<(), String> {
+    loop {
+        text = text.trim_start();
+        if text.is_empty() {
+            return Ok(());
+        }
+        let eq = text
+            .find('=')
+            .ok_or_else(|| format!("an attribute without a value: {text}"))?;
+        let value = text[eq + 1..].trim_start();
+        let quote = value
+            .chars()
+            .next()
+            .filter(|c| *c == '"' || *c == '\'')
+            .ok_or_else(|| format!("an unquoted value: {text}"))?;
+        let close = value[1..]
+            .find(quote)
+            .ok_or_else(|| format!("an unclosed value: {text}"))?;
+        check_entities(&value[1..1 + close])?;
+        text = &value[close + 2..];
+    }
+}
+
+/// Character data: entities only, and nothing but whitespace outside the root.
+fn check_text(text: &str, outside: bool) -> Result<(), String> {
+    if outside && !text.trim().is_empty() {
+        return Err(format!("text outside the root element: {text:?}"));
+    }
+    check_entities(text)
+}
+
+fn check_entities(text: &str) -> Result<(), String> {
+    for (i, _) in text.match_indices('&') {
+        let entity = &text[i + 1..];
+        let named = entity.find(';').is_some_and(|end| {
+            end > 0
+                && entity[..end]
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '#')
+        });
+        if !named {
+            return Err(format!("a bare '&': {}", &entity[..entity.len().min(20)]));
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn the_xml_check_finds_what_is_wrong() {
+    assert_eq!(
+        check_xml(
+            r#"<?xml version="1.0"?><!DOCTYPE svg><svg a="1"><g><![CDATA[ a<b ]]><![CDATA[ c>d ]]><title>x &amp; y</title><rect/></g></svg>"#
+        ),
+        Ok("svg".to_owned())
+    );
+    assert!(check_xml("<svg><g></svg>").is_err());
+    assert!(check_xml("<svg><g></g>").is_err());
+    assert!(check_xml("<svg a=1></svg>").is_err());
+    assert!(check_xml("<svg>a & b</svg>").is_err());
+    assert!(check_xml("<svg></svg><svg></svg>").is_err());
+}

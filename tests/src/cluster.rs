@@ -207,7 +207,64 @@ spec:
     )
 }
 
-/// A Pod pinned to `node` doing the same, for what must not be traced.
+/// A Deployment whose pods run the profiler's workload (built with frame pointers):
+/// `mode` (`spin`, `read`) for `millis` once `trigger` exists, then sleep.
+pub fn profile_deployment(
+    name: &str,
+    replicas: u32,
+    mode: &str,
+    millis: u64,
+    trigger: &Path,
+) -> String {
+    format!(
+        r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {name}
+  namespace: default
+spec:
+  replicas: {replicas}
+  selector:
+    matchLabels:
+      app: {name}
+  template:
+    metadata:
+      labels:
+        app: {name}
+    spec:
+      containers:
+      - name: app
+        image: example.com/profiled:1
+        command: ["{workload}", "{mode}", "{millis}", "--after", "{trigger}"]
+"#,
+        workload = env!("PROFILE_WORKLOAD_FP"),
+        trigger = trigger.display(),
+    )
+}
+
+/// A Pod pinned to `node` running the profiler's workload as `profile_deployment` does.
+pub fn profile_pod(name: &str, node: &str, mode: &str, millis: u64, trigger: &Path) -> String {
+    format!(
+        r#"apiVersion: v1
+kind: Pod
+metadata:
+  name: {name}
+  namespace: default
+  labels:
+    app: {name}
+spec:
+  nodeName: {node}
+  containers:
+  - name: app
+    image: example.com/profiled:1
+    command: ["{workload}", "{mode}", "{millis}", "--after", "{trigger}"]
+"#,
+        workload = env!("PROFILE_WORKLOAD_FP"),
+        trigger = trigger.display(),
+    )
+}
+
+/// A Pod pinned to `node` making getppid calls as `workload_deployment` pods do.
 pub fn workload_pod(name: &str, node: &str, calls: u64, trigger: &Path) -> String {
     let workload = binaries::path("syscall-workload");
     format!(

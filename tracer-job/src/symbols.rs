@@ -1,17 +1,27 @@
 //! Turning stack addresses into function names, on the node where the binaries are.
 //!
 //! Kernel addresses are looked up in /proc/kallsyms; user addresses through the process's
-//! mappings (/proc/PID/maps, each file opened through /proc/PID/map_files, so binaries
-//! inside containers are found without knowing their mount namespace), from ELF symbol
-//! tables, demangled (Rust, C++), and from perf map files of JIT runtimes when present.
+//! mappings (/proc/PID/maps, each file opened as /proc/PID/root/PATH, so a binary inside a
+//! container is read from the container's own file system), from ELF symbol tables,
+//! demangled (Rust, C++), and from perf map files of JIT runtimes when present.
+//!
+//! Why /proc/PID/root and not /proc/PID/map_files: opening map_files takes
+//! CAP_SYS_ADMIN (or CAP_CHECKPOINT_RESTORE), while reading another process's maps and
+//! root takes CAP_SYS_PTRACE, which reading its maps needs anyway. The price: a binary
+//! deleted or replaced since the process started is read as it is now on disk, or not
+//! at all (then its frames show as `module+0xOFFSET`).
 //! An address nothing names is shown as `module+0xOFFSET` (its file and the offset in it)
 //! or `[unknown 0xADDRESS]`: frames are never dropped, so counts stay whole.
 
+use std::path::{Path, PathBuf};
+
 use blazesym::{
-    MaybeDefault,
+    Addr, MaybeDefault,
+    helper::ElfResolver,
     normalize::{Normalizer, UserMeta},
     symbolize::{
-        Input, Symbolized, Symbolizer,
+        FindSymOpts, Input, ProcessMemberInfo, ProcessMemberType, Reason, Resolve, ResolvedSym,
+        Symbolize, Symbolized, Symbolizer, TranslateFileOffset,
         source::{Kernel, Process, Source},
     },
 };
@@ -41,8 +51,10 @@ impl Symbols {
                 .enable_demangling(true)
                 .enable_code_info(false)
                 .enable_inlined_fns(false)
+                .set_process_dispatcher(through_root)
                 .build(),
-            normalizer: Normalizer::new(),
+            // Build ids would be read from the paths as this process sees them.
+            normalizer: Normalizer::builder().enable_build_ids(false).build(),
         }
     }
 
@@ -78,6 +90,8 @@ impl Symbols {
     pub fn user(&self, pid: u32, addrs: &[u64]) -> Vec<String> {
         let mut process = Process::new(pid.into());
         process.debug_syms = false;
+        // Files are opened through /proc/PID/root by `through_root`.
+        process.map_files = false;
         let src = Source::Process(process);
         let lookup = return_sites(addrs);
         let mut names: Vec<Option<String>> =
@@ -130,6 +144,53 @@ impl Symbols {
                 _ => None,
             })
             .collect()
+    }
+}
+
+/// Opens each file a process maps as `/proc/PID/root/PATH`, the file its path names in
+/// the process's mount namespace. A file that cannot be opened resolves nothing (its
+/// frames become `module+0xOFFSET`), rather than let a file of the same path in the
+/// tracer's own file system name them wrongly.
+fn through_root(member: ProcessMemberInfo<'_>) -> blazesym::Result<Option<Box<dyn Resolve>>> {
+    let ProcessMemberType::Path(entry) = member.member_entry else {
+        // `[vdso]`, `[heap]` and the like: blazesym's own handling.
+        return Ok(None);
+    };
+    let Some(path) = in_root(&entry.maps_file, &entry.symbolic_path) else {
+        return Ok(Some(Box::new(Unreadable)));
+    };
+    match ElfResolver::open(&path) {
+        Ok(resolver) => Ok(Some(Box::new(resolver))),
+        Err(_) => Ok(Some(Box::new(Unreadable))),
+    }
+}
+
+/// `/proc/PID/root/PATH` for a mapping whose map_files entry is
+/// `/proc/PID/map_files/RANGE` and whose path in the process is `PATH`.
+fn in_root(maps_file: &Path, symbolic: &Path) -> Option<PathBuf> {
+    let mut parts = maps_file.strip_prefix("/proc").ok()?.components();
+    let pid = parts.next()?.as_os_str().to_str()?.parse::<u32>().ok()?;
+    let relative = symbolic.strip_prefix("/").ok()?;
+    Some(PathBuf::from(format!("/proc/{pid}/root")).join(relative))
+}
+
+/// A mapped file that could not be read: it resolves no address.
+#[derive(Debug)]
+struct Unreadable;
+
+impl Symbolize for Unreadable {
+    fn find_sym(
+        &self,
+        _addr: Addr,
+        _opts: &FindSymOpts,
+    ) -> blazesym::Result<Result<ResolvedSym<'_>, Reason>> {
+        Ok(Err(Reason::MissingSyms))
+    }
+}
+
+impl TranslateFileOffset for Unreadable {
+    fn file_offset_to_virt_offset(&self, _file_offset: u64) -> blazesym::Result<Option<Addr>> {
+        Ok(None)
     }
 }
 
@@ -196,6 +257,18 @@ mod tests {
                 .map(String::from)
                 .to_vec()
         );
+    }
+
+    #[test]
+    fn files_are_opened_in_the_process_root() {
+        assert_eq!(
+            in_root(
+                Path::new("/proc/42/map_files/7f00-7f10"),
+                Path::new("/usr/lib/libc.so.6")
+            ),
+            Some(PathBuf::from("/proc/42/root/usr/lib/libc.so.6"))
+        );
+        assert_eq!(in_root(Path::new("/elsewhere"), Path::new("/x")), None);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! The `profile` probe: on-CPU samples counted by (process, user stack, kernel stack).
+//! The `profile` probe: on-CPU samples, or off-CPU nanoseconds, counted by (process, user
+//! stack, kernel stack).
 
 use crate::event::COMM_LEN;
 
@@ -22,7 +23,23 @@ pub const STACK_LOST: i32 = -2;
 /// Indexes into the `LOST` per-CPU counters.
 pub const LOST_STACK: u32 = 0;
 pub const LOST_MAP_FULL: u32 = 1;
-pub const LOST_COUNTERS: u32 = 2;
+/// Off-CPU: a thread switched out asleep that the in-flight map had no room for.
+pub const LOST_BLOCK_NOT_RECORDED: u32 = 2;
+pub const LOST_COUNTERS: u32 = 3;
+
+/// Off-CPU: sleeping target threads tracked at once (an LRU map keyed by thread id).
+pub const MAX_BLOCKED: u32 = 65_536;
+
+/// Off-CPU: a target thread switched out asleep, waiting to be switched back in.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Blocked {
+    /// `bpf_ktime_get_ns` when it was switched out.
+    pub since_ns: u64,
+    /// Its key, with the stacks it blocked in.
+    pub key: SampleKey,
+    pub comm: [u8; COMM_LEN],
+}
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -40,6 +57,7 @@ pub struct SampleKey {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SampleCount {
+    /// Samples on-CPU; nanoseconds blocked off-CPU.
     pub samples: u64,
     /// The sampled thread's name when the key was first seen on this CPU.
     pub comm: [u8; COMM_LEN],
@@ -52,3 +70,7 @@ unsafe impl aya::Pod for SampleKey {}
 #[cfg(feature = "user")]
 // SAFETY: plain old data, `#[repr(C)]`, no padding.
 unsafe impl aya::Pod for SampleCount {}
+
+#[cfg(feature = "user")]
+// SAFETY: plain old data, `#[repr(C)]`, no padding.
+unsafe impl aya::Pod for Blocked {}

@@ -16,7 +16,7 @@ use k8s_openapi::{
     },
     apimachinery::pkg::{api::resource::Quantity, apis::meta::v1::ObjectMeta},
 };
-use tracer_protocol::TraceSpec;
+use tracer_protocol::{ProbeSpec, TraceSpec};
 
 /// Labels every object of every trace carries.
 pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
@@ -193,7 +193,7 @@ impl TraceLaunch {
                 image_pull_policy: Some("IfNotPresent".to_owned()),
                 command: Some(vec!["/tracer-job".to_owned()]),
                 args: Some(vec![format!("{SPEC_DIR}/{SPEC_FILE}")]),
-                security_context: Some(self.security_context()),
+                security_context: Some(self.security_context(self.specs.get(node))),
                 resources: Some(ResourceRequirements {
                     requests: Some(BTreeMap::from([
                         ("cpu".to_owned(), Quantity("10m".to_owned())),
@@ -235,7 +235,7 @@ impl TraceLaunch {
         }
     }
 
-    fn security_context(&self) -> SecurityContext {
+    fn security_context(&self, spec: Option<&TraceSpec>) -> SecurityContext {
         if self.privileged {
             return SecurityContext {
                 privileged: Some(true),
@@ -250,13 +250,7 @@ impl TraceLaunch {
             read_only_root_filesystem: Some(true),
             run_as_user: Some(0),
             capabilities: Some(Capabilities {
-                // BPF loads programs and maps, PERFMON attaches tracing programs,
-                // SYS_RESOURCE lets kernels before 5.11 raise the memlock limit.
-                add: Some(vec![
-                    "BPF".to_owned(),
-                    "PERFMON".to_owned(),
-                    "SYS_RESOURCE".to_owned(),
-                ]),
+                add: Some(capabilities(spec)),
                 drop: Some(vec!["ALL".to_owned()]),
             }),
             // Runtime default profiles of older runtimes refuse bpf() without SYS_ADMIN.
@@ -272,6 +266,26 @@ impl TraceLaunch {
     pub fn namespace(&self) -> Namespace {
         jobs_namespace(&self.job_namespace)
     }
+}
+
+/// What the tracer of `spec` needs and nothing more. BPF loads programs and maps,
+/// PERFMON attaches tracing programs, SYS_RESOURCE lets kernels before 5.11 raise the
+/// memlock limit. The profiler symbolizes on the node: user frames need SYS_PTRACE (to
+/// read other processes' /proc/PID/maps and their files through /proc/PID/root), kernel
+/// frames need SYSLOG (/proc/kallsyms shows addresses only to it once kptr_restrict is
+/// set or perf_event_paranoid is above 1).
+fn capabilities(spec: Option<&TraceSpec>) -> Vec<String> {
+    let mut caps = vec!["BPF", "PERFMON", "SYS_RESOURCE"];
+    for probe in spec.map(|spec| spec.probes.as_slice()).unwrap_or_default() {
+        if let ProbeSpec::Profile { user, kernel, .. } = probe {
+            for (needed, cap) in [(*user, "SYS_PTRACE"), (*kernel, "SYSLOG")] {
+                if needed && !caps.contains(&cap) {
+                    caps.push(cap);
+                }
+            }
+        }
+    }
+    caps.into_iter().map(str::to_owned).collect()
 }
 
 /// The namespace tracer Jobs run in: the tracer needs host PID and host paths, which
@@ -334,7 +348,7 @@ pub fn new_trace_id() -> String {
 
 #[cfg(test)]
 mod tests {
-    use tracer_protocol::{ProbeSpec, Targets};
+    use tracer_protocol::Targets;
 
     use super::*;
 
@@ -442,6 +456,45 @@ mod tests {
         let security = privileged.containers[0].security_context.as_ref().unwrap();
         assert_eq!(security.privileged, Some(true));
         assert!(security.capabilities.is_none());
+    }
+
+    /// The capabilities the unprivileged tracer container of `probe`'s first Job adds.
+    fn added_capabilities(probe: ProbeSpec) -> Vec<String> {
+        let mut launch = launch(false, None);
+        for spec in launch.specs.values_mut() {
+            spec.probes = vec![probe.clone()];
+        }
+        let job = launch.jobs().remove(0);
+        let pod = job.spec.unwrap().template.spec.unwrap();
+        let security = pod.containers[0].security_context.clone().unwrap();
+        security.capabilities.unwrap().add.unwrap()
+    }
+
+    #[test]
+    fn the_profiler_adds_what_symbolizing_needs_and_only_it() {
+        let profile = |user, kernel| ProbeSpec::Profile {
+            frequency_hz: 99,
+            user,
+            kernel,
+            off_cpu: false,
+            min_block_ns: 0,
+        };
+        assert_eq!(
+            added_capabilities(profile(true, true)),
+            ["BPF", "PERFMON", "SYS_RESOURCE", "SYS_PTRACE", "SYSLOG"]
+        );
+        assert_eq!(
+            added_capabilities(profile(true, false)),
+            ["BPF", "PERFMON", "SYS_RESOURCE", "SYS_PTRACE"]
+        );
+        assert_eq!(
+            added_capabilities(profile(false, true)),
+            ["BPF", "PERFMON", "SYS_RESOURCE", "SYSLOG"]
+        );
+        assert_eq!(
+            added_capabilities(ProbeSpec::Exec {}),
+            ["BPF", "PERFMON", "SYS_RESOURCE"]
+        );
     }
 
     fn launch_privileged_pod() -> PodSpec {

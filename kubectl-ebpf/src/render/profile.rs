@@ -8,6 +8,9 @@
 //!
 //! Shown as the top functions by self and total samples (`table`), those lines
 //! (`folded`), a flame graph (`svg`) or one JSON document.
+//!
+//! Off-CPU profiles (`blocked_us` counts) have the same shape; their values are
+//! microseconds blocked instead of samples.
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
@@ -28,6 +31,9 @@ pub const PROBE: &str = "profile";
 /// The count holding samples per stack.
 const SAMPLES: &str = "samples";
 
+/// The count holding microseconds blocked per stack, off-CPU.
+const BLOCKED_US: &str = "blocked_us";
+
 /// The count holding milliseconds spent symbolizing, per node.
 const SYMBOLIZE_MS: &str = "symbolize_ms";
 
@@ -39,8 +45,9 @@ pub const PROFILE_SCHEMA: &str = "kubectl-ebpf/profile/v1";
 /// The profile merged over nodes.
 #[derive(Debug, Default, Serialize)]
 pub struct Profile {
+    /// Samples on-CPU, microseconds blocked off-CPU, summed over stacks.
     pub samples: u64,
-    /// Folded stacks (root first) and their samples, by stack.
+    /// Folded stacks (root first) and their samples (or microseconds), by stack.
     pub stacks: BTreeMap<String, u64>,
     /// Milliseconds the nodes spent symbolizing, summed.
     pub symbolize_ms: u64,
@@ -61,7 +68,7 @@ impl Profile {
         let mut profile = Profile::default();
         for count in result.counts.iter().filter(|count| count.probe == PROBE) {
             match count.name.as_str() {
-                SAMPLES => {
+                SAMPLES | BLOCKED_US => {
                     let line = folded(&count.key);
                     *profile.stacks.entry(line).or_default() += count.value;
                     profile.samples += count.value;
@@ -152,6 +159,28 @@ pub fn write(
     }
 }
 
+/// One line on what the profile holds.
+fn summary(profile: &Profile, result: &TraceResult, options: &ProfileOptions) -> String {
+    let seconds = result.duration_ms as f64 / 1000.0;
+    let nodes = result.nodes.len();
+    match options.off_cpu {
+        Some(min) => format!(
+            "{} ms blocked (blocks of {} or more) over {seconds:.1}s on {nodes} node(s)",
+            millis(profile.samples),
+            crate::units::format_ns(min.as_nanos() as f64),
+        ),
+        None => format!(
+            "{} samples at {} Hz over {seconds:.1}s on {nodes} node(s)",
+            profile.samples, options.frequency_hz
+        ),
+    }
+}
+
+/// Microseconds as milliseconds with one decimal.
+fn millis(us: u64) -> String {
+    format!("{:.1}", us as f64 / 1000.0)
+}
+
 fn write_table(
     profile: &Profile,
     result: &TraceResult,
@@ -160,39 +189,59 @@ fn write_table(
 ) -> io::Result<()> {
     writeln!(
         out,
-        "{} samples at {} Hz over {:.1}s on {} node(s); symbolized in {} ms.",
-        profile.samples,
-        options.frequency_hz,
-        result.duration_ms as f64 / 1000.0,
-        result.nodes.len(),
+        "{}; symbolized in {} ms.",
+        summary(profile, result, options),
         profile.symbolize_ms
     )?;
     if profile.samples == 0 {
-        return writeln!(
-            out,
-            "No sample was taken: the targets did not run on a CPU."
-        );
+        let why = match options.off_cpu {
+            Some(_) => "Nothing was blocked that long: the targets did not sleep or wait.",
+            None => "No sample was taken: the targets did not run on a CPU.",
+        };
+        return writeln!(out, "{why}");
     }
+    let what = if options.off_cpu.is_some() {
+        "time blocked"
+    } else {
+        "samples"
+    };
     let mut functions = profile.functions();
     writeln!(out)?;
-    writeln!(out, "Top functions by self samples:")?;
-    functions_table(&functions, profile.samples, out)?;
+    writeln!(out, "Top functions by self {what}:")?;
+    functions_table(&functions, profile.samples, options, out)?;
     functions.sort_by(|a, b| (b.total, &a.name).cmp(&(a.total, &b.name)));
     writeln!(out)?;
-    writeln!(out, "Top functions by total samples:")?;
-    functions_table(&functions, profile.samples, out)
+    writeln!(out, "Top functions by total {what}:")?;
+    functions_table(&functions, profile.samples, options, out)
 }
 
-fn functions_table(functions: &[Function], samples: u64, out: &mut dyn Write) -> io::Result<()> {
+fn functions_table(
+    functions: &[Function],
+    samples: u64,
+    options: &ProfileOptions,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let share = |count: u64| format!("{:.1}%", count as f64 * 100.0 / samples.max(1) as f64);
+    let off_cpu = options.off_cpu.is_some();
+    let value = |count: u64| {
+        if off_cpu {
+            millis(count)
+        } else {
+            count.to_string()
+        }
+    };
     let mut table = Table::new();
     table.load_style(NOTHING);
-    table.set_header(["SELF", "SELF%", "TOTAL", "TOTAL%", "FUNCTION"]);
+    if off_cpu {
+        table.set_header(["SELF ms", "SELF%", "TOTAL ms", "TOTAL%", "FUNCTION"]);
+    } else {
+        table.set_header(["SELF", "SELF%", "TOTAL", "TOTAL%", "FUNCTION"]);
+    }
     for function in functions.iter().take(TABLE_ROWS) {
         table.add_row([
-            Cell::new(function.self_samples).set_alignment(CellAlignment::Right),
+            Cell::new(value(function.self_samples)).set_alignment(CellAlignment::Right),
             Cell::new(share(function.self_samples)).set_alignment(CellAlignment::Right),
-            Cell::new(function.total).set_alignment(CellAlignment::Right),
+            Cell::new(value(function.total)).set_alignment(CellAlignment::Right),
             Cell::new(share(function.total)).set_alignment(CellAlignment::Right),
             Cell::new(&function.name),
         ]);
@@ -203,9 +252,19 @@ fn functions_table(functions: &[Function], samples: u64, out: &mut dyn Write) ->
 #[derive(Serialize)]
 struct Document<'a> {
     schema: &'static str,
+    /// `on-cpu` or `off-cpu`.
+    mode: &'static str,
+    /// What stack counts are: `samples`, or `us` (microseconds blocked).
+    unit: &'static str,
     duration_ms: u64,
-    frequency_hz: u64,
-    samples: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    frequency_hz: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    min_block_us: Option<u64>,
+    /// The stack counts summed.
+    total: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    samples: Option<u64>,
     symbolize_ms: u64,
     partial: bool,
     lost: u64,
@@ -235,11 +294,20 @@ fn write_json(
         })
         .collect();
     stacks.sort_by(|a, b| (b.count, a.stack).cmp(&(a.count, b.stack)));
+    let off_cpu = options.off_cpu;
     let document = Document {
         schema: PROFILE_SCHEMA,
+        mode: if off_cpu.is_some() {
+            "off-cpu"
+        } else {
+            "on-cpu"
+        },
+        unit: if off_cpu.is_some() { "us" } else { "samples" },
         duration_ms: result.duration_ms,
-        frequency_hz: options.frequency_hz,
-        samples: profile.samples,
+        frequency_hz: off_cpu.is_none().then_some(options.frequency_hz),
+        min_block_us: off_cpu.map(|min| u64::try_from(min.as_micros()).unwrap_or(u64::MAX)),
+        total: profile.samples,
+        samples: off_cpu.is_none().then_some(profile.samples),
         symbolize_ms: profile.symbolize_ms,
         partial: result.partial,
         lost: result.lost,
@@ -259,20 +327,22 @@ fn write_svg(
 ) -> io::Result<()> {
     let mut svg = inferno::flamegraph::Options::default();
     svg.title = "kubectl ebpf profile".to_owned();
-    svg.subtitle = Some(format!(
-        "{} samples at {} Hz over {:.1}s on {} node(s)",
-        profile.samples,
-        options.frequency_hz,
-        result.duration_ms as f64 / 1000.0,
-        result.nodes.len()
-    ));
-    svg.count_name = "samples".to_owned();
+    svg.subtitle = Some(summary(profile, result, options));
+    svg.count_name = if options.off_cpu.is_some() {
+        "us".to_owned()
+    } else {
+        "samples".to_owned()
+    };
     let lines = profile.lines();
     if lines.is_empty() {
         // inferno refuses an empty profile; a graph that says so is still an SVG.
+        let why = match options.off_cpu {
+            Some(_) => "Nothing was blocked that long: the targets did not sleep or wait.",
+            None => "No sample was taken: the targets did not run on a CPU.",
+        };
         return writeln!(
             out,
-            r#"<svg xmlns="http://www.w3.org/2000/svg" width="600" height="40"><text x="10" y="25">No sample was taken: the targets did not run on a CPU.</text></svg>"#
+            r#"<svg xmlns="http://www.w3.org/2000/svg" width="600" height="40"><text x="10" y="25">{why}</text></svg>"#
         );
     }
     inferno::flamegraph::from_lines(&mut svg, lines.iter().map(String::as_str), out)
@@ -365,6 +435,7 @@ mod tests {
             frequency_hz: 99,
             user: true,
             kernel: true,
+            off_cpu: None,
             format: ProfileFormat::Folded,
             file: None,
         };
@@ -386,5 +457,57 @@ mod tests {
         options.format = ProfileFormat::Svg;
         let svg = render(&options);
         assert!(svg.contains("<svg") && svg.contains("spin"), "{svg}");
+    }
+
+    #[test]
+    fn off_cpu_values_are_time_blocked() {
+        let mut merger = Merger::new();
+        let key = [
+            ("namespace", "shop"),
+            ("pod", "api-1"),
+            ("container", "app"),
+            ("comm", "api"),
+            ("stack", "main;sleepy;clock_nanosleep"),
+        ];
+        let mut blocked = sample(&key, 1_500_000);
+        if let Decoded::Record(Record::Count { name, .. }) = &mut blocked {
+            *name = BLOCKED_US.to_owned();
+        }
+        merger.apply("a", blocked);
+        let result = merger.result(PROBE, 2000);
+        let mut options = ProfileOptions {
+            frequency_hz: 99,
+            user: true,
+            kernel: true,
+            off_cpu: Some(std::time::Duration::from_millis(1)),
+            format: ProfileFormat::Folded,
+            file: None,
+        };
+        let render = |options: &ProfileOptions| {
+            let mut out = Vec::new();
+            write(&result, options, &mut out).expect("writes");
+            String::from_utf8(out).expect("utf-8")
+        };
+        assert_eq!(
+            render(&options),
+            "shop/api-1/app;api;main;sleepy;clock_nanosleep 1500000\n"
+        );
+        options.format = ProfileFormat::Table;
+        let table = render(&options);
+        assert!(
+            table.starts_with("1500.0 ms blocked (blocks of 1ms or more) over 2.0s"),
+            "{table}"
+        );
+        assert!(
+            table.contains("SELF ms") && table.contains("1500.0"),
+            "{table}"
+        );
+        options.format = ProfileFormat::Json;
+        let json: serde_json::Value = serde_json::from_str(&render(&options)).expect("json");
+        assert_eq!(json["mode"], "off-cpu");
+        assert_eq!(json["unit"], "us");
+        assert_eq!(json["total"], 1_500_000);
+        assert_eq!(json["min_block_us"], 1000);
+        assert!(json.get("samples").is_none(), "{json}");
     }
 }

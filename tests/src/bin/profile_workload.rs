@@ -1,20 +1,31 @@
 //! The profiler's workload: known functions that use known shares of a CPU.
 //!
 //! `profile-workload spin MILLIS`: for MILLIS of wall time, rounds of `hot_long` then
-//! `hot_short`, the first doing twice the work of the second, both called from `spin`.
+//! `hot_short`, the first doing twice the work of the second, both called from `spin`;
+//! after `done` it prints `rounds N`, the rounds it did (the work, for benchmarks).
 //! `profile-workload read MILLIS`: for MILLIS, reads of /dev/zero (time in the kernel).
+//! `profile-workload sleep MILLIS`: for MILLIS, `sleepy` sleeps 10 ms at a time (time
+//! off the CPU).
 //!
 //! Both print `ready`, wait for a line on stdin, work, print `done`, then wait for stdin
 //! to close and exit. The hot functions are never inlined, so they keep their frames.
+//!
+//! With `--after FILE` (for pods, which have no stdin), they wait until FILE exists
+//! instead of for a line, and after `done` sleep until killed.
 
 use std::{
     hint::black_box,
     io::{BufRead, Read, Write},
+    path::PathBuf,
+    sync::atomic::{AtomicU64, Ordering},
     time::{Duration, Instant},
 };
 
 /// Iterations of `hot_short` per round; `hot_long` does twice as many.
 const ROUND: u64 = 200_000;
+
+/// Rounds `spin` did.
+static ROUNDS: AtomicU64 = AtomicU64::new(0);
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -26,16 +37,40 @@ fn main() {
     let work: fn(Duration) = match args.first().map(String::as_str) {
         Some("spin") => spin,
         Some("read") => read_zero,
+        Some("sleep") => sleepy,
+        _ => usage(),
+    };
+    let trigger = match (args.get(2).map(String::as_str), args.get(3)) {
+        (None, _) => None,
+        (Some("--after"), Some(file)) => Some(PathBuf::from(file)),
         _ => usage(),
     };
     let mut stdout = std::io::stdout();
     let _ = writeln!(stdout, "ready");
     let _ = stdout.flush();
     let mut line = String::new();
-    let _ = std::io::stdin().lock().read_line(&mut line);
+    match &trigger {
+        Some(file) => {
+            while !file.exists() {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        None => {
+            let _ = std::io::stdin().lock().read_line(&mut line);
+        }
+    }
     work(until);
     let _ = writeln!(stdout, "done");
+    let rounds = ROUNDS.load(Ordering::Relaxed);
+    if rounds > 0 {
+        let _ = writeln!(stdout, "rounds {rounds}");
+    }
     let _ = stdout.flush();
+    if trigger.is_some() {
+        loop {
+            std::thread::sleep(Duration::from_secs(3600));
+        }
+    }
     while std::io::stdin()
         .lock()
         .read_line(&mut line)
@@ -47,10 +82,13 @@ fn main() {
 fn spin(until: Duration) {
     let started = Instant::now();
     let mut x = 1u64;
+    let mut rounds = 0;
     while started.elapsed() < until {
         x = hot_long(x);
         x = hot_short(x);
+        rounds += 1;
     }
+    ROUNDS.store(rounds, Ordering::Relaxed);
     black_box(x);
 }
 
@@ -88,7 +126,15 @@ fn read_zero(until: Duration) {
     black_box(&buffer);
 }
 
+#[inline(never)]
+fn sleepy(until: Duration) {
+    let started = Instant::now();
+    while started.elapsed() < until {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 fn usage() -> ! {
-    eprintln!("usage: profile-workload spin MILLIS | read MILLIS");
+    eprintln!("usage: profile-workload spin|read|sleep MILLIS [--after FILE]");
     std::process::exit(2)
 }

@@ -177,6 +177,8 @@ pub enum ProbeSpec {
     CpuTime {},
     /// On-CPU stacks sampled at `frequency_hz` on every CPU, counted in the kernel and
     /// symbolized on the node (`count` records named `samples`, see docs/protocol.md).
+    /// With `off_cpu`, time blocked instead, by the stack it blocked in (`count` records
+    /// named `blocked_us`); blocks shorter than `min_block_ns` are left out.
     Profile {
         #[serde(default = "default_frequency_hz")]
         frequency_hz: u64,
@@ -186,6 +188,10 @@ pub enum ProbeSpec {
         /// Take kernel stacks.
         #[serde(default = "yes")]
         kernel: bool,
+        #[serde(default, skip_serializing_if = "is_false")]
+        off_cpu: bool,
+        #[serde(default = "default_min_block_ns")]
+        min_block_ns: u64,
     },
     /// Packets the kernel drops: reason, protocol, location, flow; counts and events.
     PacketDrop {},
@@ -205,6 +211,13 @@ pub const DEFAULT_FREQUENCY_HZ: u64 = 99;
 
 /// Highest sampling frequency a spec may ask for.
 pub const MAX_FREQUENCY_HZ: u64 = 10_000;
+
+/// Off-CPU blocks shorter than this are left out when the spec does not say.
+pub const DEFAULT_MIN_BLOCK_NS: u64 = 1_000_000;
+
+fn default_min_block_ns() -> u64 {
+    DEFAULT_MIN_BLOCK_NS
+}
 
 fn default_frequency_hz() -> u64 {
     DEFAULT_FREQUENCY_HZ
@@ -331,6 +344,7 @@ impl TraceSpec {
                 frequency_hz,
                 user,
                 kernel,
+                ..
             } = probe
             {
                 if !(1..=MAX_FREQUENCY_HZ).contains(frequency_hz) {
@@ -467,9 +481,23 @@ mod tests {
                 frequency_hz: 99,
                 user: true,
                 kernel: true,
+                off_cpu: false,
+                min_block_ns: 1_000_000,
             }]
         );
         assert_eq!(spec.probes[0].name(), "profile");
+        let off_cpu = TraceSpec::parse(
+            br#"{"version":1,"probes":[{"probe":"profile","off_cpu":true,"min_block_ns":5}]}"#,
+        )
+        .expect("parses");
+        assert!(matches!(
+            off_cpu.probes[0],
+            ProbeSpec::Profile {
+                off_cpu: true,
+                min_block_ns: 5,
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -80,10 +80,15 @@ pub fn attach(spec: &ProbeSpec, targets: &ResolvedTargets) -> Result<Box<dyn Pro
             frequency_hz,
             user,
             kernel,
+            off_cpu,
+            min_block_ns,
         } => Ok(Box::new(profile::Profile::attach(
-            *frequency_hz,
-            *user,
-            *kernel,
+            &profile::Mode {
+                frequency_hz: *frequency_hz,
+                user: *user,
+                kernel: *kernel,
+                off_cpu: off_cpu.then_some(*min_block_ns),
+            },
             targets,
         )?)),
         ProbeSpec::PacketDrop {} => Ok(Box::new(packet_drop::PacketDrop::attach(targets)?)),

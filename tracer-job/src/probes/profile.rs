@@ -8,6 +8,9 @@
 //! separated, kernel frames marked `_[k]`). Beside them: `symbolize_ms` (time spent
 //! symbolizing) and the `lost` record (stacks the kernel could not store, keys that found
 //! the count map full).
+//!
+//! Off-CPU (`Mode::off_cpu`), the sched_switch program counts nanoseconds blocked
+//! instead of samples; the records are named `blocked_us` and carry microseconds.
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -24,15 +27,17 @@ use aya::{
     util::online_cpus,
 };
 use ebpf_common::profile::{
-    LOST_MAP_FULL, LOST_STACK, NO_STACK, STACK_LOST, SampleCount, SampleKey,
+    LOST_BLOCK_NOT_RECORDED, LOST_MAP_FULL, LOST_STACK, NO_STACK, STACK_LOST, SampleCount,
+    SampleKey,
 };
 use tracer_protocol::{ErrorCode, Record};
 
 use super::{
-    Probe, events,
+    Probe, attach_raw_tracepoint, events,
     filter::FilterGlobals,
     hists, load, maps, missing_program,
     owners::{Key, Owners},
+    task,
 };
 use crate::{
     failure::Failure,
@@ -43,6 +48,17 @@ use crate::{
 const NAME: &str = "profile";
 
 const PROGRAM: &str = "profile_sample";
+
+const OFF_CPU_PROGRAM: &str = "profile_off_cpu";
+
+/// What the profile takes.
+pub struct Mode {
+    pub frequency_hz: u64,
+    pub user: bool,
+    pub kernel: bool,
+    /// Off-CPU time instead of samples, leaving out blocks shorter than this many ns.
+    pub off_cpu: Option<u64>,
+}
 
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/profile"));
 
@@ -64,28 +80,44 @@ pub struct Profile {
     comms: HashMap<SampleKey, String>,
     written: HashMap<Key, u64>,
     symbolizing: Duration,
+    /// The count's name: `samples`, or `blocked_us` off-CPU.
+    count_name: &'static str,
+    /// Kernel values per unit written (1, or 1000 ns per µs off-CPU).
+    per_unit: u64,
     snapshots: hists::Snapshots,
     /// Holds the program and its perf events; dropping it detaches them.
     _ebpf: Ebpf,
 }
 
 impl Profile {
-    pub fn attach(
-        frequency_hz: u64,
-        user: bool,
-        kernel: bool,
-        targets: &ResolvedTargets,
-    ) -> Result<Self, Failure> {
+    pub fn attach(mode: &Mode, targets: &ResolvedTargets) -> Result<Self, Failure> {
         let filter = FilterGlobals::new(targets);
-        let user_stacks = u8::from(user);
-        let kernel_stacks = u8::from(kernel);
+        let user_stacks = u8::from(mode.user);
+        let kernel_stacks = u8::from(mode.kernel);
+        let min_block_ns = mode.off_cpu.unwrap_or(0);
+        // Off-CPU finds the switched-in thread's id through the kernel's BTF.
+        let offsets = match mode.off_cpu {
+            Some(_) => task::Offsets::required_by(NAME)?,
+            None => task::Offsets::default(),
+        };
         let mut loader = EbpfLoader::new();
         filter.apply(&mut loader);
+        offsets.apply(&mut loader);
         loader
             .override_global("USER_STACKS", &user_stacks, true)
-            .override_global("KERNEL_STACKS", &kernel_stacks, true);
+            .override_global("KERNEL_STACKS", &kernel_stacks, true)
+            .override_global("MIN_BLOCK_NS", &min_block_ns, true);
         let mut ebpf = load(loader, OBJECT, NAME, targets)?;
-        attach_every_cpu(&mut ebpf, frequency_hz)?;
+        let (count_name, per_unit) = match mode.off_cpu {
+            Some(_) => {
+                attach_raw_tracepoint(&mut ebpf, OFF_CPU_PROGRAM, "sched_switch")?;
+                ("blocked_us", 1000)
+            }
+            None => {
+                attach_every_cpu(&mut ebpf, mode.frequency_hz)?;
+                ("samples", 1)
+            }
+        };
         Ok(Profile {
             counts: maps::take(&mut ebpf, "COUNTS")?,
             stacks: maps::take(&mut ebpf, "STACKS")?,
@@ -97,7 +129,9 @@ impl Profile {
             comms: HashMap::new(),
             written: HashMap::new(),
             symbolizing: Duration::ZERO,
-            snapshots: hists::Snapshots::new(NAME, "samples", "samples"),
+            count_name,
+            per_unit,
+            snapshots: hists::Snapshots::new(NAME, count_name, count_name),
             _ebpf: ebpf,
         })
     }
@@ -135,7 +169,7 @@ impl Profile {
                     return frames.clone();
                 }
                 let mut frames = match self.addresses(id) {
-                    Some(addrs) => self.symbols.kernel(&addrs),
+                    Some(addrs) => without_tracing(self.symbols.kernel(&addrs)),
                     None => vec![format!("[kernel stack unreadable]{KERNEL_SUFFIX}")],
                 };
                 frames.reverse();
@@ -198,13 +232,14 @@ impl Probe for Profile {
         }
         self.symbolizing += started.elapsed();
         for (key, value) in rows {
-            if !complete && self.written.get(&key) == Some(&value) {
+            let value = value / self.per_unit;
+            if value == 0 || (!complete && self.written.get(&key) == Some(&value)) {
                 continue;
             }
             self.written.insert(key.clone(), value);
             out.push(Record::Count {
                 probe: NAME.to_owned(),
-                name: "samples".to_owned(),
+                name: self.count_name.to_owned(),
                 key,
                 value,
             });
@@ -218,7 +253,8 @@ impl Probe for Profile {
             });
         }
         let lost = hists::sum(&self.lost, LOST_STACK)?
-            .wrapping_add(hists::sum(&self.lost, LOST_MAP_FULL)?);
+            .wrapping_add(hists::sum(&self.lost, LOST_MAP_FULL)?)
+            .wrapping_add(hists::sum(&self.lost, LOST_BLOCK_NOT_RECORDED)?);
         self.snapshots.lost(lost, complete, out);
         Ok(())
     }
@@ -255,6 +291,22 @@ fn attach_every_cpu(ebpf: &mut Ebpf, frequency_hz: u64) -> Result<(), Failure> {
     Ok(())
 }
 
+/// A kernel stack, innermost first, without the frames of the tracing that took it: a
+/// stack taken at a tracepoint (off-CPU) starts in the BPF program and the tracepoint's
+/// dispatch, above the function that hit the tracepoint.
+fn without_tracing(frames: Vec<String>) -> Vec<String> {
+    const TRACING: [&str; 4] = ["bpf_prog_", "bpf_trace_run", "__bpf_trace_", "__traceiter_"];
+    let skip = frames
+        .iter()
+        .take_while(|frame| TRACING.iter().any(|prefix| frame.starts_with(prefix)))
+        .count();
+    // A stack of nothing but tracing keeps its frames rather than become empty.
+    if skip == frames.len() {
+        return frames;
+    }
+    frames.into_iter().skip(skip).collect()
+}
+
 /// Frames joined by `;`; when longer than `max` bytes, frames from the middle are left
 /// out (the outermost and innermost tell the most) and a marker says how many.
 fn fold(frames: &[String], max: usize) -> String {
@@ -284,6 +336,26 @@ fn fold(frames: &[String], max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_tracing_frames_on_top_of_a_stack_go() {
+        let frames = |names: &[&str]| -> Vec<String> {
+            names.iter().map(|name| format!("{name}_[k]")).collect()
+        };
+        assert_eq!(
+            without_tracing(frames(&[
+                "bpf_prog_49377bd1434b404a_profile_off_cpu",
+                "bpf_trace_run4",
+                "__schedule",
+                "schedule",
+            ])),
+            frames(&["__schedule", "schedule"])
+        );
+        assert_eq!(
+            without_tracing(frames(&["bpf_trace_run4"])),
+            frames(&["bpf_trace_run4"])
+        );
+    }
 
     #[test]
     fn deep_stacks_lose_their_middle() {
