@@ -106,6 +106,28 @@ tracepoint:sock:inet_sock_set_state /args->protocol == 6 && args->oldstate == 2 
         ),
     },
     Case {
+        probe: "tcp-life",
+        spec: r#"{"probe":"tcp-life"}"#,
+        trigger: "the tcp-connect trigger; both ends of each connection end, so two events per operation",
+        ops: 5_000,
+        workload: loopback_connect,
+        bpftrace: Some(
+            "tracepoint:sock:inet_sock_set_state /args->protocol == 6 && args->newstate != 7 && !@s[args->skaddr]/ { @s[args->skaddr] = nsecs; } \
+tracepoint:sock:inet_sock_set_state /args->protocol == 6 && args->newstate == 7 && @s[args->skaddr]/ { printf(\"%d %s %d %d %d\\n\", pid, comm, args->sport, args->dport, nsecs - @s[args->skaddr]); delete(@s[args->skaddr]); }",
+        ),
+    },
+    Case {
+        probe: "tcp-reset",
+        spec: r#"{"probe":"tcp-reset"}"#,
+        trigger: "the tcp-connect trigger: the linger-0 close sends a reset and the accepted end receives it, so two events per operation",
+        ops: 5_000,
+        workload: loopback_connect,
+        bpftrace: Some(
+            "tracepoint:tcp:tcp_send_reset { printf(\"sent %d %s %d\\n\", pid, comm, args->state); } \
+tracepoint:tcp:tcp_receive_reset { printf(\"received %d %s\\n\", pid, comm); }",
+        ),
+    },
+    Case {
         probe: "packet-drop",
         spec: r#"{"probe":"packet-drop"}"#,
         trigger: "UDP datagram to a closed port on 127.0.0.1 (dropped: NO_SOCKET)",
