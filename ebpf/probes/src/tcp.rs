@@ -7,7 +7,7 @@ use aya_ebpf::{
 };
 use ebpf_common::{
     event::{COMM_LEN, EventHeader},
-    tcp::{AF_INET, AF_INET6, Flow, FlowOffsets, Owner},
+    tcp::{AF_INET, AF_INET6, Flow, FlowOffsets, IPPROTO_TCP, Owner},
 };
 
 use crate::{
@@ -25,6 +25,55 @@ static SOCK_ERR_OFFSET: u32 = 0;
 static TCP_BYTES_ACKED_OFFSET: u32 = 0;
 #[unsafe(no_mangle)]
 static TCP_BYTES_RECEIVED_OFFSET: u32 = 0;
+
+/// Field offsets of sock:inet_sock_set_state, from tracefs (tcp-connect and tcp-life).
+#[unsafe(no_mangle)]
+static SET_STATE_FLOW: FlowOffsets = FlowOffsets::ZERO;
+#[unsafe(no_mangle)]
+static SET_STATE_SKADDR_OFFSET: u32 = 8;
+#[unsafe(no_mangle)]
+static SET_STATE_OLDSTATE_OFFSET: u32 = 16;
+#[unsafe(no_mangle)]
+static SET_STATE_NEWSTATE_OFFSET: u32 = 20;
+#[unsafe(no_mangle)]
+static SET_STATE_PROTOCOL_OFFSET: u32 = 30;
+
+/// One TCP state change of sock:inet_sock_set_state.
+pub struct SetState {
+    /// The socket's address, its key in the probes' maps.
+    pub sk: u64,
+    pub old_state: u32,
+    pub new_state: u32,
+}
+
+/// The state change in an inet_sock_set_state record, when it is TCP's and names a socket.
+#[inline(always)]
+pub fn read_set_state(ctx: &TracePointContext) -> Option<SetState> {
+    // SAFETY: tracepoint fields at the offsets tracefs gave.
+    let (protocol, sk, old_state, new_state) = unsafe {
+        (
+            ctx.read_at::<u16>(global(&SET_STATE_PROTOCOL_OFFSET) as usize)
+                .unwrap_or(0),
+            ctx.read_at::<u64>(global(&SET_STATE_SKADDR_OFFSET) as usize)
+                .unwrap_or(0),
+            ctx.read_at::<i32>(global(&SET_STATE_OLDSTATE_OFFSET) as usize)
+                .unwrap_or(0) as u32,
+            ctx.read_at::<i32>(global(&SET_STATE_NEWSTATE_OFFSET) as usize)
+                .unwrap_or(0) as u32,
+        )
+    };
+    (protocol == IPPROTO_TCP && sk != 0).then_some(SetState {
+        sk,
+        old_state,
+        new_state,
+    })
+}
+
+/// The flow of an inet_sock_set_state record.
+#[inline(always)]
+pub fn read_set_state_flow(ctx: &TracePointContext) -> Flow {
+    read_flow(ctx, &global(&SET_STATE_FLOW))
+}
 
 /// The flow of a sock/tcp tracepoint record whose fields sit at `at`.
 #[inline(always)]

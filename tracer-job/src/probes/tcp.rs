@@ -9,7 +9,12 @@ use ebpf_common::tcp::{AF_INET, AF_INET6, Flow, FlowOffsets};
 use serde_json::json;
 use tracer_protocol::ErrorCode;
 
-use super::{events::Fields, filter::FilterGlobals, sock, task};
+use super::{
+    attach_tracepoint,
+    events::{Decoder, EventProbe, Fields},
+    filter::FilterGlobals,
+    load, sock, task,
+};
 use crate::{btf::Btf, failure::Failure, targets::ResolvedTargets, tracefs::Format};
 
 /// Where a sock/tcp tracepoint keeps its flow.
@@ -23,6 +28,44 @@ pub fn flow_offsets(format: &Format) -> Result<FlowOffsets, Failure> {
         saddr_v6: format.offset("saddr_v6", 16)?,
         daddr_v6: format.offset("daddr_v6", 16)?,
     })
+}
+
+/// Loads an event probe whose one program, `program`, follows `sock:inet_sock_set_state`
+/// (tcp-connect and tcp-life), with the record's offsets and the shared globals set.
+pub fn attach_set_state(
+    name: &'static str,
+    object: &[u8],
+    program: &str,
+    targets: &ResolvedTargets,
+    decode: Decoder,
+) -> Result<EventProbe, Failure> {
+    let set_state = Format::load("sock", "inet_sock_set_state")?;
+    let flow = flow_offsets(&set_state)?;
+    let offsets = [
+        ("SET_STATE_SKADDR_OFFSET", set_state.offset("skaddr", 8)?),
+        (
+            "SET_STATE_OLDSTATE_OFFSET",
+            set_state.offset("oldstate", 4)?,
+        ),
+        (
+            "SET_STATE_NEWSTATE_OFFSET",
+            set_state.offset("newstate", 4)?,
+        ),
+        (
+            "SET_STATE_PROTOCOL_OFFSET",
+            set_state.offset("protocol", 2)?,
+        ),
+    ];
+    let globals = Globals::new(name, targets)?;
+    let mut loader = EbpfLoader::new();
+    globals.apply(&mut loader);
+    loader.override_global("SET_STATE_FLOW", &flow, true);
+    for (global, offset) in &offsets {
+        loader.override_global(global, offset, true);
+    }
+    let mut ebpf = load(loader, object, name, targets)?;
+    attach_tracepoint(&mut ebpf, program, "sock", "inet_sock_set_state")?;
+    EventProbe::new(ebpf, name, decode)
 }
 
 /// Offsets of the TCP fields the probes read from a socket; zero when unknown, and the

@@ -1,17 +1,14 @@
 //! `tcp-connect`: one event per outbound TCP connect of a target: endpoints, the time
 //! from SYN_SENT to the answer, and for a failure the state it died in and why.
 
-use aya::EbpfLoader;
 use ebpf_common::tcp::{ConnectEvent, TCP_ESTABLISHED};
 use serde_json::json;
 
 use super::{
-    attach_tracepoint,
     events::{self, EventProbe, Fields},
-    load,
-    tcp::{self, Globals},
+    tcp,
 };
-use crate::{failure::Failure, names, targets::ResolvedTargets, tracefs::Format};
+use crate::{failure::Failure, names, targets::ResolvedTargets};
 
 const NAME: &str = "tcp-connect";
 
@@ -21,38 +18,7 @@ const ECONNREFUSED: i32 = 111;
 const ETIMEDOUT: i32 = 110;
 
 pub fn attach(targets: &ResolvedTargets) -> Result<EventProbe, Failure> {
-    let set_state = Format::load("sock", "inet_sock_set_state")?;
-    let flow = tcp::flow_offsets(&set_state)?;
-    let offsets = [
-        ("SET_STATE_SKADDR_OFFSET", set_state.offset("skaddr", 8)?),
-        (
-            "SET_STATE_OLDSTATE_OFFSET",
-            set_state.offset("oldstate", 4)?,
-        ),
-        (
-            "SET_STATE_NEWSTATE_OFFSET",
-            set_state.offset("newstate", 4)?,
-        ),
-        (
-            "SET_STATE_PROTOCOL_OFFSET",
-            set_state.offset("protocol", 2)?,
-        ),
-    ];
-    let globals = Globals::new(NAME, targets)?;
-    let mut loader = EbpfLoader::new();
-    globals.apply(&mut loader);
-    loader.override_global("SET_STATE_FLOW", &flow, true);
-    for (name, offset) in &offsets {
-        loader.override_global(name, offset, true);
-    }
-    let mut ebpf = load(loader, OBJECT, NAME, targets)?;
-    attach_tracepoint(
-        &mut ebpf,
-        "tcp_connect_set_state",
-        "sock",
-        "inet_sock_set_state",
-    )?;
-    EventProbe::new(ebpf, NAME, decode)
+    tcp::attach_set_state(NAME, OBJECT, "tcp_connect_set_state", targets, decode)
 }
 
 /// What became of an attempt, in a word an SRE would use.

@@ -1,55 +1,21 @@
 //! `tcp-life`: one event per TCP connection of a target that closes: endpoints, how
 //! long it lived, bytes each way, and the state it closed from.
 
-use aya::EbpfLoader;
 use ebpf_common::tcp::{LifeEvent, TCP_SYN_SENT};
 use serde_json::json;
 
 use super::{
-    attach_tracepoint,
     events::{self, EventProbe, Fields},
-    load,
-    tcp::{self, Globals},
+    tcp,
 };
-use crate::{failure::Failure, targets::ResolvedTargets, tracefs::Format};
+use crate::{failure::Failure, targets::ResolvedTargets};
 
 const NAME: &str = "tcp-life";
 
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/tcp-life"));
 
 pub fn attach(targets: &ResolvedTargets) -> Result<EventProbe, Failure> {
-    let set_state = Format::load("sock", "inet_sock_set_state")?;
-    let flow = tcp::flow_offsets(&set_state)?;
-    let offsets = [
-        ("SET_STATE_SKADDR_OFFSET", set_state.offset("skaddr", 8)?),
-        (
-            "SET_STATE_OLDSTATE_OFFSET",
-            set_state.offset("oldstate", 4)?,
-        ),
-        (
-            "SET_STATE_NEWSTATE_OFFSET",
-            set_state.offset("newstate", 4)?,
-        ),
-        (
-            "SET_STATE_PROTOCOL_OFFSET",
-            set_state.offset("protocol", 2)?,
-        ),
-    ];
-    let globals = Globals::new(NAME, targets)?;
-    let mut loader = EbpfLoader::new();
-    globals.apply(&mut loader);
-    loader.override_global("SET_STATE_FLOW", &flow, true);
-    for (name, offset) in &offsets {
-        loader.override_global(name, offset, true);
-    }
-    let mut ebpf = load(loader, OBJECT, NAME, targets)?;
-    attach_tracepoint(
-        &mut ebpf,
-        "tcp_life_set_state",
-        "sock",
-        "inet_sock_set_state",
-    )?;
-    EventProbe::new(ebpf, NAME, decode)
+    tcp::attach_set_state(NAME, OBJECT, "tcp_life_set_state", targets, decode)
 }
 
 fn decode(bytes: &[u8]) -> Option<Fields> {

@@ -11,22 +11,9 @@ use aya_ebpf::{
     programs::TracePointContext,
 };
 use ebpf_common::tcp::{
-    ConnectEvent, ConnectStart, FlowOffsets, IPPROTO_TCP, MAX_SOCKETS, TCP_CLOSE, TCP_ESTABLISHED,
-    TCP_SYN_SENT,
+    ConnectEvent, ConnectStart, MAX_SOCKETS, TCP_CLOSE, TCP_ESTABLISHED, TCP_SYN_SENT,
 };
-use ebpf_probes::{events, global, sock, tcp};
-
-/// Field offsets of sock:inet_sock_set_state, from tracefs.
-#[unsafe(no_mangle)]
-static SET_STATE_FLOW: FlowOffsets = FlowOffsets::ZERO;
-#[unsafe(no_mangle)]
-static SET_STATE_SKADDR_OFFSET: u32 = 8;
-#[unsafe(no_mangle)]
-static SET_STATE_OLDSTATE_OFFSET: u32 = 16;
-#[unsafe(no_mangle)]
-static SET_STATE_NEWSTATE_OFFSET: u32 = 20;
-#[unsafe(no_mangle)]
-static SET_STATE_PROTOCOL_OFFSET: u32 = 30;
+use ebpf_probes::{events, sock, tcp};
 
 /// Connects waiting for their answer, by socket. Not LRU: an entry that does not fit is
 /// counted lost rather than silently pushing out another; every exit from the handshake
@@ -36,22 +23,14 @@ static CONNECTING: HashMap<u64, ConnectStart> = HashMap::with_max_entries(MAX_SO
 
 #[tracepoint(category = "sock", name = "inet_sock_set_state")]
 pub fn tcp_connect_set_state(ctx: TracePointContext) -> u32 {
-    // SAFETY: tracepoint fields at the offsets tracefs gave.
-    let (protocol, sk, old_state, new_state) = unsafe {
-        (
-            ctx.read_at::<u16>(global(&SET_STATE_PROTOCOL_OFFSET) as usize)
-                .unwrap_or(0),
-            ctx.read_at::<u64>(global(&SET_STATE_SKADDR_OFFSET) as usize)
-                .unwrap_or(0),
-            ctx.read_at::<i32>(global(&SET_STATE_OLDSTATE_OFFSET) as usize)
-                .unwrap_or(0) as u32,
-            ctx.read_at::<i32>(global(&SET_STATE_NEWSTATE_OFFSET) as usize)
-                .unwrap_or(0) as u32,
-        )
-    };
-    if protocol != IPPROTO_TCP || sk == 0 {
+    let Some(tcp::SetState {
+        sk,
+        old_state,
+        new_state,
+    }) = tcp::read_set_state(&ctx)
+    else {
         return 0;
-    }
+    };
     if new_state == TCP_SYN_SENT {
         start(sk);
     } else if new_state == TCP_ESTABLISHED || new_state == TCP_CLOSE {
@@ -96,7 +75,7 @@ fn finish(ctx: &TracePointContext, sk: u64, old_state: u32, new_state: u32) {
     };
     events::output(&ConnectEvent {
         header: tcp::header(now, entry.cgroup, Some(entry.owner)),
-        flow: tcp::read_flow(ctx, &global(&SET_STATE_FLOW)),
+        flow: tcp::read_set_state_flow(ctx),
         latency_ns: now.wrapping_sub(entry.start_ns),
         old_state,
         new_state,

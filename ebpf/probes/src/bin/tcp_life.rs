@@ -14,22 +14,10 @@ use aya_ebpf::{
     programs::TracePointContext,
 };
 use ebpf_common::tcp::{
-    FlowOffsets, IPPROTO_TCP, LifeEvent, LifeStart, MAX_SOCKETS, Owner, TCP_CLOSE, TCP_FIN_WAIT1,
-    TCP_LAST_ACK, TCP_LISTEN, TCP_SYN_RECV, TCP_SYN_SENT,
+    LifeEvent, LifeStart, MAX_SOCKETS, Owner, TCP_CLOSE, TCP_FIN_WAIT1, TCP_LAST_ACK, TCP_LISTEN,
+    TCP_SYN_RECV, TCP_SYN_SENT,
 };
-use ebpf_probes::{events, global, sock, tcp};
-
-/// Field offsets of sock:inet_sock_set_state, from tracefs.
-#[unsafe(no_mangle)]
-static SET_STATE_FLOW: FlowOffsets = FlowOffsets::ZERO;
-#[unsafe(no_mangle)]
-static SET_STATE_SKADDR_OFFSET: u32 = 8;
-#[unsafe(no_mangle)]
-static SET_STATE_OLDSTATE_OFFSET: u32 = 16;
-#[unsafe(no_mangle)]
-static SET_STATE_NEWSTATE_OFFSET: u32 = 20;
-#[unsafe(no_mangle)]
-static SET_STATE_PROTOCOL_OFFSET: u32 = 30;
+use ebpf_probes::{events, sock, tcp};
 
 /// Open connections of targets, by socket. Not LRU: an entry that does not fit is
 /// counted lost rather than silently pushing out another; CLOSE removes every entry.
@@ -38,25 +26,16 @@ static OPEN: HashMap<u64, LifeStart> = HashMap::with_max_entries(MAX_SOCKETS, 0)
 
 #[tracepoint(category = "sock", name = "inet_sock_set_state")]
 pub fn tcp_life_set_state(ctx: TracePointContext) -> u32 {
-    // SAFETY: tracepoint fields at the offsets tracefs gave.
-    let (protocol, sk, old_state, new_state) = unsafe {
-        (
-            ctx.read_at::<u16>(global(&SET_STATE_PROTOCOL_OFFSET) as usize)
-                .unwrap_or(0),
-            ctx.read_at::<u64>(global(&SET_STATE_SKADDR_OFFSET) as usize)
-                .unwrap_or(0),
-            ctx.read_at::<i32>(global(&SET_STATE_OLDSTATE_OFFSET) as usize)
-                .unwrap_or(0) as u32,
-            ctx.read_at::<i32>(global(&SET_STATE_NEWSTATE_OFFSET) as usize)
-                .unwrap_or(0) as u32,
-        )
+    let Some(tcp::SetState {
+        sk,
+        old_state,
+        new_state,
+    }) = tcp::read_set_state(&ctx)
+    else {
+        return 0;
     };
     // Listeners are not connections.
-    if protocol != IPPROTO_TCP
-        || sk == 0
-        || new_state == TCP_LISTEN
-        || old_state == TCP_LISTEN && new_state == TCP_CLOSE
-    {
+    if new_state == TCP_LISTEN || old_state == TCP_LISTEN && new_state == TCP_CLOSE {
         return 0;
     }
     let closed = match OPEN.get_ptr_mut(sk) {
@@ -135,7 +114,7 @@ fn send(ctx: &TracePointContext, sk: u64, entry: &LifeStart, close_state: u32) {
     // SAFETY: every field of the reserved event is written before it is submitted.
     unsafe {
         (*event).header = tcp::header(bpf_ktime_get_ns(), entry.cgroup, owner);
-        (*event).flow = tcp::read_flow(ctx, &global(&SET_STATE_FLOW));
+        (*event).flow = tcp::read_set_state_flow(ctx);
         (*event).start_ns = entry.start_ns;
         (*event).bytes_acked = acked.unwrap_or(u64::MAX);
         (*event).bytes_received = received.unwrap_or(u64::MAX);
