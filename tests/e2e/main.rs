@@ -18,6 +18,7 @@ mod profile;
 mod rbac;
 mod runq_latency;
 mod scripts;
+mod sigkill;
 mod signal;
 mod syscall_count;
 mod syscall_latency;
