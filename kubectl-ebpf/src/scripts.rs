@@ -2,9 +2,12 @@
 //! turn it into a trace of the probes it handles. Nothing is created before the check
 //! passes.
 
-use std::{collections::BTreeMap, path::Path, time::Instant};
+use std::{collections::BTreeMap, io::Read, path::Path, time::Instant};
 
-use tracer_protocol::{ScriptSpec, spec::MAX_SCRIPT_BYTES};
+use tracer_protocol::{
+    ScriptSpec,
+    spec::{MAX_SCRIPT_ARG_BYTES, MAX_SCRIPT_ARGS, MAX_SCRIPT_BYTES},
+};
 use tracer_script::{Script, sources};
 
 use crate::{
@@ -58,13 +61,30 @@ pub fn prepare(mut args: RunArgs) -> Result<Prepared, CliError> {
         None => read(args.script.as_deref().unwrap_or_default())?,
     };
     if source.len() > MAX_SCRIPT_BYTES {
+        return Err(too_large(&name, source.len() as u64));
+    }
+    if args.args.len() > MAX_SCRIPT_ARGS {
         return Err(CliError::usage(
             format!(
-                "{name} is {} bytes; scripts may take {} KiB",
-                source.len(),
-                MAX_SCRIPT_BYTES / 1024
+                "{name} is given {} --arg values; scripts may take {MAX_SCRIPT_ARGS}",
+                args.args.len()
             ),
-            "move data out of the script; pass values with --arg",
+            "pass fewer --arg values, e.g. one list: --arg paths=/a,/b",
+        ));
+    }
+    if let Some((arg, value)) = args
+        .args
+        .iter()
+        .find(|(arg, value)| arg.len() + value.len() > MAX_SCRIPT_ARG_BYTES)
+    {
+        let shown: String = arg.chars().take(64).collect();
+        return Err(CliError::usage(
+            format!(
+                "--arg {shown}=... is {} bytes; an argument may take {} KiB",
+                arg.len() + value.len(),
+                MAX_SCRIPT_ARG_BYTES / 1024
+            ),
+            "pass a shorter value",
         ));
     }
     let mut values = BTreeMap::new();
@@ -125,6 +145,16 @@ pub fn prepare(mut args: RunArgs) -> Result<Prepared, CliError> {
     })))
 }
 
+fn too_large(name: &str, size: u64) -> CliError {
+    CliError::usage(
+        format!(
+            "{name} is {size} bytes; scripts may take {} KiB",
+            MAX_SCRIPT_BYTES / 1024
+        ),
+        "move data out of the script; pass values with --arg",
+    )
+}
+
 /// A script file, or else a stdlib script by name: its name (for errors) and text.
 fn read(script: &str) -> Result<(String, String), CliError> {
     let path = Path::new(script);
@@ -132,9 +162,19 @@ fn read(script: &str) -> Result<(String, String), CliError> {
         let name = path
             .file_name()
             .map_or_else(|| script.to_owned(), |n| n.to_string_lossy().into_owned());
-        let text = std::fs::read(path).map_err(|err| {
+        let cannot_read = |err: std::io::Error| {
             CliError::usage(format!("cannot read {script}: {err}"), "check the path")
-        })?;
+        };
+        let file = std::fs::File::open(path).map_err(cannot_read)?;
+        let size = file.metadata().map_err(cannot_read)?.len();
+        // Read no more than the limit allows: the file may be anything, of any size.
+        let mut text = Vec::new();
+        file.take(MAX_SCRIPT_BYTES as u64 + 1)
+            .read_to_end(&mut text)
+            .map_err(cannot_read)?;
+        if text.len() > MAX_SCRIPT_BYTES {
+            return Err(too_large(&name, size.max(text.len() as u64)));
+        }
         let text = String::from_utf8(text).map_err(|_| {
             CliError::usage(format!("{script} is not UTF-8 text"), "save it as UTF-8")
         })?;
@@ -225,5 +265,67 @@ mod tests {
         let spec = crate::request::base_spec(&trace, Default::default()).expect("valid");
         assert_eq!(spec.probes, [ProbeSpec::Exit {}]);
         assert_eq!(spec.script.as_ref().map(|s| s.args.len()), Some(1));
+    }
+
+    fn run_args(expr: &str, args: Vec<(String, String)>) -> RunArgs {
+        RunArgs {
+            script: None,
+            expr: Some(expr.to_owned()),
+            args,
+            check: true,
+            on: crate::cli::TargetArgs::default(),
+            duration: None,
+            top: None,
+            output: crate::cli::OutputFormat::Table,
+        }
+    }
+
+    const EXPR: &str = r#"on("exit", |e| count("exits", arg("x", "")));"#;
+
+    #[test]
+    fn refuses_oversized_scripts_and_arguments_in_one_line() {
+        let big = format!("{EXPR}//{}", "x".repeat(MAX_SCRIPT_BYTES));
+        let err = prepare(run_args(&big, vec![])).expect_err("too large");
+        assert_eq!(
+            err.message,
+            format!("-e is {} bytes; scripts may take 64 KiB", big.len())
+        );
+
+        let file = std::env::temp_dir().join(format!("oversized-{}.rhai", std::process::id()));
+        std::fs::write(&file, &big).expect("write script");
+        let script = file.display().to_string();
+        let err = read(&script).expect_err("too large");
+        let _ = std::fs::remove_file(&file);
+        assert!(
+            err.message
+                .ends_with(&format!(" is {} bytes; scripts may take 64 KiB", big.len())),
+            "{}",
+            err.message
+        );
+
+        let value = "v".repeat(MAX_SCRIPT_ARG_BYTES);
+        let err = prepare(run_args(EXPR, vec![("x".to_owned(), value)])).expect_err("too large");
+        assert_eq!(
+            err.message,
+            format!(
+                "--arg x=... is {} bytes; an argument may take 4 KiB",
+                MAX_SCRIPT_ARG_BYTES + 1
+            )
+        );
+
+        let many = (0..=MAX_SCRIPT_ARGS)
+            .map(|i| (format!("a{i}"), "1".to_owned()))
+            .collect();
+        let err = prepare(run_args(EXPR, many)).expect_err("too many");
+        assert_eq!(
+            err.message,
+            "-e is given 65 --arg values; scripts may take 64"
+        );
+
+        let at_limit = vec![("x".to_owned(), "7".repeat(MAX_SCRIPT_ARG_BYTES - 1))];
+        assert!(matches!(
+            prepare(run_args(EXPR, at_limit)),
+            Ok(Prepared::Exit(code)) if code == exit::SUCCESS
+        ));
     }
 }

@@ -97,11 +97,22 @@ impl TracerRun {
         }
     }
 
+    /// The tracer's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Sends SIGTERM and returns the exit status once every record is read.
     pub fn stop(self) -> (ExitStatus, Vec<Record>) {
         // SAFETY: signalling our own child.
         unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
         self.finish()
+    }
+
+    /// SIGKILLs the tracer, which gets no chance to clean up, and reaps it.
+    pub fn kill(mut self) -> ExitStatus {
+        self.child.kill().expect("SIGKILL tracer");
+        self.child.wait().expect("wait tracer")
     }
 
     /// Waits for the tracer to end by itself.
@@ -110,7 +121,18 @@ impl TracerRun {
             self.seen.push(record);
         }
         let status = self.child.wait().expect("wait tracer");
-        (status, self.seen)
+        (status, std::mem::take(&mut self.seen))
+    }
+}
+
+/// A test that fails mid-trace still ends its tracer: a tracer left running keeps probes
+/// loaded and holds the test's stderr open, so a piped `cargo test` would never end.
+impl Drop for TracerRun {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 

@@ -81,7 +81,11 @@ pub fn parse(word: &str) -> Result<TargetRef, CliError> {
         Some((kind, name)) => {
             let kind = Kind::parse(kind).ok_or_else(|| {
                 CliError::usage(
-                    format!("'{kind}' in '{word}' is not a kind of target"),
+                    format!(
+                        "'{}' in '{}' is not a kind of target",
+                        shown(kind),
+                        shown(word)
+                    ),
                     "use pod/, deploy/, sts/, ds/, rs/, job/ or node/",
                 )
             })?;
@@ -89,9 +93,20 @@ pub fn parse(word: &str) -> Result<TargetRef, CliError> {
         }
         None => (Kind::Pod, word),
     };
+    if name.len() > MAX_NAME_LEN {
+        return Err(CliError::usage(
+            format!(
+                "the {} name '{}' is {} bytes long",
+                kind.as_str(),
+                shown(name),
+                name.len()
+            ),
+            format!("Kubernetes names are at most {MAX_NAME_LEN} characters"),
+        ));
+    }
     if !is_object_name(name) {
         return Err(CliError::usage(
-            format!("'{word}' does not name a {}", kind.as_str()),
+            format!("'{}' does not name a {}", shown(word), kind.as_str()),
             "names are lowercase letters, digits, '-' and '.', as in pod/api-7d9f",
         ));
     }
@@ -99,6 +114,18 @@ pub fn parse(word: &str) -> Result<TargetRef, CliError> {
         kind,
         name: name.to_owned(),
     })
+}
+
+/// How an error message quotes what the user typed: on one line, and short, so a pasted
+/// page of text does not bury the message.
+fn shown(word: &str) -> String {
+    const MAX_SHOWN: usize = 64;
+    let mut escaped: String = word.chars().flat_map(char::escape_debug).collect();
+    if escaped.chars().count() > MAX_SHOWN {
+        escaped = escaped.chars().take(MAX_SHOWN).collect();
+        escaped.push_str("...");
+    }
+    escaped
 }
 
 /// A DNS subdomain, the widest rule Kubernetes applies to the names we accept.
@@ -173,6 +200,79 @@ mod tests {
             let err = parse(word).expect_err(word);
             assert_eq!(err.code, crate::exit::USAGE);
             assert!(err.message.contains(expected), "{word}: {}", err.message);
+        }
+    }
+
+    mod fuzz {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        const KINDS: &[&str] = &[
+            "pod",
+            "po",
+            "pods",
+            "deploy",
+            "deployment",
+            "deployments.apps",
+            "sts",
+            "ds",
+            "rs",
+            "job",
+            "jobs.batch",
+            "node",
+            "no",
+            "Deploy",
+            "svc",
+            "",
+            "pod.apps",
+        ];
+
+        fn check(word: &str) {
+            match parse(word) {
+                Ok(target) => {
+                    assert!(is_object_name(&target.name), "{word} gave {target:?}");
+                    let again = parse(&target.to_string()).expect("a parsed target parses again");
+                    assert_eq!(again, target);
+                }
+                Err(err) => {
+                    assert_eq!(err.code, crate::exit::USAGE);
+                    let line = err.to_string();
+                    assert!(!line.contains('\n'), "{line:?}");
+                    assert!(line.len() <= 512, "a message of {} bytes", line.len());
+                }
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(300))]
+
+            #[test]
+            fn any_text(word in ".{0,300}") {
+                check(&word);
+            }
+
+            #[test]
+            fn kind_and_name(
+                kind in prop::sample::select(KINDS),
+                name in "[a-z0-9.-]{0,300}|.{0,20}",
+                slashes in 0usize..3,
+            ) {
+                check(&format!("{kind}{}{name}", "/".repeat(slashes)));
+                check(&name);
+            }
+        }
+
+        #[test]
+        fn a_huge_argument_gets_a_short_message() {
+            let err = parse(&format!("deploy/{}", "a".repeat(1 << 20))).expect_err("too long");
+            assert!(
+                err.message.contains("1048576 bytes long"),
+                "{}",
+                err.message
+            );
+            assert!(err.hint.contains("at most 253"), "{}", err.hint);
+            assert!(err.to_string().len() < 200, "{err}");
         }
     }
 }

@@ -8,6 +8,9 @@ pub mod names;
 pub mod record;
 pub mod spec;
 
+#[cfg(test)]
+mod fuzz;
+
 pub use decode::{Decoded, decode_line};
 pub use record::{Bucket, ErrorCode, Record, StatOp, TargetState};
 pub use spec::{ContainerTarget, ProbeSpec, QosClass, ScriptSpec, SpecError, Targets, TraceSpec};

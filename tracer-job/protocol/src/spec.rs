@@ -50,6 +50,9 @@ pub const MAX_SCRIPT_BYTES: usize = 64 * 1024;
 /// Most `--arg` values a script may be given.
 pub const MAX_SCRIPT_ARGS: usize = 64;
 
+/// Longest `--arg NAME=VALUE` a script may be given, name and value together.
+pub const MAX_SCRIPT_ARG_BYTES: usize = 4 * 1024;
+
 /// A rhai script and the arguments it reads with `arg(...)`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -257,7 +260,8 @@ impl ProbeSpec {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
-    #[error("trace spec is {0} bytes; the limit is {MAX_SPEC_BYTES}")]
+    /// The size read so far: a reader stops one byte past the limit.
+    #[error("trace spec is larger than the limit of {MAX_SPEC_BYTES} bytes")]
     TooLarge(usize),
     #[error("trace spec is not valid: {0}")]
     Syntax(#[from] serde_json::Error),
@@ -279,6 +283,14 @@ pub enum SpecError {
     ScriptTooLarge { name: String, size: usize },
     #[error("script {name} is given {count} arguments; the limit is {MAX_SCRIPT_ARGS}")]
     TooManyScriptArgs { name: String, count: usize },
+    #[error(
+        "script {name} is given --arg {arg}=... of {size} bytes; the limit is {MAX_SCRIPT_ARG_BYTES}"
+    )]
+    ScriptArgTooLarge {
+        name: String,
+        arg: String,
+        size: usize,
+    },
 }
 
 impl TraceSpec {
@@ -336,6 +348,17 @@ impl TraceSpec {
                 return Err(SpecError::TooManyScriptArgs {
                     name: script.name.clone(),
                     count: script.args.len(),
+                });
+            }
+            if let Some((arg, value)) = script
+                .args
+                .iter()
+                .find(|(arg, value)| arg.len() + value.len() > MAX_SCRIPT_ARG_BYTES)
+            {
+                return Err(SpecError::ScriptArgTooLarge {
+                    name: script.name.clone(),
+                    arg: arg.chars().take(64).collect(),
+                    size: arg.len() + value.len(),
                 });
             }
         }
@@ -514,6 +537,36 @@ mod tests {
         script.source = "x".repeat(MAX_SCRIPT_BYTES + 1);
         let err = spec.validate().expect_err("too large").to_string();
         assert!(err.contains("opens.rhai") && err.contains("limit"), "{err}");
+    }
+
+    #[test]
+    fn refuses_too_many_or_oversized_script_arguments() {
+        let mut spec = TraceSpec::new(vec![ProbeSpec::Open {}], Targets::default());
+        let script = |args: std::collections::BTreeMap<String, String>| ScriptSpec {
+            name: "opens.rhai".into(),
+            source: r#"on("open", |e| count("opens", e.path));"#.into(),
+            args,
+        };
+        let at_limit = "v".repeat(MAX_SCRIPT_ARG_BYTES - 3);
+        spec.script = Some(script([("min".to_owned(), at_limit.clone())].into()));
+        spec.validate().expect("an argument at the limit");
+
+        spec.script = Some(script([("min".to_owned(), at_limit + "v")].into()));
+        let err = spec.validate().expect_err("too large").to_string();
+        assert_eq!(
+            err,
+            format!(
+                "script opens.rhai is given --arg min=... of {} bytes; the limit is {MAX_SCRIPT_ARG_BYTES}",
+                MAX_SCRIPT_ARG_BYTES + 1
+            )
+        );
+
+        let many = (0..=MAX_SCRIPT_ARGS)
+            .map(|i| (format!("a{i}"), String::new()))
+            .collect();
+        spec.script = Some(script(many));
+        let err = spec.validate().expect_err("too many").to_string();
+        assert!(err.contains("65 arguments; the limit is 64"), "{err}");
     }
 
     #[test]

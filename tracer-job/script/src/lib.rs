@@ -13,5 +13,8 @@ pub mod maps;
 pub mod runner;
 pub mod sources;
 
+#[cfg(test)]
+mod fuzz;
+
 pub use diagnostic::Diagnostic;
 pub use runner::Script;
