@@ -1229,7 +1229,11 @@ lower bound (≥).\n\n\
         "\n`syscall-latency` is measured by `bench-syscall-latency` \
 ([benchmarks-results.md](benchmarks-results.md)). `oom-kill` is not benchmarked: its \
 trigger is the kernel's OOM killer, which cannot be run thousands of times a second \
-without harming the machine, and it fires on a path that is slow anyway.\n",
+without harming the machine, and it fires on a path that is slow anyway. \
+`tcp-retransmit` is not benchmarked: a retransmit needs a lost segment and a timer to \
+fire (200 ms or more), so no workload makes them fast enough to measure a cost per \
+operation. `cpu-time` has no operation of its own to time: it runs on every context \
+switch, the hook `runq-latency`'s case already loads with a switch per operation.\n",
     );
     out
 }
