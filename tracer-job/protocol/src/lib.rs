@@ -9,7 +9,7 @@ pub mod record;
 pub mod spec;
 
 pub use decode::{Decoded, decode_line};
-pub use record::{Bucket, ErrorCode, Record, StatOp, TargetState};
+pub use record::{Bucket, ErrorCode, ProgramStats, Record, StatOp, TargetState};
 pub use spec::{ContainerTarget, ProbeSpec, QosClass, ScriptSpec, SpecError, Targets, TraceSpec};
 
 /// Version of both the spec and the record stream. A tracer refuses a spec of another
