@@ -435,7 +435,7 @@ _kubectl__ebpf() {
             return 0
             ;;
         kubectl__subcmd__ebpf__subcmd__profile)
-            opts="-l -A -c -d -F -o -n -h --selector --all-namespaces --container --all-nodes --image --privileged --dry-run --start-timeout --local --pid --cgroup --tracer --duration --frequency --stacks --off-cpu --min-block --output --output-file --kubeconfig --context --cluster --user --namespace --job-namespace --help"
+            opts="-l -A -c -d -F -o -n -h --selector --all-namespaces --container --all-nodes --image --privileged --no-stats --dry-run --start-timeout --local --pid --cgroup --tracer --duration --frequency --stacks --off-cpu --min-block --output --output-file --kubeconfig --context --cluster --user --namespace --job-namespace --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -611,7 +611,7 @@ _kubectl__ebpf() {
             return 0
             ;;
         kubectl__subcmd__ebpf__subcmd__run)
-            opts="-e -l -A -c -d -o -n -h --expr --arg --check --selector --all-namespaces --container --all-nodes --image --privileged --dry-run --start-timeout --local --pid --cgroup --tracer --duration --top --output --kubeconfig --context --cluster --user --namespace --job-namespace --help"
+            opts="-e -l -A -c -d -o -n -h --expr --arg --check --selector --all-namespaces --container --all-nodes --image --privileged --no-stats --dry-run --start-timeout --local --pid --cgroup --tracer --duration --top --output --kubeconfig --context --cluster --user --namespace --job-namespace --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -721,7 +721,7 @@ _kubectl__ebpf() {
             return 0
             ;;
         kubectl__subcmd__ebpf__subcmd__trace)
-            opts="-l -A -c -d -o -n -h --selector --all-namespaces --container --all-nodes --image --privileged --dry-run --start-timeout --local --pid --cgroup --tracer --duration --by --per-node --per-pod --top --min-latency --output --heatmap --interval --kubeconfig --context --cluster --user --namespace --job-namespace --help syscall-latency exec exit open signal oom-kill syscall-count runq-latency block-latency cpu-time packet-drop tcp-connect tcp-reset tcp-life tcp-retransmit"
+            opts="-l -A -c -d -o -n -h --selector --all-namespaces --container --all-nodes --image --privileged --no-stats --dry-run --start-timeout --local --pid --cgroup --tracer --duration --by --per-node --per-pod --top --min-latency --output --heatmap --interval --kubeconfig --context --cluster --user --namespace --job-namespace --help syscall-latency exec exit open signal oom-kill syscall-count runq-latency block-latency cpu-time packet-drop tcp-connect tcp-reset tcp-life tcp-retransmit"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -223,6 +223,11 @@ pub struct TargetArgs {
     #[arg(long)]
     pub privileged: bool,
 
+    /// Do not have the kernel count eBPF run time during the trace (it costs a few
+    /// nanoseconds per program run, node-wide); the overhead line then says unknown.
+    #[arg(long)]
+    pub no_stats: bool,
+
     /// Print the objects the trace would create (with -o yaml or json) and create nothing.
     #[arg(long)]
     pub dry_run: bool,

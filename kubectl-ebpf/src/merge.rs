@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, btree_map::Entry};
 
 use serde::Serialize;
-use tracer_protocol::{Bucket, Decoded, ErrorCode, Record, StatOp, TargetState};
+use tracer_protocol::{Bucket, Decoded, ErrorCode, ProgramStats, Record, StatOp, TargetState};
 
 use crate::heatmap::{Heatmap, Timeline};
 
@@ -48,6 +48,8 @@ struct NodeState {
     first_malformed: Option<String>,
     /// Latest state of each target container, keyed `namespace/pod/container`.
     targets: BTreeMap<String, TargetState>,
+    /// What the trace cost on the node, when its tracer said.
+    cost: Option<NodeCost>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -293,7 +295,24 @@ impl Merger {
                     row: Some(columns.into_iter().zip(values).collect()),
                 }));
             }
-            Record::Stats { .. } | Record::Unknown => {}
+            Record::Stats {
+                programs,
+                run_time_counted,
+                cpu_ns,
+                max_rss_bytes,
+                lost,
+                elapsed_ms,
+            } => {
+                state.cost = Some(NodeCost {
+                    programs,
+                    run_time_counted,
+                    cpu_ns,
+                    max_rss_bytes,
+                    lost,
+                    elapsed_ms,
+                });
+            }
+            Record::Unknown => {}
         }
         None
     }
@@ -414,6 +433,7 @@ impl Merger {
             || malformed_lines > 0
             || !script_errors.is_empty()
             || nodes.iter().any(|node| node.status != NodeStatus::Done);
+        let overhead = self.overhead();
         TraceResult {
             schema: RESULT_SCHEMA,
             probe: probe.to_owned(),
@@ -434,7 +454,65 @@ impl Merger {
             stats,
             printed: self.printed.clone(),
             script_errors,
+            overhead,
         }
+    }
+
+    /// What the trace cost, added up over the nodes that measured it.
+    fn overhead(&self) -> Overhead {
+        let mut overhead = Overhead::default();
+        let mut programs: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
+        let mut ebpf: Option<(u64, u64)> = None;
+        for (node, state) in &self.nodes {
+            let name = state.reported_name.clone().unwrap_or_else(|| node.clone());
+            let Some(cost) = &state.cost else {
+                overhead.unknown_nodes.push(name);
+                continue;
+            };
+            overhead.nodes += 1;
+            overhead.lost += cost.lost;
+            if let Some(cpu_ns) = cost.cpu_ns {
+                *overhead.tracer_cpu_ns.get_or_insert(0) += cpu_ns;
+            }
+            if let Some(rss) = cost.max_rss_bytes {
+                let max = overhead.tracer_max_rss_bytes.get_or_insert(0);
+                *max = (*max).max(rss);
+            }
+            if !cost.run_time_counted {
+                overhead.ebpf_unknown_nodes.push(name);
+                continue;
+            }
+            overhead.ebpf_nodes += 1;
+            overhead.ebpf_traced_ms += cost.elapsed_ms;
+            let (time, runs) = ebpf.get_or_insert((0, 0));
+            for program in &cost.programs {
+                *time += program.run_time_ns;
+                *runs += program.run_count;
+                let summed = programs
+                    .entry((program.probe.clone(), program.name.clone()))
+                    .or_default();
+                summed.0 += program.run_count;
+                summed.1 += program.run_time_ns;
+            }
+        }
+        if let Some((time, runs)) = ebpf {
+            overhead.ebpf_cpu_ns = Some(time);
+            overhead.ebpf_runs = Some(runs);
+            if overhead.ebpf_traced_ms > 0 {
+                overhead.ebpf_cpu_share =
+                    Some(time as f64 / (overhead.ebpf_traced_ms as f64 * 1e6));
+            }
+        }
+        overhead.programs = programs
+            .into_iter()
+            .map(|((probe, name), (run_count, run_time_ns))| ProgramCost {
+                probe,
+                name,
+                run_count,
+                run_time_ns,
+            })
+            .collect();
+        overhead
     }
 
     /// Scripts' stats added up over nodes: sums and averages add, minima and maxima
@@ -528,6 +606,57 @@ impl NodeState {
     }
 }
 
+/// One node's `stats` record.
+#[derive(Debug)]
+struct NodeCost {
+    programs: Vec<ProgramStats>,
+    run_time_counted: bool,
+    cpu_ns: Option<u64>,
+    max_rss_bytes: Option<u64>,
+    lost: u64,
+    elapsed_ms: u64,
+}
+
+/// What the trace cost, over the nodes whose tracers measured it. A node that did not
+/// is named in `unknown_nodes` (older tracer, or no final snapshot) or, when only the
+/// kernel did not count its programs' run time, in `ebpf_unknown_nodes`: unknown, never
+/// counted as zero.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Overhead {
+    /// Nodes that reported what the trace cost them.
+    pub nodes: u64,
+    pub unknown_nodes: Vec<String>,
+    /// Kernel CPU time of the trace's eBPF programs, summed over `ebpf_nodes`; `null` when
+    /// no node counted it.
+    pub ebpf_cpu_ns: Option<u64>,
+    /// Runs of those programs.
+    pub ebpf_runs: Option<u64>,
+    /// Nodes whose kernel counted the programs' run time.
+    pub ebpf_nodes: u64,
+    /// Time the programs were attached, summed over `ebpf_nodes`.
+    pub ebpf_traced_ms: u64,
+    /// `ebpf_cpu_ns` as a share of `ebpf_traced_ms` (of one CPU per node): 0.0004 is 0.04%.
+    pub ebpf_cpu_share: Option<f64>,
+    /// Nodes that reported, but whose kernel did not count run time.
+    pub ebpf_unknown_nodes: Vec<String>,
+    /// tracer-job's user and system CPU time, summed over nodes.
+    pub tracer_cpu_ns: Option<u64>,
+    /// tracer-job's peak resident memory, the largest of any node.
+    pub tracer_max_rss_bytes: Option<u64>,
+    /// Events lost, summed over the nodes that reported.
+    pub lost: u64,
+    /// Each program's runs and run time, summed over `ebpf_nodes`.
+    pub programs: Vec<ProgramCost>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ProgramCost {
+    pub probe: String,
+    pub name: String,
+    pub run_count: u64,
+    pub run_time_ns: u64,
+}
+
 pub const RESULT_SCHEMA: &str = "kubectl-ebpf/trace-result/v1";
 
 /// The merged result of a trace; `-o json` prints it as is (docs/json-output.md).
@@ -563,6 +692,8 @@ pub struct TraceResult {
     /// A script's failures, per node.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub script_errors: Vec<ScriptError>,
+    /// What the trace cost on the nodes.
+    pub overhead: Overhead,
 }
 
 /// A script's aggregate other than a count, over nodes; `value` of an average is the

@@ -345,6 +345,9 @@ pub fn conclude(
             result.malformed_lines
         );
     }
+    if let Some(line) = render::overhead::line(result) {
+        eprintln!("{line}");
+    }
     Ok(if result.partial {
         exit::PARTIAL
     } else {

@@ -11,6 +11,7 @@ mod exit;
 mod netns;
 mod oom_kill;
 mod open;
+mod overhead;
 mod oversized;
 mod packet_drop;
 mod per_pod;

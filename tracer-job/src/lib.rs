@@ -8,6 +8,7 @@ pub mod emit;
 pub mod failure;
 pub mod host;
 pub mod names;
+pub mod overhead;
 pub mod power;
 pub mod probes;
 pub mod run;

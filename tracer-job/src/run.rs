@@ -14,6 +14,7 @@ use crate::{
     emit::Emitter,
     failure::Failure,
     host,
+    overhead::RunTimeStats,
     probes::{self, Probe},
     signals::{StopSignals, Wake},
     targets,
@@ -77,6 +78,8 @@ fn trace<W: Write>(
     }
     targets.require_some(node)?;
     let mut watched = Watched::new(&targets.containers.found);
+    // On before the first program runs, so its run time covers the whole trace.
+    let run_time = RunTimeStats::start(spec.stats);
     let mut attached: Vec<Box<dyn Probe>> = Vec::with_capacity(spec.probes.len());
     for probe in &spec.probes {
         attached.push(probes::attach(probe, &targets)?);
@@ -135,6 +138,14 @@ fn trace<W: Write>(
         script.finish();
         script.snapshot(true, &mut last);
     }
+    let lost = last
+        .iter()
+        .map(|record| match record {
+            Record::Lost { count, .. } => *count,
+            _ => 0,
+        })
+        .sum();
+    last.push(run_time.record(&attached, lost, attached_at.elapsed()));
     last.push(Record::Done { reason });
     // Detach before the last write, so nothing runs in the kernel after `done`.
     drop(attached);

@@ -6,6 +6,7 @@ pub mod events;
 pub mod heatmap;
 pub mod hist;
 pub mod ndjson;
+pub mod overhead;
 pub mod profile;
 pub mod script;
 pub mod summary;

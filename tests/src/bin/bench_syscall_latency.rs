@@ -26,15 +26,17 @@ const READY: &str = "BEGIN { printf(\"attached\\n\"); }";
 enum Tracer {
     Untraced,
     Ours,
+    OursNoStats,
     OursBySyscall,
     Bpftrace,
     Floor,
 }
 
 impl Tracer {
-    const ALL: [Tracer; 5] = [
+    const ALL: [Tracer; 6] = [
         Tracer::Untraced,
         Tracer::Ours,
+        Tracer::OursNoStats,
         Tracer::OursBySyscall,
         Tracer::Bpftrace,
         Tracer::Floor,
@@ -44,6 +46,7 @@ impl Tracer {
         match self {
             Tracer::Untraced => "untraced",
             Tracer::Ours => "tracer-job syscall-latency",
+            Tracer::OursNoStats => "tracer-job syscall-latency --no-stats",
             Tracer::OursBySyscall => "tracer-job syscall-latency --by syscall",
             Tracer::Bpftrace => "bpftrace, same histogram",
             Tracer::Floor => "floor: bpftrace, two tracepoints + per-CPU count",
@@ -53,7 +56,7 @@ impl Tracer {
     fn start(self) -> Option<Running> {
         let mut command = match self {
             Tracer::Untraced => return None,
-            Tracer::Ours | Tracer::OursBySyscall => {
+            Tracer::Ours | Tracer::OursNoStats | Tracer::OursBySyscall => {
                 let mut command = Command::new(binaries::tracer());
                 command.arg("-");
                 command
@@ -76,10 +79,15 @@ impl Tracer {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|err| panic!("start {}: {err}", self.label()));
-        if matches!(self, Tracer::Ours | Tracer::OursBySyscall) {
+        if matches!(
+            self,
+            Tracer::Ours | Tracer::OursNoStats | Tracer::OursBySyscall
+        ) {
             let by_syscall = self == Tracer::OursBySyscall;
+            // Without stats the kernel does not time each program run (see protocol.md).
+            let stats = self != Tracer::OursNoStats;
             let spec = format!(
-                r#"{{"version":1,"probes":[{{"probe":"syscall-latency","by_syscall":{by_syscall}}}]}}"#
+                r#"{{"version":1,"probes":[{{"probe":"syscall-latency","by_syscall":{by_syscall}}}],"stats":{stats}}}"#
             );
             let mut stdin = child.stdin.take().expect("piped stdin");
             stdin.write_all(spec.as_bytes()).expect("write spec");
@@ -267,11 +275,14 @@ Machine: {} CPUs, kernel {}, {}.\n\n",
 - added ns per syscall, ours ÷ bpftrace: **{:.2}×**\n\
 - added ns per syscall, ours ÷ floor: **{:.2}×**\n\
 - start → attached, ours ÷ bpftrace: **{:.2}×**\n\
-- peak RSS, ours ÷ bpftrace: **{:.2}×**\n",
+- peak RSS, ours ÷ bpftrace: **{:.2}×**\n\n\
+Counting eBPF run time for the overhead line (stats on, the default, minus --no-stats): \
+**{:.0} ns** per syscall (two program runs).\n",
         added(Tracer::Ours) / added(Tracer::Bpftrace),
         added(Tracer::Ours) / added(Tracer::Floor),
         attach(Tracer::Ours) / attach(Tracer::Bpftrace),
         rss(Tracer::Ours) / rss(Tracer::Bpftrace),
+        of(Tracer::Ours).per_call - of(Tracer::OursNoStats).per_call,
     ));
     print!("{report}");
     if let Some(path) = out_file {

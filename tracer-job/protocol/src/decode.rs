@@ -118,10 +118,16 @@ mod tests {
             record(r#"{"type":"stats","programs":[{"name":"p","run_time_ns":5,"run_count":2}]}"#),
             Record::Stats {
                 programs: vec![ProgramStats {
+                    probe: String::new(),
                     name: "p".into(),
                     run_time_ns: 5,
                     run_count: 2
-                }]
+                }],
+                run_time_counted: false,
+                cpu_ns: None,
+                max_rss_bytes: None,
+                lost: 0,
+                elapsed_ms: 0,
             }
         );
         assert_eq!(

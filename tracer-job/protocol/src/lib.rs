@@ -12,7 +12,7 @@ pub mod spec;
 mod fuzz;
 
 pub use decode::{Decoded, decode_line};
-pub use record::{Bucket, ErrorCode, Record, StatOp, TargetState};
+pub use record::{Bucket, ErrorCode, ProgramStats, Record, StatOp, TargetState};
 pub use spec::{ContainerTarget, ProbeSpec, QosClass, ScriptSpec, SpecError, Targets, TraceSpec};
 
 /// Version of both the spec and the record stream. A tracer refuses a spec of another

@@ -113,8 +113,29 @@ pub enum Record {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         cgroup: Option<u64>,
     },
-    /// Kernel time spent in each program.
-    Stats { programs: Vec<ProgramStats> },
+    /// What the trace cost on its node, written once, before `done`: the kernel's run
+    /// time and run count of each of the tracer's eBPF programs, the tracer's own CPU
+    /// time and peak memory, and the events lost. All fields but `programs` came later,
+    /// so a reader takes them as unknown when absent.
+    Stats {
+        programs: Vec<ProgramStats>,
+        /// The kernel counted run time and runs for the whole trace (BPF stats were
+        /// on). Without, the programs' `run_time_ns` and `run_count` mean unknown.
+        #[serde(default)]
+        run_time_counted: bool,
+        /// The tracer's user plus system CPU time, in nanoseconds.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cpu_ns: Option<u64>,
+        /// The tracer's peak resident memory, in bytes.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_rss_bytes: Option<u64>,
+        /// Events lost, summed over the probes' `lost` records.
+        #[serde(default)]
+        lost: u64,
+        /// Milliseconds the programs were attached.
+        #[serde(default)]
+        elapsed_ms: u64,
+    },
     /// The tracer cannot go on; `done` may not follow.
     Error {
         code: ErrorCode,
@@ -170,6 +191,10 @@ pub struct Bucket {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProgramStats {
+    /// The probe that loaded the program.
+    #[serde(default)]
+    pub probe: String,
+    /// The program's function name in the probe object.
     pub name: String,
     pub run_time_ns: u64,
     pub run_count: u64,

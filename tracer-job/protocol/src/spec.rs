@@ -42,6 +42,10 @@ pub struct TraceSpec {
     /// instead of the output.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub script: Option<ScriptSpec>,
+    /// Have the kernel count every eBPF program's run time while the trace runs, for the
+    /// `stats` record (BPF_ENABLE_STATS; node-wide, a few nanoseconds per program run).
+    #[serde(default = "default_stats", skip_serializing_if = "is_default_stats")]
+    pub stats: bool,
 }
 
 /// Largest script source a spec may carry.
@@ -66,6 +70,15 @@ pub struct ScriptSpec {
 
 fn default_interval_ms() -> u64 {
     1000
+}
+
+fn default_stats() -> bool {
+    true
+}
+
+// Written only when off, so a tracer from before the field reads the default spec.
+fn is_default_stats(stats: &bool) -> bool {
+    *stats
 }
 
 /// Whom to trace. Every list empty means the whole node. A task is traced when its
@@ -306,6 +319,7 @@ impl TraceSpec {
             interval_ms: default_interval_ms(),
             node_containers: Vec::new(),
             script: None,
+            stats: default_stats(),
         }
     }
 

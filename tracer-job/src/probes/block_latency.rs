@@ -39,7 +39,7 @@ pub struct BlockLatency {
     lost: PerCpuArray<MapData, u64>,
     snapshots: hists::Snapshots,
     /// Holds the programs and their links; dropping it detaches them.
-    _ebpf: Ebpf,
+    ebpf: Ebpf,
 }
 
 impl BlockLatency {
@@ -94,12 +94,16 @@ impl BlockLatency {
             devices: DeviceNames::default(),
             lost: maps::take(&mut ebpf, "LOST")?,
             snapshots: hists::Snapshots::new(NAME, "latency", "ns"),
-            _ebpf: ebpf,
+            ebpf,
         })
     }
 }
 
 impl Probe for BlockLatency {
+    fn ebpf(&self) -> &Ebpf {
+        &self.ebpf
+    }
+
     fn name(&self) -> &'static str {
         NAME
     }

@@ -44,7 +44,7 @@ pub struct CpuTime {
     written: HashMap<(&'static str, Key), u64>,
     snapshots: hists::Snapshots,
     /// Holds the program and its link; dropping it detaches them.
-    _ebpf: Ebpf,
+    ebpf: Ebpf,
 }
 
 /// One process's time as the snapshot found it.
@@ -74,7 +74,7 @@ impl CpuTime {
             comms: HashMap::new(),
             written: HashMap::new(),
             snapshots: hists::Snapshots::new(NAME, "on_cpu_ns", "ns"),
-            _ebpf: ebpf,
+            ebpf,
         })
     }
 
@@ -141,6 +141,10 @@ impl CpuTime {
 }
 
 impl Probe for CpuTime {
+    fn ebpf(&self) -> &Ebpf {
+        &self.ebpf
+    }
+
     fn name(&self) -> &'static str {
         NAME
     }

@@ -29,7 +29,7 @@ pub struct EventProbe {
     events: EventStream,
     decode: Decoder,
     /// Holds the programs and their links; dropping it detaches them.
-    _ebpf: Ebpf,
+    ebpf: Ebpf,
 }
 
 impl EventProbe {
@@ -39,12 +39,16 @@ impl EventProbe {
             name,
             events: EventStream::take(&mut ebpf, name)?,
             decode,
-            _ebpf: ebpf,
+            ebpf,
         })
     }
 }
 
 impl Probe for EventProbe {
+    fn ebpf(&self) -> &Ebpf {
+        &self.ebpf
+    }
+
     fn name(&self) -> &'static str {
         self.name
     }

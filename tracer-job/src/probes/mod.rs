@@ -40,6 +40,9 @@ use events::{Decoder, EventStream};
 pub trait Probe {
     fn name(&self) -> &'static str;
 
+    /// The loaded object, whose programs' kernel run time the `stats` record reports.
+    fn ebpf(&self) -> &Ebpf;
+
     /// Appends cumulative snapshot records. With `complete`, every record is written;
     /// otherwise only those that changed since the last call.
     fn snapshot(&mut self, complete: bool, out: &mut Vec<Record>) -> Result<(), Failure>;

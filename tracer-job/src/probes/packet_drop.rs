@@ -58,7 +58,7 @@ pub struct PacketDrop {
     /// Values last written per key, to skip unchanged rows between snapshots.
     written: BTreeMap<BTreeMap<String, String>, u64>,
     /// Holds the programs and their links; dropping it detaches them.
-    _ebpf: Ebpf,
+    ebpf: Ebpf,
 }
 
 /// Offsets into `sk_buff`, `net_device` and `net`, from the kernel's BTF.
@@ -168,7 +168,7 @@ impl PacketDrop {
             events: EventStream::take(&mut ebpf, NAME)?,
             counts: maps::take(&mut ebpf, "DROP_COUNTS")?,
             written: BTreeMap::new(),
-            _ebpf: ebpf,
+            ebpf,
         })
     }
 
@@ -196,6 +196,10 @@ impl PacketDrop {
 }
 
 impl Probe for PacketDrop {
+    fn ebpf(&self) -> &Ebpf {
+        &self.ebpf
+    }
+
     fn name(&self) -> &'static str {
         NAME
     }

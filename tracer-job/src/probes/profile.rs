@@ -86,7 +86,7 @@ pub struct Profile {
     per_unit: u64,
     snapshots: hists::Snapshots,
     /// Holds the program and its perf events; dropping it detaches them.
-    _ebpf: Ebpf,
+    ebpf: Ebpf,
 }
 
 impl Profile {
@@ -132,7 +132,7 @@ impl Profile {
             count_name,
             per_unit,
             snapshots: hists::Snapshots::new(NAME, count_name, count_name),
-            _ebpf: ebpf,
+            ebpf,
         })
     }
 
@@ -211,6 +211,10 @@ impl Profile {
 }
 
 impl Probe for Profile {
+    fn ebpf(&self) -> &Ebpf {
+        &self.ebpf
+    }
+
     fn name(&self) -> &'static str {
         NAME
     }

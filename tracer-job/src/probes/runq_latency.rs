@@ -34,7 +34,7 @@ pub struct RunqLatency {
     lost: PerCpuArray<MapData, u64>,
     snapshots: hists::Snapshots,
     /// Holds the programs and their links; dropping it detaches them.
-    _ebpf: Ebpf,
+    ebpf: Ebpf,
 }
 
 impl RunqLatency {
@@ -68,12 +68,16 @@ impl RunqLatency {
             rows,
             lost: maps::take(&mut ebpf, "LOST")?,
             snapshots: hists::Snapshots::new(NAME, "latency", "ns"),
-            _ebpf: ebpf,
+            ebpf,
         })
     }
 }
 
 impl Probe for RunqLatency {
+    fn ebpf(&self) -> &Ebpf {
+        &self.ebpf
+    }
+
     fn name(&self) -> &'static str {
         NAME
     }

@@ -23,7 +23,7 @@ pub struct SyscallCount {
     written: HashMap<CountKey, u64>,
     snapshots: hists::Snapshots,
     /// Holds the program and its link; dropping it detaches them.
-    _ebpf: Ebpf,
+    ebpf: Ebpf,
 }
 
 impl SyscallCount {
@@ -44,7 +44,7 @@ impl SyscallCount {
             lost: maps::take(&mut ebpf, "LOST")?,
             written: HashMap::new(),
             snapshots: hists::Snapshots::new(NAME, "calls", ""),
-            _ebpf: ebpf,
+            ebpf,
         })
     }
 }
@@ -59,6 +59,10 @@ fn key(count: &CountKey) -> BTreeMap<String, String> {
 }
 
 impl Probe for SyscallCount {
+    fn ebpf(&self) -> &Ebpf {
+        &self.ebpf
+    }
+
     fn name(&self) -> &'static str {
         NAME
     }

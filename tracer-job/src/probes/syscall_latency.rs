@@ -42,7 +42,7 @@ pub struct SyscallLatency {
     written: HashMap<u32, u64>,
     lost_written: Option<u64>,
     /// Holds the programs and their links; dropping it detaches them.
-    _ebpf: Ebpf,
+    ebpf: Ebpf,
 }
 
 impl SyscallLatency {
@@ -96,7 +96,7 @@ impl SyscallLatency {
             lost: maps::take(&mut ebpf, "LOST")?,
             written: HashMap::new(),
             lost_written: None,
-            _ebpf: ebpf,
+            ebpf,
         })
     }
 
@@ -143,6 +143,10 @@ impl SyscallLatency {
 }
 
 impl Probe for SyscallLatency {
+    fn ebpf(&self) -> &Ebpf {
+        &self.ebpf
+    }
+
     fn name(&self) -> &'static str {
         NAME
     }

@@ -32,7 +32,7 @@ pub struct TcpRetransmit {
     /// Values last written per flow, to skip unchanged ones between snapshots.
     written: HashMap<RetransmitKey, u64>,
     /// Holds the programs and their links; dropping it detaches them.
-    _ebpf: Ebpf,
+    ebpf: Ebpf,
 }
 
 impl TcpRetransmit {
@@ -70,12 +70,16 @@ impl TcpRetransmit {
             events: EventStream::take(&mut ebpf, NAME)?,
             counts: maps::take(&mut ebpf, "COUNTS")?,
             written: HashMap::new(),
-            _ebpf: ebpf,
+            ebpf,
         })
     }
 }
 
 impl Probe for TcpRetransmit {
+    fn ebpf(&self) -> &Ebpf {
+        &self.ebpf
+    }
+
     fn name(&self) -> &'static str {
         NAME
     }
