@@ -1233,7 +1233,11 @@ without harming the machine, and it fires on a path that is slow anyway. \
 `tcp-retransmit` is not benchmarked: a retransmit needs a lost segment and a timer to \
 fire (200 ms or more), so no workload makes them fast enough to measure a cost per \
 operation. `cpu-time` has no operation of its own to time: it runs on every context \
-switch, the hook `runq-latency`'s case already loads with a switch per operation.\n",
+switch, the hook `runq-latency`'s case already loads with a switch per operation. \
+`packet-drop`'s rate row cannot count the workload's drops: a datagram to a closed port \
+on 127.0.0.1 has no socket and is dropped in the host's network namespace, which the probe \
+never attributes to a cgroup, so its events carry none and are not told apart from the \
+node's (the cost rows are unaffected).\n",
     );
     out
 }
