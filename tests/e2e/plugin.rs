@@ -1,16 +1,17 @@
 //! `kubectl-ebpf trace --local` end to end: the plugin runs the real tracer, which loads
 //! real probes.
 
-use std::{
-    io::{BufRead, BufReader, Read},
-    process::{Command, Stdio},
-};
+use std::process::Command;
 
-use e2e::{binaries, cgroup::TestCgroup, workload::Workload};
+use e2e::{binaries, cgroup::TestCgroup, plugin_run::PluginRun, workload::Workload};
 use serde_json::Value;
 
 const INSIDE_CALLS: u64 = 20_000;
 const OUTSIDE_CALLS: u64 = 50_000;
+
+fn cgroup_path(cgroup: &TestCgroup) -> &str {
+    cgroup.path().to_str().expect("a UTF-8 cgroup path")
+}
 
 #[test]
 fn ctrl_c_ends_a_cgroup_trace_and_prints_the_merged_json() {
@@ -19,43 +20,21 @@ fn ctrl_c_ends_a_cgroup_trace_and_prints_the_merged_json() {
     let mut outside = Workload::spawn(OUTSIDE_CALLS);
     cgroup.add(inside.pid());
 
-    let mut plugin = Command::new(binaries::plugin())
-        .args([
-            "trace",
-            "syscall-latency",
-            "--local",
-            "--by",
-            "syscall",
-            "-o",
-            "json",
-        ])
-        .arg("--cgroup")
-        .arg(cgroup.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start kubectl-ebpf");
-    let mut stderr = BufReader::new(plugin.stderr.take().expect("piped stderr"));
-    let mut line = String::new();
-    stderr.read_line(&mut line).expect("read progress");
-    assert!(
-        line.starts_with("Tracing on "),
-        "expected the attach notice, got {line:?}"
-    );
-
+    let plugin = PluginRun::start([
+        "trace",
+        "syscall-latency",
+        "--local",
+        "--by",
+        "syscall",
+        "-o",
+        "json",
+        "--cgroup",
+        cgroup_path(&cgroup),
+    ]);
     inside.run();
     outside.run();
-    // SAFETY: signalling our own child, as a terminal's Ctrl-C would.
-    unsafe { libc::kill(plugin.id() as libc::pid_t, libc::SIGINT) };
-
-    let mut stdout = String::new();
-    plugin
-        .stdout
-        .take()
-        .expect("piped stdout")
-        .read_to_string(&mut stdout)
-        .expect("read result");
-    let status = plugin.wait().expect("wait plugin");
+    plugin.interrupt();
+    let (status, stdout, _) = plugin.finish();
     assert!(status.success(), "plugin exited {status}; stdout: {stdout}");
 
     let result: Value = serde_json::from_str(&stdout).expect("stdout is one JSON document");
@@ -129,40 +108,24 @@ fn a_heatmap_places_a_burst_in_its_interval_and_adds_up_to_the_histogram() {
     let cgroup = TestCgroup::create("heatmap");
     let mut inside = Workload::spawn(INSIDE_CALLS);
     cgroup.add(inside.pid());
-    let mut plugin = Command::new(binaries::plugin())
-        .args([
-            "trace",
-            "syscall-latency",
-            "--local",
-            "--heatmap",
-            "--interval",
-            "250ms",
-            "-d",
-            "3s",
-            "-o",
-            "json",
-        ])
-        .arg("--cgroup")
-        .arg(cgroup.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start kubectl-ebpf");
-    let mut stderr = BufReader::new(plugin.stderr.take().expect("piped stderr"));
-    let mut line = String::new();
-    stderr.read_line(&mut line).expect("read progress");
-    assert!(line.starts_with("Tracing on "), "{line:?}");
+    let plugin = PluginRun::start([
+        "trace",
+        "syscall-latency",
+        "--local",
+        "--heatmap",
+        "--interval",
+        "250ms",
+        "-d",
+        "3s",
+        "-o",
+        "json",
+        "--cgroup",
+        cgroup_path(&cgroup),
+    ]);
     // A quiet second first: the burst belongs four or more intervals in.
     std::thread::sleep(std::time::Duration::from_secs(1));
     inside.run();
-    let mut stdout = String::new();
-    plugin
-        .stdout
-        .take()
-        .expect("piped stdout")
-        .read_to_string(&mut stdout)
-        .expect("read stdout");
-    let status = plugin.wait().expect("wait for the plugin");
+    let (status, stdout, _) = plugin.finish();
     assert!(status.success(), "{status}");
     let result: Value = serde_json::from_str(&stdout).expect("one JSON document");
     let heatmaps = result["heatmaps"].as_array().expect("heatmaps");
@@ -244,31 +207,24 @@ fn a_heatmap_as_svg_is_one_document_and_other_probes_refuse_it() {
 #[test]
 fn ndjson_streams_events_as_lines_and_ends_with_a_summary() {
     let cgroup = TestCgroup::create("ndjson");
-    let mut plugin = Command::new(binaries::plugin())
-        .args(["trace", "exec", "--local", "-d", "2s", "-o", "ndjson"])
-        .arg("--cgroup")
-        .arg(cgroup.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start kubectl-ebpf");
-    let mut stderr = BufReader::new(plugin.stderr.take().expect("piped stderr"));
-    let mut line = String::new();
-    stderr.read_line(&mut line).expect("read progress");
-    assert!(line.starts_with("Tracing on "), "{line:?}");
+    let plugin = PluginRun::start([
+        "trace",
+        "exec",
+        "--local",
+        "-d",
+        "2s",
+        "-o",
+        "ndjson",
+        "--cgroup",
+        cgroup_path(&cgroup),
+    ]);
     let status = cgroup
         .command("/bin/true")
         .status()
         .expect("run /bin/true in the cgroup");
     assert!(status.success());
-    let mut stdout = String::new();
-    plugin
-        .stdout
-        .take()
-        .expect("piped stdout")
-        .read_to_string(&mut stdout)
-        .expect("read stdout");
-    assert!(plugin.wait().expect("wait for the plugin").success());
+    let (status, stdout, _) = plugin.finish();
+    assert!(status.success(), "{status}");
     let lines: Vec<Value> = stdout
         .lines()
         .map(|line| serde_json::from_str(line).expect("every line is one JSON object"))

@@ -9,6 +9,7 @@ pub mod events;
 pub mod loopdev;
 pub mod net_workload;
 pub mod netns;
+pub mod plugin_run;
 pub mod pods;
 pub mod tracer;
 pub mod workload;
