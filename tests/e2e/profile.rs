@@ -1,15 +1,11 @@
 //! `kubectl-ebpf profile --local`: the plugin runs the real tracer, which samples a
 //! workload with known hot functions in a test cgroup and symbolizes its stacks.
 
-use std::{
-    io::{BufRead, BufReader, Read},
-    path::Path,
-    process::{Command, Stdio},
-};
+use std::path::Path;
 
 use e2e::{
-    binaries,
     cgroup::{TestCgroup, cgroup2_mount},
+    plugin_run::PluginRun,
     workload::Workload,
 };
 use serde_json::Value;
@@ -29,28 +25,18 @@ fn workload(mode: &str) -> Workload {
 /// Runs `kubectl-ebpf profile --local --cgroup <cgroup> <args>`; once it has attached,
 /// starts `workloads` and waits for them. Returns the exit code and stdout.
 fn profile(cgroup: &TestCgroup, args: &[&str], workloads: &mut [Workload]) -> (i32, String) {
-    let mut plugin = Command::new(binaries::plugin())
-        .args(["profile", "--local", "-d", PROFILE_FOR])
-        .arg("--cgroup")
-        .arg(cgroup.path())
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start kubectl-ebpf");
-    let mut stderr = BufReader::new(plugin.stderr.take().expect("piped stderr"));
-    let mut line = String::new();
-    // The progress view may start with a blank line; the notice comes before anything else.
-    while line.trim().is_empty() {
-        line.clear();
-        if stderr.read_line(&mut line).expect("read progress") == 0 {
-            break;
-        }
-    }
-    // The probe must attach: a profile that did not is a failure, not an empty result.
-    assert!(
-        line.starts_with("Tracing on "),
-        "expected the attach notice, got {line:?}"
+    let cgroup_path = cgroup.path().to_str().expect("a UTF-8 cgroup path");
+    let plugin = PluginRun::start(
+        [
+            "profile",
+            "--local",
+            "-d",
+            PROFILE_FOR,
+            "--cgroup",
+            cgroup_path,
+        ]
+        .iter()
+        .chain(args),
     );
     for workload in workloads.iter_mut() {
         workload.go();
@@ -58,20 +44,8 @@ fn profile(cgroup: &TestCgroup, args: &[&str], workloads: &mut [Workload]) -> (i
     for workload in workloads.iter_mut() {
         workload.wait_done();
     }
-    let mut stdout = String::new();
-    plugin
-        .stdout
-        .take()
-        .expect("piped stdout")
-        .read_to_string(&mut stdout)
-        .expect("read result");
-    let mut rest = String::new();
-    let _ = stderr.read_to_string(&mut rest);
-    let status = plugin.wait().expect("wait plugin");
-    assert!(
-        status.success(),
-        "plugin exited {status}; stderr: {line}{rest}"
-    );
+    let (status, stdout, stderr) = plugin.finish();
+    assert!(status.success(), "plugin exited {status}; stderr: {stderr}");
     (status.code().unwrap_or(-1), stdout)
 }
 

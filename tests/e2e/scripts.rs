@@ -2,12 +2,11 @@
 //! through the plugin, and the shipped scripts against workloads that trigger them.
 
 use std::{
-    io::{BufRead, BufReader, Read},
     path::{Path, PathBuf},
     process::{Command, ExitStatus, Stdio},
 };
 
-use e2e::{binaries, cgroup::TestCgroup, tracer::TracerRun};
+use e2e::{binaries, cgroup::TestCgroup, plugin_run::PluginRun, tracer::TracerRun};
 use serde_json::Value;
 use tracer_protocol::{ProbeSpec, Record, ScriptSpec, Targets, TraceSpec};
 
@@ -149,33 +148,15 @@ on("open", |e| {{
 /// Runs the plugin's `run ARGS --local --cgroup CGROUP -o json`, calls `work` once it has
 /// attached, and returns its exit status, result document and stderr.
 fn plugin_run(args: &[&str], cgroup: &Path, work: impl FnOnce()) -> (ExitStatus, Value, String) {
-    let mut plugin = Command::new(binaries::plugin())
-        .arg("run")
-        .args(args)
-        .args(["--local", "-o", "json", "-d", "3s", "--cgroup"])
-        .arg(cgroup)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start kubectl-ebpf");
-    let mut stderr = BufReader::new(plugin.stderr.take().expect("piped stderr"));
-    let mut line = String::new();
-    stderr.read_line(&mut line).expect("read progress");
-    assert!(
-        line.starts_with("Tracing on "),
-        "expected the attach notice, got {line:?}"
+    let cgroup = cgroup.to_str().expect("a UTF-8 cgroup path");
+    let plugin = PluginRun::start(
+        ["run"]
+            .iter()
+            .chain(args)
+            .chain(&["--local", "-o", "json", "-d", "3s", "--cgroup", cgroup]),
     );
     work();
-    let mut stdout = String::new();
-    plugin
-        .stdout
-        .take()
-        .expect("piped stdout")
-        .read_to_string(&mut stdout)
-        .expect("read result");
-    let mut rest = String::new();
-    stderr.read_to_string(&mut rest).expect("read stderr");
-    let status = plugin.wait().expect("wait plugin");
+    let (status, stdout, rest) = plugin.finish();
     let result = serde_json::from_str(&stdout)
         .unwrap_or_else(|err| panic!("{err}: stdout {stdout:?}, stderr {rest:?}"));
     (status, result, rest)

@@ -26,7 +26,14 @@ impl PluginRun {
             .expect("start kubectl-ebpf");
         let mut stderr = BufReader::new(child.stderr.take().expect("piped stderr"));
         let mut line = String::new();
-        stderr.read_line(&mut line).expect("read progress");
+        // The progress view may start with a blank line; the notice comes before anything else.
+        while line.trim().is_empty() {
+            line.clear();
+            if stderr.read_line(&mut line).expect("read progress") == 0 {
+                break;
+            }
+        }
+        // The probes must attach: a trace that did not is a failure, not an empty result.
         assert!(
             line.starts_with("Tracing on "),
             "expected the attach notice, got {line:?}"
