@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_kubectl_ebpf_global_optspecs
-    string join \n kubeconfig= context= cluster= user= n/namespace= job-namespace= h/help V/version
+    string join \n kubeconfig= context= cluster= user= n/namespace= job-namespace= no-headers h/help V/version
 end
 
 function __fish_kubectl_ebpf_needs_command
@@ -30,6 +30,7 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -l cluster -d 'T
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -l user -d 'The kubeconfig user to use' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -s n -l namespace -d 'Namespace of the targets (default: the context\'s)' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -l job-namespace -d 'Namespace the tracer Jobs run in' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -l no-headers -d 'Print tables without their line of column names'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -s h -l help -d 'Print help'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -s V -l version -d 'Print version'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -f -a "trace" -d 'Run a built-in probe on targets and print the merged result'
@@ -73,6 +74,7 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l loca
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l per-node -d 'Keep each node\'s histograms apart instead of summing them'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l per-pod -d 'One histogram per pod container, split by cgroup in the kernel and added up across nodes (syscall-latency, runq-latency, block-latency)'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l heatmap -d 'Also draw each histogram over time: one column per --interval, log2 buckets up, shaded by count (histogram probes; `-o svg` writes it as SVG)'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l no-headers -d 'Print tables without their line of column names'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -s l -l selector -d 'Trace the pods matching this label selector (e.g. app=checkout)' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -s c -l container -d 'Trace only this container of each pod' -r
@@ -105,6 +107,7 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -l no
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -l dry-run -d 'Print the objects the trace would create (with -o yaml or json) and create nothing'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -l local -d 'Trace this machine instead of a cluster, by running tracer-job here'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -l off-cpu -d 'Profile the time spent blocked off the CPU (sleeping, waiting for I/O, locks or other threads) by the stack that blocked, instead of sampling time on it'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -l no-headers -d 'Print tables without their line of column names'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand run" -s e -l expr -d 'The script\'s text itself instead of a file (then every positional argument is a target)' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand run" -l arg -d 'A value the script reads with arg("NAME"). Repeatable' -r
@@ -135,6 +138,7 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand run" -l privil
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand run" -l no-stats -d 'Do not have the kernel count eBPF run time during the trace (it costs a few nanoseconds per program run, node-wide); the overhead line then says unknown'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand run" -l dry-run -d 'Print the objects the trace would create (with -o yaml or json) and create nothing'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand run" -l local -d 'Trace this machine instead of a cluster, by running tracer-job here'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand run" -l no-headers -d 'Print tables without their line of column names'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand probes" -s o -l output -d 'Output format' -r -f -a "table\t'Histograms and a summary table'
 json\t'One JSON document (docs/json-output.md)'
@@ -147,6 +151,7 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand probes" -l clu
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand probes" -l user -d 'The kubeconfig user to use' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand probes" -s n -l namespace -d 'Namespace of the targets (default: the context\'s)' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand probes" -l job-namespace -d 'Namespace the tracer Jobs run in' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand probes" -l no-headers -d 'Print tables without their line of column names'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand probes" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand list" -l kubeconfig -d 'Path to the kubeconfig file (default: KUBECONFIG, else ~/.kube/config)' -r -F
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand list" -l context -d 'The kubeconfig context to use' -r
@@ -154,6 +159,7 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand list" -l clust
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand list" -l user -d 'The kubeconfig user to use' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand list" -s n -l namespace -d 'Namespace of the targets (default: the context\'s)' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand list" -l job-namespace -d 'Namespace the tracer Jobs run in' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand list" -l no-headers -d 'Print tables without their line of column names'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand list" -s h -l help -d 'Print help'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand delete" -l kubeconfig -d 'Path to the kubeconfig file (default: KUBECONFIG, else ~/.kube/config)' -r -F
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand delete" -l context -d 'The kubeconfig context to use' -r
@@ -162,6 +168,7 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand delete" -l use
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand delete" -s n -l namespace -d 'Namespace of the targets (default: the context\'s)' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand delete" -l job-namespace -d 'Namespace the tracer Jobs run in' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand delete" -l all -d 'Delete every trace in the jobs namespace'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand delete" -l no-headers -d 'Print tables without their line of column names'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand delete" -s h -l help -d 'Print help'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand rbac" -l for-user -d 'Bind a user (repeatable)' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand rbac" -l for-group -d 'Bind a group (repeatable; default: the group kubectl-ebpf-users when nobody is named)' -r
@@ -174,6 +181,7 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand rbac" -l clust
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand rbac" -l user -d 'The kubeconfig user to use' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand rbac" -s n -l namespace -d 'Namespace of the targets (default: the context\'s)' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand rbac" -l job-namespace -d 'Namespace the tracer Jobs run in' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand rbac" -l no-headers -d 'Print tables without their line of column names'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand rbac" -s h -l help -d 'Print help'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand completion" -l kubeconfig -d 'Path to the kubeconfig file (default: KUBECONFIG, else ~/.kube/config)' -r -F
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand completion" -l context -d 'The kubeconfig context to use' -r
@@ -181,6 +189,7 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand completion" -l
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand completion" -l user -d 'The kubeconfig user to use' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand completion" -s n -l namespace -d 'Namespace of the targets (default: the context\'s)' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand completion" -l job-namespace -d 'Namespace the tracer Jobs run in' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand completion" -l no-headers -d 'Print tables without their line of column names'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand completion" -s h -l help -d 'Print help'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes list delete rbac completion help" -f -a "trace" -d 'Run a built-in probe on targets and print the merged result'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes list delete rbac completion help" -f -a "profile" -d 'Sample the targets\' on-CPU stacks and print the merged profile: the top functions, folded stacks or a flame graph'

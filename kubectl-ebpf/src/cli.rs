@@ -20,6 +20,10 @@ pub struct Cli {
     #[command(flatten)]
     pub cluster: ClusterArgs,
 
+    /// Print tables without their line of column names.
+    #[arg(long, global = true)]
+    pub no_headers: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }

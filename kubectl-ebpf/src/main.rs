@@ -5,11 +5,12 @@ use kubectl_ebpf::{
     cli::{Cli, Command},
     completions,
     exit::{self, CliError},
-    probe_list, rbac, scripts, session,
+    probe_list, rbac, render, scripts, session,
 };
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    render::set_no_headers(cli.no_headers);
     let cluster = cli.cluster;
     let result = match cli.command {
         Command::Trace(args) => block_on(session::trace(cluster, *args)),

@@ -3,7 +3,6 @@
 
 use std::io::{self, Write};
 
-use comfy_table::{Table, presets::NOTHING};
 use serde::Serialize;
 
 use crate::{
@@ -75,9 +74,7 @@ pub fn run(args: &ProbesArgs) -> Result<u8, CliError> {
 }
 
 fn write_table(entries: &[Entry], out: &mut impl Write) -> io::Result<()> {
-    let mut table = Table::new();
-    table.load_style(NOTHING);
-    table.set_header(["PROBE", "KIND", "HERE", "WHAT IT SHOWS"]);
+    let mut table = render::table(["PROBE", "KIND", "HERE", "WHAT IT SHOWS"]);
     for entry in entries {
         table.add_row([
             entry.name,

@@ -81,3 +81,24 @@ fn describes_one_probe_with_its_local_availability() {
     // This machine has tracefs and runs the tests as root, so the answer is known.
     assert_eq!(exec["local"]["state"], "available", "{exec}");
 }
+
+#[test]
+fn no_headers_leaves_the_rows_only() {
+    let with = String::from_utf8_lossy(&run(&["probes"]).stdout).into_owned();
+    let without = String::from_utf8_lossy(&run(&["probes", "--no-headers"]).stdout).into_owned();
+    assert!(
+        with.lines().next().unwrap_or_default().contains("PROBE"),
+        "{with}"
+    );
+    let first = without.lines().next().unwrap_or_default();
+    assert!(
+        first.trim_start().starts_with("syscall-latency"),
+        "{without}"
+    );
+    assert!(!without.contains("WHAT IT SHOWS"), "{without}");
+    assert_eq!(
+        without.lines().count() + 1,
+        with.lines().count(),
+        "only the header line goes: {with}\n{without}"
+    );
+}

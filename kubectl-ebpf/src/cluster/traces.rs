@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use comfy_table::{Table, presets::NOTHING};
 use k8s_openapi::{api::batch::v1::Job, jiff::Timestamp};
 use kube::{Api, api::ListParams};
 
@@ -38,9 +37,7 @@ pub async fn list(cluster: ClusterArgs) -> Result<u8, CliError> {
         return Ok(exit::SUCCESS);
     }
     let now = Timestamp::now();
-    let mut table = Table::new();
-    table.load_style(NOTHING);
-    table.set_header(["ID", "AGE", "NODES", "PROBE", "TARGET", "STATE"]);
+    let mut table = crate::render::table(["ID", "AGE", "NODES", "PROBE", "TARGET", "STATE"]);
     for (id, row) in rows {
         let age = row
             .oldest

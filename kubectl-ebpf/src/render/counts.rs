@@ -15,7 +15,7 @@
 
 use std::io::{self, Write};
 
-use comfy_table::{Cell, CellAlignment, Table, presets::NOTHING};
+use comfy_table::{Cell, CellAlignment, Table};
 
 use super::key_columns;
 use crate::merge::Count;
@@ -73,11 +73,9 @@ fn write_table(title: &str, rows: &[&Count], top: usize, out: &mut impl Write) -
 /// One row per key; the key columns are the union of every row's key names.
 fn table(counts: &[&Count]) -> Table {
     let key_names = key_columns(counts.iter().flat_map(|count| count.key.keys()));
-    let mut table = Table::new();
-    table.load_style(NOTHING);
     let mut header: Vec<String> = key_names.iter().map(|name| name.to_uppercase()).collect();
     header.push("COUNT".to_owned());
-    table.set_header(header);
+    let mut table = super::table(header);
     for count in counts {
         let mut row: Vec<Cell> = key_names
             .iter()

@@ -19,7 +19,7 @@ use std::{
     io::{self, Write},
 };
 
-use comfy_table::{Cell, CellAlignment, Table, presets::NOTHING};
+use comfy_table::{Cell, CellAlignment, Table};
 
 use super::key_columns;
 use crate::{
@@ -107,11 +107,9 @@ fn table(processes: &[&Count], nodes: &BTreeMap<String, NodeFacts>) -> Table {
     if nodes.len() <= 1 {
         key_names.retain(|name| name.as_str() != "node");
     }
-    let mut table = Table::new();
-    table.load_style(NOTHING);
     let mut header: Vec<String> = key_names.iter().map(|name| name.to_uppercase()).collect();
     header.extend(["ON-CPU", "SHARE", "ENERGY"].map(String::from));
-    table.set_header(header);
+    let mut table = super::table(header);
     for count in processes {
         let node = count.key.get("node").cloned().unwrap_or_default();
         let facts = nodes.get(&node).copied().unwrap_or_default();

@@ -38,7 +38,9 @@ impl EventPrinter {
             self.header_written = true;
             let header = self.header(fields);
             self.widths = header.iter().map(|name| min_width(name)).collect();
-            lines.push(self.align(header));
+            if super::headers_shown() {
+                lines.push(self.align(header));
+            }
         }
         let row = self.row(event, fields);
         lines.push(self.align(row));

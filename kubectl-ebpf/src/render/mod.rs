@@ -11,13 +11,39 @@ pub mod profile;
 pub mod script;
 pub mod summary;
 
-use std::io::{self, Write};
+use std::{
+    io::{self, Write},
+    sync::atomic::{AtomicBool, Ordering},
+};
+
+use comfy_table::{Row, Table, presets::NOTHING};
 
 use crate::{
     catalogue::{self, Kind},
     cli::OutputFormat,
     merge::TraceResult,
 };
+
+/// `--no-headers`: tables print their rows without the line of column names.
+static NO_HEADERS: AtomicBool = AtomicBool::new(false);
+
+pub fn set_no_headers(no_headers: bool) {
+    NO_HEADERS.store(no_headers, Ordering::Relaxed);
+}
+
+pub fn headers_shown() -> bool {
+    !NO_HEADERS.load(Ordering::Relaxed)
+}
+
+/// A borderless table, with `header` as its first line unless `--no-headers` was given.
+pub fn table(header: impl Into<Row>) -> Table {
+    let mut table = Table::new();
+    table.load_style(NOTHING);
+    if headers_shown() {
+        table.set_header(header);
+    }
+    table
+}
 
 /// Prints `result`; `top` bounds the rows of each table of counts (0 for all).
 pub fn render(

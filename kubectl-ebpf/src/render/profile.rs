@@ -17,7 +17,7 @@ use std::{
     io::{self, Write},
 };
 
-use comfy_table::{Cell, CellAlignment, Table, presets::NOTHING};
+use comfy_table::{Cell, CellAlignment};
 use serde::Serialize;
 
 use crate::{
@@ -230,13 +230,11 @@ fn functions_table(
             count.to_string()
         }
     };
-    let mut table = Table::new();
-    table.load_style(NOTHING);
-    if off_cpu {
-        table.set_header(["SELF ms", "SELF%", "TOTAL ms", "TOTAL%", "FUNCTION"]);
+    let mut table = if off_cpu {
+        super::table(["SELF ms", "SELF%", "TOTAL ms", "TOTAL%", "FUNCTION"])
     } else {
-        table.set_header(["SELF", "SELF%", "TOTAL", "TOTAL%", "FUNCTION"]);
-    }
+        super::table(["SELF", "SELF%", "TOTAL", "TOTAL%", "FUNCTION"])
+    };
     for function in functions.iter().take(TABLE_ROWS) {
         table.add_row([
             Cell::new(value(function.self_samples)).set_alignment(CellAlignment::Right),

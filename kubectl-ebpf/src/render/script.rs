@@ -7,7 +7,7 @@ use std::{
     io::{self, Write},
 };
 
-use comfy_table::{Cell, CellAlignment, Table, presets::NOTHING};
+use comfy_table::{Cell, CellAlignment, Table};
 
 use super::{counts, hist, key_columns};
 use crate::merge::{Count, Stat, TraceResult};
@@ -48,13 +48,11 @@ pub fn write(
 
 fn stat_table(rows: &[&Stat]) -> Table {
     let key_names = key_columns(rows.iter().flat_map(|stat| stat.key.keys()));
-    let mut table = Table::new();
-    table.load_style(NOTHING);
     let op = rows.first().map_or("value", |stat| stat.op.as_str());
     let mut header: Vec<String> = key_names.iter().map(|name| name.to_uppercase()).collect();
     header.push(op.to_uppercase());
     header.push("VALUES".to_owned());
-    table.set_header(header);
+    let mut table = super::table(header);
     for stat in rows {
         let mut cells: Vec<Cell> = key_names
             .iter()

@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use comfy_table::{Cell, CellAlignment, Table, presets::NOTHING};
+use comfy_table::{Cell, CellAlignment, Table};
 
 use super::key_columns;
 use crate::{
@@ -21,11 +21,9 @@ pub fn write(result: &TraceResult, out: &mut impl Write) -> io::Result<()> {
 fn table(histograms: &[Histogram]) -> Table {
     // Rows may differ in their keys (a pod's rows beside a plain cgroup's).
     let key_names = key_columns(histograms.iter().flat_map(|h| h.key.keys()));
-    let mut table = Table::new();
-    table.load_style(NOTHING);
     let mut header: Vec<String> = key_names.iter().map(|k| k.to_uppercase()).collect();
     header.extend(["COUNT", "P50", "P90", "P99", "SLOWEST"].map(String::from));
-    table.set_header(header);
+    let mut table = super::table(header);
     for histogram in histograms {
         let estimate = |value: Option<u64>| {
             value.map_or_else(
