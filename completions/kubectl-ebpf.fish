@@ -58,6 +58,7 @@ json\t'One JSON document (docs/json-output.md)'
 yaml\t'The same document as YAML'
 ndjson\t'One JSON object per line: events as they arrive, then the rest'
 svg\t'The heatmaps as one SVG document (with --heatmap)'"
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l sort -d 'Order tables of counts by this key column (e.g. syscall, pod) instead of largest count first; --top then keeps the first rows in that order' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l interval -d 'How often each node sends its snapshot, and so one heatmap column (default 1s)' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l kubeconfig -d 'Path to the kubeconfig file (default: KUBECONFIG, else ~/.kube/config)' -r -F
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l context -d 'The kubeconfig context to use' -r

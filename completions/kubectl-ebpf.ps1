@@ -61,6 +61,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-ebpf' -ScriptBlock {
             [CompletionResult]::new('--min-latency', '--min-latency', [CompletionResultType]::ParameterName, 'Ignore calls faster than this (e.g. 10us), filtered in the kernel')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--sort', '--sort', [CompletionResultType]::ParameterName, 'Order tables of counts by this key column (e.g. syscall, pod) instead of largest count first; --top then keeps the first rows in that order')
             [CompletionResult]::new('--interval', '--interval', [CompletionResultType]::ParameterName, 'How often each node sends its snapshot, and so one heatmap column (default 1s)')
             [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file (default: KUBECONFIG, else ~/.kube/config)')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The kubeconfig context to use')

@@ -125,6 +125,11 @@ pub struct TraceArgs {
     #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
 
+    /// Order tables of counts by this key column (e.g. syscall, pod) instead of largest
+    /// count first; --top then keeps the first rows in that order.
+    #[arg(long, value_name = "COLUMN")]
+    pub sort: Option<String>,
+
     /// Also draw each histogram over time: one column per --interval, log2 buckets up,
     /// shaded by count (histogram probes; `-o svg` writes it as SVG).
     #[arg(long)]

@@ -13,7 +13,12 @@ fn main() -> ExitCode {
     render::set_no_headers(cli.no_headers);
     let cluster = cli.cluster;
     let result = match cli.command {
-        Command::Trace(args) => block_on(session::trace(cluster, *args)),
+        Command::Trace(args) => {
+            if let Some(column) = &args.sort {
+                render::set_sort(column);
+            }
+            block_on(session::trace(cluster, *args))
+        }
         Command::Profile(args) => block_on(session::profile(cluster, *args)),
         Command::Run(args) => match scripts::prepare(*args) {
             Ok(scripts::Prepared::Trace(run)) => block_on(session::trace(cluster, *run)),

@@ -57,6 +57,7 @@ fn groups(counts: &[Count]) -> Vec<Vec<&Count>> {
 }
 
 fn write_table(title: &str, rows: &[&Count], top: usize, out: &mut impl Write) -> io::Result<()> {
+    let rows = sorted(rows, super::sort_column());
     let shown = if top == 0 {
         rows.len()
     } else {
@@ -68,6 +69,27 @@ fn write_table(title: &str, rows: &[&Count], top: usize, out: &mut impl Write) -
         writeln!(out, "{title}:")?;
     }
     writeln!(out, "{}", table(&rows[..shown]))
+}
+
+/// The rows in the order of key column `column` (numbers as numbers), when every row
+/// has it; otherwise as they came, largest first.
+fn sorted<'a>(rows: &[&'a Count], column: Option<&str>) -> Vec<&'a Count> {
+    let mut rows = rows.to_vec();
+    let Some(column) = column else {
+        return rows;
+    };
+    if !rows.iter().all(|row| row.key.contains_key(column)) {
+        return rows;
+    }
+    let value = |row: &Count| row.key.get(column).cloned().unwrap_or_default();
+    rows.sort_by(|a, b| {
+        let (a, b) = (value(a), value(b));
+        match (a.parse::<f64>(), b.parse::<f64>()) {
+            (Ok(x), Ok(y)) => x.total_cmp(&y),
+            _ => a.cmp(&b),
+        }
+    });
+    rows
 }
 
 /// One row per key; the key columns are the union of every row's key names.
@@ -177,5 +199,29 @@ mod tests {
 
         let no_failures = render(&counts[..5], 0);
         assert!(!no_failures.contains("failed"), "{no_failures}");
+    }
+
+    #[test]
+    fn sorts_by_a_key_column_numbers_as_numbers() {
+        let rows = [
+            count("calls", &[("pid", "10"), ("comm", "b")], 5),
+            count("calls", &[("pid", "9"), ("comm", "c")], 7),
+            count("calls", &[("pid", "100"), ("comm", "a")], 1),
+        ];
+        let refs: Vec<&Count> = rows.iter().collect();
+        let pids: Vec<&str> = sorted(&refs, Some("pid"))
+            .iter()
+            .map(|row| row.key["pid"].as_str())
+            .collect();
+        assert_eq!(pids, ["9", "10", "100"]);
+        let comms: Vec<&str> = sorted(&refs, Some("comm"))
+            .iter()
+            .map(|row| row.key["comm"].as_str())
+            .collect();
+        assert_eq!(comms, ["a", "b", "c"]);
+        // A column some row lacks leaves the largest-first order alone.
+        let kept: Vec<u64> = sorted(&refs, Some("pod")).iter().map(|r| r.value).collect();
+        assert_eq!(kept, [5, 7, 1]);
+        assert_eq!(sorted(&refs, None).len(), 3);
     }
 }

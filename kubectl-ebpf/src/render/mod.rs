@@ -27,6 +27,17 @@ use crate::{
 /// `--no-headers`: tables print their rows without the line of column names.
 static NO_HEADERS: AtomicBool = AtomicBool::new(false);
 
+/// `--sort COLUMN`: tables of counts in that key column's order instead of largest first.
+static SORT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+pub fn set_sort(column: &str) {
+    let _ = SORT.set(column.to_owned());
+}
+
+pub fn sort_column() -> Option<&'static str> {
+    SORT.get().map(String::as_str)
+}
+
 pub fn set_no_headers(no_headers: bool) {
     NO_HEADERS.store(no_headers, Ordering::Relaxed);
 }
