@@ -90,6 +90,8 @@ struct Run {
     rss_mib: f64,
     wall_ms: f64,
     requests: usize,
+    /// Exited 5: some node failed or lost events; the reasons are printed.
+    partial: bool,
 }
 
 fn api_requests(double: &Double) -> Vec<String> {
@@ -129,7 +131,7 @@ fn run_plugin(double: &Double) -> Run {
     let started = Instant::now();
     // Reaped by wait4 below, which also tells its resource use.
     #[allow(clippy::zombie_processes)]
-    let child = Command::new(binary("kubectl-ebpf"))
+    let mut child = Command::new(binary("kubectl-ebpf"))
         .env("KUBECONFIG", &double.kubeconfig)
         .args([
             "trace",
@@ -143,9 +145,16 @@ fn run_plugin(double: &Double) -> Run {
             "json",
         ])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("start kubectl-ebpf");
+    // Read while it runs, so a full pipe never blocks the plugin.
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    let said = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+        text
+    });
     let mut status = 0;
     // SAFETY: zeroed rusage is a valid value for wait4 to fill.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -153,16 +162,25 @@ fn run_plugin(double: &Double) -> Run {
     let waited = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
     let wall_ms = started.elapsed().as_secs_f64() * 1e3;
     assert!(waited > 0, "wait4 failed");
+    let said = said.join().unwrap_or_default();
+    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
     assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "the plugin failed (status {status})"
+        matches!(code, Some(0 | 5)),
+        "the plugin failed (status {status}): {said}"
     );
+    let partial = code == Some(5);
+    if partial {
+        for line in said.lines().filter(|line| line.starts_with("warning:")) {
+            eprintln!("  partial run: {line}");
+        }
+    }
     let cpu = |time: libc::timeval| time.tv_sec as f64 * 1e3 + time.tv_usec as f64 / 1e3;
     Run {
         cpu_ms: cpu(usage.ru_utime) + cpu(usage.ru_stime),
         rss_mib: usage.ru_maxrss as f64 / 1024.0,
         wall_ms,
         requests: api_requests(double).len(),
+        partial,
     }
 }
 
@@ -193,6 +211,7 @@ fn main() {
             pick(|r| r.rss_mib),
             pick(|r| r.wall_ms),
             pick(|r| r.requests as f64),
+            runs.iter().filter(|r| r.partial).count(),
         );
         eprintln!(
             "{nodes} nodes: {:.0} ms CPU, {:.1} MiB, {:.0} ms wall, {:.0} requests",
@@ -203,12 +222,13 @@ fn main() {
     let _ = std::fs::remove_dir_all(&dir);
 
     let mut report = String::new();
-    report.push_str("| nodes | plugin CPU (ms) | peak RSS (MiB) | start to merged (ms) | API requests | CPU per node (ms) |\n");
-    report.push_str("|---:|---:|---:|---:|---:|---:|\n");
-    for (nodes, cpu, rss, wall, requests) in &rows {
+    report.push_str("| nodes | plugin CPU (ms) | peak RSS (MiB) | start to merged (ms) | API requests | CPU per node (ms) | partial runs |\n");
+    report.push_str("|---:|---:|---:|---:|---:|---:|---:|\n");
+    for (nodes, cpu, rss, wall, requests, partial) in &rows {
         report.push_str(&format!(
-            "| {nodes} | {cpu:.0} | {rss:.1} | {wall:.0} | {requests:.0} | {:.2} |\n",
-            cpu / *nodes as f64
+            "| {nodes} | {cpu:.0} | {rss:.1} | {wall:.0} | {requests:.0} | {:.2} | {partial} of {} |\n",
+            cpu / *nodes as f64,
+            args.rounds
         ));
     }
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
