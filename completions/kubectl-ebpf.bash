@@ -40,6 +40,9 @@ _kubectl__ebpf() {
             kubectl__ebpf,run)
                 cmd="kubectl__ebpf__subcmd__run"
                 ;;
+            kubectl__ebpf,scripts)
+                cmd="kubectl__ebpf__subcmd__scripts"
+                ;;
             kubectl__ebpf,trace)
                 cmd="kubectl__ebpf__subcmd__trace"
                 ;;
@@ -67,6 +70,9 @@ _kubectl__ebpf() {
             kubectl__ebpf__subcmd__help,run)
                 cmd="kubectl__ebpf__subcmd__help__subcmd__run"
                 ;;
+            kubectl__ebpf__subcmd__help,scripts)
+                cmd="kubectl__ebpf__subcmd__help__subcmd__scripts"
+                ;;
             kubectl__ebpf__subcmd__help,trace)
                 cmd="kubectl__ebpf__subcmd__help__subcmd__trace"
                 ;;
@@ -77,7 +83,7 @@ _kubectl__ebpf() {
 
     case "${cmd}" in
         kubectl__ebpf)
-            opts="-n -h -V --kubeconfig --context --cluster --user --namespace --job-namespace --no-headers --help --version trace profile run probes list delete rbac completion help"
+            opts="-n -h -V --kubeconfig --context --cluster --user --namespace --job-namespace --no-headers --help --version trace profile run probes list delete scripts rbac completion help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -203,7 +209,7 @@ _kubectl__ebpf() {
             return 0
             ;;
         kubectl__subcmd__ebpf__subcmd__help)
-            opts="trace profile run probes list delete rbac completion help"
+            opts="trace profile run probes list delete scripts rbac completion help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -315,6 +321,20 @@ _kubectl__ebpf() {
             return 0
             ;;
         kubectl__subcmd__ebpf__subcmd__help__subcmd__run)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kubectl__subcmd__ebpf__subcmd__help__subcmd__scripts)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -685,6 +705,48 @@ _kubectl__ebpf() {
                     COMPREPLY=($(compgen -W "table json yaml ndjson svg" -- "${cur}"))
                     return 0
                     ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cluster)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --job-namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kubectl__subcmd__ebpf__subcmd__scripts)
+            opts="-n -h --kubeconfig --context --cluster --user --namespace --job-namespace --no-headers --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --kubeconfig)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

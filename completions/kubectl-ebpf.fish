@@ -39,6 +39,7 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -f -a "run" -d '
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -f -a "probes" -d 'List the built-in probes, or describe one'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -f -a "list" -d 'List the traces running on the cluster (yours and others\')'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -f -a "delete" -d 'Delete a trace\'s Jobs, pods and ConfigMap'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -f -a "scripts" -d 'List the scripts shipped with the plugin (for `run`), or show one\'s arguments'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -f -a "rbac" -d 'Print the namespace, roles and bindings a user needs to trace (apply them with `kubectl apply -f -`)'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -f -a "completion" -d 'Print a shell completion script'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -171,6 +172,14 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand delete" -l job
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand delete" -l all -d 'Delete every trace in the jobs namespace'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand delete" -l no-headers -d 'Print tables without their line of column names'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand delete" -s h -l help -d 'Print help'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand scripts" -l kubeconfig -d 'Path to the kubeconfig file (default: KUBECONFIG, else ~/.kube/config)' -r -F
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand scripts" -l context -d 'The kubeconfig context to use' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand scripts" -l cluster -d 'The kubeconfig cluster to use' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand scripts" -l user -d 'The kubeconfig user to use' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand scripts" -s n -l namespace -d 'Namespace of the targets (default: the context\'s)' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand scripts" -l job-namespace -d 'Namespace the tracer Jobs run in' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand scripts" -l no-headers -d 'Print tables without their line of column names'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand scripts" -s h -l help -d 'Print help'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand rbac" -l for-user -d 'Bind a user (repeatable)' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand rbac" -l for-group -d 'Bind a group (repeatable; default: the group kubectl-ebpf-users when nobody is named)' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand rbac" -l for-service-account -d 'Bind a service account (repeatable)' -r
@@ -192,12 +201,13 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand completion" -s
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand completion" -l job-namespace -d 'Namespace the tracer Jobs run in' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand completion" -l no-headers -d 'Print tables without their line of column names'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand completion" -s h -l help -d 'Print help'
-complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes list delete rbac completion help" -f -a "trace" -d 'Run a built-in probe on targets and print the merged result'
-complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes list delete rbac completion help" -f -a "profile" -d 'Sample the targets\' on-CPU stacks and print the merged profile: the top functions, folded stacks or a flame graph'
-complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes list delete rbac completion help" -f -a "run" -d 'Run a rhai script on the targets\' events on every node and print its merged maps (docs/scripting.md)'
-complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes list delete rbac completion help" -f -a "probes" -d 'List the built-in probes, or describe one'
-complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes list delete rbac completion help" -f -a "list" -d 'List the traces running on the cluster (yours and others\')'
-complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes list delete rbac completion help" -f -a "delete" -d 'Delete a trace\'s Jobs, pods and ConfigMap'
-complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes list delete rbac completion help" -f -a "rbac" -d 'Print the namespace, roles and bindings a user needs to trace (apply them with `kubectl apply -f -`)'
-complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes list delete rbac completion help" -f -a "completion" -d 'Print a shell completion script'
-complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes list delete rbac completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes list delete scripts rbac completion help" -f -a "trace" -d 'Run a built-in probe on targets and print the merged result'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes list delete scripts rbac completion help" -f -a "profile" -d 'Sample the targets\' on-CPU stacks and print the merged profile: the top functions, folded stacks or a flame graph'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes list delete scripts rbac completion help" -f -a "run" -d 'Run a rhai script on the targets\' events on every node and print its merged maps (docs/scripting.md)'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes list delete scripts rbac completion help" -f -a "probes" -d 'List the built-in probes, or describe one'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes list delete scripts rbac completion help" -f -a "list" -d 'List the traces running on the cluster (yours and others\')'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes list delete scripts rbac completion help" -f -a "delete" -d 'Delete a trace\'s Jobs, pods and ConfigMap'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes list delete scripts rbac completion help" -f -a "scripts" -d 'List the scripts shipped with the plugin (for `run`), or show one\'s arguments'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes list delete scripts rbac completion help" -f -a "rbac" -d 'Print the namespace, roles and bindings a user needs to trace (apply them with `kubectl apply -f -`)'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes list delete scripts rbac completion help" -f -a "completion" -d 'Print a shell completion script'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes list delete scripts rbac completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

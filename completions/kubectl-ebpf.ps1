@@ -39,6 +39,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-ebpf' -ScriptBlock {
             [CompletionResult]::new('probes', 'probes', [CompletionResultType]::ParameterValue, 'List the built-in probes, or describe one')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the traces running on the cluster (yours and others'')')
             [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete a trace''s Jobs, pods and ConfigMap')
+            [CompletionResult]::new('scripts', 'scripts', [CompletionResultType]::ParameterValue, 'List the scripts shipped with the plugin (for `run`), or show one''s arguments')
             [CompletionResult]::new('rbac', 'rbac', [CompletionResultType]::ParameterValue, 'Print the namespace, roles and bindings a user needs to trace (apply them with `kubectl apply -f -`)')
             [CompletionResult]::new('completion', 'completion', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -204,6 +205,19 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-ebpf' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'kubectl-ebpf;scripts' {
+            [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file (default: KUBECONFIG, else ~/.kube/config)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The kubeconfig context to use')
+            [CompletionResult]::new('--cluster', '--cluster', [CompletionResultType]::ParameterName, 'The kubeconfig cluster to use')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'The kubeconfig user to use')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Namespace of the targets (default: the context''s)')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace of the targets (default: the context''s)')
+            [CompletionResult]::new('--job-namespace', '--job-namespace', [CompletionResultType]::ParameterName, 'Namespace the tracer Jobs run in')
+            [CompletionResult]::new('--no-headers', '--no-headers', [CompletionResultType]::ParameterName, 'Print tables without their line of column names')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'kubectl-ebpf;rbac' {
             [CompletionResult]::new('--for-user', '--for-user', [CompletionResultType]::ParameterName, 'Bind a user (repeatable)')
             [CompletionResult]::new('--for-group', '--for-group', [CompletionResultType]::ParameterName, 'Bind a group (repeatable; default: the group kubectl-ebpf-users when nobody is named)')
@@ -242,6 +256,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-ebpf' -ScriptBlock {
             [CompletionResult]::new('probes', 'probes', [CompletionResultType]::ParameterValue, 'List the built-in probes, or describe one')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the traces running on the cluster (yours and others'')')
             [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete a trace''s Jobs, pods and ConfigMap')
+            [CompletionResult]::new('scripts', 'scripts', [CompletionResultType]::ParameterValue, 'List the scripts shipped with the plugin (for `run`), or show one''s arguments')
             [CompletionResult]::new('rbac', 'rbac', [CompletionResultType]::ParameterValue, 'Print the namespace, roles and bindings a user needs to trace (apply them with `kubectl apply -f -`)')
             [CompletionResult]::new('completion', 'completion', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -263,6 +278,9 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-ebpf' -ScriptBlock {
             break
         }
         'kubectl-ebpf;help;delete' {
+            break
+        }
+        'kubectl-ebpf;help;scripts' {
             break
         }
         'kubectl-ebpf;help;rbac' {

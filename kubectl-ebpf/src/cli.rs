@@ -77,6 +77,8 @@ pub enum Command {
     List,
     /// Delete a trace's Jobs, pods and ConfigMap.
     Delete(DeleteArgs),
+    /// List the scripts shipped with the plugin (for `run`), or show one's arguments.
+    Scripts(ScriptsArgs),
     /// Print the namespace, roles and bindings a user needs to trace (apply them with
     /// `kubectl apply -f -`).
     Rbac(RbacArgs),
@@ -395,6 +397,12 @@ pub struct ProbesArgs {
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ScriptsArgs {
+    /// A shipped script: show its purpose, arguments and an example.
+    pub name: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -212,6 +212,7 @@ fn want(command: &ClapCommand, line: &Line, partial: &str) -> Want {
         ("trace" | "profile", _) => Want::Target,
         // A stdlib script by name; a path completes as files do.
         ("run", 0) => Want::Fixed(stdlib_scripts(), DEFAULT),
+        ("scripts", 0) => Want::Fixed(stdlib_scripts(), NO_FILES),
         ("run", _) => Want::Target,
         ("delete", _) => Want::TraceIds,
         _ => {

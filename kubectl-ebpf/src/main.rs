@@ -29,6 +29,7 @@ fn main() -> ExitCode {
         Command::Delete(args) => block_on(kubectl_ebpf::cluster::delete(cluster, args)),
         Command::Probes(args) => probe_list::run(&args),
         Command::Rbac(args) => rbac::run(&cluster, &args),
+        Command::Scripts(args) => scripts::list(&args),
         Command::Completion { shell } => {
             let _ = std::io::stdout().write_all(&completions::generate(shell));
             Ok(exit::SUCCESS)

@@ -2,7 +2,12 @@
 //! turn it into a trace of the probes it handles. Nothing is created before the check
 //! passes.
 
-use std::{collections::BTreeMap, io::Read, path::Path, time::Instant};
+use std::{
+    collections::BTreeMap,
+    io::{Read, Write},
+    path::Path,
+    time::Instant,
+};
 
 use tracer_protocol::{
     ScriptSpec,
@@ -11,7 +16,7 @@ use tracer_protocol::{
 use tracer_script::{Script, sources};
 
 use crate::{
-    cli::{RunArgs, ScriptRun, TraceArgs},
+    cli::{RunArgs, ScriptRun, ScriptsArgs, TraceArgs},
     exit::{self, CliError},
 };
 
@@ -198,15 +203,61 @@ fn read(script: &str) -> Result<(String, String), CliError> {
     ))
 }
 
-/// The first comment lines of a shipped script: what it is for.
-pub fn summary(source: &str) -> String {
+/// `kubectl ebpf scripts [NAME]`: the shipped scripts with what each is for, or one
+/// script's header (purpose, arguments, example).
+pub fn list(args: &ScriptsArgs) -> Result<u8, CliError> {
+    let mut stdout = std::io::stdout().lock();
+    let written = match &args.name {
+        Some(name) => {
+            let wanted = name.strip_suffix(".rhai").unwrap_or(name);
+            let Some(script) = STDLIB.iter().find(|stdlib| stdlib.name == wanted) else {
+                let names = STDLIB.iter().map(|stdlib| stdlib.name);
+                let hint = match sources::nearest(wanted, names.clone()) {
+                    Some(near) => format!("did you mean `{near}`?"),
+                    None => format!("one of {}", names.collect::<Vec<_>>().join(", ")),
+                };
+                return Err(CliError::usage(format!("no shipped script {name}"), hint));
+            };
+            writeln!(stdout, "{}", header(script.source))
+        }
+        None => {
+            let mut table = crate::render::table(["SCRIPT", "WHAT IT DOES"]);
+            for script in STDLIB {
+                table.add_row([script.name.to_owned(), summary(script.source)]);
+            }
+            writeln!(stdout, "{table}").and_then(|()| {
+                writeln!(
+                    stdout,
+                    "\n`kubectl ebpf scripts NAME` shows a script's arguments and an example."
+                )
+            })
+        }
+    };
+    written.map_err(|err| CliError::failure(format!("cannot write the list: {err}"), ""))?;
+    Ok(exit::SUCCESS)
+}
+
+/// The comment block a shipped script opens with, without the comment marks.
+pub fn header(source: &str) -> String {
     source
         .lines()
         .take_while(|line| line.starts_with("//"))
-        .map(|line| line.trim_start_matches('/').trim())
-        .next()
-        .unwrap_or_default()
-        .to_owned()
+        .map(|line| {
+            let text = line.trim_start_matches("//");
+            text.strip_prefix(' ').unwrap_or(text)
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// What a shipped script is for: the first paragraph of its header, on one line.
+pub fn summary(source: &str) -> String {
+    header(source)
+        .lines()
+        .take_while(|line| !line.trim().is_empty())
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]
@@ -327,5 +378,12 @@ mod tests {
             prepare(run_args(EXPR, at_limit)),
             Ok(Prepared::Exit(code)) if code == exit::SUCCESS
         ));
+    }
+
+    #[test]
+    fn a_scripts_header_and_summary_come_from_its_opening_comment() {
+        let source = "// Counts things,\n// by pod.\n//\n// Arguments: none\n\nlet x = 1;\n";
+        assert_eq!(summary(source), "Counts things, by pod.");
+        assert_eq!(header(source), "Counts things,\nby pod.\n\nArguments: none");
     }
 }

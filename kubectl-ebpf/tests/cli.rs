@@ -102,3 +102,27 @@ fn no_headers_leaves_the_rows_only() {
         "only the header line goes: {with}\n{without}"
     );
 }
+
+#[test]
+fn scripts_lists_the_shipped_ones_and_shows_one() {
+    let listed = run(&["scripts"]);
+    assert!(listed.status.success());
+    let text = String::from_utf8_lossy(&listed.stdout);
+    for name in ["failed-opens", "exec-audit", "crash-loop"] {
+        assert!(text.contains(name), "{text}");
+    }
+    let one = run(&["scripts", "failed-opens"]);
+    let text = String::from_utf8_lossy(&one.stdout);
+    assert!(
+        text.contains("Arguments:") && text.contains("--arg prefix="),
+        "{text}"
+    );
+    assert!(text.contains("kubectl ebpf run failed-opens"), "{text}");
+    let unknown = run(&["scripts", "faild-opens"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(
+        stderr(&unknown).contains("did you mean `failed-opens`?"),
+        "{}",
+        stderr(&unknown)
+    );
+}
