@@ -97,6 +97,12 @@ fn describe(err: &EvalAltResult) -> (String, String, bool) {
     match err {
         EvalAltResult::ErrorRuntime(value, _) => match value.read_lock::<Fault>() {
             Some(fault) => (fault.message.clone(), fault.hint.clone(), false),
+            // `throw` with nothing (or an empty string) still needs words.
+            None if value.is_unit() || value.to_string().is_empty() => (
+                "the script threw an error without a message".to_owned(),
+                "give `throw` a message: throw \"what went wrong\"".to_owned(),
+                false,
+            ),
             None => (format!("{value}"), String::new(), false),
         },
         EvalAltResult::ErrorTooManyOperations(_) => (

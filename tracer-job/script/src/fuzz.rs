@@ -167,6 +167,14 @@ proptest! {
     }
 }
 
+/// Found by `checker_survives_any_source`: a bare `throw` left the message empty.
+#[test]
+fn a_throw_without_a_value_still_says_something() {
+    for source in ["throw", "throw \"\"", "throw ();"] {
+        check(source, BTreeMap::new());
+    }
+}
+
 #[test]
 fn checker_survives_deep_nesting() {
     for depth in [32, 64, 65, 1_000, 100_000] {
