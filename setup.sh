@@ -40,6 +40,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
+# Probes read tracepoint layouts from tracefs; a fresh machine may not have it mounted.
+if [ ! -d /sys/kernel/tracing/events ] && [ ! -d /sys/kernel/debug/tracing/events ]; then
+  if ! mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null; then
+    echo "setup: tracefs is not mounted and could not be (run as root: mount -t tracefs nodev /sys/kernel/tracing)" >&2
+    exit 1
+  fi
+fi
+
 # The cluster tests drive the real kubectl against the API double.
 if ! command -v kubectl >/dev/null 2>&1; then
   echo "setup: kubectl is missing; the cluster tests need it (install kubectl 1.26 or newer)" >&2

@@ -53,7 +53,9 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l trac
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -s d -l duration -d 'How long to trace (e.g. 30s, 2m); until Ctrl-C when absent' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l by -d 'Split the result: `syscall` keeps one histogram per syscall' -r -f -a "syscall\t''"
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l top -d 'Show the N largest rows of each table of counts (default 20; 0 shows all)' -r
-complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l min-latency -d 'Ignore calls faster than this (e.g. 10us), filtered in the kernel' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l min-latency -d 'Ignore calls faster than this (e.g. 10us), filtered in the kernel (syscall-latency, open; tcp-connect: the handshake)' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l path-prefix -d 'Only paths that start with PREFIX as the program passed them, filtered in the kernel (open; at most 64 bytes)' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l port -d 'Only connections to this remote port, filtered in the kernel (tcp-connect)' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -s o -l output -d 'Output format' -r -f -a "table\t'Histograms and a summary table'
 json\t'One JSON document (docs/json-output.md)'
 yaml\t'The same document as YAML'
@@ -75,6 +77,7 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l dry-
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l local -d 'Trace this machine instead of a cluster, by running tracer-job here'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l per-node -d 'Keep each node\'s histograms apart instead of summing them'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l per-pod -d 'One histogram per pod container, split by cgroup in the kernel and added up across nodes (syscall-latency, runq-latency, block-latency)'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l failed -d 'Only the calls or connects that failed, filtered in the kernel (open, tcp-connect)'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l heatmap -d 'Also draw each histogram over time: one column per --interval, log2 buckets up, shaded by count (histogram probes; `-o svg` writes it as SVG)'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l no-headers -d 'Print tables without their line of column names'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -s h -l help -d 'Print help (see more with \'--help\')'

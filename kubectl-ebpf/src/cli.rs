@@ -119,9 +119,23 @@ pub struct TraceArgs {
     #[arg(long, value_name = "N")]
     pub top: Option<usize>,
 
-    /// Ignore calls faster than this (e.g. 10us), filtered in the kernel.
+    /// Ignore calls faster than this (e.g. 10us), filtered in the kernel (syscall-latency,
+    /// open; tcp-connect: the handshake).
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub min_latency: Option<Duration>,
+
+    /// Only the calls or connects that failed, filtered in the kernel (open, tcp-connect).
+    #[arg(long)]
+    pub failed: bool,
+
+    /// Only paths that start with PREFIX as the program passed them, filtered in the
+    /// kernel (open; at most 64 bytes).
+    #[arg(long, value_name = "PREFIX")]
+    pub path_prefix: Option<String>,
+
+    /// Only connections to this remote port, filtered in the kernel (tcp-connect).
+    #[arg(long)]
+    pub port: Option<u16>,
 
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]

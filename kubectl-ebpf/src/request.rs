@@ -1,6 +1,6 @@
 //! From parsed arguments to the trace spec every node receives.
 
-use tracer_protocol::{ProbeSpec, Targets, TraceSpec};
+use tracer_protocol::{EventFilter, ProbeSpec, Targets, TraceSpec};
 
 use crate::{
     catalogue::{self, Kind},
@@ -60,7 +60,9 @@ pub fn probe_spec(args: &TraceArgs) -> Result<ProbeSpec, CliError> {
         }),
         "exec" => Ok(ProbeSpec::Exec {}),
         "exit" => Ok(ProbeSpec::Exit {}),
-        "open" => Ok(ProbeSpec::Open {}),
+        "open" => Ok(ProbeSpec::Open {
+            filter: event_filter(args),
+        }),
         "signal" => Ok(ProbeSpec::Signal {}),
         "oom-kill" => Ok(ProbeSpec::OomKill {}),
         "syscall-count" => Ok(ProbeSpec::SyscallCount {}),
@@ -93,7 +95,9 @@ pub fn probe_spec(args: &TraceArgs) -> Result<ProbeSpec, CliError> {
             })
         }
         "packet-drop" => Ok(ProbeSpec::PacketDrop {}),
-        "tcp-connect" => Ok(ProbeSpec::TcpConnect {}),
+        "tcp-connect" => Ok(ProbeSpec::TcpConnect {
+            filter: event_filter(args),
+        }),
         "tcp-reset" => Ok(ProbeSpec::TcpReset {}),
         "tcp-life" => Ok(ProbeSpec::TcpLife {}),
         "tcp-retransmit" => Ok(ProbeSpec::TcpRetransmit {}),
@@ -104,9 +108,47 @@ pub fn probe_spec(args: &TraceArgs) -> Result<ProbeSpec, CliError> {
     }
 }
 
+/// The kernel-side filter the flags ask of an event probe.
+fn event_filter(args: &TraceArgs) -> EventFilter {
+    EventFilter {
+        min_latency_ns: args
+            .min_latency
+            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
+        failed: args.failed,
+        path_prefix: args.path_prefix.clone().unwrap_or_default(),
+        port: args.port.unwrap_or(0),
+    }
+}
+
 /// Refuses flags that mean nothing for the chosen probe, rather than ignore them.
 fn check_flags(args: &TraceArgs) -> Result<(), CliError> {
     let probe = args.probe.as_str();
+    let takes = |parameter: &str| {
+        EventFilter::takes(probe).contains(&parameter)
+            || (parameter == "min_latency" && probe == "syscall-latency")
+    };
+    for (given, parameter, flag) in [
+        (args.min_latency.is_some(), "min_latency", "--min-latency"),
+        (args.failed, "failed", "--failed"),
+        (args.path_prefix.is_some(), "path_prefix", "--path-prefix"),
+        (args.port.is_some(), "port", "--port"),
+    ] {
+        if given && !takes(parameter) {
+            let probes: Vec<&str> = catalogue::names()
+                .filter(|name| {
+                    EventFilter::takes(name).contains(&parameter)
+                        || (parameter == "min_latency" && *name == "syscall-latency")
+                })
+                .collect();
+            return Err(CliError::usage(
+                format!(
+                    "{flag} filters {}; {probe} does not take it",
+                    probes.join(", ")
+                ),
+                format!("drop {flag}"),
+            ));
+        }
+    }
     if args.per_pod && !PER_POD_PROBES.contains(&probe) {
         return Err(CliError::usage(
             format!(
@@ -216,5 +258,49 @@ mod tests {
             line.contains("--top") && line.contains("syscall-count") && line.contains("drop --top"),
             "{line}"
         );
+    }
+
+    #[test]
+    fn kernel_side_filters_go_to_the_probes_that_take_them() {
+        let args = trace_args(&[
+            "open",
+            "--local",
+            "--failed",
+            "--min-latency",
+            "1ms",
+            "--path-prefix",
+            "/etc/",
+        ]);
+        assert_eq!(
+            probe_spec(&args).expect("valid"),
+            ProbeSpec::Open {
+                filter: EventFilter {
+                    min_latency_ns: 1_000_000,
+                    failed: true,
+                    path_prefix: "/etc/".into(),
+                    port: 0,
+                }
+            }
+        );
+        let args = trace_args(&["tcp-connect", "--local", "--port", "443"]);
+        assert_eq!(
+            probe_spec(&args).expect("valid").filter().map(|f| f.port),
+            Some(443)
+        );
+        for (probe, flag, value) in [
+            ("exec", "--failed", None),
+            ("open", "--port", Some("80")),
+            ("tcp-connect", "--path-prefix", Some("/x")),
+            ("runq-latency", "--min-latency", Some("1ms")),
+        ] {
+            let mut words = vec![probe, "--local", flag];
+            words.extend(value);
+            let err = probe_spec(&trace_args(&words)).expect_err("not taken");
+            let line = err.to_string();
+            assert!(
+                line.contains(flag) && line.contains(probe) && line.contains("drop"),
+                "{line}"
+            );
+        }
     }
 }

@@ -12,7 +12,9 @@ fn workload() -> String {
 
 fn open_spec(cgroup: &TestCgroup) -> TraceSpec {
     TraceSpec::new(
-        vec![ProbeSpec::Open {}],
+        vec![ProbeSpec::Open {
+            filter: Default::default(),
+        }],
         Targets {
             cgroup_paths: vec![cgroup.path().display().to_string()],
             ..Targets::default()
@@ -132,4 +134,65 @@ fn shows_path_flags_result_and_latency_and_nothing_outside_the_cgroup() {
         "an open outside the cgroup was traced: {events:#?}"
     );
     assert_eq!(events::lost(&records, "open"), Some(0));
+}
+
+#[test]
+fn kernel_side_filters_keep_only_failed_opens_under_the_prefix() {
+    let cgroup = TestCgroup::create("open-filter");
+    let scratch =
+        std::env::temp_dir().join(format!("kubectl-ebpf-open-filter-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).expect("scratch directory");
+    let present = scratch.join("present").display().to_string();
+    std::fs::write(&present, "x").expect("write a file to open");
+    let missing = scratch.join("missing").display().to_string();
+    let elsewhere = "/nonexistent/kubectl-ebpf-open-filter";
+
+    let mut spec = open_spec(&cgroup);
+    spec.probes = vec![ProbeSpec::Open {
+        filter: tracer_protocol::EventFilter {
+            failed: true,
+            path_prefix: scratch.display().to_string(),
+            ..Default::default()
+        },
+    }];
+    let mut tracer = TracerRun::start(&spec);
+    tracer.wait_attached();
+    let (pid, lines) = run(
+        cgroup.command(&workload()),
+        &["open", &present, elsewhere, &missing, &present],
+    );
+    assert_eq!(lines[1], "errno 2");
+    tracer.wait_for(
+        "the failed open under the prefix",
+        |record| matches!(record, Record::Event { pid: p, .. } if *p == pid),
+    );
+    let (status, records) = tracer.stop();
+    let _ = std::fs::remove_dir_all(&scratch);
+    assert!(status.success(), "tracer exited with {status}: {records:?}");
+    // The successful opens and the failure outside the prefix never left the kernel;
+    // neither did the loader's opens of libraries and caches.
+    let paths: Vec<serde_json::Value> = events::of_probe(&records, "open")
+        .iter()
+        .map(|event| event.field("path").clone())
+        .collect();
+    assert_eq!(paths, [json!(missing)], "{records:?}");
+    assert_eq!(events::lost(&records, "open"), Some(0));
+
+    // A latency floor no open reaches keeps every event in the kernel.
+    let mut spec = open_spec(&cgroup);
+    spec.probes = vec![ProbeSpec::Open {
+        filter: tracer_protocol::EventFilter {
+            min_latency_ns: 10_000_000_000,
+            ..Default::default()
+        },
+    }];
+    let mut tracer = TracerRun::start(&spec);
+    tracer.wait_attached();
+    run(
+        cgroup.command(&workload()),
+        &["open", elsewhere, "/etc/hostname"],
+    );
+    let (status, records) = tracer.stop();
+    assert!(status.success(), "tracer exited with {status}: {records:?}");
+    assert!(events::of_probe(&records, "open").is_empty(), "{records:?}");
 }

@@ -61,7 +61,9 @@ fn a_script_counts_opens_by_path_exactly_and_a_runaway_handler_loses_nothing_els
     let present = present.display().to_string();
 
     let mut spec = TraceSpec::new(
-        vec![ProbeSpec::Open {}],
+        vec![ProbeSpec::Open {
+            filter: Default::default(),
+        }],
         Targets {
             cgroup_paths: vec![cgroup.path().display().to_string()],
             ..Targets::default()

@@ -15,7 +15,12 @@ const PROBE: &str = "tcp-connect";
 fn shows_connects_with_latency_and_refusals_only_of_the_target() {
     let pair = NetPair::new();
     let cgroup = TestCgroup::create(PROBE);
-    let mut tracer = trace(ProbeSpec::TcpConnect {}, &cgroup);
+    let mut tracer = trace(
+        ProbeSpec::TcpConnect {
+            filter: Default::default(),
+        },
+        &cgroup,
+    );
 
     let mut inside = Vec::new();
     let mut outside = Vec::new();
@@ -103,7 +108,12 @@ fn a_connect_without_a_free_local_port_says_so() {
     );
     holder.expect_line("connected ");
 
-    let mut tracer = trace(ProbeSpec::TcpConnect {}, &cgroup);
+    let mut tracer = trace(
+        ProbeSpec::TcpConnect {
+            filter: Default::default(),
+        },
+        &cgroup,
+    );
     let client = start_in(&cgroup, pair.a(), &["connect", &server]);
     let lines = lines_of(client);
     assert!(
@@ -127,4 +137,40 @@ fn a_connect_without_a_free_local_port_says_so() {
     assert_eq!(event.field("result"), &json!("no local port"), "{event:?}");
     assert_eq!(event.field("state"), &json!("SYN_SENT"), "{event:?}");
     assert_eq!(event.cgroup, cgroup.id(), "{event:?}");
+}
+
+#[test]
+fn kernel_side_filters_keep_only_failed_connects_to_the_port() {
+    let pair = NetPair::new();
+    let cgroup = TestCgroup::create("tcp-connect-filter");
+    let filter = tracer_protocol::EventFilter {
+        failed: true,
+        port: CLOSED_PORT,
+        ..Default::default()
+    };
+    let mut tracer = trace(ProbeSpec::TcpConnect { filter }, &cgroup);
+    let server = pair.b().socket_v4(PORT).to_string();
+    let closed = pair.b().socket_v4(CLOSED_PORT).to_string();
+    let other_closed = pair.b().socket_v4(CLOSED_PORT + 1).to_string();
+    let mut listener = NetWorkload::start(pair.b(), &["listen", &server]);
+    // A success and a refusal on another port first: were they kept, they would come
+    // before the one waited for.
+    assert!(
+        lines_of(start_in(&cgroup, pair.a(), &["connect", &server]))[0].starts_with("connected ")
+    );
+    accepted_peer(&mut listener);
+    assert_eq!(
+        lines_of(start_in(&cgroup, pair.a(), &["connect", &other_closed])),
+        ["refused"]
+    );
+    assert_eq!(
+        lines_of(start_in(&cgroup, pair.a(), &["connect", &closed])),
+        ["refused"]
+    );
+    wait_events(&mut tracer, PROBE, 1, |_| true);
+    let records = stop(tracer, PROBE);
+    let events = events::of_probe(&records, PROBE);
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].field("dst"), &json!(closed));
+    assert_eq!(events[0].field("result"), &json!("refused"));
 }

@@ -7,6 +7,7 @@
 pub mod block_latency;
 pub mod cpu_time;
 pub mod event;
+pub mod event_filter;
 pub mod exec;
 pub mod exit;
 pub mod filter;

@@ -13,7 +13,9 @@ mod fuzz;
 
 pub use decode::{Decoded, decode_line};
 pub use record::{Bucket, ErrorCode, ProgramStats, Record, StatOp, TargetState};
-pub use spec::{ContainerTarget, ProbeSpec, QosClass, ScriptSpec, SpecError, Targets, TraceSpec};
+pub use spec::{
+    ContainerTarget, EventFilter, ProbeSpec, QosClass, ScriptSpec, SpecError, Targets, TraceSpec,
+};
 
 /// Version of both the spec and the record stream. A tracer refuses a spec of another
 /// version; the plugin checks the version in `hello`.

@@ -172,7 +172,10 @@ pub enum ProbeSpec {
     /// Processes that end: exit status or signal, core dump, lifetime.
     Exit {},
     /// open/openat/openat2: path, flags, result, latency.
-    Open {},
+    Open {
+        #[serde(default, skip_serializing_if = "EventFilter::is_none")]
+        filter: EventFilter,
+    },
     /// Signals sent by or to targets: signal, sender, receiver, origin, result.
     Signal {},
     /// Processes the OOM killer chooses: victim, its memory, the triggering task.
@@ -212,13 +215,109 @@ pub enum ProbeSpec {
     /// Packets the kernel drops: reason, protocol, location, flow; counts and events.
     PacketDrop {},
     /// Outbound TCP connects: endpoints, handshake latency, or how they failed.
-    TcpConnect {},
+    TcpConnect {
+        #[serde(default, skip_serializing_if = "EventFilter::is_none")]
+        filter: EventFilter,
+    },
     /// TCP resets sent and received: flow, direction, state, reason.
     TcpReset {},
     /// TCP connections that close: endpoints, lifetime, bytes, closing state.
     TcpLife {},
     /// TCP retransmits: flow and state, as events and counts per flow.
     TcpRetransmit {},
+}
+
+/// What an event probe drops in the kernel before it sends an event: the parameters of
+/// `on(probe, #{...})` in scripts. Each probe takes some of them ([`EventFilter::takes`]);
+/// an unset one filters nothing.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventFilter {
+    /// Drop calls (open) or handshakes (tcp-connect) faster than this.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub min_latency_ns: u64,
+    /// Keep only the calls or connects that failed.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub failed: bool,
+    /// Keep only paths that start with this, as the program passed them.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub path_prefix: String,
+    /// Keep only connections to this remote port.
+    #[serde(default, skip_serializing_if = "is_zero_port")]
+    pub port: u16,
+}
+
+/// Longest `path_prefix` the kernel compares.
+pub const MAX_PATH_PREFIX_BYTES: usize = 64;
+
+impl EventFilter {
+    pub fn is_none(&self) -> bool {
+        *self == EventFilter::default()
+    }
+
+    /// The parameters `probe` takes, by their script names.
+    pub fn takes(probe: &str) -> &'static [&'static str] {
+        match probe {
+            "open" => &["min_latency", "failed", "path_prefix"],
+            "tcp-connect" => &["min_latency", "failed", "port"],
+            _ => &[],
+        }
+    }
+
+    /// The parameters set, by their script names.
+    pub fn set(&self) -> Vec<&'static str> {
+        let mut set = Vec::new();
+        if self.min_latency_ns != 0 {
+            set.push("min_latency");
+        }
+        if self.failed {
+            set.push("failed");
+        }
+        if !self.path_prefix.is_empty() {
+            set.push("path_prefix");
+        }
+        if self.port != 0 {
+            set.push("port");
+        }
+        set
+    }
+
+    /// A filter that lets through everything either lets through: what one probe
+    /// attaches with when several handlers with different filters share it.
+    pub fn loosest(&self, other: &EventFilter) -> EventFilter {
+        let common = self
+            .path_prefix
+            .bytes()
+            .zip(other.path_prefix.bytes())
+            .take_while(|(a, b)| a == b)
+            .count();
+        // A prefix cut inside a character is still a byte prefix of both.
+        let path_prefix = if self.path_prefix.is_empty() || other.path_prefix.is_empty() {
+            String::new()
+        } else {
+            String::from_utf8_lossy(&self.path_prefix.as_bytes()[..common])
+                .trim_end_matches('\u{FFFD}')
+                .to_owned()
+        };
+        EventFilter {
+            min_latency_ns: self.min_latency_ns.min(other.min_latency_ns),
+            failed: self.failed && other.failed,
+            path_prefix,
+            port: if self.port == other.port {
+                self.port
+            } else {
+                0
+            },
+        }
+    }
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
+}
+
+fn is_zero_port(value: &u16) -> bool {
+    *value == 0
 }
 
 /// Samples per second per CPU when the spec does not say: off the timer tick's multiples,
@@ -248,13 +347,29 @@ fn is_false(value: &bool) -> bool {
 }
 
 impl ProbeSpec {
+    /// The kernel-side filter of an event probe that takes one.
+    pub fn filter(&self) -> Option<&EventFilter> {
+        match self {
+            ProbeSpec::Open { filter } | ProbeSpec::TcpConnect { filter } => Some(filter),
+            _ => None,
+        }
+    }
+
+    /// The filter, to set; `None` for probes that take none.
+    pub fn filter_mut(&mut self) -> Option<&mut EventFilter> {
+        match self {
+            ProbeSpec::Open { filter } | ProbeSpec::TcpConnect { filter } => Some(filter),
+            _ => None,
+        }
+    }
+
     /// The probe's name as the CLI and the records spell it.
     pub fn name(&self) -> &'static str {
         match self {
             ProbeSpec::SyscallLatency { .. } => "syscall-latency",
             ProbeSpec::Exec {} => "exec",
             ProbeSpec::Exit {} => "exit",
-            ProbeSpec::Open {} => "open",
+            ProbeSpec::Open { .. } => "open",
             ProbeSpec::Signal {} => "signal",
             ProbeSpec::OomKill {} => "oom-kill",
             ProbeSpec::SyscallCount {} => "syscall-count",
@@ -263,7 +378,7 @@ impl ProbeSpec {
             ProbeSpec::CpuTime {} => "cpu-time",
             ProbeSpec::Profile { .. } => "profile",
             ProbeSpec::PacketDrop {} => "packet-drop",
-            ProbeSpec::TcpConnect {} => "tcp-connect",
+            ProbeSpec::TcpConnect { .. } => "tcp-connect",
             ProbeSpec::TcpReset {} => "tcp-reset",
             ProbeSpec::TcpLife {} => "tcp-life",
             ProbeSpec::TcpRetransmit {} => "tcp-retransmit",
@@ -292,6 +407,13 @@ pub enum SpecError {
     Frequency(u64),
     #[error("the profile takes neither user nor kernel stacks")]
     NoStacks,
+    #[error("probe {probe} takes no kernel-side parameter {parameter}")]
+    FilterNotTaken {
+        probe: &'static str,
+        parameter: &'static str,
+    },
+    #[error("path prefix is {0} bytes; the kernel compares at most {MAX_PATH_PREFIX_BYTES}")]
+    PathPrefixTooLong(usize),
     #[error("script {name} is {size} bytes; the limit is {MAX_SCRIPT_BYTES}")]
     ScriptTooLarge { name: String, size: usize },
     #[error("script {name} is given {count} arguments; the limit is {MAX_SCRIPT_ARGS}")]
@@ -377,6 +499,18 @@ impl TraceSpec {
             }
         }
         for probe in &self.probes {
+            if let Some(filter) = probe.filter() {
+                let takes = EventFilter::takes(probe.name());
+                if let Some(parameter) = filter.set().into_iter().find(|p| !takes.contains(p)) {
+                    return Err(SpecError::FilterNotTaken {
+                        probe: probe.name(),
+                        parameter,
+                    });
+                }
+                if filter.path_prefix.len() > MAX_PATH_PREFIX_BYTES {
+                    return Err(SpecError::PathPrefixTooLong(filter.path_prefix.len()));
+                }
+            }
             if let ProbeSpec::Profile {
                 frequency_hz,
                 user,
@@ -539,7 +673,12 @@ mod tests {
 
     #[test]
     fn carries_a_bounded_script() {
-        let mut spec = TraceSpec::new(vec![ProbeSpec::Open {}], Targets::default());
+        let mut spec = TraceSpec::new(
+            vec![ProbeSpec::Open {
+                filter: Default::default(),
+            }],
+            Targets::default(),
+        );
         spec.script = Some(ScriptSpec {
             name: "opens.rhai".into(),
             source: r#"on("open", |e| count("opens", e.path));"#.into(),
@@ -555,7 +694,12 @@ mod tests {
 
     #[test]
     fn refuses_too_many_or_oversized_script_arguments() {
-        let mut spec = TraceSpec::new(vec![ProbeSpec::Open {}], Targets::default());
+        let mut spec = TraceSpec::new(
+            vec![ProbeSpec::Open {
+                filter: Default::default(),
+            }],
+            Targets::default(),
+        );
         let script = |args: std::collections::BTreeMap<String, String>| ScriptSpec {
             name: "opens.rhai".into(),
             source: r#"on("open", |e| count("opens", e.path));"#.into(),

@@ -15,8 +15,9 @@ use rhai::{
     },
 };
 use tracer_protocol::{
-    Record, StatOp,
+    EventFilter, Record, StatOp,
     names::{errno, signal},
+    spec::MAX_PATH_PREFIX_BYTES,
 };
 
 use crate::{
@@ -70,6 +71,8 @@ pub const API_FUNCTIONS: &[&str] = &[
 #[derive(Clone, Debug)]
 pub struct Handler {
     pub source: &'static Source,
+    /// What the kernel drops before the handler sees it (`on(probe, #{...}, ...)`).
+    pub filter: EventFilter,
     pub callback: FnPtr,
     pub line: u32,
 }
@@ -185,35 +188,112 @@ fn source(name: &str, position: Position) -> Outcome<&'static Source> {
     })
 }
 
+/// The kernel-side parameters of `on(probe, #{...}, ...)`, checked against what the
+/// probe takes.
+fn event_filter(probe: &str, params: &rhai::Map, position: Position) -> Outcome<EventFilter> {
+    let takes = EventFilter::takes(probe);
+    let mut filter = EventFilter::default();
+    for (name, value) in params {
+        let name = name.as_str();
+        if !takes.contains(&name) {
+            let hint = match sources::nearest(name, takes.iter().copied()) {
+                Some(near) => format!("did you mean `{near}`?"),
+                None if takes.is_empty() => {
+                    "this probe takes no parameters; filter in the handler".to_owned()
+                }
+                None => format!("{probe} takes {}", takes.join(", ")),
+            };
+            return Err(Fault::new(
+                format!("{probe} takes no kernel-side parameter `{name}`"),
+                hint,
+            )
+            .at(position));
+        }
+        let wrong = |what: &str| {
+            Fault::new(
+                format!("parameter `{name}` takes {what}, not {value}"),
+                match name {
+                    "min_latency" => "give nanoseconds, e.g. min_latency: ms(5)",
+                    "failed" => "give true or false",
+                    "port" => "give a port number, e.g. port: 443",
+                    _ => "give a path, e.g. path_prefix: \"/etc/\"",
+                },
+            )
+            .at(position)
+        };
+        match name {
+            "min_latency" => {
+                filter.min_latency_ns = value
+                    .as_int()
+                    .ok()
+                    .and_then(|ns| u64::try_from(ns).ok())
+                    .ok_or_else(|| wrong("a duration in nanoseconds"))?;
+            }
+            "failed" => filter.failed = value.as_bool().map_err(|_| wrong("true or false"))?,
+            "port" => {
+                filter.port = value
+                    .as_int()
+                    .ok()
+                    .and_then(|port| u16::try_from(port).ok())
+                    .filter(|port| *port != 0)
+                    .ok_or_else(|| wrong("a port from 1 to 65535"))?;
+            }
+            _ => {
+                let prefix = value
+                    .read_lock::<rhai::ImmutableString>()
+                    .map(|text| text.to_string())
+                    .ok_or_else(|| wrong("a string"))?;
+                if prefix.len() > MAX_PATH_PREFIX_BYTES {
+                    return Err(Fault::new(
+                        format!(
+                            "path_prefix is {} bytes; the kernel compares at most {MAX_PATH_PREFIX_BYTES}",
+                            prefix.len()
+                        ),
+                        "shorten it, and check the rest of the path in the handler",
+                    )
+                    .at(position));
+                }
+                filter.path_prefix = prefix;
+            }
+        }
+    }
+    Ok(filter)
+}
+
 fn declarations(engine: &mut Engine, host: &SharedHost) {
     let on = {
         let host = host.clone();
-        move |ctx: NativeCallContext, probe: &str, callback: FnPtr| -> Outcome<()> {
+        move |ctx: NativeCallContext,
+              probe: &str,
+              filter: EventFilter,
+              callback: FnPtr|
+              -> Outcome<()> {
             let mut host = lock(&host);
             declaration_only(&host, "on()", ctx.call_position())?;
             room(host.handlers.len(), ctx.call_position())?;
             let source = source(probe, ctx.call_position())?;
             host.handlers.push(Handler {
                 source,
+                filter,
                 callback,
                 line: line(ctx.call_position()),
             });
             Ok(())
         }
     };
-    engine.register_fn("on", on.clone());
+    let plain = on.clone();
+    engine.register_fn(
+        "on",
+        move |ctx: NativeCallContext, probe: &str, callback: FnPtr| {
+            plain(ctx, probe, EventFilter::default(), callback)
+        },
+    );
     engine.register_fn(
         "on",
         move |ctx: NativeCallContext, probe: &str, params: rhai::Map, callback: FnPtr| {
-            source(probe, ctx.call_position())?;
-            if let Some(name) = params.keys().next() {
-                return Err(Fault::new(
-                    format!("{probe} takes no kernel-side parameter `{name}`"),
-                    "none of the event probes takes parameters yet; filter in the handler",
-                )
-                .at(ctx.call_position()));
-            }
-            on(ctx, probe, callback)
+            let source = source(probe, ctx.call_position())?;
+            let filter = event_filter(source.name, &params, ctx.call_position())?;
+            on(ctx, probe, filter, callback)
         },
     );
     let every = host.clone();

@@ -7,13 +7,13 @@ use std::{
 };
 
 use rhai::{AST, Dynamic, Engine, FnPtr};
-use tracer_protocol::{ProbeSpec, Record, ScriptSpec};
+use tracer_protocol::{EventFilter, ProbeSpec, Record, ScriptSpec};
 
 use crate::{
     diagnostic::Diagnostic,
     engine::{self, Handler, Host, Periodic, SharedHost, lock},
     event::{Event, EventData},
-    sources,
+    sources::{self, Source},
 };
 
 /// One failure of a callback, counted.
@@ -108,17 +108,23 @@ impl Script {
         })
     }
 
-    /// The probes to attach: one per source the script handles, in declaration order.
+    /// The probes to attach: one per source the script handles, in declaration order,
+    /// each with the loosest of its handlers' kernel-side filters.
     pub fn probes(&self) -> Vec<ProbeSpec> {
-        let mut probes: Vec<ProbeSpec> = Vec::new();
+        let mut filters: Vec<(&'static Source, EventFilter)> = Vec::new();
         for handler in &self.handlers {
-            if let Some(spec) = handler.source.probe_spec()
-                && !probes.contains(&spec)
+            match filters
+                .iter_mut()
+                .find(|(s, _)| s.name == handler.source.name)
             {
-                probes.push(spec);
+                Some((_, filter)) => *filter = filter.loosest(&handler.filter),
+                None => filters.push((handler.source, handler.filter.clone())),
             }
         }
-        probes
+        filters
+            .iter()
+            .filter_map(|(source, filter)| source.probe_spec(filter))
+            .collect()
     }
 
     /// Rows each `top(NAME, n)` table shows.
@@ -172,6 +178,9 @@ impl Script {
                 continue;
             }
             let handler = &self.handlers[index];
+            if !sources::admits(&handler.filter, source.name, &event.0.fields) {
+                continue;
+            }
             let result = handler.callback.call::<Dynamic>(
                 &self.engine,
                 &self.ast,
@@ -407,7 +416,15 @@ mod tests {
             on("exec", |e| count("execs", e.comm));
             "#,
         );
-        assert_eq!(script.probes(), [ProbeSpec::Open {}, ProbeSpec::Exec {}]);
+        assert_eq!(
+            script.probes(),
+            [
+                ProbeSpec::Open {
+                    filter: Default::default()
+                },
+                ProbeSpec::Exec {}
+            ]
+        );
         for _ in 0..3 {
             script.handle(open("/missing", -2));
         }
@@ -433,6 +450,53 @@ mod tests {
             ])]
         );
         assert!(errors(&records).is_empty(), "{records:?}");
+    }
+
+    #[test]
+    fn kernel_side_parameters_merge_to_the_loosest_and_each_handler_keeps_its_own() {
+        let mut script = load(
+            r#"
+            on("open", #{min_latency: ms(5), path_prefix: "/etc/ssl"}, |e| count("slow", e.path));
+            on("open", #{path_prefix: "/etc/pass", failed: true}, |e| count("failed", e.path));
+            on("tcp-connect", #{port: 443}, |e| count("tls", e.dst));
+            "#,
+        );
+        assert_eq!(
+            script.probes(),
+            [
+                ProbeSpec::Open {
+                    filter: EventFilter {
+                        path_prefix: "/etc/".into(),
+                        ..EventFilter::default()
+                    }
+                },
+                ProbeSpec::TcpConnect {
+                    filter: EventFilter {
+                        port: 443,
+                        ..EventFilter::default()
+                    }
+                },
+            ]
+        );
+        let open = |path: &str, ret: i64, latency: u64| {
+            event(
+                "open",
+                10,
+                json!({"path": path, "ret": ret, "latency_ns": latency}),
+            )
+        };
+        script.handle(open("/etc/ssl/cert.pem", 3, 6_000_000));
+        script.handle(open("/etc/ssl/cert.pem", 3, 1_000));
+        script.handle(open("/etc/passwd", -13, 1_000));
+        script.handle(open("/etc/passwd", 3, 9_000_000));
+        assert_eq!(
+            counts(&snapshot(&mut script)),
+            [
+                ("/etc/ssl/cert.pem".to_owned(), 1),
+                ("/etc/passwd".to_owned(), 1)
+            ]
+            .into()
+        );
     }
 
     #[test]
@@ -587,12 +651,17 @@ on("exec", |e| deep(0));
                 .contains("2 |   on(\"opne\", |e| print(e));\n  |   ^\n")
         );
 
-        let err = failure(r#"on("open", #{min_latency: 5}, |e| print(e));"#);
+        let err = failure(r#"on("open", #{min_latncy: 5}, |e| print(e));"#);
         assert!(
             err.message
-                .contains("no kernel-side parameter `min_latency`"),
+                .contains("no kernel-side parameter `min_latncy`"),
             "{err}"
         );
+        assert_eq!(err.hint, "did you mean `min_latency`?");
+        let err = failure(r#"on("exec", #{port: 5}, |e| print(e));"#);
+        assert!(err.hint.contains("takes no parameters"), "{err}");
+        let err = failure(r#"on("tcp-connect", #{port: 70000}, |e| print(e));"#);
+        assert!(err.message.contains("a port from 1 to 65535"), "{err}");
 
         let err = failure(r#"cuont("x", 1);"#);
         assert_eq!(err.hint, "did you mean `count`?", "{err}");

@@ -1,7 +1,8 @@
 //! The event sources a script may name: the built-in event probes, the fields their
 //! events carry, and the kernel-side parameters they take.
 
-use tracer_protocol::ProbeSpec;
+use serde_json::{Map, Value};
+use tracer_protocol::{EventFilter, ProbeSpec};
 
 /// One built-in probe as a script source.
 #[derive(Debug)]
@@ -86,6 +87,30 @@ pub const SOURCES: &[Source] = &[
             "reason", "protocol", "src", "dst", "location", "netns", "by",
         ],
     },
+    Source {
+        name: "tcp-connect",
+        fields: &["src", "dst", "latency_ns", "result", "state", "error"],
+    },
+    Source {
+        name: "tcp-reset",
+        fields: &["direction", "src", "dst", "state", "reason", "socket"],
+    },
+    Source {
+        name: "tcp-life",
+        fields: &[
+            "direction",
+            "src",
+            "dst",
+            "duration_ns",
+            "tx_bytes",
+            "rx_bytes",
+            "close_state",
+        ],
+    },
+    Source {
+        name: "tcp-retransmit",
+        fields: &["src", "dst", "state", "error"],
+    },
 ];
 
 pub fn find(name: &str) -> Option<&'static Source> {
@@ -98,18 +123,63 @@ impl Source {
         COMMON_FIELDS.contains(&field) || self.fields.contains(&field)
     }
 
-    /// The probe to attach for this source.
-    pub fn probe_spec(&self) -> Option<ProbeSpec> {
+    /// The probe to attach for this source, with its kernel-side filter.
+    pub fn probe_spec(&self, filter: &EventFilter) -> Option<ProbeSpec> {
         Some(match self.name {
             "exec" => ProbeSpec::Exec {},
             "exit" => ProbeSpec::Exit {},
-            "open" => ProbeSpec::Open {},
+            "open" => ProbeSpec::Open {
+                filter: filter.clone(),
+            },
             "signal" => ProbeSpec::Signal {},
             "oom-kill" => ProbeSpec::OomKill {},
             "packet-drop" => ProbeSpec::PacketDrop {},
+            "tcp-connect" => ProbeSpec::TcpConnect {
+                filter: filter.clone(),
+            },
+            "tcp-reset" => ProbeSpec::TcpReset {},
+            "tcp-life" => ProbeSpec::TcpLife {},
+            "tcp-retransmit" => ProbeSpec::TcpRetransmit {},
             _ => return None,
         })
     }
+}
+
+/// Whether an event of `probe` passes `filter`: what the kernel checked for the probe's
+/// loosest filter, checked again for one handler's own.
+pub fn admits(filter: &EventFilter, probe: &str, fields: &Map<String, Value>) -> bool {
+    if filter.is_none() {
+        return true;
+    }
+    let number = |name: &str| fields.get(name).and_then(Value::as_i64);
+    let text = |name: &str| fields.get(name).and_then(Value::as_str).unwrap_or("");
+    if filter.min_latency_ns > 0
+        && number("latency_ns").is_none_or(|ns| (ns as u64) < filter.min_latency_ns)
+    {
+        return false;
+    }
+    if filter.failed {
+        let failed = match probe {
+            "tcp-connect" => text("result") != "connected",
+            _ => number("ret").is_some_and(|ret| ret < 0),
+        };
+        if !failed {
+            return false;
+        }
+    }
+    if !filter.path_prefix.is_empty() && !text("path").starts_with(&filter.path_prefix) {
+        return false;
+    }
+    if filter.port != 0 {
+        let port = text("dst")
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse::<u16>().ok());
+        if port != Some(filter.port) {
+            return false;
+        }
+    }
+    true
 }
 
 /// The candidate closest to `word` by edit distance, when close enough to be a typo.
@@ -145,7 +215,7 @@ mod tests {
     #[test]
     fn every_source_is_a_probe() {
         for source in SOURCES {
-            let spec = source.probe_spec().expect("a probe");
+            let spec = source.probe_spec(&EventFilter::default()).expect("a probe");
             assert_eq!(spec.name(), source.name);
         }
     }
@@ -156,6 +226,56 @@ mod tests {
         assert_eq!(nearest("opne", names.clone()), Some("open"));
         assert_eq!(nearest("oom", names.clone()), None);
         assert_eq!(nearest("oomkill", names.clone()), Some("oom-kill"));
-        assert_eq!(nearest("tcp-retransmit", names), None);
+        assert_eq!(nearest("tcp-retransmits", names), Some("tcp-retransmit"));
+    }
+
+    #[test]
+    fn a_handler_filter_is_checked_on_the_event_fields() {
+        let open = |path: &str, ret: i64, latency: u64| {
+            serde_json::json!({"path": path, "ret": ret, "latency_ns": latency})
+                .as_object()
+                .cloned()
+                .unwrap_or_default()
+        };
+        let slow_etc = EventFilter {
+            min_latency_ns: 1000,
+            path_prefix: "/etc/".into(),
+            ..EventFilter::default()
+        };
+        assert!(admits(&slow_etc, "open", &open("/etc/hosts", 3, 1000)));
+        assert!(!admits(&slow_etc, "open", &open("/etc/hosts", 3, 999)));
+        assert!(!admits(&slow_etc, "open", &open("/tmp/x", 3, 5000)));
+        let failed = EventFilter {
+            failed: true,
+            ..EventFilter::default()
+        };
+        assert!(admits(&failed, "open", &open("/x", -2, 1)));
+        assert!(!admits(&failed, "open", &open("/x", 0, 1)));
+        let connect = |dst: &str, result: &str| {
+            serde_json::json!({"dst": dst, "result": result, "latency_ns": 10})
+                .as_object()
+                .cloned()
+                .unwrap_or_default()
+        };
+        let port = EventFilter {
+            port: 443,
+            failed: true,
+            ..EventFilter::default()
+        };
+        assert!(admits(
+            &port,
+            "tcp-connect",
+            &connect("[::1]:443", "refused")
+        ));
+        assert!(!admits(
+            &port,
+            "tcp-connect",
+            &connect("10.0.0.1:443", "connected")
+        ));
+        assert!(!admits(
+            &port,
+            "tcp-connect",
+            &connect("10.0.0.1:80", "refused")
+        ));
     }
 }

@@ -31,7 +31,8 @@ use aya::{
     Ebpf, EbpfLoader,
     programs::{RawTracePoint, TracePoint},
 };
-use tracer_protocol::{ErrorCode, ProbeSpec, Record};
+use ebpf_common::event_filter::EventFilter as KernelFilter;
+use tracer_protocol::{ErrorCode, EventFilter, ProbeSpec, Record};
 
 use crate::{failure::Failure, targets::ResolvedTargets};
 use events::{Decoder, EventStream};
@@ -68,7 +69,7 @@ pub fn attach(spec: &ProbeSpec, targets: &ResolvedTargets) -> Result<Box<dyn Pro
         )?)),
         ProbeSpec::Exec {} => Ok(Box::new(exec::attach(targets)?)),
         ProbeSpec::Exit {} => Ok(Box::new(exit::attach(targets)?)),
-        ProbeSpec::Open {} => Ok(Box::new(open::attach(targets)?)),
+        ProbeSpec::Open { filter } => Ok(Box::new(open::attach(filter, targets)?)),
         ProbeSpec::Signal {} => Ok(Box::new(signal::attach(targets)?)),
         ProbeSpec::OomKill {} => Ok(Box::new(oom_kill::attach(targets)?)),
         ProbeSpec::SyscallCount {} => Ok(Box::new(syscall_count::SyscallCount::attach(targets)?)),
@@ -95,13 +96,26 @@ pub fn attach(spec: &ProbeSpec, targets: &ResolvedTargets) -> Result<Box<dyn Pro
             targets,
         )?)),
         ProbeSpec::PacketDrop {} => Ok(Box::new(packet_drop::PacketDrop::attach(targets)?)),
-        ProbeSpec::TcpConnect {} => Ok(Box::new(tcp_connect::attach(targets)?)),
+        ProbeSpec::TcpConnect { filter } => Ok(Box::new(tcp_connect::attach(filter, targets)?)),
         ProbeSpec::TcpReset {} => Ok(Box::new(tcp_reset::attach(targets)?)),
         ProbeSpec::TcpLife {} => Ok(Box::new(tcp_life::attach(targets)?)),
         ProbeSpec::TcpRetransmit {} => {
             Ok(Box::new(tcp_retransmit::TcpRetransmit::attach(targets)?))
         }
     }
+}
+
+/// The kernel's layout of an event probe's filter (the spec's is checked already).
+fn kernel_filter(filter: &EventFilter) -> KernelFilter {
+    let mut kernel = KernelFilter::NONE;
+    kernel.min_latency_ns = filter.min_latency_ns;
+    kernel.port = filter.port;
+    kernel.failed_only = u8::from(filter.failed);
+    let prefix = filter.path_prefix.as_bytes();
+    let len = prefix.len().min(kernel.prefix.len());
+    kernel.prefix[..len].copy_from_slice(&prefix[..len]);
+    kernel.prefix_len = len as u8;
+    kernel
 }
 
 /// Loads a probe object whose globals `loader` has set, and fills its target filter.

@@ -6,12 +6,13 @@ use ebpf_common::open::{
     OpenEvent, PATH_AT_EXIT, PATH_UNREADABLE, SYSCALL_OPEN, SYSCALL_OPENAT, SYSCALL_OPENAT2,
 };
 use serde_json::json;
+use tracer_protocol::EventFilter;
 
 use super::{
     attach_tracepoint,
     events::{self, EventProbe, Fields},
     filter::FilterGlobals,
-    load,
+    kernel_filter, load,
 };
 use crate::{
     failure::Failure,
@@ -35,7 +36,7 @@ const O_LARGEFILE: u64 = if cfg!(target_arch = "aarch64") {
 /// `AT_FDCWD`: resolve a relative path from the working directory.
 const AT_FDCWD: i32 = -100;
 
-pub fn attach(targets: &ResolvedTargets) -> Result<EventProbe, Failure> {
+pub fn attach(wanted: &EventFilter, targets: &ResolvedTargets) -> Result<EventProbe, Failure> {
     // Plain open exists only on older architectures (x86_64 has it, arm64 not);
     // openat2 since Linux 5.6.
     let has_open = has_tracepoint("syscalls", "sys_enter_open");
@@ -65,6 +66,8 @@ pub fn attach(targets: &ResolvedTargets) -> Result<EventProbe, Failure> {
     for (name, offset) in &offsets {
         loader.override_global(name, offset, true);
     }
+    let wanted = kernel_filter(wanted);
+    loader.override_global("OPEN_FILTER", &wanted, true);
     let mut ebpf = load(loader, OBJECT, NAME, targets)?;
     let mut syscalls = vec![("openat", "open_enter_openat", "open_exit_openat")];
     if has_open {

@@ -5,7 +5,10 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use aya::EbpfLoader;
-use ebpf_common::tcp::{AF_INET, AF_INET6, Flow, FlowOffsets};
+use ebpf_common::{
+    event_filter::EventFilter as KernelFilter,
+    tcp::{AF_INET, AF_INET6, Flow, FlowOffsets},
+};
 use serde_json::json;
 use tracer_protocol::ErrorCode;
 
@@ -36,6 +39,7 @@ pub fn attach_set_state(
     name: &'static str,
     object: &[u8],
     program: &str,
+    filter: Option<(&str, &KernelFilter)>,
     targets: &ResolvedTargets,
     decode: Decoder,
 ) -> Result<EventProbe, Failure> {
@@ -60,6 +64,9 @@ pub fn attach_set_state(
     let mut loader = EbpfLoader::new();
     globals.apply(&mut loader);
     loader.override_global("SET_STATE_FLOW", &flow, true);
+    if let Some((global, filter)) = filter {
+        loader.override_global(global, filter, true);
+    }
     for (global, offset) in &offsets {
         loader.override_global(global, offset, true);
     }

@@ -3,10 +3,11 @@
 
 use ebpf_common::tcp::{ConnectEvent, TCP_ESTABLISHED};
 use serde_json::json;
+use tracer_protocol::EventFilter;
 
 use super::{
     events::{self, EventProbe, Fields},
-    tcp,
+    kernel_filter, tcp,
 };
 use crate::{failure::Failure, names, targets::ResolvedTargets};
 
@@ -17,8 +18,16 @@ static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/tc
 const ECONNREFUSED: i32 = 111;
 const ETIMEDOUT: i32 = 110;
 
-pub fn attach(targets: &ResolvedTargets) -> Result<EventProbe, Failure> {
-    tcp::attach_set_state(NAME, OBJECT, "tcp_connect_set_state", targets, decode)
+pub fn attach(filter: &EventFilter, targets: &ResolvedTargets) -> Result<EventProbe, Failure> {
+    let filter = kernel_filter(filter);
+    tcp::attach_set_state(
+        NAME,
+        OBJECT,
+        "tcp_connect_set_state",
+        Some(("CONNECT_FILTER", &filter)),
+        targets,
+        decode,
+    )
 }
 
 /// What became of an attempt, in a word an SRE would use.

@@ -15,7 +15,7 @@ const NAME: &str = "tcp-life";
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/tcp-life"));
 
 pub fn attach(targets: &ResolvedTargets) -> Result<EventProbe, Failure> {
-    tcp::attach_set_state(NAME, OBJECT, "tcp_life_set_state", targets, decode)
+    tcp::attach_set_state(NAME, OBJECT, "tcp_life_set_state", None, targets, decode)
 }
 
 fn decode(bytes: &[u8]) -> Option<Fields> {

@@ -14,9 +14,12 @@ use aya_ebpf::{
     maps::{HashMap, PerCpuArray},
     programs::TracePointContext,
 };
-use ebpf_common::open::{
-    MAX_IN_FLIGHT, OpenEvent, PATH_AT_ENTRY, PATH_AT_EXIT, PATH_UNREADABLE, SYSCALL_OPEN,
-    SYSCALL_OPENAT, SYSCALL_OPENAT2,
+use ebpf_common::{
+    event_filter::EventFilter,
+    open::{
+        MAX_IN_FLIGHT, OpenEvent, PATH_AT_ENTRY, PATH_AT_EXIT, PATH_UNREADABLE, SYSCALL_OPEN,
+        SYSCALL_OPENAT, SYSCALL_OPENAT2,
+    },
 };
 use ebpf_probes::{events, filter::is_target, global};
 
@@ -39,6 +42,11 @@ static OPENAT2_FILENAME_OFFSET: u32 = 24;
 static OPENAT2_HOW_OFFSET: u32 = 32;
 #[unsafe(no_mangle)]
 static EXIT_RET_OFFSET: u32 = 16;
+
+/// What the script or command asked the kernel to drop: fast opens, successful ones,
+/// paths outside a prefix.
+#[unsafe(no_mangle)]
+static OPEN_FILTER: EventFilter = EventFilter::NONE;
 
 /// `AT_FDCWD`: what plain open resolves relative paths from.
 const AT_FDCWD: i32 = -100;
@@ -154,6 +162,10 @@ fn enter(syscall: u32, dirfd: i32, path: u64, flags: u64) {
     } else {
         PATH_UNREADABLE
     };
+    // A path outside the prefix needs no exit: skip the map.
+    if event.path_read == PATH_AT_ENTRY && !OPEN_FILTER.path_matches(&event.path) {
+        return;
+    }
     if IN_FLIGHT.insert(pid_tgid as u32, &*event, 0).is_err() {
         events::count_lost();
     }
@@ -184,8 +196,23 @@ fn exit(ctx: &TracePointContext) {
             event.path[0] = 0;
         }
     }
-    events::output(&*event);
+    if wanted(event) {
+        events::output(&*event);
+    }
     let _ = IN_FLIGHT.remove(tid);
+}
+
+/// Whether the finished open passes the kernel-side filter.
+#[inline(always)]
+fn wanted(event: &OpenEvent) -> bool {
+    let filter = &OPEN_FILTER;
+    if filter.failed_only() && event.ret >= 0 {
+        return false;
+    }
+    if event.latency_ns < filter.min_latency() {
+        return false;
+    }
+    !filter.has_prefix() || (event.path_read != PATH_UNREADABLE && filter.path_matches(&event.path))
 }
 
 #[unsafe(link_section = "license")]

@@ -10,10 +10,16 @@ use aya_ebpf::{
     maps::HashMap,
     programs::TracePointContext,
 };
-use ebpf_common::tcp::{
-    ConnectEvent, ConnectStart, MAX_SOCKETS, TCP_CLOSE, TCP_ESTABLISHED, TCP_SYN_SENT,
+use ebpf_common::{
+    event_filter::EventFilter,
+    tcp::{ConnectEvent, ConnectStart, MAX_SOCKETS, TCP_CLOSE, TCP_ESTABLISHED, TCP_SYN_SENT},
 };
 use ebpf_probes::{events, sock, tcp};
+
+/// What the script or command asked the kernel to drop: other ports, connects that
+/// succeeded, fast handshakes.
+#[unsafe(no_mangle)]
+static CONNECT_FILTER: EventFilter = EventFilter::NONE;
 
 /// Connects waiting for their answer, by socket. Not LRU: an entry that does not fit is
 /// counted lost rather than silently pushing out another; every exit from the handshake
@@ -73,10 +79,19 @@ fn finish(ctx: &TracePointContext, sk: u64, old_state: u32, new_state: u32) {
     } else {
         0
     };
+    let flow = tcp::read_set_state_flow(ctx);
+    let latency_ns = now.wrapping_sub(entry.start_ns);
+    let filter = &CONNECT_FILTER;
+    if (filter.failed_only() && new_state == TCP_ESTABLISHED)
+        || latency_ns < filter.min_latency()
+        || (filter.port() != 0 && flow.dport != filter.port())
+    {
+        return;
+    }
     events::output(&ConnectEvent {
         header: tcp::header(now, entry.cgroup, Some(entry.owner)),
-        flow: tcp::read_set_state_flow(ctx),
-        latency_ns: now.wrapping_sub(entry.start_ns),
+        flow,
+        latency_ns,
         old_state,
         new_state,
         error,
