@@ -176,7 +176,7 @@ pub struct ScriptRun {
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// The script: a .rhai file, or the name of a script shipped with the plugin
-    /// (failed-opens, exec-audit, crash-loop).
+    /// (`kubectl ebpf scripts` lists them).
     #[arg(value_name = "SCRIPT", required_unless_present = "expr")]
     pub script: Option<String>,
 

@@ -39,6 +39,30 @@ pub const STDLIB: &[Stdlib] = &[
         name: "crash-loop",
         source: include_str!("../../scripts-stdlib/crash-loop.rhai"),
     },
+    Stdlib {
+        name: "slow-opens",
+        source: include_str!("../../scripts-stdlib/slow-opens.rhai"),
+    },
+    Stdlib {
+        name: "signals",
+        source: include_str!("../../scripts-stdlib/signals.rhai"),
+    },
+    Stdlib {
+        name: "shell-in-container",
+        source: include_str!("../../scripts-stdlib/shell-in-container.rhai"),
+    },
+    Stdlib {
+        name: "sensitive-files",
+        source: include_str!("../../scripts-stdlib/sensitive-files.rhai"),
+    },
+    Stdlib {
+        name: "connect-failures",
+        source: include_str!("../../scripts-stdlib/connect-failures.rhai"),
+    },
+    Stdlib {
+        name: "who-talks",
+        source: include_str!("../../scripts-stdlib/who-talks.rhai"),
+    },
 ];
 
 /// The probe name a script's trace carries in its result.
@@ -277,6 +301,26 @@ mod tests {
             let script = Script::load(&spec, "n").unwrap_or_else(|err| panic!("{err}"));
             assert!(!script.probes().is_empty(), "{}", stdlib.name);
             assert!(!summary(stdlib.source).is_empty(), "{}", stdlib.name);
+        }
+    }
+
+    #[test]
+    fn every_script_in_the_folder_is_shipped() {
+        let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts-stdlib");
+        let mut files: Vec<String> = std::fs::read_dir(&folder)
+            .expect("scripts-stdlib")
+            .filter_map(|entry| {
+                let name = entry.ok()?.file_name().into_string().ok()?;
+                name.strip_suffix(".rhai").map(str::to_owned)
+            })
+            .collect();
+        files.sort();
+        let mut shipped: Vec<String> = STDLIB.iter().map(|s| s.name.to_owned()).collect();
+        shipped.sort();
+        assert_eq!(files, shipped);
+        let readme = std::fs::read_to_string(folder.join("README.md")).expect("README");
+        for name in &shipped {
+            assert!(readme.contains(&format!("`{name}`")), "README lacks {name}");
         }
     }
 

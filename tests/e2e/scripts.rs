@@ -346,3 +346,256 @@ fn crash_loop_tells_exit_codes_from_signals() {
         "{signals:?}"
     );
 }
+
+/// The rows of table `table` the script printed.
+fn rows(result: &Value, table: &str) -> Vec<Value> {
+    result["printed"]
+        .as_array()
+        .map(|printed| {
+            printed
+                .iter()
+                .filter(|p| p["table"] == table)
+                .map(|p| p["row"].clone())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn slow_opens_keeps_only_opens_past_the_threshold() {
+    let cgroup = TestCgroup::create("script-slow-opens");
+    let dir = scratch("slow");
+    // Opening a FIFO for reading blocks until a writer opens it: a slow open on demand.
+    let fifo = dir.join("fifo");
+    let status = Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("run mkfifo");
+    assert!(status.success());
+    let fifo_path = fifo.display().to_string();
+    let (status, result, stderr) =
+        plugin_run(&["slow-opens", "--arg", "min_ms=50"], cgroup.path(), || {
+            let reader = cgroup
+                .command(&workload())
+                .args(["open", &fifo_path, "/etc/hostname"])
+                .stdout(Stdio::null())
+                .spawn()
+                .expect("start the reader");
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            let writer = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&fifo)
+                .expect("open the FIFO for writing");
+            drop(writer);
+            let _ = reader.wait_with_output();
+        });
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(status.success(), "{stderr}");
+    // The FIFO's open, and none of the fast ones (the loader's, /etc/hostname).
+    assert_eq!(
+        counts(&result, "slow opens"),
+        [(
+            serde_json::json!({"pod": "", "comm": "proc-workload", "path": fifo_path}),
+            1
+        )],
+        "{result:#}"
+    );
+    let hist = result["histograms"]
+        .as_array()
+        .and_then(|h| h.iter().find(|h| h["name"] == "open latency"))
+        .unwrap_or_else(|| panic!("no latency histogram: {result:#}"));
+    let total: u64 = hist["buckets"]
+        .as_array()
+        .expect("buckets")
+        .iter()
+        .map(|b| b["count"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(total, 1, "{hist:#}");
+}
+
+#[test]
+fn signals_names_sender_receiver_and_signal() {
+    let cgroup = TestCgroup::create("script-signals");
+    let (status, result, stderr) = plugin_run(&["signals"], cgroup.path(), || {
+        // A sleeper outside the target, killed by a process inside it.
+        let mut sleeper = Command::new(workload())
+            .arg("sleep")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start the sleeper");
+        let pid = sleeper.id().to_string();
+        run(cgroup.command(&workload()), &["kill", &pid, "15"]);
+        let _ = sleeper.wait();
+    });
+    assert!(status.success(), "{stderr}");
+    let signals = counts(&result, "signals");
+    assert!(
+        signals.contains(&(
+            serde_json::json!({"signal": "SIGTERM", "from_pod": "-", "from": "proc-workload",
+                "to_pod": "-", "to": "proc-workload"}),
+            1
+        )),
+        "{signals:?}"
+    );
+    let printed: Vec<&str> = result["printed"]
+        .as_array()
+        .expect("printed")
+        .iter()
+        .filter_map(|p| p["text"].as_str())
+        .collect();
+    assert!(
+        printed
+            .iter()
+            .any(|line| line.starts_with("SIGTERM: proc-workload (pid ")),
+        "{printed:?}"
+    );
+}
+
+#[test]
+fn shell_in_container_catches_shells_and_only_shells() {
+    let cgroup = TestCgroup::create("script-shell");
+    let (status, result, stderr) = plugin_run(&["shell-in-container"], cgroup.path(), || {
+        let status = cgroup
+            .command("/bin/sh")
+            .args(["-c", "exit 0"])
+            .status()
+            .expect("run sh");
+        assert!(status.success());
+        run(cgroup.command(&workload()), &["exit", "0"]);
+        let _ = Command::new("/bin/sh").args(["-c", "exit 0"]).status();
+    });
+    assert!(status.success(), "{stderr}");
+    let shells = rows(&result, "shells");
+    assert_eq!(shells.len(), 1, "{result:#}");
+    assert_eq!(shells[0]["command"], "/bin/sh -c exit 0");
+    assert_eq!(
+        counts(&result, "shells started"),
+        [(
+            serde_json::json!({"pod": "", "container": "", "shell": "sh"}),
+            1
+        )]
+    );
+}
+
+#[test]
+fn sensitive_files_tells_reads_from_writes() {
+    let cgroup = TestCgroup::create("script-sensitive");
+    let dir = scratch("sensitive");
+    let secret = dir.join("token").display().to_string();
+    let extra = format!("extra={}/", dir.display());
+    let (status, result, stderr) =
+        plugin_run(&["sensitive-files", "--arg", &extra], cgroup.path(), || {
+            run(
+                cgroup.command(&workload()),
+                &["open", "/etc/shadow", "/etc/hostname"],
+            );
+            run(cgroup.command(&workload()), &["create", &secret]);
+            run(Command::new(workload()), &["open", "/etc/shadow"]);
+        });
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(status.success(), "{stderr}");
+    let mut seen: Vec<(String, String, u64)> = counts(&result, "sensitive files")
+        .into_iter()
+        .map(|(key, n)| {
+            (
+                key["path"].as_str().unwrap_or_default().to_owned(),
+                key["access"].as_str().unwrap_or_default().to_owned(),
+                n,
+            )
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            ("/etc/shadow".to_owned(), "read".to_owned(), 1),
+            (secret, "write".to_owned(), 1),
+        ],
+        "{result:#}"
+    );
+    assert_eq!(rows(&result, "sensitive opens").len(), 2);
+}
+
+#[test]
+fn connect_failures_and_who_talks_name_the_remote_endpoints() {
+    use e2e::{net_workload::NetWorkload, netns::NetPair};
+
+    use crate::tcp::{CLOSED_PORT, PORT, accepted_peer, lines_of, start_in};
+
+    let pair = NetPair::new();
+    let cgroup = TestCgroup::create("script-connects");
+    let server = pair.b().socket_v4(PORT).to_string();
+    let closed = pair.b().socket_v4(CLOSED_PORT).to_string();
+    let traffic = || {
+        let mut listener = NetWorkload::start(pair.b(), &["listen", &server]);
+        let lines = lines_of(start_in(
+            &cgroup,
+            pair.a(),
+            &["connect", &server, "--send", "100"],
+        ));
+        assert!(lines[0].starts_with("connected "), "{lines:?}");
+        accepted_peer(&mut listener);
+        assert_eq!(
+            lines_of(start_in(&cgroup, pair.a(), &["connect", &closed])),
+            ["refused"]
+        );
+        // Outside the target: never counted.
+        assert_eq!(
+            lines_of(NetWorkload::start(pair.a(), &["connect", &closed])),
+            ["refused"]
+        );
+    };
+
+    let (status, result, stderr) = plugin_run(&["connect-failures"], cgroup.path(), traffic);
+    assert!(status.success(), "{stderr}");
+    assert_eq!(
+        counts(&result, "failed connects"),
+        [(
+            serde_json::json!({"pod": "", "remote": closed, "result": "refused"}),
+            1
+        )],
+        "{result:#}"
+    );
+    // The refusal is a reset the target received.
+    assert!(
+        counts(&result, "resets").contains(&(
+            serde_json::json!({"pod": "", "remote": closed, "direction": "received"}),
+            1
+        )),
+        "{result:#}"
+    );
+
+    let (status, result, stderr) = plugin_run(&["who-talks"], cgroup.path(), traffic);
+    assert!(status.success(), "{stderr}");
+    let mut connects = counts(&result, "connects");
+    connects.sort_by_key(|(key, _)| key["remote"].to_string());
+    assert_eq!(
+        connects,
+        [
+            (
+                serde_json::json!({"pod": "", "remote": server, "result": "connected"}),
+                1
+            ),
+            (
+                serde_json::json!({"pod": "", "remote": closed, "result": "refused"}),
+                1
+            ),
+        ],
+        "{result:#}"
+    );
+    let key = serde_json::json!({"pod": "", "direction": "outbound", "remote": server});
+    assert!(
+        counts(&result, "connections closed").contains(&(key.clone(), 1)),
+        "{result:#}"
+    );
+    let sent = result["stats"]
+        .as_array()
+        .and_then(|stats| {
+            stats
+                .iter()
+                .find(|s| s["name"] == "bytes sent" && s["key"] == key)
+        })
+        .unwrap_or_else(|| panic!("no bytes sent: {result:#}"));
+    // The kernel counts sequence space: the 100 bytes, the SYN and the FIN.
+    assert_eq!(sent["value"].as_f64(), Some(102.0), "{sent:#}");
+}
