@@ -63,6 +63,14 @@ pub const STDLIB: &[Stdlib] = &[
         name: "who-talks",
         source: include_str!("../../scripts-stdlib/who-talks.rhai"),
     },
+    Stdlib {
+        name: "noisy-neighbours",
+        source: include_str!("../../scripts-stdlib/noisy-neighbours.rhai"),
+    },
+    Stdlib {
+        name: "disk-latency",
+        source: include_str!("../../scripts-stdlib/disk-latency.rhai"),
+    },
 ];
 
 /// The probe name a script's trace carries in its result.
@@ -140,12 +148,21 @@ pub fn prepare(mut args: RunArgs) -> Result<Prepared, CliError> {
     };
     let probes = script.probes();
     if args.check {
-        let handles: Vec<&str> = probes.iter().map(|probe| probe.name()).collect();
-        let handles = if handles.is_empty() {
+        let traced = script.traced();
+        let handles: Vec<&str> = probes
+            .iter()
+            .filter(|probe| !traced.contains(probe))
+            .map(|probe| probe.name())
+            .collect();
+        let mut handles = if handles.is_empty() {
             "no events".to_owned()
         } else {
             format!("{} events", handles.join(", "))
         };
+        if !traced.is_empty() {
+            let names: Vec<&str> = traced.iter().map(|probe| probe.name()).collect();
+            handles.push_str(&format!("; traces {}", names.join(", ")));
+        }
         println!(
             "{}: ok; handles {handles} (checked in {} ms)",
             spec.name,

@@ -599,3 +599,113 @@ fn connect_failures_and_who_talks_name_the_remote_endpoints() {
     // The kernel counts sequence space: the 100 bytes, the SYN and the FIN.
     assert_eq!(sent["value"].as_f64(), Some(102.0), "{sent:#}");
 }
+
+/// A shipped script's spec, as the plugin would send it.
+fn stdlib(name: &str) -> ScriptSpec {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scripts-stdlib")
+        .join(format!("{name}.rhai"));
+    ScriptSpec {
+        name: format!("{name}.rhai"),
+        source: std::fs::read_to_string(&path).expect("a shipped script"),
+        args: Default::default(),
+    }
+}
+
+#[test]
+fn disk_latency_credits_each_request_to_its_pod() {
+    use e2e::{loopdev::LoopDevice, pods::EmulatedNode, tracer::last_hists, workload::Workload};
+    use tracer_protocol::QosClass;
+
+    let device = LoopDevice::create(16 << 20);
+    let node = EmulatedNode::new();
+    let db = node.container("db-0", "postgres", QosClass::Guaranteed, false);
+    let io = |reads: u64, writes: u64| {
+        Workload::start(
+            "block-workload",
+            &[
+                device.path().display().to_string(),
+                reads.to_string(),
+                writes.to_string(),
+            ],
+        )
+    };
+    let mut inside = io(30, 20);
+    let mut outside = io(50, 40);
+    db.add(inside.pid());
+    let mut spec = TraceSpec::new(
+        vec![ProbeSpec::BlockLatency { per_pod: true }],
+        Targets {
+            containers: vec![db.target.clone()],
+            ..Targets::default()
+        },
+    );
+    spec.node_containers = vec![db.target.clone()];
+    spec.script = Some(stdlib("disk-latency"));
+    let mut tracer = TracerRun::start(&spec);
+    tracer.wait_attached();
+    inside.run();
+    outside.run();
+    let (status, records) = tracer.stop();
+    assert!(status.success(), "tracer exited with {status}: {records:?}");
+    let totals: Vec<(String, String, u64)> = last_hists(&records, "block-latency")
+        .into_iter()
+        .map(|(key, buckets)| {
+            (
+                key.get("pod").cloned().unwrap_or_default(),
+                key.get("op").cloned().unwrap_or_default(),
+                buckets.iter().map(|b| b.count).sum(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        totals,
+        [
+            ("db-0".to_owned(), "read".to_owned(), 30),
+            ("db-0".to_owned(), "write".to_owned(), 20)
+        ],
+        "{records:?}"
+    );
+}
+
+#[test]
+fn noisy_neighbours_shows_the_pod_that_waits_for_a_cpu() {
+    use e2e::{pods::EmulatedNode, tracer::last_hists, workload::Workload};
+    use tracer_protocol::QosClass;
+
+    let node = EmulatedNode::new();
+    let batch = node.container("batch-1", "crunch", QosClass::BestEffort, false);
+    // More spinning threads than CPUs: they take turns, and each turn starts with a wait.
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()) as u32 * 2;
+    let mut spinner = Workload::start(
+        "sched-workload",
+        &["spin".to_owned(), threads.to_string(), "500".to_owned()],
+    );
+    batch.add(spinner.pid());
+    let mut spec = TraceSpec::new(
+        vec![ProbeSpec::RunqLatency { per_pod: true }],
+        Targets {
+            containers: vec![batch.target.clone()],
+            ..Targets::default()
+        },
+    );
+    spec.node_containers = vec![batch.target.clone()];
+    spec.script = Some(stdlib("noisy-neighbours"));
+    let mut tracer = TracerRun::start(&spec);
+    tracer.wait_attached();
+    spinner.go();
+    spinner.wait_done();
+    let (status, records) = tracer.stop();
+    assert!(status.success(), "tracer exited with {status}: {records:?}");
+    let hists = last_hists(&records, "runq-latency");
+    let waits: u64 = hists
+        .iter()
+        .filter(|(key, _)| key.get("pod").map(String::as_str) == Some("batch-1"))
+        .flat_map(|(_, buckets)| buckets.iter().map(|b| b.count))
+        .sum();
+    assert!(waits > 0, "no waits for batch-1: {hists:?}");
+    assert!(
+        hists.keys().all(|key| key.contains_key("pod")),
+        "only the target pod: {hists:?}"
+    );
+}

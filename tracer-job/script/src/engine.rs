@@ -15,7 +15,7 @@ use rhai::{
     },
 };
 use tracer_protocol::{
-    EventFilter, Record, StatOp,
+    EventFilter, ProbeSpec, Record, StatOp,
     names::{errno, signal},
     spec::MAX_PATH_PREFIX_BYTES,
 };
@@ -43,6 +43,7 @@ pub const MAX_CALLBACKS: usize = 64;
 /// The functions the API adds, for hints on misspelled calls.
 pub const API_FUNCTIONS: &[&str] = &[
     "on",
+    "trace",
     "every",
     "end",
     "top",
@@ -92,6 +93,8 @@ pub struct Host {
     /// Declarations (`on`, `every`, `end`, `top`) are allowed while the top level runs.
     pub top_level: bool,
     pub handlers: Vec<Handler>,
+    /// Built-in aggregating probes whose results join the script's (`trace(...)`).
+    pub traced: Vec<ProbeSpec>,
     pub every: Vec<Periodic>,
     pub end: Vec<(FnPtr, u32)>,
     pub tops: BTreeMap<String, usize>,
@@ -260,7 +263,98 @@ fn event_filter(probe: &str, params: &rhai::Map, position: Position) -> Outcome<
     Ok(filter)
 }
 
+/// The built-in probes a script may `trace(...)`: those that aggregate in the kernel.
+pub const TRACEABLE: &[&str] = &[
+    "syscall-latency",
+    "runq-latency",
+    "block-latency",
+    "syscall-count",
+];
+
+/// `trace(probe, #{...})`: a built-in aggregating probe and its options.
+fn traced_probe(probe: &str, params: &rhai::Map, position: Position) -> Outcome<ProbeSpec> {
+    if !TRACEABLE.contains(&probe) {
+        let hint = if sources::find(probe).is_some() {
+            format!("{probe} sends events: handle them with on(\"{probe}\", |e| ...)")
+        } else {
+            match sources::nearest(probe, TRACEABLE.iter().copied()) {
+                Some(near) => format!("did you mean `{near}`?"),
+                None => format!("trace() takes {}", TRACEABLE.join(", ")),
+            }
+        };
+        return Err(Fault::new(format!("trace() cannot run `{probe}`"), hint).at(position));
+    }
+    let takes: &[&str] = match probe {
+        "syscall-latency" => &["by_syscall", "min_latency", "per_pod"],
+        "runq-latency" | "block-latency" => &["per_pod"],
+        _ => &[],
+    };
+    let (mut by_syscall, mut min_latency_ns, mut per_pod) = (false, 0, false);
+    for (name, value) in params {
+        let name = name.as_str();
+        if !takes.contains(&name) {
+            let hint = if takes.is_empty() {
+                "it takes no options".to_owned()
+            } else {
+                format!("it takes {}", takes.join(", "))
+            };
+            return Err(Fault::new(format!("{probe} has no option `{name}`"), hint).at(position));
+        }
+        let wrong = |what: &str| {
+            Fault::new(format!("option `{name}` takes {what}, not {value}"), "").at(position)
+        };
+        match name {
+            "min_latency" => {
+                min_latency_ns = value
+                    .as_int()
+                    .ok()
+                    .and_then(|ns| u64::try_from(ns).ok())
+                    .ok_or_else(|| wrong("a duration in nanoseconds"))?;
+            }
+            "by_syscall" => by_syscall = value.as_bool().map_err(|_| wrong("true or false"))?,
+            _ => per_pod = value.as_bool().map_err(|_| wrong("true or false"))?,
+        }
+    }
+    Ok(match probe {
+        "syscall-latency" => ProbeSpec::SyscallLatency {
+            by_syscall,
+            min_latency_ns,
+            per_pod,
+        },
+        "runq-latency" => ProbeSpec::RunqLatency { per_pod },
+        "block-latency" => ProbeSpec::BlockLatency { per_pod },
+        _ => ProbeSpec::SyscallCount {},
+    })
+}
+
 fn declarations(engine: &mut Engine, host: &SharedHost) {
+    let trace = {
+        let host = host.clone();
+        move |ctx: NativeCallContext, probe: &str, params: rhai::Map| -> Outcome<()> {
+            let mut host = lock(&host);
+            declaration_only(&host, "trace()", ctx.call_position())?;
+            let spec = traced_probe(probe, &params, ctx.call_position())?;
+            if host
+                .traced
+                .iter()
+                .any(|traced| traced.name() == spec.name())
+            {
+                return Err(Fault::new(
+                    format!("trace(\"{probe}\") is declared twice"),
+                    "a script runs each built-in probe once; keep one declaration",
+                )
+                .at(ctx.call_position()));
+            }
+            host.traced.push(spec);
+            Ok(())
+        }
+    };
+    let plain = trace.clone();
+    engine.register_fn("trace", move |ctx: NativeCallContext, probe: &str| {
+        plain(ctx, probe, rhai::Map::new())
+    });
+    engine.register_fn("trace", trace);
+
     let on = {
         let host = host.clone();
         move |ctx: NativeCallContext,

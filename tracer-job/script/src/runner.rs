@@ -32,6 +32,7 @@ pub struct Script {
     ast: AST,
     host: SharedHost,
     handlers: Vec<Handler>,
+    traced: Vec<ProbeSpec>,
     /// Handler indexes by probe name.
     by_probe: HashMap<&'static str, Vec<usize>>,
     /// Why a handler was stopped for good, by index.
@@ -60,18 +61,19 @@ impl Script {
         engine
             .run_ast(&ast)
             .map_err(|err| Diagnostic::from_eval(&spec.name, &spec.source, &err))?;
-        let (handlers, every, end, tops) = {
+        let (handlers, traced, every, end, tops) = {
             let mut host = lock(&host);
             host.top_level = false;
             // Lines printed by the top level are the script's first output.
             (
                 std::mem::take(&mut host.handlers),
+                std::mem::take(&mut host.traced),
                 std::mem::take(&mut host.every),
                 std::mem::take(&mut host.end),
                 std::mem::take(&mut host.tops),
             )
         };
-        if handlers.is_empty() && every.is_empty() && end.is_empty() {
+        if handlers.is_empty() && traced.is_empty() && every.is_empty() && end.is_empty() {
             return Err(Diagnostic::new(
                 &spec.name,
                 &spec.source,
@@ -92,6 +94,7 @@ impl Script {
             ast,
             host,
             handlers,
+            traced,
             by_probe,
             disabled: HashMap::new(),
             every: every
@@ -124,7 +127,13 @@ impl Script {
         filters
             .iter()
             .filter_map(|(source, filter)| source.probe_spec(filter))
+            .chain(self.traced.iter().cloned())
             .collect()
+    }
+
+    /// The built-in probes whose results the script shows as they are (`trace(...)`).
+    pub fn traced(&self) -> &[ProbeSpec] {
+        &self.traced
     }
 
     /// Rows each `top(NAME, n)` table shows.
@@ -497,6 +506,33 @@ mod tests {
             ]
             .into()
         );
+    }
+
+    #[test]
+    fn traced_builtins_join_the_probes_with_their_options() {
+        let script = load(
+            r#"trace("runq-latency", #{per_pod: true});
+trace("syscall-latency", #{by_syscall: true, min_latency: us(10)});"#,
+        );
+        assert_eq!(
+            script.probes(),
+            [
+                ProbeSpec::RunqLatency { per_pod: true },
+                ProbeSpec::SyscallLatency {
+                    by_syscall: true,
+                    min_latency_ns: 10_000,
+                    per_pod: false
+                }
+            ]
+        );
+        let err = failure(r#"trace("exec");"#);
+        assert!(err.hint.contains(r#"on("exec""#), "{err}");
+        let err = failure(r#"trace("runq-latncy");"#);
+        assert_eq!(err.hint, "did you mean `runq-latency`?");
+        let err = failure(r#"trace("syscall-count", #{per_pod: true});"#);
+        assert!(err.message.contains("no option `per_pod`"), "{err}");
+        let err = failure(r#"trace("syscall-count"); trace("syscall-count");"#);
+        assert!(err.message.contains("declared twice"), "{err}");
     }
 
     #[test]
