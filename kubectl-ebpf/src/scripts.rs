@@ -71,6 +71,10 @@ pub const STDLIB: &[Stdlib] = &[
         name: "disk-latency",
         source: include_str!("../../scripts-stdlib/disk-latency.rhai"),
     },
+    Stdlib {
+        name: "top-syscalls",
+        source: include_str!("../../scripts-stdlib/top-syscalls.rhai"),
+    },
 ];
 
 /// The probe name a script's trace carries in its result.

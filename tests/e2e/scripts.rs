@@ -709,3 +709,126 @@ fn noisy_neighbours_shows_the_pod_that_waits_for_a_cpu() {
         "only the target pod: {hists:?}"
     );
 }
+
+#[test]
+fn the_tracepoint_source_decodes_any_tracepoint_by_field_name() {
+    let cgroup = TestCgroup::create("script-tracepoint");
+    let mut spec = TraceSpec::new(
+        vec![ProbeSpec::Tracepoint {
+            tracepoints: vec!["sched:sched_process_fork".into()],
+        }],
+        Targets {
+            cgroup_paths: vec![cgroup.path().display().to_string()],
+            ..Targets::default()
+        },
+    );
+    spec.script = Some(ScriptSpec {
+        name: "forks.rhai".into(),
+        source: r#"on("tracepoint:sched:sched_process_fork", |e| {
+    count("forks", #{parent: e.parent_comm, child: e.child_comm, positive: e.child_pid > 0});
+});
+on("tracepoint:sched:sched_process_fork", |e| count("typo", e.child_pidd));
+"#
+        .into(),
+        args: Default::default(),
+    });
+    let mut tracer = TracerRun::start(&spec);
+    tracer.wait_attached();
+    // Two forks by a shell inside the target; the same outside does not count.
+    let script = "/bin/true; /bin/true; exit 0";
+    let status = cgroup
+        .command("/bin/sh")
+        .args(["-c", script])
+        .status()
+        .expect("run sh");
+    assert!(status.success());
+    let _ = Command::new("/bin/sh").args(["-c", script]).status();
+    tracer.wait_for("two forks", |record| {
+        matches!(record, Record::Count { name, value, .. } if name == "forks" && *value == 2)
+    });
+    let (status, records) = tracer.stop();
+    assert!(status.success(), "tracer exited {status}: {records:?}");
+    assert_eq!(script_count(&records, "forks", "parent", "sh"), Some(2));
+    assert!(
+        records
+            .iter()
+            .any(|r| matches!(r, Record::Count { name, key, .. }
+            if name == "forks" && key.get("positive").map(String::as_str) == Some("true"))),
+        "{records:?}"
+    );
+    // A field the tracepoint does not have names the nearest one.
+    let error = records
+        .iter()
+        .rev()
+        .find_map(|record| match record {
+            Record::ScriptError { message, .. } => Some(message.clone()),
+            _ => None,
+        })
+        .expect("a script error");
+    assert!(
+        error.contains("tracepoint sched:sched_process_fork has no field `child_pidd`")
+            && error.contains("did you mean `child_pid`?"),
+        "{error}"
+    );
+}
+
+#[test]
+fn top_syscalls_counts_each_syscall_of_the_target() {
+    use e2e::workload::Workload;
+
+    let cgroup = TestCgroup::create("script-top-syscalls");
+    let mut spec = TraceSpec::new(
+        vec![ProbeSpec::Tracepoint {
+            tracepoints: vec!["raw_syscalls:sys_enter".into()],
+        }],
+        Targets {
+            cgroup_paths: vec![cgroup.path().display().to_string()],
+            ..Targets::default()
+        },
+    );
+    spec.script = Some(stdlib("top-syscalls"));
+    let mut inside = Workload::spawn(5_000);
+    let mut outside = Workload::spawn(7_000);
+    cgroup.add(inside.pid());
+    let mut tracer = TracerRun::start(&spec);
+    tracer.wait_attached();
+    inside.run();
+    outside.run();
+    let (status, records) = tracer.stop();
+    assert!(status.success(), "tracer exited {status}: {records:?}");
+    let getppid = script_count(&records, "syscalls", "syscall", "getppid").unwrap_or(0);
+    // The loop's calls, and no more than a few besides: none of the outside's 7,000.
+    assert!(
+        (5_000..5_020).contains(&getppid),
+        "getppid {getppid}: {records:?}"
+    );
+    assert_eq!(
+        records
+            .iter()
+            .filter(|r| matches!(r, Record::Lost { probe, count } if probe == "tracepoint" && *count > 0))
+            .count(),
+        0,
+        "{records:?}"
+    );
+}
+
+#[test]
+fn top_syscalls_through_the_plugin_attaches_the_tracepoint_it_handles() {
+    use e2e::workload::Workload;
+
+    let cgroup = TestCgroup::create("script-top-syscalls-plugin");
+    let (status, result, stderr) = plugin_run(&["top-syscalls"], cgroup.path(), || {
+        let mut inside = Workload::spawn(3_000);
+        cgroup.add(inside.pid());
+        inside.run();
+    });
+    assert!(status.success(), "{stderr}");
+    let getppid = counts(&result, "syscalls")
+        .into_iter()
+        .find(|(key, _)| key["syscall"] == "getppid")
+        .map(|(_, n)| n);
+    assert!(
+        getppid.is_some_and(|n| (3_000..3_020).contains(&n)),
+        "{getppid:?}: {result:#}"
+    );
+}

@@ -14,6 +14,6 @@ pub mod probes;
 pub mod run;
 pub mod signals;
 pub mod symbols;
-pub mod syscalls;
+pub use tracer_protocol::syscalls;
 pub mod targets;
 pub mod tracefs;

@@ -104,7 +104,7 @@ fn trace<W: Write>(
         let wake = deadline.map_or(next_snapshot, |deadline| deadline.min(next_snapshot));
         let fds: Vec<RawFd> = attached
             .iter_mut()
-            .filter_map(|probe| probe.events().map(|(stream, _)| stream.fd()))
+            .filter_map(|probe| probe.event_fd())
             .collect();
         match signals.wait(wake.saturating_duration_since(now), &fds) {
             Wake::Signal(signal) => break signal.to_owned(),
@@ -201,9 +201,7 @@ fn to_script(records: Vec<Record>, script: Option<&mut Script>) -> Vec<Record> {
 fn drain(probes: &mut [Box<dyn Probe>], naming: &Naming) -> Vec<Record> {
     let mut records = Vec::new();
     for probe in probes {
-        if let Some((stream, decode)) = probe.events() {
-            stream.drain(&mut records, decode);
-        }
+        probe.drain_events(&mut records);
     }
     for record in &mut records {
         if let Record::Event {

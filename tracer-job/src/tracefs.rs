@@ -14,6 +14,8 @@ const MOUNTS: [&str; 2] = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Field {
     pub name: String,
+    /// The C declaration, type and name (`__data_loc char[] filename`, `char comm[16]`).
+    pub declaration: String,
     pub offset: u32,
     pub size: u32,
     pub signed: bool,
@@ -23,6 +25,8 @@ pub struct Field {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Format {
     pub tracepoint: String,
+    /// The tracepoint's id: what a record's `common_type` holds.
+    pub id: Option<u32>,
     pub fields: Vec<Field>,
 }
 
@@ -48,8 +52,13 @@ impl Format {
     /// Parses the `field:TYPE NAME; offset:N; size:N; signed:N;` lines; others are ignored.
     pub fn parse(tracepoint: &str, text: &str) -> Format {
         let fields = text.lines().filter_map(parse_field).collect();
+        let id = text
+            .lines()
+            .find_map(|line| line.strip_prefix("ID:"))
+            .and_then(|id| id.trim().parse().ok());
         Format {
             tracepoint: tracepoint.to_owned(),
+            id,
             fields,
         }
     }
@@ -121,10 +130,12 @@ fn parse_field(line: &str) -> Option<Field> {
         }
     }
     // The name is the declaration's last word, without any array suffix.
-    let name = declaration?.split_whitespace().last()?;
+    let declaration = declaration?.trim();
+    let name = declaration.split_whitespace().last()?;
     let name = name.split('[').next()?;
     Some(Field {
         name: name.to_owned(),
+        declaration: declaration.to_owned(),
         offset: offset?,
         size: size?,
         signed,
@@ -152,6 +163,11 @@ print fmt: \"filename=%s pid=%d\", __get_str(filename), REC->pid
     fn reads_fields_with_offsets_and_sizes() {
         let format = Format::parse("sched:sched_process_exec", EXEC);
         assert_eq!(format.fields.len(), 5);
+        assert_eq!(format.id, Some(365));
+        assert_eq!(
+            format.field("filename").expect("present").declaration,
+            "__data_loc char[] filename"
+        );
         assert_eq!(format.offset("filename", 4).expect("present"), 8);
         assert_eq!(format.offset("comm", 16).expect("present"), 16);
         assert!(format.field("pid").expect("present").signed);

@@ -23,3 +23,4 @@ pub mod signal;
 pub mod syscall_count;
 pub mod syscall_latency;
 pub mod tcp;
+pub mod tracepoint;

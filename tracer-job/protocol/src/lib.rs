@@ -7,6 +7,7 @@ pub mod decode;
 pub mod names;
 pub mod record;
 pub mod spec;
+pub mod syscalls;
 
 #[cfg(test)]
 mod fuzz;

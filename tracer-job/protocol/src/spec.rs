@@ -225,6 +225,28 @@ pub enum ProbeSpec {
     TcpLife {},
     /// TCP retransmits: flow and state, as events and counts per flow.
     TcpRetransmit {},
+    /// Scripts' generic source: the raw records of any tracepoints (`category:name`),
+    /// as events with the tracepoint's fields by name and a `tracepoint` field.
+    Tracepoint { tracepoints: Vec<String> },
+}
+
+/// Most tracepoints one generic source attaches to (one program each).
+pub const MAX_TRACEPOINTS: usize = 16;
+
+/// `category:name` as its two parts, when both are tracefs names (letters, digits,
+/// `_`, `-`, `.`; never a path).
+pub fn split_tracepoint(tracepoint: &str) -> Option<(&str, &str)> {
+    let (category, name) = tracepoint.split_once(':')?;
+    let valid = |part: &str| {
+        !part.is_empty()
+            && part.len() <= 128
+            && part != "."
+            && part != ".."
+            && part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    };
+    (valid(category) && valid(name)).then_some((category, name))
 }
 
 /// What an event probe drops in the kernel before it sends an event: the parameters of
@@ -382,6 +404,7 @@ impl ProbeSpec {
             ProbeSpec::TcpReset {} => "tcp-reset",
             ProbeSpec::TcpLife {} => "tcp-life",
             ProbeSpec::TcpRetransmit {} => "tcp-retransmit",
+            ProbeSpec::Tracepoint { .. } => "tracepoint",
         }
     }
 }
@@ -414,6 +437,10 @@ pub enum SpecError {
     },
     #[error("path prefix is {0} bytes; the kernel compares at most {MAX_PATH_PREFIX_BYTES}")]
     PathPrefixTooLong(usize),
+    #[error("the tracepoint source names {0} tracepoints; it takes 1 to {MAX_TRACEPOINTS}")]
+    TracepointCount(usize),
+    #[error("`{0}` is not a tracepoint name (category:name)")]
+    TracepointName(String),
     #[error("script {name} is {size} bytes; the limit is {MAX_SCRIPT_BYTES}")]
     ScriptTooLarge { name: String, size: usize },
     #[error("script {name} is given {count} arguments; the limit is {MAX_SCRIPT_ARGS}")]
@@ -511,6 +538,14 @@ impl TraceSpec {
                     return Err(SpecError::PathPrefixTooLong(filter.path_prefix.len()));
                 }
             }
+            if let ProbeSpec::Tracepoint { tracepoints } = probe {
+                if !(1..=MAX_TRACEPOINTS).contains(&tracepoints.len()) {
+                    return Err(SpecError::TracepointCount(tracepoints.len()));
+                }
+                if let Some(bad) = tracepoints.iter().find(|t| split_tracepoint(t).is_none()) {
+                    return Err(SpecError::TracepointName(bad.chars().take(128).collect()));
+                }
+            }
             if let ProbeSpec::Profile {
                 frequency_hz,
                 user,
@@ -540,6 +575,31 @@ mod tests {
             min_latency_ns: 0,
             per_pod: false,
         }
+    }
+
+    #[test]
+    fn tracepoint_names_are_never_paths() {
+        assert_eq!(
+            split_tracepoint("sched:sched_switch"),
+            Some(("sched", "sched_switch"))
+        );
+        for bad in ["sched", "../x:y", "a:..", "a/b:c", ":x", "a:", "a:b:c"] {
+            assert_eq!(split_tracepoint(bad), None, "{bad}");
+        }
+        let mut spec = TraceSpec::new(
+            vec![ProbeSpec::Tracepoint {
+                tracepoints: vec!["../../etc:passwd".into()],
+            }],
+            Targets::default(),
+        );
+        assert!(matches!(spec.validate(), Err(SpecError::TracepointName(_))));
+        spec.probes = vec![ProbeSpec::Tracepoint {
+            tracepoints: vec![],
+        }];
+        assert!(matches!(
+            spec.validate(),
+            Err(SpecError::TracepointCount(0))
+        ));
     }
 
     #[test]

@@ -17,7 +17,7 @@ use rhai::{
 use tracer_protocol::{
     EventFilter, ProbeSpec, Record, StatOp,
     names::{errno, signal},
-    spec::MAX_PATH_PREFIX_BYTES,
+    spec::{MAX_PATH_PREFIX_BYTES, MAX_TRACEPOINTS, split_tracepoint},
 };
 
 use crate::{
@@ -65,6 +65,7 @@ pub const API_FUNCTIONS: &[&str] = &[
     "join",
     "errno_name",
     "signal_name",
+    "syscall_name",
     "has",
 ];
 
@@ -72,6 +73,8 @@ pub const API_FUNCTIONS: &[&str] = &[
 #[derive(Clone, Debug)]
 pub struct Handler {
     pub source: &'static Source,
+    /// For the generic source: the tracepoint, `category:name`.
+    pub tracepoint: Option<String>,
     /// What the kernel drops before the handler sees it (`on(probe, #{...}, ...)`).
     pub filter: EventFilter,
     pub callback: FnPtr,
@@ -177,7 +180,29 @@ fn room(count: usize, position: Position) -> Outcome<()> {
     }
 }
 
+/// The source `name` names, and for a tracepoint its `category:name`.
+fn source_of(name: &str, position: Position) -> Outcome<(&'static Source, Option<String>)> {
+    let Some(tracepoint) = name.strip_prefix(sources::TRACEPOINT_PREFIX) else {
+        return Ok((source(name, position)?, None));
+    };
+    if split_tracepoint(tracepoint).is_none() {
+        return Err(Fault::new(
+            format!("`{name}` names no tracepoint"),
+            "write tracepoint:CATEGORY:NAME, e.g. tracepoint:sched:sched_process_fork (/sys/kernel/tracing/events lists them)",
+        )
+        .at(position));
+    }
+    Ok((&sources::TRACEPOINT, Some(tracepoint.to_owned())))
+}
+
 fn source(name: &str, position: Position) -> Outcome<&'static Source> {
+    if name == sources::TRACEPOINT.name {
+        return Err(Fault::new(
+            "the tracepoint source needs the tracepoint's name",
+            "write tracepoint:CATEGORY:NAME, e.g. tracepoint:sched:sched_process_fork",
+        )
+        .at(position));
+    }
     sources::find(name).ok_or_else(|| {
         let names = SOURCES.iter().map(|source| source.name);
         let hint = match sources::nearest(name, names.clone()) {
@@ -365,9 +390,27 @@ fn declarations(engine: &mut Engine, host: &SharedHost) {
             let mut host = lock(&host);
             declaration_only(&host, "on()", ctx.call_position())?;
             room(host.handlers.len(), ctx.call_position())?;
-            let source = source(probe, ctx.call_position())?;
+            let (source, tracepoint) = source_of(probe, ctx.call_position())?;
+            if let Some(tracepoint) = &tracepoint {
+                let mut named: Vec<&String> = host
+                    .handlers
+                    .iter()
+                    .filter_map(|h| h.tracepoint.as_ref())
+                    .collect();
+                named.push(tracepoint);
+                named.sort();
+                named.dedup();
+                if named.len() > MAX_TRACEPOINTS {
+                    return Err(Fault::new(
+                        format!("a script may handle {MAX_TRACEPOINTS} tracepoints"),
+                        "split the question over two scripts",
+                    )
+                    .at(ctx.call_position()));
+                }
+            }
             host.handlers.push(Handler {
                 source,
+                tracepoint,
                 filter,
                 callback,
                 line: line(ctx.call_position()),
@@ -385,7 +428,7 @@ fn declarations(engine: &mut Engine, host: &SharedHost) {
     engine.register_fn(
         "on",
         move |ctx: NativeCallContext, probe: &str, params: rhai::Map, callback: FnPtr| {
-            let source = source(probe, ctx.call_position())?;
+            let (source, _) = source_of(probe, ctx.call_position())?;
             let filter = event_filter(source.name, &params, ctx.call_position())?;
             on(ctx, probe, filter, callback)
         },
@@ -614,6 +657,9 @@ fn helpers(engine: &mut Engine, host: &SharedHost) {
             .join(separator)
     });
     engine.register_fn("errno_name", |code: INT| errno(code.abs()));
+    engine.register_fn("syscall_name", |nr: INT| {
+        u64::try_from(nr).map_or_else(|_| format!("syscall_{nr}"), tracer_protocol::syscalls::name)
+    });
     engine.register_fn("signal_name", |number: INT| signal(number));
 }
 

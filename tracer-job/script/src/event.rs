@@ -61,21 +61,26 @@ impl Event {
 
     fn unknown(&self, name: &str) -> Box<EvalAltResult> {
         let source = self.0.source;
-        let names = COMMON_FIELDS.iter().chain(source.fields).copied();
+        // A tracepoint's fields are what its record has.
+        let own: Vec<&str> = if std::ptr::eq(source, &sources::TRACEPOINT) {
+            self.0.fields.keys().map(String::as_str).collect()
+        } else {
+            source.fields.to_vec()
+        };
+        let (what, verb) = match self.0.fields.get("tracepoint").and_then(|t| t.as_str()) {
+            Some(tracepoint) => (format!("tracepoint {tracepoint}"), "has"),
+            None => (format!("{} events", source.name), "have"),
+        };
+        let names = COMMON_FIELDS.iter().copied().chain(own.iter().copied());
         let hint = match sources::nearest(name, names) {
             Some(near) => format!("did you mean `{near}`?"),
             None => format!(
-                "{} events have {}, and {}",
-                source.name,
-                source.fields.join(", "),
+                "{what} {verb} {}, and {}",
+                own.join(", "),
                 COMMON_FIELDS.join(", ")
             ),
         };
-        Fault::new(
-            format!("{} events have no field `{name}`", source.name),
-            hint,
-        )
-        .at(Position::NONE)
+        Fault::new(format!("{what} {verb} no field `{name}`"), hint).at(Position::NONE)
     }
 }
 

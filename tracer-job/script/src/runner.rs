@@ -16,6 +16,14 @@ use crate::{
     sources::{self, Source},
 };
 
+/// What routes events to a handler: its probe's name, or `tracepoint:CATEGORY:NAME`.
+fn route(handler: &Handler) -> String {
+    match &handler.tracepoint {
+        Some(tracepoint) => format!("{}{tracepoint}", sources::TRACEPOINT_PREFIX),
+        None => handler.source.name.to_owned(),
+    }
+}
+
 /// One failure of a callback, counted.
 #[derive(Debug)]
 struct Failures {
@@ -33,8 +41,9 @@ pub struct Script {
     host: SharedHost,
     handlers: Vec<Handler>,
     traced: Vec<ProbeSpec>,
-    /// Handler indexes by probe name.
-    by_probe: HashMap<&'static str, Vec<usize>>,
+    /// Handler indexes by what routes events to them: the probe's name, or
+    /// `tracepoint:CATEGORY:NAME`.
+    by_probe: HashMap<String, Vec<usize>>,
     /// Why a handler was stopped for good, by index.
     disabled: HashMap<usize, (String, u32, u32, String)>,
     every: Vec<(Periodic, u64)>,
@@ -82,9 +91,9 @@ impl Script {
                 r#"handle events with on("exec", |e| { ... })"#.to_owned(),
             ));
         }
-        let mut by_probe: HashMap<&'static str, Vec<usize>> = HashMap::new();
+        let mut by_probe: HashMap<String, Vec<usize>> = HashMap::new();
         for (index, handler) in handlers.iter().enumerate() {
-            by_probe.entry(handler.source.name).or_default().push(index);
+            by_probe.entry(route(handler)).or_default().push(index);
         }
         Ok(Script {
             name: spec.name.clone(),
@@ -115,7 +124,13 @@ impl Script {
     /// each with the loosest of its handlers' kernel-side filters.
     pub fn probes(&self) -> Vec<ProbeSpec> {
         let mut filters: Vec<(&'static Source, EventFilter)> = Vec::new();
+        let mut tracepoints: Vec<String> = Vec::new();
         for handler in &self.handlers {
+            if let Some(tracepoint) = &handler.tracepoint
+                && !tracepoints.contains(tracepoint)
+            {
+                tracepoints.push(tracepoint.clone());
+            }
             match filters
                 .iter_mut()
                 .find(|(s, _)| s.name == handler.source.name)
@@ -126,7 +141,15 @@ impl Script {
         }
         filters
             .iter()
-            .filter_map(|(source, filter)| source.probe_spec(filter))
+            .filter_map(|(source, filter)| {
+                if std::ptr::eq(*source, &sources::TRACEPOINT) {
+                    Some(ProbeSpec::Tracepoint {
+                        tracepoints: tracepoints.clone(),
+                    })
+                } else {
+                    source.probe_spec(filter)
+                }
+            })
             .chain(self.traced.iter().cloned())
             .collect()
     }
@@ -161,7 +184,13 @@ impl Script {
         let Some(source) = sources::find(&probe) else {
             return;
         };
-        let Some(indexes) = self.by_probe.get(source.name) else {
+        let routed = match fields.get("tracepoint").and_then(|t| t.as_str()) {
+            Some(tracepoint) if probe == sources::TRACEPOINT.name => {
+                format!("{}{tracepoint}", sources::TRACEPOINT_PREFIX)
+            }
+            _ => probe,
+        };
+        let Some(indexes) = self.by_probe.get(&routed) else {
             return;
         };
         let event = Event(Arc::new(EventData {
@@ -196,7 +225,7 @@ impl Script {
                 (Dynamic::from(event.clone()),),
             );
             if let Err(err) = result {
-                let label = format!("on {}", handler.source.name);
+                let label = format!("on {}", route(handler));
                 let line = handler.line;
                 let key = self.failed(label, line, &err);
                 if self
@@ -536,6 +565,53 @@ trace("syscall-latency", #{by_syscall: true, min_latency: us(10)});"#,
     }
 
     #[test]
+    fn tracepoint_handlers_share_one_source_and_route_by_tracepoint() {
+        let mut script = load(
+            r#"on("tracepoint:sched:sched_process_fork", |e| count("forks", e.parent_comm));
+on("open", |e| count("opens", e.path));
+on("tracepoint:signal:signal_generate", |e| count("signals", e.sig));
+on("tracepoint:sched:sched_process_fork", |e| count("children", e.child_comm));"#,
+        );
+        assert_eq!(
+            script.probes(),
+            [
+                ProbeSpec::Tracepoint {
+                    tracepoints: vec![
+                        "sched:sched_process_fork".into(),
+                        "signal:signal_generate".into()
+                    ]
+                },
+                ProbeSpec::Open {
+                    filter: EventFilter::default()
+                },
+            ]
+        );
+        script.handle(event(
+            "tracepoint",
+            1,
+            json!({"tracepoint": "sched:sched_process_fork", "parent_comm": "sh", "child_comm": "ls"}),
+        ));
+        script.handle(event(
+            "tracepoint",
+            1,
+            json!({"tracepoint": "signal:signal_generate", "sig": 15}),
+        ));
+        assert_eq!(
+            counts(&snapshot(&mut script)),
+            [
+                ("sh".to_owned(), 1),
+                ("ls".to_owned(), 1),
+                ("15".to_owned(), 1)
+            ]
+            .into()
+        );
+        let err = failure(r#"on("tracepoint:../x", |e| 1);"#);
+        assert!(err.message.contains("names no tracepoint"), "{err}");
+        let err = failure(r#"on("tracepoint", |e| 1);"#);
+        assert!(err.message.contains("needs the tracepoint's name"), "{err}");
+    }
+
+    #[test]
     fn stats_hists_prints_rows_every_and_end() {
         let mut script = load(
             r#"
@@ -548,7 +624,7 @@ trace("syscall-latency", #{by_syscall: true, min_latency: us(10)});"#,
                 row("opens", #{path: e.path, ret: e.ret, node: e.node});
             });
             every(sec(1), || print(`tick ${seen}`));
-            end(|| print(`seen ${seen} ${fmt_duration(ms(1.5))} ${errno_name(2)} ${signal_name(9)}`));
+            end(|| print(`seen ${seen} ${fmt_duration(ms(1.5))} ${errno_name(2)} ${signal_name(9)} ${syscall_name(0)}`));
             "#,
         );
         script.handle(open("/a", 3));
@@ -564,7 +640,18 @@ trace("syscall-latency", #{by_syscall: true, min_latency: us(10)});"#,
                 _ => None,
             })
             .collect();
-        assert_eq!(prints, ["tick 2", "seen 2 1.5ms ENOENT SIGKILL"]);
+        let read = if cfg!(target_arch = "x86_64") {
+            "read"
+        } else {
+            "io_setup"
+        };
+        assert_eq!(
+            prints,
+            [
+                "tick 2".to_owned(),
+                format!("seen 2 1.5ms ENOENT SIGKILL {read}")
+            ]
+        );
         assert!(records.contains(&Record::Row {
             table: "opens".into(),
             columns: vec!["node".into(), "path".into(), "ret".into()],

@@ -113,7 +113,21 @@ pub const SOURCES: &[Source] = &[
     },
 ];
 
+/// The generic source: any tracepoint, `on("tracepoint:CATEGORY:NAME", ...)`. Its
+/// fields are the tracepoint's own, known on the node from tracefs.
+pub static TRACEPOINT: Source = Source {
+    name: "tracepoint",
+    fields: &["tracepoint"],
+};
+
+/// How a script names a tracepoint as a source.
+pub const TRACEPOINT_PREFIX: &str = "tracepoint:";
+
+/// A built-in source by name, or the generic one for `tracepoint` events.
 pub fn find(name: &str) -> Option<&'static Source> {
+    if name == TRACEPOINT.name {
+        return Some(&TRACEPOINT);
+    }
     SOURCES.iter().find(|source| source.name == name)
 }
 

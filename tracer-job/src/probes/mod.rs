@@ -26,6 +26,9 @@ pub mod tcp_connect;
 pub mod tcp_life;
 pub mod tcp_reset;
 pub mod tcp_retransmit;
+pub mod tracepoint;
+
+use std::os::fd::RawFd;
 
 use aya::{
     Ebpf, EbpfLoader,
@@ -52,6 +55,18 @@ pub trait Probe {
     /// events.
     fn events(&mut self) -> Option<(&mut EventStream, Decoder)> {
         None
+    }
+
+    /// The descriptor that becomes readable when events wait.
+    fn event_fd(&mut self) -> Option<RawFd> {
+        self.events().map(|(stream, _)| stream.fd())
+    }
+
+    /// Appends every waiting event as a record.
+    fn drain_events(&mut self, out: &mut Vec<Record>) {
+        if let Some((stream, decode)) = self.events() {
+            stream.drain(out, decode);
+        }
     }
 }
 
@@ -99,6 +114,10 @@ pub fn attach(spec: &ProbeSpec, targets: &ResolvedTargets) -> Result<Box<dyn Pro
         ProbeSpec::TcpConnect { filter } => Ok(Box::new(tcp_connect::attach(filter, targets)?)),
         ProbeSpec::TcpReset {} => Ok(Box::new(tcp_reset::attach(targets)?)),
         ProbeSpec::TcpLife {} => Ok(Box::new(tcp_life::attach(targets)?)),
+        ProbeSpec::Tracepoint { tracepoints } => Ok(Box::new(tracepoint::Tracepoints::attach(
+            tracepoints,
+            targets,
+        )?)),
         ProbeSpec::TcpRetransmit {} => {
             Ok(Box::new(tcp_retransmit::TcpRetransmit::attach(targets)?))
         }
