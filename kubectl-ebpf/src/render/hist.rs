@@ -54,19 +54,21 @@ pub fn label(bucket: &Bucket) -> String {
     }
 }
 
-/// The buckets from the first to the last non-empty one, with empty log2 buckets filled
-/// in between so the shape reads right.
+/// The buckets from the first to the last non-empty one, with the empty ones between
+/// filled in so the shape reads right: doubling for log2 histograms, one step at a time
+/// for linear ones (a script's `lhist`).
 fn with_gaps(buckets: &[Bucket]) -> Vec<Bucket> {
+    let step = linear_step(buckets);
     let mut out: Vec<Bucket> = Vec::with_capacity(buckets.len());
     for bucket in buckets {
         while let Some(last) = out.last().copied() {
             if last.high >= bucket.low || last.high == u64::MAX {
                 break;
             }
-            let high = if last.high == 0 {
-                1
-            } else {
-                last.high.saturating_mul(2)
+            let high = match step {
+                Some(step) => last.high.saturating_add(step).min(bucket.low),
+                None if last.high == 0 => 1,
+                None => last.high.saturating_mul(2),
             };
             out.push(Bucket {
                 low: last.high,
@@ -77,6 +79,32 @@ fn with_gaps(buckets: &[Bucket]) -> Vec<Bucket> {
         out.push(*bucket);
     }
     out
+}
+
+/// The width of a linear histogram's buckets, or `None` for a log2 one. Log2 buckets
+/// (`[0, 1)`, `[1, 2)`, `[2, 4)`, ...) each end at twice their start; linear ones
+/// share one width, apart from those below and above the range.
+fn linear_step(buckets: &[Bucket]) -> Option<u64> {
+    let inner: Vec<&Bucket> = buckets
+        .iter()
+        .filter(|b| b.low > 0 && b.high != u64::MAX)
+        .collect();
+    let doubling = inner.iter().all(|b| b.high == b.low.saturating_mul(2));
+    let widths: Vec<u64> = inner.iter().map(|b| b.high - b.low).collect();
+    let shared = widths.len() >= 2 && widths.windows(2).any(|w| w[0] == w[1]);
+    if doubling && !shared {
+        return None;
+    }
+    // The most common width: the last in-range bucket may be cut short at the maximum.
+    let mut best = None;
+    let mut best_count = 0;
+    for width in &widths {
+        let count = widths.iter().filter(|w| *w == width).count();
+        if count > best_count {
+            (best, best_count) = (Some(*width), count);
+        }
+    }
+    best.filter(|step| *step > 0)
 }
 
 #[cfg(test)]
@@ -190,5 +218,34 @@ mod tests {
     #[test]
     fn says_when_empty() {
         assert!(render(&histogram(vec![])).contains("(no samples)"));
+    }
+
+    #[test]
+    fn fills_linear_gaps_one_step_at_a_time() {
+        let bucket = |low, high, count| Bucket { low, high, count };
+        let filled = with_gaps(&[
+            bucket(0, 10, 1),
+            bucket(10, 30, 3),
+            bucket(70, 90, 1),
+            bucket(90, 100, 1),
+            bucket(100, u64::MAX, 2),
+        ]);
+        let bounds: Vec<(u64, u64)> = filled.iter().map(|b| (b.low, b.high)).collect();
+        assert_eq!(
+            bounds,
+            [
+                (0, 10),
+                (10, 30),
+                (30, 50),
+                (50, 70),
+                (70, 90),
+                (90, 100),
+                (100, u64::MAX)
+            ]
+        );
+        // Log2 buckets still double.
+        let filled = with_gaps(&[bucket(1, 2, 1), bucket(8, 16, 1)]);
+        let bounds: Vec<(u64, u64)> = filled.iter().map(|b| (b.low, b.high)).collect();
+        assert_eq!(bounds, [(1, 2), (2, 4), (4, 8), (8, 16)]);
     }
 }

@@ -53,6 +53,7 @@ pub const API_FUNCTIONS: &[&str] = &[
     "max",
     "avg",
     "hist",
+    "lhist",
     "row",
     "print",
     "arg",
@@ -554,6 +555,68 @@ fn aggregations(engine: &mut Engine, host: &SharedHost) {
             update(&h, &ctx, name, Kind::Hist, unit, &key, value)
         },
     );
+    let h = host.clone();
+    engine.register_fn(
+        "lhist",
+        move |ctx: NativeCallContext,
+              name: &str,
+              key: Dynamic,
+              value: Dynamic,
+              min: INT,
+              max: INT,
+              step: INT| {
+            let value = number(&value, "lhist", ctx.call_position())?;
+            let kind = linear(min, max, step, ctx.call_position())?;
+            update(&h, &ctx, name, kind, "", &key, value)
+        },
+    );
+    let h = host.clone();
+    engine.register_fn(
+        "lhist",
+        move |ctx: NativeCallContext,
+              name: &str,
+              key: Dynamic,
+              value: Dynamic,
+              min: INT,
+              max: INT,
+              step: INT,
+              unit: &str| {
+            let value = number(&value, "lhist", ctx.call_position())?;
+            let kind = linear(min, max, step, ctx.call_position())?;
+            update(&h, &ctx, name, kind, unit, &key, value)
+        },
+    );
+}
+
+/// `lhist`'s range, checked: `min < max`, a positive step, at most
+/// [`maps::MAX_LHIST_BUCKETS`] buckets.
+fn linear(min: INT, max: INT, step: INT, position: Position) -> Outcome<Kind> {
+    let refuse = |what: String| {
+        Err(Fault::new(
+            what,
+            "e.g. lhist(\"latency ms\", #{}, ms_value, 0, 100, 10)",
+        )
+        .at(position))
+    };
+    let (Ok(min), Ok(max), Ok(step)) =
+        (u64::try_from(min), u64::try_from(max), u64::try_from(step))
+    else {
+        return refuse(format!(
+            "lhist takes a range of non-negative numbers, not {min}..{max} by {step}"
+        ));
+    };
+    if min >= max || step == 0 {
+        return refuse(format!(
+            "lhist needs min < max and a positive step, not {min}..{max} by {step}"
+        ));
+    }
+    if (max - min).div_ceil(step) > maps::MAX_LHIST_BUCKETS {
+        return refuse(format!(
+            "lhist {min}..{max} by {step} makes more than {} buckets",
+            maps::MAX_LHIST_BUCKETS
+        ));
+    }
+    Ok(Kind::Lhist { min, max, step })
 }
 
 fn output(engine: &mut Engine, host: &SharedHost) {

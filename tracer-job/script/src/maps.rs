@@ -28,7 +28,16 @@ pub enum Kind {
     Count,
     Stat(StatOp),
     Hist,
+    /// Linear buckets `step` wide from `min` to `max`, with one below and one above.
+    Lhist {
+        min: u64,
+        max: u64,
+        step: u64,
+    },
 }
+
+/// Most buckets of a linear histogram, besides the two for values out of range.
+pub const MAX_LHIST_BUCKETS: u64 = 1000;
 
 impl Kind {
     fn name(self) -> &'static str {
@@ -36,6 +45,7 @@ impl Kind {
             Kind::Count => "count",
             Kind::Stat(op) => op.as_str(),
             Kind::Hist => "hist",
+            Kind::Lhist { .. } => "lhist",
         }
     }
 }
@@ -43,8 +53,13 @@ impl Kind {
 #[derive(Clone, Debug)]
 enum Value {
     Count(u64),
-    Stat { value: f64, count: u64 },
+    Stat {
+        value: f64,
+        count: u64,
+    },
     Hist(Box<[u64; BUCKETS as usize]>),
+    /// Below `min`, then each step, then from `max` up.
+    Lhist(Vec<u64>),
 }
 
 #[derive(Debug)]
@@ -130,6 +145,9 @@ impl Maps {
                         count: 0,
                     },
                     Kind::Hist => Value::Hist(Box::new([0; BUCKETS as usize])),
+                    Kind::Lhist { min, max, step } => {
+                        Value::Lhist(vec![0; ((max - min).div_ceil(step) + 2) as usize])
+                    }
                 },
                 changed: true,
             }),
@@ -151,7 +169,20 @@ impl Maps {
                     *slot += 1;
                 }
             }
-            (Value::Stat { .. }, _) => {}
+            (Value::Lhist(buckets), Kind::Lhist { min, max, step }) => {
+                let value = value.max(0.0) as u64;
+                let slot = if value < min {
+                    0
+                } else if value >= max {
+                    buckets.len() - 1
+                } else {
+                    ((value - min) / step) as usize + 1
+                };
+                if let Some(slot) = buckets.get_mut(slot) {
+                    *slot += 1;
+                }
+            }
+            (Value::Stat { .. } | Value::Lhist(_), _) => {}
         }
         Ok(())
     }
@@ -210,11 +241,44 @@ impl Maps {
                             })
                             .collect(),
                     },
-                    (Value::Stat { .. }, _) => continue,
+                    (Value::Lhist(buckets), Kind::Lhist { min, max, step }) => Record::Hist {
+                        probe: PROBE.to_owned(),
+                        name: name.clone(),
+                        key,
+                        unit: map.unit.clone(),
+                        buckets: lhist_buckets(buckets, min, max, step),
+                    },
+                    (Value::Stat { .. } | Value::Lhist(_), _) => continue,
                 });
             }
         }
     }
+}
+
+/// The non-empty buckets of a linear histogram with their bounds: `[0, min)` below,
+/// `[max, u64::MAX)` above.
+fn lhist_buckets(counts: &[u64], min: u64, max: u64, step: u64) -> Vec<Bucket> {
+    let last = counts.len().saturating_sub(1);
+    counts
+        .iter()
+        .enumerate()
+        .filter(|(_, count)| **count > 0)
+        .map(|(slot, count)| {
+            let (low, high) = if slot == 0 {
+                (0, min)
+            } else if slot == last {
+                (max, u64::MAX)
+            } else {
+                let low = min + (slot as u64 - 1) * step;
+                (low, (low + step).min(max))
+            };
+            Bucket {
+                low,
+                high,
+                count: *count,
+            }
+        })
+        .collect()
 }
 
 /// A key from what the script passed: a map of named columns, an array (`key1`,

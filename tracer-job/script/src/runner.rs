@@ -612,6 +612,34 @@ on("tracepoint:sched:sched_process_fork", |e| count("children", e.child_comm));"
     }
 
     #[test]
+    fn linear_histograms_bucket_by_step_with_room_below_and_above() {
+        let mut script = load(
+            r#"on("open", |e| {
+    for v in [3, 10, 19, 20, 55, 100, 250] { lhist("sizes", e.pod, v, 10, 100, 20, "B"); }
+});"#,
+        );
+        script.handle(open("/a", 3));
+        let records = snapshot(&mut script);
+        let buckets: Vec<(u64, u64, u64)> = records
+            .iter()
+            .find_map(|r| match r {
+                Record::Hist { unit, buckets, .. } if unit == "B" => {
+                    Some(buckets.iter().map(|b| (b.low, b.high, b.count)).collect())
+                }
+                _ => None,
+            })
+            .expect("an lhist record");
+        assert_eq!(
+            buckets,
+            [(0, 10, 1), (10, 30, 3), (50, 70, 1), (100, u64::MAX, 2)]
+        );
+        let err = failure(r#"on("open", |e| 1); lhist("x", 1, 1, 10, 5, 1);"#);
+        assert!(err.message.contains("min < max"), "{err}");
+        let err = failure(r#"on("open", |e| 1); lhist("x", 1, 1, 0, 1000000, 1);"#);
+        assert!(err.message.contains("more than 1000 buckets"), "{err}");
+    }
+
+    #[test]
     fn stats_hists_prints_rows_every_and_end() {
         let mut script = load(
             r#"
