@@ -113,6 +113,17 @@ fn describe(err: &EvalAltResult) -> (String, String, bool) {
             "bound the loop; each callback may run a million operations".to_owned(),
             true,
         ),
+        EvalAltResult::ErrorTerminated(_, _) => (
+            format!(
+                "stopped after {} ms of wall-clock time",
+                engine::MAX_CALLBACK_TIME.as_millis()
+            ),
+            format!(
+                "a callback may run {} ms; do less per call",
+                engine::MAX_CALLBACK_TIME.as_millis()
+            ),
+            true,
+        ),
         EvalAltResult::ErrorStackOverflow(_) => (
             "calls nest too deep (endless recursion?)".to_owned(),
             format!("calls may nest {} deep", engine::MAX_CALL_LEVELS),

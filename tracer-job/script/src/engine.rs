@@ -4,6 +4,7 @@
 use std::{
     collections::BTreeMap,
     sync::{Arc, Mutex, MutexGuard},
+    time::{Duration, Instant},
 };
 
 use rhai::{
@@ -29,6 +30,11 @@ use crate::{
 
 /// Operations one callback (or the top level) may run before it is stopped.
 pub const MAX_OPERATIONS: u64 = 1_000_000;
+/// Wall-clock time one callback (or the top level) may take before it is stopped: what
+/// bounds a callback whose operations are few but slow (huge strings, big maps).
+pub const MAX_CALLBACK_TIME: Duration = Duration::from_millis(100);
+/// How often, in operations, a running callback's clock is read.
+const CLOCK_EVERY_OPERATIONS: u64 = 256;
 pub const MAX_CALL_LEVELS: usize = 32;
 pub const MAX_EXPR_DEPTH: usize = 64;
 pub const MAX_FN_EXPR_DEPTH: usize = 32;
@@ -105,6 +111,8 @@ pub struct Host {
     pub maps: Maps,
     /// Printed lines and rows not yet written.
     pub output: Vec<Record>,
+    /// When the running callback must stop; set by the runner before each call.
+    pub deadline: Option<Instant>,
 }
 
 pub type SharedHost = Arc<Mutex<Host>>;
@@ -144,6 +152,14 @@ pub fn engine(host: &SharedHost) -> Engine {
         .set_strict_variables(true)
         .set_fail_on_invalid_map_property(true);
     engine.disable_symbol("eval");
+    let clock = host.clone();
+    engine.on_progress(move |operations| {
+        if operations % CLOCK_EVERY_OPERATIONS != 0 {
+            return None;
+        }
+        let deadline = lock(&clock).deadline?;
+        (Instant::now() >= deadline).then(|| Dynamic::from("time"))
+    });
 
     declarations(&mut engine, host);
     aggregations(&mut engine, host);
@@ -728,6 +744,20 @@ fn helpers(engine: &mut Engine, host: &SharedHost) {
 
 fn events(engine: &mut Engine) {
     engine.register_type_with_name::<Event>("Event");
+    // A getter per known field name: `e.path` then resolves at once, where the indexer
+    // below is found only after the getter lookup fails (several times slower). The
+    // indexer serves the rest: tracepoints' fields, and names no probe has.
+    let mut names: Vec<&'static str> = sources::COMMON_FIELDS.to_vec();
+    names.extend(
+        SOURCES
+            .iter()
+            .flat_map(|source| source.fields.iter().copied()),
+    );
+    names.sort_unstable();
+    names.dedup();
+    for name in names {
+        engine.register_get(name, move |event: &mut Event| event.get(name));
+    }
     engine.register_indexer_get(|event: &mut Event, name: &str| event.get(name));
     engine.register_fn("has", |event: &mut Event, name: &str| event.has(name));
     engine.register_fn("to_string", |event: &mut Event| {

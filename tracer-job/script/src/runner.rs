@@ -4,6 +4,7 @@
 use std::{
     collections::{BTreeMap, HashMap},
     sync::{Arc, Mutex},
+    time::{Duration, Instant},
 };
 
 use rhai::{AST, Dynamic, Engine, FnPtr};
@@ -15,6 +16,24 @@ use crate::{
     event::{Event, EventData},
     sources::{self, Source},
 };
+
+/// Share of one core the handlers may use, per second of events: beyond it, events are
+/// dropped and counted, so a script that cannot keep up never stalls the tracer.
+pub const MAX_HANDLER_SHARE: f64 = 0.5;
+
+/// Calls `callback` with the wall-clock deadline set.
+fn call(
+    engine: &rhai::Engine,
+    ast: &AST,
+    host: &SharedHost,
+    callback: &FnPtr,
+    args: impl rhai::FuncArgs,
+) -> Result<Dynamic, Box<rhai::EvalAltResult>> {
+    lock(host).deadline = Some(Instant::now() + engine::MAX_CALLBACK_TIME);
+    let result = callback.call::<Dynamic>(engine, ast, args);
+    lock(host).deadline = None;
+    result
+}
 
 /// What routes events to a handler: its probe's name, or `tracepoint:CATEGORY:NAME`.
 fn route(handler: &Handler) -> String {
@@ -52,6 +71,14 @@ pub struct Script {
     /// By handler, line, column and message.
     failures: BTreeMap<(String, u32, u32, String), Failures>,
     dropped_written: BTreeMap<String, u64>,
+    /// The handlers' time in the current second, and when that second began.
+    busy: Duration,
+    window: Instant,
+    /// Events dropped because the handlers used up their share, and what was reported.
+    shed: u64,
+    shed_written: u64,
+    /// Share of a core the handlers may use ([`MAX_HANDLER_SHARE`] unless set).
+    share: f64,
 }
 
 impl Script {
@@ -67,9 +94,10 @@ impl Script {
         let ast = engine
             .compile(&spec.source)
             .map_err(|err| Diagnostic::from_parse(&spec.name, &spec.source, &err))?;
-        engine
-            .run_ast(&ast)
-            .map_err(|err| Diagnostic::from_eval(&spec.name, &spec.source, &err))?;
+        lock(&host).deadline = Some(Instant::now() + engine::MAX_CALLBACK_TIME);
+        let ran = engine.run_ast(&ast);
+        lock(&host).deadline = None;
+        ran.map_err(|err| Diagnostic::from_eval(&spec.name, &spec.source, &err))?;
         let (handlers, traced, every, end, tops) = {
             let mut host = lock(&host);
             host.top_level = false;
@@ -117,7 +145,18 @@ impl Script {
             tops,
             failures: BTreeMap::new(),
             dropped_written: BTreeMap::new(),
+            busy: Duration::ZERO,
+            window: Instant::now(),
+            shed: 0,
+            shed_written: 0,
+            share: MAX_HANDLER_SHARE,
         })
+    }
+
+    /// Lets the handlers use `share` of a core (1.0: all of it, never shedding), for
+    /// measuring what they can do.
+    pub fn set_cpu_share(&mut self, share: f64) {
+        self.share = share.clamp(0.01, 1.0);
     }
 
     /// The probes to attach: one per source the script handles, in declaration order,
@@ -193,6 +232,15 @@ impl Script {
         let Some(indexes) = self.by_probe.get(&routed) else {
             return;
         };
+        let started = Instant::now();
+        if started.duration_since(self.window) >= Duration::from_secs(1) {
+            self.window = started;
+            self.busy = Duration::ZERO;
+        }
+        if self.busy >= Duration::from_secs(1).mul_f64(self.share) {
+            self.shed += 1;
+            return;
+        }
         let event = Event(Arc::new(EventData {
             source,
             node: self.node.clone(),
@@ -219,9 +267,11 @@ impl Script {
             if !sources::admits(&handler.filter, source.name, &event.0.fields) {
                 continue;
             }
-            let result = handler.callback.call::<Dynamic>(
+            let result = call(
                 &self.engine,
                 &self.ast,
+                &self.host,
+                &handler.callback,
                 (Dynamic::from(event.clone()),),
             );
             if let Err(err) = result {
@@ -237,6 +287,7 @@ impl Script {
                 }
             }
         }
+        self.busy += started.elapsed();
     }
 
     /// Runs the `every` callbacks that are due `elapsed_ns` after the trace started.
@@ -251,7 +302,7 @@ impl Script {
                 *next = next.saturating_add(periodic.interval_ns);
             }
             let (callback, line) = (periodic.callback.clone(), periodic.line);
-            if let Err(err) = callback.call::<Dynamic>(&self.engine, &self.ast, ()) {
+            if let Err(err) = call(&self.engine, &self.ast, &self.host, &callback, ()) {
                 self.failed("every".to_owned(), line, &err);
             }
         }
@@ -260,7 +311,7 @@ impl Script {
     /// Runs the `end` callbacks, once, after the last events.
     pub fn finish(&mut self) {
         for (callback, line) in std::mem::take(&mut self.end) {
-            if let Err(err) = callback.call::<Dynamic>(&self.engine, &self.ast, ()) {
+            if let Err(err) = call(&self.engine, &self.ast, &self.host, &callback, ()) {
                 self.failed("end".to_owned(), line, &err);
             }
         }
@@ -332,6 +383,20 @@ impl Script {
             }
         }
         drop(host);
+        if self.shed > 0 && (complete || self.shed != self.shed_written) {
+            self.shed_written = self.shed;
+            out.push(Record::ScriptError {
+                handler: "events".to_owned(),
+                line: 0,
+                column: 0,
+                message: format!(
+                    "the handlers could not keep up: events beyond {}% of a core's time per second were dropped",
+                    (self.share * 100.0) as u32
+                ),
+                count: self.shed,
+                disabled: false,
+            });
+        }
         for ((handler, _, _, _), failures) in &mut self.failures {
             if !complete && !failures.changed {
                 continue;
@@ -728,7 +793,9 @@ on("exec", |e| {
             ("on open", 2, 5, true)
         );
         assert!(
-            message.contains("operations") && message.contains("declared here"),
+            // Whichever limit comes first: the operations or the clock.
+            (message.contains("operations") || message.contains("wall-clock"))
+                && message.contains("declared here"),
             "{message}"
         );
         script.handle(event("exec", 1, json!({})));
@@ -736,6 +803,58 @@ on("exec", |e| {
         let (handler, line, message, ..) = &later[0];
         assert_eq!((handler.as_str(), *line), ("on exec", 6));
         assert!(message.contains("declared here"), "{message}");
+    }
+
+    #[test]
+    fn a_slow_callback_is_stopped_by_the_clock_and_a_busy_script_sheds_events() {
+        let mut script = load(
+            r#"on("open", |e| {
+    loop { let t = "x".pad(60000, "y"); }
+});"#,
+        );
+        let started = Instant::now();
+        script.handle(open("/a", 3));
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
+        let stopped = errors(&snapshot(&mut script));
+        assert!(stopped[0].2.contains("wall-clock"), "{stopped:?}");
+        assert!(stopped[0].4, "disabled: {stopped:?}");
+
+        // Past half a second of handler time in one second, events are dropped and
+        // counted, not queued: fed until that happens, every event is one or the other.
+        let mut script = load(
+            r#"on("open", |e| {
+    count("handled", 1);
+    for i in 0..20 { let t = "x".pad(60000, "y"); }
+});"#,
+        );
+        let started = Instant::now();
+        let mut total = 0;
+        while script.shed == 0 && started.elapsed() < Duration::from_secs(20) {
+            script.handle(open("/a", 3));
+            total += 1;
+        }
+        // The rest of that second is shed at once.
+        for _ in 0..100 {
+            script.handle(open("/a", 3));
+            total += 1;
+        }
+        let records = snapshot(&mut script);
+        let handled = counts(&records).get("1").copied().unwrap_or(0);
+        let shed = errors(&records)
+            .iter()
+            .find(|e| e.0 == "events")
+            .map(|e| e.3)
+            .unwrap_or_else(|| panic!("no shed events: {records:?}"));
+        assert!(shed > 0 && handled > 0, "{handled} {shed}");
+        assert_eq!(handled + shed, total);
+        assert!(
+            errors(&records).iter().all(|e| e.0 == "events"),
+            "no handler was stopped: {records:?}"
+        );
     }
 
     #[test]
