@@ -318,6 +318,14 @@ pub fn conclude(
         }
     }
     for error in &result.script_errors {
+        if error.handler == "events" {
+            // The node's cap on the handlers' time, not a failing handler.
+            eprintln!(
+                "warning: node {}: {} events were not handed to the script: {}",
+                error.node, error.count, error.message
+            );
+            continue;
+        }
         let place = if error.line > 0 {
             format!("line {}:{}", error.line, error.column)
         } else {
