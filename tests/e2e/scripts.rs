@@ -836,3 +836,96 @@ fn top_syscalls_through_the_plugin_attaches_the_tracepoint_it_handles() {
         "{getppid:?}: {result:#}"
     );
 }
+
+/// The C library this test runs with, as its own maps name it.
+fn libc_path() -> String {
+    std::fs::read_to_string("/proc/self/maps")
+        .expect("read maps")
+        .lines()
+        .filter_map(|line| line.split_whitespace().nth(5))
+        .find(|path| {
+            Path::new(path)
+                .file_name()
+                .is_some_and(|name| name.to_string_lossy().starts_with("libc.so"))
+        })
+        .expect("a libc in the maps")
+        .to_owned()
+}
+
+#[test]
+fn the_uprobe_source_sees_arguments_strings_and_return_values_of_the_target_only() {
+    let cgroup = TestCgroup::create("script-uprobe");
+    let dir = scratch("uprobe");
+    let missing = dir.join("missing").display().to_string();
+    let libc = libc_path();
+    // A target process must run when the trace starts: the binary is found below its
+    // root.
+    let mut sleeper = cgroup
+        .command(&workload())
+        .arg("sleep")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start the sleeper");
+    let source = format!(
+        r#"on("uprobe:{libc}:open64", #{{read: 0}}, |e| {{
+    if e.data.starts_with("{dir}") {{ count("opens", #{{path: e.data, flags: e.arg1}}); }}
+}});
+// open64 returns an int: the register's low 32 bits, sign-extended.
+on("uretprobe:{libc}:open64", |e| count("returns", i32(e.ret)));
+"#,
+        dir = dir.display()
+    );
+    let mut spec = TraceSpec::new(
+        vec![],
+        Targets {
+            cgroup_paths: vec![cgroup.path().display().to_string()],
+            ..Targets::default()
+        },
+    );
+    let script = tracer_script::Script::load(
+        &ScriptSpec {
+            name: "uprobe.rhai".into(),
+            source: source.clone(),
+            args: Default::default(),
+        },
+        "n",
+    )
+    .unwrap_or_else(|err| panic!("{err}"));
+    spec.probes = script.probes();
+    spec.script = Some(ScriptSpec {
+        name: "uprobe.rhai".into(),
+        source,
+        args: Default::default(),
+    });
+    let mut tracer = TracerRun::start(&spec);
+    tracer.wait_attached();
+    run(cgroup.command(&workload()), &["open", &missing, &missing]);
+    run(Command::new(workload()), &["open", &missing]);
+    tracer.wait_for("the failed returns", |record| {
+        matches!(record, Record::Count { name, value, .. } if name == "returns" && *value >= 2)
+    });
+    let (status, records) = tracer.stop();
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(status.success(), "tracer exited {status}: {records:?}");
+    // Both opens inside, none outside; the string read at the first argument, the
+    // flags (O_RDONLY|O_CLOEXEC) as the second.
+    assert_eq!(
+        script_count(&records, "opens", "path", &missing),
+        Some(2),
+        "{records:?}"
+    );
+    let flags = (libc::O_RDONLY | libc::O_CLOEXEC).to_string();
+    assert_eq!(
+        script_count(&records, "opens", "flags", &flags),
+        Some(2),
+        "{records:?}"
+    );
+    // open64 returned -1 for both inside, not for the one outside.
+    assert_eq!(
+        script_count(&records, "returns", "key", "-1"),
+        Some(2),
+        "{records:?}"
+    );
+}

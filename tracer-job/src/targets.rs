@@ -29,6 +29,9 @@ pub struct ResolvedTargets {
     /// The `cgroup_paths` targets by id, as paths below the cgroup2 mount, for naming
     /// the rows a trace splits by cgroup.
     pub cgroup_names: BTreeMap<u64, String>,
+    /// The target cgroups' directories (`cgroup_paths` and found containers), where
+    /// their processes are listed.
+    pub cgroup_dirs: Vec<std::path::PathBuf>,
 }
 
 /// Resolves every target. A pid or cgroup path that does not exist is fatal; a
@@ -56,6 +59,9 @@ pub fn resolve(
         for path in &targets.cgroup_paths {
             let (id, relative) = cgroup_id(&mount, path)?;
             resolved.cgroup_ids.push(id);
+            resolved
+                .cgroup_dirs
+                .push(mount.join(relative.trim_start_matches('/')));
             resolved.cgroup_names.insert(id, relative);
         }
     }
@@ -68,6 +74,7 @@ pub fn resolve(
         resolved.naming = resolved.containers.naming();
         for found in &resolved.containers.found {
             resolved.cgroup_ids.extend(&found.ids);
+            resolved.cgroup_dirs.push(found.path.clone());
         }
     }
     resolved.pids.sort_unstable();

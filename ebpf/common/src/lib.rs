@@ -24,3 +24,4 @@ pub mod syscall_count;
 pub mod syscall_latency;
 pub mod tcp;
 pub mod tracepoint;
+pub mod uprobe;

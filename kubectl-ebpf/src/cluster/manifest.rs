@@ -273,15 +273,21 @@ impl TraceLaunch {
 /// memlock limit. The profiler symbolizes on the node: user frames need SYS_PTRACE (to
 /// read other processes' /proc/PID/maps and their files through /proc/PID/root), kernel
 /// frames need SYSLOG (/proc/kallsyms shows addresses only to it once kptr_restrict is
-/// set or perf_event_paranoid is above 1).
+/// set or perf_event_paranoid is above 1). A script's uprobes find their binaries
+/// through /proc/PID/root too, so they need SYS_PTRACE as well.
 fn capabilities(spec: Option<&TraceSpec>) -> Vec<String> {
     let mut caps = vec!["BPF", "PERFMON", "SYS_RESOURCE"];
     for probe in spec.map(|spec| spec.probes.as_slice()).unwrap_or_default() {
-        if let ProbeSpec::Profile { user, kernel, .. } = probe {
-            for (needed, cap) in [(*user, "SYS_PTRACE"), (*kernel, "SYSLOG")] {
-                if needed && !caps.contains(&cap) {
-                    caps.push(cap);
-                }
+        let needs: &[(bool, &str)] = match probe {
+            ProbeSpec::Profile { user, kernel, .. } => {
+                &[(*user, "SYS_PTRACE"), (*kernel, "SYSLOG")]
+            }
+            ProbeSpec::Uprobe { .. } => &[(true, "SYS_PTRACE")],
+            _ => &[],
+        };
+        for (needed, cap) in needs {
+            if *needed && !caps.contains(cap) {
+                caps.push(cap);
             }
         }
     }
@@ -494,6 +500,18 @@ mod tests {
         assert_eq!(
             added_capabilities(ProbeSpec::Exec {}),
             ["BPF", "PERFMON", "SYS_RESOURCE"]
+        );
+        let uprobe = ProbeSpec::Uprobe {
+            functions: vec![tracer_protocol::UprobeFunction {
+                binary: "/app/server".into(),
+                function: "handle".into(),
+                at_return: false,
+                read_arg: None,
+            }],
+        };
+        assert_eq!(
+            added_capabilities(uprobe),
+            ["BPF", "PERFMON", "SYS_RESOURCE", "SYS_PTRACE"]
         );
     }
 

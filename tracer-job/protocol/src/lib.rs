@@ -16,6 +16,7 @@ pub use decode::{Decoded, decode_line};
 pub use record::{Bucket, ErrorCode, ProgramStats, Record, StatOp, TargetState};
 pub use spec::{
     ContainerTarget, EventFilter, ProbeSpec, QosClass, ScriptSpec, SpecError, Targets, TraceSpec,
+    UprobeFunction,
 };
 
 /// Version of both the spec and the record stream. A tracer refuses a spec of another

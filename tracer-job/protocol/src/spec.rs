@@ -228,6 +228,72 @@ pub enum ProbeSpec {
     /// Scripts' generic source: the raw records of any tracepoints (`category:name`),
     /// as events with the tracepoint's fields by name and a `tracepoint` field.
     Tracepoint { tracepoints: Vec<String> },
+    /// Scripts' generic user-space source: functions of binaries in the targets, at
+    /// entry (arguments) or return (return value), as events with a `uprobe` field.
+    Uprobe { functions: Vec<UprobeFunction> },
+}
+
+/// One function a uprobe source attaches to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UprobeFunction {
+    /// The binary or library, as an absolute path inside the target containers.
+    pub binary: String,
+    /// The symbol (as `nm` shows it: mangled for Rust and C++).
+    pub function: String,
+    /// At the function's return instead of its entry.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub at_return: bool,
+    /// At entry: the argument (0 to 5) whose NUL-terminated string to read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_arg: Option<u8>,
+}
+
+/// Functions one uprobe source attaches to, at entry and at return each.
+pub const MAX_UPROBES_PER_KIND: usize = 8;
+
+impl UprobeFunction {
+    /// `uprobe:/usr/lib/libc.so.6:malloc` or `uretprobe:...` as a script names it.
+    pub fn source_name(&self) -> String {
+        let kind = if self.at_return {
+            "uretprobe"
+        } else {
+            "uprobe"
+        };
+        format!("{kind}:{}:{}", self.binary, self.function)
+    }
+
+    /// From `uprobe:PATH:FUNCTION` or `uretprobe:PATH:FUNCTION`, when well formed.
+    pub fn parse(name: &str) -> Option<UprobeFunction> {
+        let (at_return, rest) = if let Some(rest) = name.strip_prefix("uretprobe:") {
+            (true, rest)
+        } else {
+            (false, name.strip_prefix("uprobe:")?)
+        };
+        let (binary, function) = rest.rsplit_once(':')?;
+        let function_ok = !function.is_empty()
+            && function.len() <= 512
+            && function
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '$' | '@'));
+        (valid_binary_path(binary) && function_ok).then(|| UprobeFunction {
+            binary: binary.to_owned(),
+            function: function.to_owned(),
+            at_return,
+            read_arg: None,
+        })
+    }
+}
+
+/// An absolute path with no `..`, no empty or `.` parts and no NUL: what the tracer may
+/// open below a process's root.
+pub fn valid_binary_path(path: &str) -> bool {
+    path.starts_with('/')
+        && path.len() <= 4096
+        && !path.contains('\0')
+        && path[1..]
+            .split('/')
+            .all(|part| !part.is_empty() && part != "." && part != "..")
 }
 
 /// Most tracepoints one generic source attaches to (one program each).
@@ -405,6 +471,7 @@ impl ProbeSpec {
             ProbeSpec::TcpLife {} => "tcp-life",
             ProbeSpec::TcpRetransmit {} => "tcp-retransmit",
             ProbeSpec::Tracepoint { .. } => "tracepoint",
+            ProbeSpec::Uprobe { .. } => "uprobe",
         }
     }
 }
@@ -441,6 +508,14 @@ pub enum SpecError {
     TracepointCount(usize),
     #[error("`{0}` is not a tracepoint name (category:name)")]
     TracepointName(String),
+    #[error(
+        "the uprobe source attaches to {0} functions; it takes 1 to {MAX_UPROBES_PER_KIND} at entry and as many at return"
+    )]
+    UprobeCount(usize),
+    #[error("uprobe `{0}` needs an absolute binary path without `..` and a symbol name")]
+    UprobeName(String),
+    #[error("uprobe {0} reads argument {1}; arguments are numbered 0 to 5, and read only at entry")]
+    UprobeReadArg(String, u8),
     #[error("script {name} is {size} bytes; the limit is {MAX_SCRIPT_BYTES}")]
     ScriptTooLarge { name: String, size: usize },
     #[error("script {name} is given {count} arguments; the limit is {MAX_SCRIPT_ARGS}")]
@@ -538,6 +613,27 @@ impl TraceSpec {
                     return Err(SpecError::PathPrefixTooLong(filter.path_prefix.len()));
                 }
             }
+            if let ProbeSpec::Uprobe { functions } = probe {
+                let returns = functions.iter().filter(|f| f.at_return).count();
+                let entries = functions.len() - returns;
+                if functions.is_empty()
+                    || entries > MAX_UPROBES_PER_KIND
+                    || returns > MAX_UPROBES_PER_KIND
+                {
+                    return Err(SpecError::UprobeCount(functions.len()));
+                }
+                for function in functions {
+                    let name = function.source_name();
+                    if UprobeFunction::parse(&name).is_none() {
+                        return Err(SpecError::UprobeName(name.chars().take(256).collect()));
+                    }
+                    if let Some(arg) = function.read_arg
+                        && (arg > 5 || function.at_return)
+                    {
+                        return Err(SpecError::UprobeReadArg(name, arg));
+                    }
+                }
+            }
             if let ProbeSpec::Tracepoint { tracepoints } = probe {
                 if !(1..=MAX_TRACEPOINTS).contains(&tracepoints.len()) {
                     return Err(SpecError::TracepointCount(tracepoints.len()));
@@ -575,6 +671,48 @@ mod tests {
             min_latency_ns: 0,
             per_pod: false,
         }
+    }
+
+    #[test]
+    fn uprobe_names_are_absolute_paths_and_symbols() {
+        let parsed = UprobeFunction::parse("uprobe:/usr/lib/libc.so.6:malloc").expect("valid");
+        assert_eq!(
+            (
+                parsed.binary.as_str(),
+                parsed.function.as_str(),
+                parsed.at_return
+            ),
+            ("/usr/lib/libc.so.6", "malloc", false)
+        );
+        assert!(
+            UprobeFunction::parse("uretprobe:/app/server:_ZN3app4main17h1E")
+                .is_some_and(|f| f.at_return)
+        );
+        for bad in [
+            "uprobe:libc.so.6:malloc",
+            "uprobe:/usr/../etc/shadow:x",
+            "uprobe:/usr/lib/libc.so.6:",
+            "uprobe:/usr/lib/libc.so.6:mal loc",
+            "kprobe:/x:y",
+            "uprobe:/a//b:f",
+        ] {
+            assert!(UprobeFunction::parse(bad).is_none(), "{bad}");
+        }
+        let mut spec = TraceSpec::new(
+            vec![ProbeSpec::Uprobe {
+                functions: vec![UprobeFunction {
+                    read_arg: Some(7),
+                    ..parsed
+                }],
+            }],
+            Targets::default(),
+        );
+        assert!(matches!(
+            spec.validate(),
+            Err(SpecError::UprobeReadArg(_, 7))
+        ));
+        spec.probes = vec![ProbeSpec::Uprobe { functions: vec![] }];
+        assert!(matches!(spec.validate(), Err(SpecError::UprobeCount(0))));
     }
 
     #[test]

@@ -16,9 +16,9 @@ use rhai::{
     },
 };
 use tracer_protocol::{
-    EventFilter, ProbeSpec, Record, StatOp,
+    EventFilter, ProbeSpec, Record, StatOp, UprobeFunction,
     names::{errno, signal},
-    spec::{MAX_PATH_PREFIX_BYTES, MAX_TRACEPOINTS, split_tracepoint},
+    spec::{MAX_PATH_PREFIX_BYTES, MAX_TRACEPOINTS, MAX_UPROBES_PER_KIND, split_tracepoint},
 };
 
 use crate::{
@@ -73,6 +73,7 @@ pub const API_FUNCTIONS: &[&str] = &[
     "errno_name",
     "signal_name",
     "syscall_name",
+    "i32",
     "has",
 ];
 
@@ -82,6 +83,8 @@ pub struct Handler {
     pub source: &'static Source,
     /// For the generic source: the tracepoint, `category:name`.
     pub tracepoint: Option<String>,
+    /// For the generic user-space source: the function.
+    pub uprobe: Option<UprobeFunction>,
     /// What the kernel drops before the handler sees it (`on(probe, #{...}, ...)`).
     pub filter: EventFilter,
     pub callback: FnPtr,
@@ -197,6 +200,37 @@ fn room(count: usize, position: Position) -> Outcome<()> {
     }
 }
 
+/// What `on(name, ...)` handles: a source, and for a generic one its tracepoint or
+/// function.
+struct Named {
+    source: &'static Source,
+    tracepoint: Option<String>,
+    uprobe: Option<UprobeFunction>,
+}
+
+fn named(name: &str, position: Position) -> Outcome<Named> {
+    if name.starts_with("uprobe:") || name.starts_with("uretprobe:") {
+        let function = UprobeFunction::parse(name).ok_or_else(|| {
+            Fault::new(
+                format!("`{name}` names no function of a binary"),
+                "write uprobe:/ABSOLUTE/PATH:SYMBOL (or uretprobe:), the path as the container sees it, e.g. uprobe:/usr/lib/x86_64-linux-gnu/libc.so.6:malloc",
+            )
+            .at(position)
+        })?;
+        return Ok(Named {
+            source: &sources::UPROBE,
+            tracepoint: None,
+            uprobe: Some(function),
+        });
+    }
+    let (source, tracepoint) = source_of(name, position)?;
+    Ok(Named {
+        source,
+        tracepoint,
+        uprobe: None,
+    })
+}
+
 /// The source `name` names, and for a tracepoint its `category:name`.
 fn source_of(name: &str, position: Position) -> Outcome<(&'static Source, Option<String>)> {
     let Some(tracepoint) = name.strip_prefix(sources::TRACEPOINT_PREFIX) else {
@@ -213,6 +247,13 @@ fn source_of(name: &str, position: Position) -> Outcome<(&'static Source, Option
 }
 
 fn source(name: &str, position: Position) -> Outcome<&'static Source> {
+    if name == sources::UPROBE.name {
+        return Err(Fault::new(
+            "the uprobe source needs the binary and the function",
+            "write uprobe:/ABSOLUTE/PATH:SYMBOL, e.g. uprobe:/usr/lib/x86_64-linux-gnu/libc.so.6:malloc",
+        )
+        .at(position));
+    }
     if name == sources::TRACEPOINT.name {
         return Err(Fault::new(
             "the tracepoint source needs the tracepoint's name",
@@ -369,6 +410,45 @@ fn traced_probe(probe: &str, params: &rhai::Map, position: Position) -> Outcome<
     })
 }
 
+/// `#{read: N}` of a uprobe: the argument whose string to read, at entry only.
+fn read_param(
+    function: &UprobeFunction,
+    params: &rhai::Map,
+    position: Position,
+) -> Outcome<Option<u8>> {
+    let mut read = None;
+    for (name, value) in params {
+        if name.as_str() != "read" {
+            return Err(Fault::new(
+                format!("a uprobe takes no parameter `{name}`"),
+                "it takes read: N, the argument (0 to 5) whose string to read",
+            )
+            .at(position));
+        }
+        let arg = value
+            .as_int()
+            .ok()
+            .and_then(|n| u8::try_from(n).ok())
+            .filter(|n| *n <= 5)
+            .ok_or_else(|| {
+                Fault::new(
+                    format!("read takes an argument number from 0 to 5, not {value}"),
+                    "e.g. #{read: 0} reads the string the first argument points to",
+                )
+                .at(position)
+            })?;
+        if function.at_return {
+            return Err(Fault::new(
+                "a return probe has no arguments to read",
+                "read the argument at entry: uprobe: instead of uretprobe:",
+            )
+            .at(position));
+        }
+        read = Some(arg);
+    }
+    Ok(read)
+}
+
 fn declarations(engine: &mut Engine, host: &SharedHost) {
     let trace = {
         let host = host.clone();
@@ -402,12 +482,37 @@ fn declarations(engine: &mut Engine, host: &SharedHost) {
         move |ctx: NativeCallContext,
               probe: &str,
               filter: EventFilter,
+              read_arg: Option<u8>,
               callback: FnPtr|
               -> Outcome<()> {
             let mut host = lock(&host);
             declaration_only(&host, "on()", ctx.call_position())?;
             room(host.handlers.len(), ctx.call_position())?;
-            let (source, tracepoint) = source_of(probe, ctx.call_position())?;
+            let Named {
+                source,
+                tracepoint,
+                mut uprobe,
+            } = named(probe, ctx.call_position())?;
+            if let Some(function) = uprobe.as_mut() {
+                function.read_arg = read_arg;
+                let same_kind: Vec<String> = host
+                    .handlers
+                    .iter()
+                    .filter_map(|h| h.uprobe.as_ref())
+                    .filter(|f| f.at_return == function.at_return)
+                    .map(UprobeFunction::source_name)
+                    .chain([function.source_name()])
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
+                if same_kind.len() > MAX_UPROBES_PER_KIND {
+                    return Err(Fault::new(
+                        format!("a script may handle {MAX_UPROBES_PER_KIND} functions at entry and as many at return"),
+                        "split the question over two scripts",
+                    )
+                    .at(ctx.call_position()));
+                }
+            }
             if let Some(tracepoint) = &tracepoint {
                 let mut named: Vec<&String> = host
                     .handlers
@@ -428,6 +533,7 @@ fn declarations(engine: &mut Engine, host: &SharedHost) {
             host.handlers.push(Handler {
                 source,
                 tracepoint,
+                uprobe,
                 filter,
                 callback,
                 line: line(ctx.call_position()),
@@ -439,15 +545,19 @@ fn declarations(engine: &mut Engine, host: &SharedHost) {
     engine.register_fn(
         "on",
         move |ctx: NativeCallContext, probe: &str, callback: FnPtr| {
-            plain(ctx, probe, EventFilter::default(), callback)
+            plain(ctx, probe, EventFilter::default(), None, callback)
         },
     );
     engine.register_fn(
         "on",
         move |ctx: NativeCallContext, probe: &str, params: rhai::Map, callback: FnPtr| {
-            let (source, _) = source_of(probe, ctx.call_position())?;
-            let filter = event_filter(source.name, &params, ctx.call_position())?;
-            on(ctx, probe, filter, callback)
+            let target = named(probe, ctx.call_position())?;
+            if let Some(function) = &target.uprobe {
+                let read_arg = read_param(function, &params, ctx.call_position())?;
+                return on(ctx, probe, EventFilter::default(), read_arg, callback);
+            }
+            let filter = event_filter(target.source.name, &params, ctx.call_position())?;
+            on(ctx, probe, filter, None, callback)
         },
     );
     let every = host.clone();
@@ -736,6 +846,8 @@ fn helpers(engine: &mut Engine, host: &SharedHost) {
             .join(separator)
     });
     engine.register_fn("errno_name", |code: INT| errno(code.abs()));
+    // A register holds a C `int` in its low 32 bits: `i32(e.ret)` reads it signed.
+    engine.register_fn("i32", |n: INT| i64::from(n as i32));
     engine.register_fn("syscall_name", |nr: INT| {
         u64::try_from(nr).map_or_else(|_| format!("syscall_{nr}"), tracer_protocol::syscalls::name)
     });

@@ -62,13 +62,17 @@ impl Event {
     fn unknown(&self, name: &str) -> Box<EvalAltResult> {
         let source = self.0.source;
         // A tracepoint's fields are what its record has.
-        let own: Vec<&str> = if std::ptr::eq(source, &sources::TRACEPOINT) {
+        let own: Vec<&str> = if sources::is_generic(source) {
             self.0.fields.keys().map(String::as_str).collect()
         } else {
             source.fields.to_vec()
         };
-        let (what, verb) = match self.0.fields.get("tracepoint").and_then(|t| t.as_str()) {
-            Some(tracepoint) => (format!("tracepoint {tracepoint}"), "has"),
+        let generic = ["tracepoint", "uprobe"]
+            .iter()
+            .find_map(|field| self.0.fields.get(*field).and_then(|t| t.as_str()));
+        let (what, verb) = match generic {
+            Some(name) if source.name == "tracepoint" => (format!("tracepoint {name}"), "has"),
+            Some(name) => (name.to_owned(), "has"),
             None => (format!("{} events", source.name), "have"),
         };
         let names = COMMON_FIELDS.iter().copied().chain(own.iter().copied());

@@ -8,7 +8,7 @@ use std::{
 };
 
 use rhai::{AST, Dynamic, Engine, FnPtr};
-use tracer_protocol::{EventFilter, ProbeSpec, Record, ScriptSpec};
+use tracer_protocol::{EventFilter, ProbeSpec, Record, ScriptSpec, UprobeFunction};
 
 use crate::{
     diagnostic::Diagnostic,
@@ -37,9 +37,10 @@ fn call(
 
 /// What routes events to a handler: its probe's name, or `tracepoint:CATEGORY:NAME`.
 fn route(handler: &Handler) -> String {
-    match &handler.tracepoint {
-        Some(tracepoint) => format!("{}{tracepoint}", sources::TRACEPOINT_PREFIX),
-        None => handler.source.name.to_owned(),
+    match (&handler.tracepoint, &handler.uprobe) {
+        (Some(tracepoint), _) => format!("{}{tracepoint}", sources::TRACEPOINT_PREFIX),
+        (_, Some(function)) => function.source_name(),
+        _ => handler.source.name.to_owned(),
     }
 }
 
@@ -164,7 +165,17 @@ impl Script {
     pub fn probes(&self) -> Vec<ProbeSpec> {
         let mut filters: Vec<(&'static Source, EventFilter)> = Vec::new();
         let mut tracepoints: Vec<String> = Vec::new();
+        let mut functions: Vec<UprobeFunction> = Vec::new();
         for handler in &self.handlers {
+            if let Some(function) = &handler.uprobe {
+                match functions
+                    .iter_mut()
+                    .find(|f| f.source_name() == function.source_name())
+                {
+                    Some(known) => known.read_arg = known.read_arg.or(function.read_arg),
+                    None => functions.push(function.clone()),
+                }
+            }
             if let Some(tracepoint) = &handler.tracepoint
                 && !tracepoints.contains(tracepoint)
             {
@@ -184,6 +195,10 @@ impl Script {
                 if std::ptr::eq(*source, &sources::TRACEPOINT) {
                     Some(ProbeSpec::Tracepoint {
                         tracepoints: tracepoints.clone(),
+                    })
+                } else if std::ptr::eq(*source, &sources::UPROBE) {
+                    Some(ProbeSpec::Uprobe {
+                        functions: functions.clone(),
                     })
                 } else {
                     source.probe_spec(filter)
@@ -223,10 +238,15 @@ impl Script {
         let Some(source) = sources::find(&probe) else {
             return;
         };
-        let routed = match fields.get("tracepoint").and_then(|t| t.as_str()) {
-            Some(tracepoint) if probe == sources::TRACEPOINT.name => {
-                format!("{}{tracepoint}", sources::TRACEPOINT_PREFIX)
-            }
+        let routed = match (probe.as_str(), &fields) {
+            ("tracepoint", fields) => match fields.get("tracepoint").and_then(|t| t.as_str()) {
+                Some(tracepoint) => format!("{}{tracepoint}", sources::TRACEPOINT_PREFIX),
+                None => probe,
+            },
+            ("uprobe", fields) => match fields.get("uprobe").and_then(|t| t.as_str()) {
+                Some(function) => function.to_owned(),
+                None => probe,
+            },
             _ => probe,
         };
         let Some(indexes) = self.by_probe.get(&routed) else {
@@ -702,6 +722,53 @@ on("tracepoint:sched:sched_process_fork", |e| count("children", e.child_comm));"
         assert!(err.message.contains("min < max"), "{err}");
         let err = failure(r#"on("open", |e| 1); lhist("x", 1, 1, 0, 1000000, 1);"#);
         assert!(err.message.contains("more than 1000 buckets"), "{err}");
+    }
+
+    #[test]
+    fn uprobe_handlers_name_their_functions_and_route_by_them() {
+        let mut script = load(
+            r#"on("uprobe:/usr/lib/libc.so.6:open64", #{read: 0}, |e| count("opens", e.data));
+on("uretprobe:/usr/lib/libc.so.6:getppid", |e| count("ppid", e.ret));"#,
+        );
+        assert_eq!(
+            script.probes(),
+            [ProbeSpec::Uprobe {
+                functions: vec![
+                    UprobeFunction {
+                        binary: "/usr/lib/libc.so.6".into(),
+                        function: "open64".into(),
+                        at_return: false,
+                        read_arg: Some(0),
+                    },
+                    UprobeFunction {
+                        binary: "/usr/lib/libc.so.6".into(),
+                        function: "getppid".into(),
+                        at_return: true,
+                        read_arg: None,
+                    },
+                ]
+            }]
+        );
+        script.handle(event(
+            "uprobe",
+            1,
+            json!({"uprobe": "uprobe:/usr/lib/libc.so.6:open64", "data": "/etc/hosts", "arg0": 1}),
+        ));
+        script.handle(event(
+            "uprobe",
+            1,
+            json!({"uprobe": "uretprobe:/usr/lib/libc.so.6:getppid", "ret": 42}),
+        ));
+        assert_eq!(
+            counts(&snapshot(&mut script)),
+            [("/etc/hosts".to_owned(), 1), ("42".to_owned(), 1)].into()
+        );
+        let err = failure(r#"on("uprobe:libc:malloc", |e| 1);"#);
+        assert!(err.message.contains("names no function"), "{err}");
+        let err = failure(r#"on("uretprobe:/lib/libc.so.6:malloc", #{read: 0}, |e| 1);"#);
+        assert!(err.message.contains("no arguments to read"), "{err}");
+        let err = failure(r#"on("uprobe:/lib/libc.so.6:malloc", #{read: 9}, |e| 1);"#);
+        assert!(err.message.contains("from 0 to 5"), "{err}");
     }
 
     #[test]

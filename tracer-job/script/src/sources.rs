@@ -123,10 +123,27 @@ pub static TRACEPOINT: Source = Source {
 /// How a script names a tracepoint as a source.
 pub const TRACEPOINT_PREFIX: &str = "tracepoint:";
 
+/// The generic user-space source: `on("uprobe:/PATH:FUNCTION", ...)` at a function's
+/// entry, `on("uretprobe:/PATH:FUNCTION", ...)` at its return.
+pub static UPROBE: Source = Source {
+    name: "uprobe",
+    fields: &[
+        "uprobe", "function", "arg0", "arg1", "arg2", "arg3", "arg4", "arg5", "ret", "data",
+    ],
+};
+
+/// Whether a source's fields are known only from its events (the generic ones).
+pub fn is_generic(source: &Source) -> bool {
+    std::ptr::eq(source, &TRACEPOINT) || std::ptr::eq(source, &UPROBE)
+}
+
 /// A built-in source by name, or the generic one for `tracepoint` events.
 pub fn find(name: &str) -> Option<&'static Source> {
     if name == TRACEPOINT.name {
         return Some(&TRACEPOINT);
+    }
+    if name == UPROBE.name {
+        return Some(&UPROBE);
     }
     SOURCES.iter().find(|source| source.name == name)
 }

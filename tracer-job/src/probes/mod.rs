@@ -27,6 +27,7 @@ pub mod tcp_life;
 pub mod tcp_reset;
 pub mod tcp_retransmit;
 pub mod tracepoint;
+pub mod uprobe;
 
 use std::os::fd::RawFd;
 
@@ -114,6 +115,9 @@ pub fn attach(spec: &ProbeSpec, targets: &ResolvedTargets) -> Result<Box<dyn Pro
         ProbeSpec::TcpConnect { filter } => Ok(Box::new(tcp_connect::attach(filter, targets)?)),
         ProbeSpec::TcpReset {} => Ok(Box::new(tcp_reset::attach(targets)?)),
         ProbeSpec::TcpLife {} => Ok(Box::new(tcp_life::attach(targets)?)),
+        ProbeSpec::Uprobe { functions } => {
+            Ok(Box::new(uprobe::Uprobes::attach(functions, targets)?))
+        }
         ProbeSpec::Tracepoint { tracepoints } => Ok(Box::new(tracepoint::Tracepoints::attach(
             tracepoints,
             targets,

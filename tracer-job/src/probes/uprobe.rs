@@ -1,0 +1,227 @@
+//! `uprobe`: the generic user-space source of scripts. A function of a binary inside the
+//! target containers, found through a target process's `/proc/PID/root`, at entry (its
+//! arguments, and a string at one of them when asked) or at return (its value).
+
+use std::{
+    collections::BTreeSet,
+    os::{fd::RawFd, unix::fs::MetadataExt},
+    path::{Path, PathBuf},
+};
+
+use aya::{
+    Ebpf, EbpfLoader,
+    programs::{UProbe, uprobe::UProbeScope},
+};
+use ebpf_common::uprobe::{DATA_LEN, MAX_PER_KIND, UprobeEvent};
+use serde_json::json;
+use tracer_protocol::{ErrorCode, Record, UprobeFunction};
+
+use super::{
+    Probe,
+    events::{EventStream, Fields},
+    filter::FilterGlobals,
+    load, missing_program,
+};
+use crate::{failure::Failure, targets::ResolvedTargets};
+
+const NAME: &str = "uprobe";
+
+static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/uprobe"));
+
+/// Processes looked at per target cgroup to find the binaries: one per distinct root is
+/// enough, and containers seldom have many roots.
+const PROCESSES_PER_CGROUP: usize = 64;
+
+pub struct Uprobes {
+    events: EventStream,
+    /// By program slot: entries first, then returns.
+    functions: Vec<Option<UprobeFunction>>,
+    /// Holds the programs and their links; dropping it detaches them.
+    ebpf: Ebpf,
+}
+
+impl Uprobes {
+    pub fn attach(
+        functions: &[UprobeFunction],
+        targets: &ResolvedTargets,
+    ) -> Result<Self, Failure> {
+        let mut slots: Vec<Option<UprobeFunction>> = vec![None; 2 * MAX_PER_KIND];
+        let mut read_args = [0u32; MAX_PER_KIND];
+        let (mut entries, mut returns) = (0, 0);
+        for function in functions {
+            let slot = if function.at_return {
+                returns += 1;
+                MAX_PER_KIND + returns - 1
+            } else {
+                entries += 1;
+                entries - 1
+            };
+            if slot >= slots.len() || (!function.at_return && slot >= MAX_PER_KIND) {
+                return Err(Failure::new(
+                    ErrorCode::InvalidSpec,
+                    format!("more than {MAX_PER_KIND} uprobes of one kind"),
+                    "split the question over two scripts",
+                ));
+            }
+            if let (Some(arg), false) = (function.read_arg, function.at_return) {
+                read_args[slot] = u32::from(arg) + 1;
+            }
+            slots[slot] = Some(function.clone());
+        }
+        let filter = FilterGlobals::new(targets);
+        let mut loader = EbpfLoader::new();
+        filter.apply(&mut loader);
+        loader.override_global("READ_ARG", &read_args, true);
+        let mut ebpf = load(loader, OBJECT, NAME, targets)?;
+        for (slot, function) in slots.iter().enumerate() {
+            let Some(function) = function else {
+                continue;
+            };
+            let program_name = if slot < MAX_PER_KIND {
+                format!("uprobe_{slot}")
+            } else {
+                format!("uretprobe_{}", slot - MAX_PER_KIND)
+            };
+            let what = format!("attaching to {}", function.source_name());
+            let program: &mut UProbe = ebpf
+                .program_mut(&program_name)
+                .ok_or_else(|| missing_program(&program_name))?
+                .try_into()
+                .map_err(|err| Failure::from_kernel(&what, &err))?;
+            program
+                .load()
+                .map_err(|err| Failure::from_kernel(&what, &err))?;
+            for binary in binaries(&function.binary, targets)? {
+                program
+                    .attach(
+                        function.function.as_str(),
+                        &binary,
+                        UProbeScope::AllProcesses,
+                    )
+                    .map_err(|err| {
+                        Failure::new(
+                            ErrorCode::InvalidTarget,
+                            format!(
+                                "cannot attach to {} in {}: {err}",
+                                function.function,
+                                binary.display()
+                            ),
+                            "check the symbol with `nm -D BINARY` (Rust and C++ names are mangled)",
+                        )
+                    })?;
+            }
+        }
+        Ok(Uprobes {
+            events: EventStream::take(&mut ebpf, NAME)?,
+            functions: slots,
+            ebpf,
+        })
+    }
+}
+
+impl Probe for Uprobes {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn ebpf(&self) -> &Ebpf {
+        &self.ebpf
+    }
+
+    fn snapshot(&mut self, complete: bool, out: &mut Vec<Record>) -> Result<(), Failure> {
+        self.events.lost_record(complete, out)
+    }
+
+    fn event_fd(&mut self) -> Option<RawFd> {
+        Some(self.events.fd())
+    }
+
+    fn drain_events(&mut self, out: &mut Vec<Record>) {
+        let functions = &self.functions;
+        self.events.drain(out, |bytes| decode(functions, bytes));
+    }
+}
+
+/// The files `binary` names for the targets: the same path below the root of target
+/// processes (one per distinct file), or the host's own file for a node-wide trace.
+fn binaries(binary: &str, targets: &ResolvedTargets) -> Result<Vec<PathBuf>, Failure> {
+    let mut pids: Vec<u32> = targets.pids.clone();
+    for dir in &targets.cgroup_dirs {
+        pids.extend(cgroup_processes(dir, PROCESSES_PER_CGROUP));
+    }
+    if targets.pids.is_empty() && targets.cgroup_dirs.is_empty() {
+        return Ok(vec![PathBuf::from(binary)]);
+    }
+    let relative = binary.trim_start_matches('/');
+    let mut seen = BTreeSet::new();
+    let mut found = Vec::new();
+    for pid in pids {
+        let path = PathBuf::from(format!("/proc/{pid}/root")).join(relative);
+        let Ok(metadata) = std::fs::metadata(&path) else {
+            continue;
+        };
+        if metadata.is_file() && seen.insert((metadata.dev(), metadata.ino())) {
+            found.push(path);
+        }
+    }
+    if found.is_empty() {
+        return Err(Failure::new(
+            ErrorCode::InvalidTarget,
+            format!("no target process has {binary}"),
+            "give the path as the container sees it, of a binary or library its processes run; a target must be running when the trace starts",
+        ));
+    }
+    Ok(found)
+}
+
+/// Up to `limit` processes of a cgroup and its child cgroups.
+fn cgroup_processes(dir: &Path, limit: usize) -> Vec<u32> {
+    let mut pids = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        if let Ok(text) = std::fs::read_to_string(dir.join("cgroup.procs")) {
+            pids.extend(
+                text.lines()
+                    .filter_map(|line| line.trim().parse::<u32>().ok()),
+            );
+        }
+        if pids.len() >= limit {
+            break;
+        }
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            dirs.extend(
+                entries
+                    .flatten()
+                    .filter(|entry| entry.file_type().is_ok_and(|t| t.is_dir()))
+                    .map(|entry| entry.path()),
+            );
+        }
+    }
+    pids.truncate(limit);
+    pids
+}
+
+/// The function's name as the script gave it, its arguments or return value, and the
+/// string read at an argument.
+fn decode(functions: &[Option<UprobeFunction>], bytes: &[u8]) -> Option<Fields> {
+    let event: UprobeEvent = super::events::read(bytes)?;
+    let function = functions.get(usize::try_from(event.slot).ok()?)?.as_ref()?;
+    let mut fields = Fields::new();
+    fields.insert("uprobe".into(), json!(function.source_name()));
+    fields.insert("function".into(), json!(function.function));
+    if function.at_return {
+        fields.insert("ret".into(), json!(event.ret as i64));
+    } else {
+        for (i, arg) in event.args.iter().enumerate() {
+            fields.insert(format!("arg{i}"), json!(*arg as i64));
+        }
+        if function.read_arg.is_some() {
+            let len = (event.data_len as usize).min(DATA_LEN);
+            fields.insert(
+                "data".into(),
+                json!(super::events::text(&event.data[..len])),
+            );
+        }
+    }
+    Some(fields)
+}
