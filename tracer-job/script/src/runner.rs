@@ -95,6 +95,19 @@ impl Script {
         let ast = engine
             .compile(&spec.source)
             .map_err(|err| Diagnostic::from_parse(&spec.name, &spec.source, &err))?;
+        if let Some((name, position, near)) = crate::calls::unknown(&engine, &ast) {
+            let hint = match near {
+                Some(near) => format!("did you mean `{near}`?"),
+                None => "docs/scripting.md lists the functions scripts can call".to_owned(),
+            };
+            return Err(Diagnostic::new(
+                &spec.name,
+                &spec.source,
+                position,
+                format!("no function `{name}`"),
+                hint,
+            ));
+        }
         lock(&host).deadline = Some(Instant::now() + engine::MAX_CALLBACK_TIME);
         let ran = engine.run_ast(&ast);
         lock(&host).deadline = None;
@@ -1002,6 +1015,20 @@ on("exec", |e| deep(0));
 
         let err = failure(r#"cuont("x", 1);"#);
         assert_eq!(err.hint, "did you mean `count`?", "{err}");
+        // Inside a handler too, before any event, with its place.
+        let err = failure("on(\"open\", |e| {\n    if e.ret < 0 { cuont(\"x\", 1); }\n});");
+        assert_eq!(
+            (err.line, err.message.as_str()),
+            (2, "no function `cuont`"),
+            "{err}"
+        );
+        assert_eq!(err.hint, "did you mean `count`?", "{err}");
+        // Functions of the script, the language and variables holding closures are known.
+        load(
+            r#"fn twice(f, x) { f(x) + f.call(x) }
+let add = |x| x + 1;
+on("open", |e| { count("x", twice(add, 1) + add(2)); print(type_of(e)); });"#,
+        );
 
         let err = failure("let x = 1;");
         assert!(err.message.contains("no callback"), "{err}");
