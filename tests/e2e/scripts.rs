@@ -801,10 +801,20 @@ fn top_syscalls_counts_each_syscall_of_the_target() {
     let (status, records) = tracer.stop();
     assert!(status.success(), "tracer exited {status}: {records:?}");
     let getppid = script_count(&records, "syscalls", "syscall", "getppid").unwrap_or(0);
-    // The loop's calls, and no more than a few besides: none of the outside's 7,000.
+    // Events the handlers had no time for (a loaded machine, a debug build) are counted,
+    // never lost silently: counted and dropped cover the loop, and none of the outside's
+    // 7,000 calls is there.
+    let shed = records
+        .iter()
+        .rev()
+        .find_map(|r| match r {
+            Record::ScriptError { handler, count, .. } if handler == "events" => Some(*count),
+            _ => None,
+        })
+        .unwrap_or(0);
     assert!(
-        (5_000..5_020).contains(&getppid),
-        "getppid {getppid}: {records:?}"
+        getppid < 5_020 && getppid + shed >= 5_000,
+        "getppid {getppid}, dropped {shed}: {records:?}"
     );
     assert_eq!(
         records
@@ -826,14 +836,25 @@ fn top_syscalls_through_the_plugin_attaches_the_tracepoint_it_handles() {
         cgroup.add(inside.pid());
         inside.run();
     });
-    assert!(status.success(), "{stderr}");
+    // Partial (5) only when the handlers could not keep up, which says so.
+    let shed: u64 = result["script_errors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["handler"] == "events")
+        .map(|e| e["count"].as_u64().unwrap_or(0))
+        .sum();
+    assert!(
+        status.success() || (status.code() == Some(5) && shed > 0),
+        "{stderr}"
+    );
     let getppid = counts(&result, "syscalls")
         .into_iter()
         .find(|(key, _)| key["syscall"] == "getppid")
-        .map(|(_, n)| n);
+        .map_or(0, |(_, n)| n);
     assert!(
-        getppid.is_some_and(|n| (3_000..3_020).contains(&n)),
-        "{getppid:?}: {result:#}"
+        getppid < 3_020 && getppid + shed >= 3_000,
+        "{getppid}, dropped {shed}: {result:#}"
     );
 }
 

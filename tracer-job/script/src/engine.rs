@@ -682,6 +682,20 @@ fn aggregations(engine: &mut Engine, host: &SharedHost) {
         },
     );
     let h = host.clone();
+    let lhist = move |ctx: NativeCallContext,
+                      name: &str,
+                      key: Dynamic,
+                      value: Dynamic,
+                      min: INT,
+                      max: INT,
+                      step: INT,
+                      unit: &str|
+          -> Outcome<()> {
+        let value = number(&value, "lhist", ctx.call_position())?;
+        let kind = linear(min, max, step, ctx.call_position())?;
+        update(&h, &ctx, name, kind, unit, &key, value)
+    };
+    let plain = lhist.clone();
     engine.register_fn(
         "lhist",
         move |ctx: NativeCallContext,
@@ -690,28 +704,9 @@ fn aggregations(engine: &mut Engine, host: &SharedHost) {
               value: Dynamic,
               min: INT,
               max: INT,
-              step: INT| {
-            let value = number(&value, "lhist", ctx.call_position())?;
-            let kind = linear(min, max, step, ctx.call_position())?;
-            update(&h, &ctx, name, kind, "", &key, value)
-        },
+              step: INT| { plain(ctx, name, key, value, min, max, step, "") },
     );
-    let h = host.clone();
-    engine.register_fn(
-        "lhist",
-        move |ctx: NativeCallContext,
-              name: &str,
-              key: Dynamic,
-              value: Dynamic,
-              min: INT,
-              max: INT,
-              step: INT,
-              unit: &str| {
-            let value = number(&value, "lhist", ctx.call_position())?;
-            let kind = linear(min, max, step, ctx.call_position())?;
-            update(&h, &ctx, name, kind, unit, &key, value)
-        },
-    );
+    engine.register_fn("lhist", lhist);
 }
 
 /// `lhist`'s range, checked: `min < max`, a positive step, at most

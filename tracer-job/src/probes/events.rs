@@ -62,6 +62,57 @@ impl Probe for EventProbe {
     }
 }
 
+/// A probe whose events are decoded with what it learned when it attached (the generic
+/// sources: tracefs formats, probed functions), kept in `context`.
+pub struct ContextProbe<C> {
+    name: &'static str,
+    events: EventStream,
+    context: C,
+    decode: fn(&C, &[u8]) -> Option<Fields>,
+    /// Holds the programs and their links; dropping it detaches them.
+    ebpf: Ebpf,
+}
+
+impl<C> ContextProbe<C> {
+    pub fn new(
+        mut ebpf: Ebpf,
+        name: &'static str,
+        context: C,
+        decode: fn(&C, &[u8]) -> Option<Fields>,
+    ) -> Result<Self, Failure> {
+        Ok(ContextProbe {
+            name,
+            events: EventStream::take(&mut ebpf, name)?,
+            context,
+            decode,
+            ebpf,
+        })
+    }
+}
+
+impl<C> Probe for ContextProbe<C> {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn ebpf(&self) -> &Ebpf {
+        &self.ebpf
+    }
+
+    fn snapshot(&mut self, complete: bool, out: &mut Vec<Record>) -> Result<(), Failure> {
+        self.events.lost_record(complete, out)
+    }
+
+    fn event_fd(&mut self) -> Option<RawFd> {
+        Some(self.events.fd())
+    }
+
+    fn drain_events(&mut self, out: &mut Vec<Record>) {
+        let (context, decode) = (&self.context, self.decode);
+        self.events.drain(out, |bytes| decode(context, bytes));
+    }
+}
+
 pub struct EventStream {
     probe: &'static str,
     ring: RingBuf<MapData>,

@@ -115,13 +115,10 @@ pub fn attach(spec: &ProbeSpec, targets: &ResolvedTargets) -> Result<Box<dyn Pro
         ProbeSpec::TcpConnect { filter } => Ok(Box::new(tcp_connect::attach(filter, targets)?)),
         ProbeSpec::TcpReset {} => Ok(Box::new(tcp_reset::attach(targets)?)),
         ProbeSpec::TcpLife {} => Ok(Box::new(tcp_life::attach(targets)?)),
-        ProbeSpec::Uprobe { functions } => {
-            Ok(Box::new(uprobe::Uprobes::attach(functions, targets)?))
+        ProbeSpec::Uprobe { functions } => Ok(Box::new(uprobe::attach(functions, targets)?)),
+        ProbeSpec::Tracepoint { tracepoints } => {
+            Ok(Box::new(tracepoint::attach(tracepoints, targets)?))
         }
-        ProbeSpec::Tracepoint { tracepoints } => Ok(Box::new(tracepoint::Tracepoints::attach(
-            tracepoints,
-            targets,
-        )?)),
         ProbeSpec::TcpRetransmit {} => {
             Ok(Box::new(tcp_retransmit::TcpRetransmit::attach(targets)?))
         }

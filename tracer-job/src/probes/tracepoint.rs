@@ -2,18 +2,16 @@
 //! names copies raw records with its index; here each record's fields are decoded by
 //! name from that tracepoint's tracefs format.
 
-use std::os::fd::RawFd;
-
-use aya::{Ebpf, EbpfLoader, programs::TracePoint};
+use aya::EbpfLoader;
 use ebpf_common::tracepoint::{RAW_LEN, RawEvent};
 use serde_json::{Value, json};
-use tracer_protocol::{ErrorCode, Record, spec::split_tracepoint};
+use tracer_protocol::{ErrorCode, spec::split_tracepoint};
 
 use super::{
-    Probe,
-    events::{EventStream, Fields},
+    attach_tracepoint,
+    events::{ContextProbe, Fields},
     filter::FilterGlobals,
-    load, missing_program,
+    load,
 };
 use crate::{
     failure::Failure,
@@ -28,86 +26,43 @@ const RING_BYTES: u32 = 16 << 20;
 
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/tracepoint"));
 
-pub struct Tracepoints {
-    events: EventStream,
-    /// By program index.
-    formats: Vec<Format>,
-    /// Holds the program and its links; dropping it detaches them.
-    ebpf: Ebpf,
-}
+pub type Tracepoints = ContextProbe<Vec<Format>>;
 
-impl Tracepoints {
-    /// Attaches the one program to each of `tracepoints` (`category:name`).
-    pub fn attach(tracepoints: &[String], targets: &ResolvedTargets) -> Result<Self, Failure> {
-        let mut names = Vec::with_capacity(tracepoints.len());
-        let mut formats = Vec::with_capacity(tracepoints.len());
-        for tracepoint in tracepoints {
-            let (category, name) = split_tracepoint(tracepoint).ok_or_else(|| {
-                Failure::new(
-                    ErrorCode::InvalidSpec,
-                    format!("`{tracepoint}` is not a tracepoint name"),
-                    "name it category:name, as /sys/kernel/tracing/events/CATEGORY/NAME",
-                )
-            })?;
-            formats.push(Format::load(category, name)?);
-            names.push((category, name));
-        }
-        let filter = FilterGlobals::new(targets);
-        let mut loader = EbpfLoader::new();
-        filter.apply(&mut loader);
-        // Raw records are large: room for about 30,000 in flight instead of 1,900.
-        loader.map_max_entries("EVENTS", RING_BYTES);
-        let mut ebpf = load(loader, OBJECT, NAME, targets)?;
-        // Program `tracepoint_N` serves the Nth tracepoint; the spec allows no more
-        // than there are programs.
-        for (index, (category, name)) in names.iter().enumerate() {
-            let what = format!("attaching to tracepoint {category}:{name}");
-            let program_name = format!("tracepoint_{index}");
-            let program: &mut TracePoint = ebpf
-                .program_mut(&program_name)
-                .ok_or_else(|| missing_program(&program_name))?
-                .try_into()
-                .map_err(|err| Failure::from_kernel(&what, &err))?;
-            program
-                .load()
-                .map_err(|err| Failure::from_kernel(&what, &err))?;
-            program
-                .attach(category, name)
-                .map_err(|err| Failure::from_kernel(&what, &err))?;
-        }
-        Ok(Tracepoints {
-            events: EventStream::take(&mut ebpf, NAME)?,
-            formats,
-            ebpf,
-        })
+/// Attaches one program to each of `tracepoints` (`category:name`).
+pub fn attach(tracepoints: &[String], targets: &ResolvedTargets) -> Result<Tracepoints, Failure> {
+    let mut names = Vec::with_capacity(tracepoints.len());
+    let mut formats = Vec::with_capacity(tracepoints.len());
+    for tracepoint in tracepoints {
+        let (category, name) = split_tracepoint(tracepoint).ok_or_else(|| {
+            Failure::new(
+                ErrorCode::InvalidSpec,
+                format!("`{tracepoint}` is not a tracepoint name"),
+                "name it category:name, as /sys/kernel/tracing/events/CATEGORY/NAME",
+            )
+        })?;
+        formats.push(Format::load(category, name)?);
+        names.push((category, name));
     }
-}
-
-impl Probe for Tracepoints {
-    fn name(&self) -> &'static str {
-        NAME
+    let filter = FilterGlobals::new(targets);
+    let mut loader = EbpfLoader::new();
+    filter.apply(&mut loader);
+    // Raw records are large: room for about 30,000 in flight instead of 1,900.
+    loader.map_max_entries("EVENTS", RING_BYTES);
+    let mut ebpf = load(loader, OBJECT, NAME, targets)?;
+    // Program `tracepoint_N` serves the Nth tracepoint; the spec allows no more
+    // than there are programs.
+    for (index, (category, name)) in names.iter().enumerate() {
+        attach_tracepoint(&mut ebpf, &format!("tracepoint_{index}"), category, name)?;
     }
-
-    fn ebpf(&self) -> &Ebpf {
-        &self.ebpf
-    }
-
-    fn snapshot(&mut self, complete: bool, out: &mut Vec<Record>) -> Result<(), Failure> {
-        self.events.lost_record(complete, out)
-    }
-
-    fn event_fd(&mut self) -> Option<RawFd> {
-        Some(self.events.fd())
-    }
-
-    fn drain_events(&mut self, out: &mut Vec<Record>) {
-        let formats = &self.formats;
-        self.events.drain(out, |bytes| decode(formats, bytes));
-    }
+    ContextProbe::new(ebpf, NAME, formats, decode)
 }
 
 /// The record's tracepoint and its fields by name (the `common_*` ones left out).
-fn decode(formats: &[Format], bytes: &[u8]) -> Option<Fields> {
+#[expect(
+    clippy::ptr_arg,
+    reason = "a ContextProbe decoder takes its context as stored"
+)]
+fn decode(formats: &Vec<Format>, bytes: &[u8]) -> Option<Fields> {
     let event: RawEvent = super::events::read(bytes)?;
     let format = formats.get(usize::try_from(event.index).ok()?)?;
     let data = &event.data[..RAW_LEN];
@@ -232,7 +187,7 @@ format:
         data[24..32].copy_from_slice(&u64::MAX.to_ne_bytes());
         data[32..36].copy_from_slice(b"app\0");
         data[48..53].copy_from_slice(b"bash\0");
-        let formats = [Format::parse("sched:sched_switch", ""), format];
+        let formats = vec![Format::parse("sched:sched_switch", ""), format];
         let fields = decode(&formats, &record).expect("decoded");
         assert_eq!(
             Value::Object(fields),

@@ -4,21 +4,20 @@
 
 use std::{
     collections::BTreeSet,
-    os::{fd::RawFd, unix::fs::MetadataExt},
+    os::unix::fs::MetadataExt,
     path::{Path, PathBuf},
 };
 
 use aya::{
-    Ebpf, EbpfLoader,
+    EbpfLoader,
     programs::{UProbe, uprobe::UProbeScope},
 };
 use ebpf_common::uprobe::{DATA_LEN, MAX_PER_KIND, UprobeEvent};
 use serde_json::json;
-use tracer_protocol::{ErrorCode, Record, UprobeFunction};
+use tracer_protocol::{ErrorCode, UprobeFunction};
 
 use super::{
-    Probe,
-    events::{EventStream, Fields},
+    events::{ContextProbe, Fields},
     filter::FilterGlobals,
     load, missing_program,
 };
@@ -32,114 +31,76 @@ static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/up
 /// enough, and containers seldom have many roots.
 const PROCESSES_PER_CGROUP: usize = 64;
 
-pub struct Uprobes {
-    events: EventStream,
-    /// By program slot: entries first, then returns.
-    functions: Vec<Option<UprobeFunction>>,
-    /// Holds the programs and their links; dropping it detaches them.
-    ebpf: Ebpf,
-}
+pub type Uprobes = ContextProbe<Vec<Option<UprobeFunction>>>;
 
-impl Uprobes {
-    pub fn attach(
-        functions: &[UprobeFunction],
-        targets: &ResolvedTargets,
-    ) -> Result<Self, Failure> {
-        let mut slots: Vec<Option<UprobeFunction>> = vec![None; 2 * MAX_PER_KIND];
-        let mut read_args = [0u32; MAX_PER_KIND];
-        let (mut entries, mut returns) = (0, 0);
-        for function in functions {
-            let slot = if function.at_return {
-                returns += 1;
-                MAX_PER_KIND + returns - 1
-            } else {
-                entries += 1;
-                entries - 1
-            };
-            if slot >= slots.len() || (!function.at_return && slot >= MAX_PER_KIND) {
-                return Err(Failure::new(
-                    ErrorCode::InvalidSpec,
-                    format!("more than {MAX_PER_KIND} uprobes of one kind"),
-                    "split the question over two scripts",
-                ));
-            }
-            if let (Some(arg), false) = (function.read_arg, function.at_return) {
-                read_args[slot] = u32::from(arg) + 1;
-            }
-            slots[slot] = Some(function.clone());
+pub fn attach(functions: &[UprobeFunction], targets: &ResolvedTargets) -> Result<Uprobes, Failure> {
+    let mut slots: Vec<Option<UprobeFunction>> = vec![None; 2 * MAX_PER_KIND];
+    let mut read_args = [0u32; MAX_PER_KIND];
+    let (mut entries, mut returns) = (0, 0);
+    for function in functions {
+        let slot = if function.at_return {
+            returns += 1;
+            MAX_PER_KIND + returns - 1
+        } else {
+            entries += 1;
+            entries - 1
+        };
+        if slot >= slots.len() || (!function.at_return && slot >= MAX_PER_KIND) {
+            return Err(Failure::new(
+                ErrorCode::InvalidSpec,
+                format!("more than {MAX_PER_KIND} uprobes of one kind"),
+                "split the question over two scripts",
+            ));
         }
-        let filter = FilterGlobals::new(targets);
-        let mut loader = EbpfLoader::new();
-        filter.apply(&mut loader);
-        loader.override_global("READ_ARG", &read_args, true);
-        let mut ebpf = load(loader, OBJECT, NAME, targets)?;
-        for (slot, function) in slots.iter().enumerate() {
-            let Some(function) = function else {
-                continue;
-            };
-            let program_name = if slot < MAX_PER_KIND {
-                format!("uprobe_{slot}")
-            } else {
-                format!("uretprobe_{}", slot - MAX_PER_KIND)
-            };
-            let what = format!("attaching to {}", function.source_name());
-            let program: &mut UProbe = ebpf
-                .program_mut(&program_name)
-                .ok_or_else(|| missing_program(&program_name))?
-                .try_into()
-                .map_err(|err| Failure::from_kernel(&what, &err))?;
+        if let (Some(arg), false) = (function.read_arg, function.at_return) {
+            read_args[slot] = u32::from(arg) + 1;
+        }
+        slots[slot] = Some(function.clone());
+    }
+    let filter = FilterGlobals::new(targets);
+    let mut loader = EbpfLoader::new();
+    filter.apply(&mut loader);
+    loader.override_global("READ_ARG", &read_args, true);
+    let mut ebpf = load(loader, OBJECT, NAME, targets)?;
+    for (slot, function) in slots.iter().enumerate() {
+        let Some(function) = function else {
+            continue;
+        };
+        let program_name = if slot < MAX_PER_KIND {
+            format!("uprobe_{slot}")
+        } else {
+            format!("uretprobe_{}", slot - MAX_PER_KIND)
+        };
+        let what = format!("attaching to {}", function.source_name());
+        let program: &mut UProbe = ebpf
+            .program_mut(&program_name)
+            .ok_or_else(|| missing_program(&program_name))?
+            .try_into()
+            .map_err(|err| Failure::from_kernel(&what, &err))?;
+        program
+            .load()
+            .map_err(|err| Failure::from_kernel(&what, &err))?;
+        for binary in binaries(&function.binary, targets)? {
             program
-                .load()
-                .map_err(|err| Failure::from_kernel(&what, &err))?;
-            for binary in binaries(&function.binary, targets)? {
-                program
-                    .attach(
-                        function.function.as_str(),
-                        &binary,
-                        UProbeScope::AllProcesses,
+                .attach(
+                    function.function.as_str(),
+                    &binary,
+                    UProbeScope::AllProcesses,
+                )
+                .map_err(|err| {
+                    Failure::new(
+                        ErrorCode::InvalidTarget,
+                        format!(
+                            "cannot attach to {} in {}: {err}",
+                            function.function,
+                            binary.display()
+                        ),
+                        "check the symbol with `nm -D BINARY` (Rust and C++ names are mangled)",
                     )
-                    .map_err(|err| {
-                        Failure::new(
-                            ErrorCode::InvalidTarget,
-                            format!(
-                                "cannot attach to {} in {}: {err}",
-                                function.function,
-                                binary.display()
-                            ),
-                            "check the symbol with `nm -D BINARY` (Rust and C++ names are mangled)",
-                        )
-                    })?;
-            }
+                })?;
         }
-        Ok(Uprobes {
-            events: EventStream::take(&mut ebpf, NAME)?,
-            functions: slots,
-            ebpf,
-        })
     }
-}
-
-impl Probe for Uprobes {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn ebpf(&self) -> &Ebpf {
-        &self.ebpf
-    }
-
-    fn snapshot(&mut self, complete: bool, out: &mut Vec<Record>) -> Result<(), Failure> {
-        self.events.lost_record(complete, out)
-    }
-
-    fn event_fd(&mut self) -> Option<RawFd> {
-        Some(self.events.fd())
-    }
-
-    fn drain_events(&mut self, out: &mut Vec<Record>) {
-        let functions = &self.functions;
-        self.events.drain(out, |bytes| decode(functions, bytes));
-    }
+    ContextProbe::new(ebpf, NAME, slots, decode)
 }
 
 /// The files `binary` names for the targets: the same path below the root of target
@@ -203,7 +164,11 @@ fn cgroup_processes(dir: &Path, limit: usize) -> Vec<u32> {
 
 /// The function's name as the script gave it, its arguments or return value, and the
 /// string read at an argument.
-fn decode(functions: &[Option<UprobeFunction>], bytes: &[u8]) -> Option<Fields> {
+#[expect(
+    clippy::ptr_arg,
+    reason = "a ContextProbe decoder takes its context as stored"
+)]
+fn decode(functions: &Vec<Option<UprobeFunction>>, bytes: &[u8]) -> Option<Fields> {
     let event: UprobeEvent = super::events::read(bytes)?;
     let function = functions.get(usize::try_from(event.slot).ok()?)?.as_ref()?;
     let mut fields = Fields::new();

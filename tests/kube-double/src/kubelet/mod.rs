@@ -233,13 +233,17 @@ fn lose_node(cluster: &Cluster, node: &str) {
         .cloned()
         .collect();
     for rt in pods {
-        if let Some(dir) = &rt.cgroup {
-            cgroups::kill(dir);
-        }
+        // Logs first: a process killed before its log is marked aborted would end the
+        // stream cleanly, as if the container had exited, instead of cutting it.
         for c in lock(&rt.containers).iter() {
             if let Some(log) = &c.log {
                 log.abort();
             }
+        }
+        if let Some(dir) = &rt.cgroup {
+            cgroups::kill(dir);
+        }
+        for c in lock(&rt.containers).iter() {
             if let Some(pid) = c.pid {
                 // SAFETY: kill(2) of a process we started.
                 unsafe {
