@@ -123,7 +123,8 @@ fn event_filter(args: &TraceArgs) -> EventFilter {
 /// Refuses flags that mean nothing for the chosen probe, rather than ignore them.
 fn check_flags(args: &TraceArgs) -> Result<(), CliError> {
     let probe = args.probe.as_str();
-    let takes = |parameter: &str| {
+    // --min-latency is also syscall-latency's own option.
+    let takes = |probe: &str, parameter: &str| {
         EventFilter::takes(probe).contains(&parameter)
             || (parameter == "min_latency" && probe == "syscall-latency")
     };
@@ -133,12 +134,9 @@ fn check_flags(args: &TraceArgs) -> Result<(), CliError> {
         (args.path_prefix.is_some(), "path_prefix", "--path-prefix"),
         (args.port.is_some(), "port", "--port"),
     ] {
-        if given && !takes(parameter) {
+        if given && !takes(probe, parameter) {
             let probes: Vec<&str> = catalogue::names()
-                .filter(|name| {
-                    EventFilter::takes(name).contains(&parameter)
-                        || (parameter == "min_latency" && *name == "syscall-latency")
-                })
+                .filter(|name| takes(name, parameter))
                 .collect();
             return Err(CliError::usage(
                 format!(

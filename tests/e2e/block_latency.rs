@@ -16,7 +16,8 @@ const PROBE: &str = "block-latency";
 const READS: u64 = 30;
 const WRITES: u64 = 20;
 
-fn io(device: &LoopDevice, reads: u64, writes: u64) -> Workload {
+/// `block-workload` making `reads` and `writes` direct I/Os on `device` when told to.
+pub fn io(device: &LoopDevice, reads: u64, writes: u64) -> Workload {
     Workload::start(
         "block-workload",
         &[

@@ -618,24 +618,16 @@ fn stdlib(name: &str) -> ScriptSpec {
 
 #[test]
 fn disk_latency_credits_each_request_to_its_pod() {
-    use e2e::{loopdev::LoopDevice, pods::EmulatedNode, tracer::last_hists, workload::Workload};
+    use e2e::{loopdev::LoopDevice, pods::EmulatedNode, tracer::last_hists};
     use tracer_protocol::QosClass;
+
+    use crate::block_latency::io;
 
     let device = LoopDevice::create(16 << 20);
     let node = EmulatedNode::new();
     let db = node.container("db-0", "postgres", QosClass::Guaranteed, false);
-    let io = |reads: u64, writes: u64| {
-        Workload::start(
-            "block-workload",
-            &[
-                device.path().display().to_string(),
-                reads.to_string(),
-                writes.to_string(),
-            ],
-        )
-    };
-    let mut inside = io(30, 20);
-    let mut outside = io(50, 40);
+    let mut inside = io(&device, 30, 20);
+    let mut outside = io(&device, 50, 40);
     db.add(inside.pid());
     let mut spec = TraceSpec::new(
         vec![ProbeSpec::BlockLatency { per_pod: true }],

@@ -209,41 +209,33 @@ struct Named {
 }
 
 fn named(name: &str, position: Position) -> Outcome<Named> {
+    let mut named = Named {
+        source: &sources::UPROBE,
+        tracepoint: None,
+        uprobe: None,
+    };
     if name.starts_with("uprobe:") || name.starts_with("uretprobe:") {
-        let function = UprobeFunction::parse(name).ok_or_else(|| {
+        named.uprobe = Some(UprobeFunction::parse(name).ok_or_else(|| {
             Fault::new(
                 format!("`{name}` names no function of a binary"),
                 "write uprobe:/ABSOLUTE/PATH:SYMBOL (or uretprobe:), the path as the container sees it, e.g. uprobe:/usr/lib/x86_64-linux-gnu/libc.so.6:malloc",
             )
             .at(position)
-        })?;
-        return Ok(Named {
-            source: &sources::UPROBE,
-            tracepoint: None,
-            uprobe: Some(function),
-        });
+        })?);
+    } else if let Some(tracepoint) = name.strip_prefix(sources::TRACEPOINT_PREFIX) {
+        if split_tracepoint(tracepoint).is_none() {
+            return Err(Fault::new(
+                format!("`{name}` names no tracepoint"),
+                "write tracepoint:CATEGORY:NAME, e.g. tracepoint:sched:sched_process_fork (/sys/kernel/tracing/events lists them)",
+            )
+            .at(position));
+        }
+        named.source = &sources::TRACEPOINT;
+        named.tracepoint = Some(tracepoint.to_owned());
+    } else {
+        named.source = source(name, position)?;
     }
-    let (source, tracepoint) = source_of(name, position)?;
-    Ok(Named {
-        source,
-        tracepoint,
-        uprobe: None,
-    })
-}
-
-/// The source `name` names, and for a tracepoint its `category:name`.
-fn source_of(name: &str, position: Position) -> Outcome<(&'static Source, Option<String>)> {
-    let Some(tracepoint) = name.strip_prefix(sources::TRACEPOINT_PREFIX) else {
-        return Ok((source(name, position)?, None));
-    };
-    if split_tracepoint(tracepoint).is_none() {
-        return Err(Fault::new(
-            format!("`{name}` names no tracepoint"),
-            "write tracepoint:CATEGORY:NAME, e.g. tracepoint:sched:sched_process_fork (/sys/kernel/tracing/events lists them)",
-        )
-        .at(position));
-    }
-    Ok((&sources::TRACEPOINT, Some(tracepoint.to_owned())))
+    Ok(named)
 }
 
 fn source(name: &str, position: Position) -> Outcome<&'static Source> {

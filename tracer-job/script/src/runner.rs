@@ -23,25 +23,53 @@ pub const MAX_HANDLER_SHARE: f64 = 0.5;
 
 /// Calls `callback` with the wall-clock deadline set.
 fn call(
-    engine: &rhai::Engine,
+    rhai_engine: &Engine,
     ast: &AST,
     host: &SharedHost,
     callback: &FnPtr,
     args: impl rhai::FuncArgs,
 ) -> Result<Dynamic, Box<rhai::EvalAltResult>> {
     lock(host).deadline = Some(Instant::now() + engine::MAX_CALLBACK_TIME);
-    let result = callback.call::<Dynamic>(engine, ast, args);
+    let result = callback.call::<Dynamic>(rhai_engine, ast, args);
     lock(host).deadline = None;
     result
 }
 
-/// What routes events to a handler: its probe's name, or `tracepoint:CATEGORY:NAME`.
-fn route(handler: &Handler) -> String {
+/// How the script names a handler's source: the probe, `tracepoint:CATEGORY:NAME` or
+/// `uprobe:/PATH:SYMBOL`.
+fn source_name(handler: &Handler) -> String {
     match (&handler.tracepoint, &handler.uprobe) {
         (Some(tracepoint), _) => format!("{}{tracepoint}", sources::TRACEPOINT_PREFIX),
         (_, Some(function)) => function.source_name(),
         _ => handler.source.name.to_owned(),
     }
+}
+
+/// What sends an event to a handler: the probe's name, or for the generic sources the
+/// field that says which tracepoint (`CATEGORY:NAME`) or function (its source name)
+/// fired. Tracepoint names hold a `:` and function names a `/`, so none is a probe's.
+fn route(handler: &Handler) -> String {
+    match (&handler.tracepoint, &handler.uprobe) {
+        (Some(tracepoint), _) => tracepoint.clone(),
+        (_, Some(function)) => function.source_name(),
+        _ => handler.source.name.to_owned(),
+    }
+}
+
+/// The route of an event: its probe's name, or the generic sources' field.
+fn event_route<'a>(
+    probe: &'a str,
+    fields: &'a serde_json::Map<String, serde_json::Value>,
+) -> &'a str {
+    let field = match probe {
+        "tracepoint" => "tracepoint",
+        "uprobe" => "uprobe",
+        _ => return probe,
+    };
+    fields
+        .get(field)
+        .and_then(|value| value.as_str())
+        .unwrap_or(probe)
 }
 
 /// One failure of a callback, counted.
@@ -61,8 +89,7 @@ pub struct Script {
     host: SharedHost,
     handlers: Vec<Handler>,
     traced: Vec<ProbeSpec>,
-    /// Handler indexes by what routes events to them: the probe's name, or
-    /// `tracepoint:CATEGORY:NAME`.
+    /// Handler indexes by what routes events to them ([`route`]).
     by_probe: HashMap<String, Vec<usize>>,
     /// Why a handler was stopped for good, by index.
     disabled: HashMap<usize, (String, u32, u32, String)>,
@@ -251,18 +278,7 @@ impl Script {
         let Some(source) = sources::find(&probe) else {
             return;
         };
-        let routed = match (probe.as_str(), &fields) {
-            ("tracepoint", fields) => match fields.get("tracepoint").and_then(|t| t.as_str()) {
-                Some(tracepoint) => format!("{}{tracepoint}", sources::TRACEPOINT_PREFIX),
-                None => probe,
-            },
-            ("uprobe", fields) => match fields.get("uprobe").and_then(|t| t.as_str()) {
-                Some(function) => function.to_owned(),
-                None => probe,
-            },
-            _ => probe,
-        };
-        let Some(indexes) = self.by_probe.get(&routed) else {
+        let Some(indexes) = self.by_probe.get(event_route(&probe, &fields)) else {
             return;
         };
         let started = Instant::now();
@@ -308,7 +324,7 @@ impl Script {
                 (Dynamic::from(event.clone()),),
             );
             if let Err(err) = result {
-                let label = format!("on {}", route(handler));
+                let label = format!("on {}", source_name(handler));
                 let line = handler.line;
                 let key = self.failed(label, line, &err);
                 if self

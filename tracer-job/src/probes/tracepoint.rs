@@ -3,7 +3,7 @@
 //! name from that tracepoint's tracefs format.
 
 use aya::EbpfLoader;
-use ebpf_common::tracepoint::{RAW_LEN, RawEvent};
+use ebpf_common::tracepoint::RawEvent;
 use serde_json::{Value, json};
 use tracer_protocol::{ErrorCode, spec::split_tracepoint};
 
@@ -65,7 +65,7 @@ pub fn attach(tracepoints: &[String], targets: &ResolvedTargets) -> Result<Trace
 fn decode(formats: &Vec<Format>, bytes: &[u8]) -> Option<Fields> {
     let event: RawEvent = super::events::read(bytes)?;
     let format = formats.get(usize::try_from(event.index).ok()?)?;
-    let data = &event.data[..RAW_LEN];
+    let data = &event.data;
     let mut fields = Fields::new();
     fields.insert("tracepoint".into(), json!(format.tracepoint));
     for field in &format.fields {
@@ -158,6 +158,8 @@ fn integer(bytes: &[u8], signed: bool) -> Value {
 
 #[cfg(test)]
 mod tests {
+    use ebpf_common::tracepoint::RAW_LEN;
+
     use super::*;
 
     const FORK: &str = "name: sched_process_fork

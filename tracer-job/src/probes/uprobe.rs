@@ -36,22 +36,20 @@ pub type Uprobes = ContextProbe<Vec<Option<UprobeFunction>>>;
 pub fn attach(functions: &[UprobeFunction], targets: &ResolvedTargets) -> Result<Uprobes, Failure> {
     let mut slots: Vec<Option<UprobeFunction>> = vec![None; 2 * MAX_PER_KIND];
     let mut read_args = [0u32; MAX_PER_KIND];
-    let (mut entries, mut returns) = (0, 0);
+    // Entry programs take slots 0..MAX_PER_KIND, return programs the ones after.
+    let mut used = [0usize; 2];
     for function in functions {
-        let slot = if function.at_return {
-            returns += 1;
-            MAX_PER_KIND + returns - 1
-        } else {
-            entries += 1;
-            entries - 1
-        };
-        if slot >= slots.len() || (!function.at_return && slot >= MAX_PER_KIND) {
+        let kind = usize::from(function.at_return);
+        if used[kind] == MAX_PER_KIND {
+            // The spec's validation keeps to this; a tracer never indexes past it.
             return Err(Failure::new(
                 ErrorCode::InvalidSpec,
                 format!("more than {MAX_PER_KIND} uprobes of one kind"),
                 "split the question over two scripts",
             ));
         }
+        let slot = kind * MAX_PER_KIND + used[kind];
+        used[kind] += 1;
         if let (Some(arg), false) = (function.read_arg, function.at_return) {
             read_args[slot] = u32::from(arg) + 1;
         }
