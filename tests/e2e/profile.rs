@@ -1,7 +1,11 @@
 //! `kubectl-ebpf profile --local`: the plugin runs the real tracer, which samples a
 //! workload with known hot functions in a test cgroup and symbolizes its stacks.
 
-use std::path::Path;
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    process::Command,
+};
 
 use e2e::{
     cgroup::{TestCgroup, cgroup2_mount},
@@ -129,6 +133,9 @@ fn a_syscall_loop_shows_kernel_frames_in_the_json_profile() {
     assert_eq!(profile["schema"], "kubectl-ebpf/profile/v1");
     assert_eq!(profile["frequency_hz"], 99);
     assert_eq!(profile["lost"], 0);
+    // What the profile cost, measured on the node.
+    assert_eq!(profile["overhead"]["nodes"], 1, "{stdout}");
+    assert!(profile["overhead"]["tracer_cpu_ns"].is_u64(), "{stdout}");
     let samples = profile["samples"].as_u64().expect("samples");
     let stacks = profile["stacks"].as_array().expect("stacks");
     let in_kernel: u64 = stacks
@@ -196,6 +203,108 @@ fn off_cpu_time_goes_to_the_sleeping_function_in_microseconds() {
         kernel_frames,
         "no nanosleep kernel frame under sleepy:\n{stdout}"
     );
+}
+
+#[test]
+fn a_stripped_binary_is_named_from_its_debug_file_found_by_build_id() {
+    let dir = ScratchDir::new("profile-stripped");
+    let stripped = dir.0.join("profile-workload");
+    let debug = dir.0.join("profile-workload.debug");
+    run(
+        "objcopy",
+        &[
+            "--only-keep-debug".as_ref(),
+            WORKLOAD.as_ref(),
+            debug.as_os_str(),
+        ],
+    );
+    fs::copy(WORKLOAD, &stripped).expect("copy the workload");
+    run("strip", &["--strip-all".as_ref(), stripped.as_os_str()]);
+
+    let sample = |cgroup: &TestCgroup| {
+        let inside = Workload::start_at(&stripped, &["spin".to_owned(), WORK_MS.to_owned()]);
+        cgroup.add(inside.pid());
+        profile(cgroup, &["-o", "folded"], &mut [inside]).1
+    };
+
+    // Without its debug file the stripped binary's frames stay, as file and offset.
+    let cgroup = TestCgroup::create("profile-stripped");
+    let bare = sample(&cgroup);
+    assert!(!bare.contains("hot_long"), "named without symbols:\n{bare}");
+    assert!(
+        bare.contains(";profile-workload+0x"),
+        "no module+offset frame of the stripped binary:\n{bare}"
+    );
+
+    // Installed where debug packages put it, it names them.
+    let installed = DebugFileInstalled::at(&build_id_path(&stripped), &debug);
+    let cgroup = TestCgroup::create("profile-debug-file");
+    let named = sample(&cgroup);
+    drop(installed);
+    for function in ["profile_workload::hot_long", "profile_workload::hot_short"] {
+        assert!(
+            named.contains(&format!(";{function} ")),
+            "{function} not named from the debug file:\n{named}"
+        );
+    }
+}
+
+fn run(program: &str, args: &[&std::ffi::OsStr]) {
+    let status = Command::new(program)
+        .args(args)
+        .status()
+        .unwrap_or_else(|err| panic!("{program}: {err} (binutils is needed)"));
+    assert!(status.success(), "{program} {args:?} exited {status}");
+}
+
+/// `/usr/lib/debug/.build-id/XX/REST.debug` for the GNU build id `readelf` reads in `binary`.
+fn build_id_path(binary: &Path) -> PathBuf {
+    let output = Command::new("readelf")
+        .arg("-n")
+        .arg(binary)
+        .output()
+        .expect("readelf (binutils)");
+    let notes = String::from_utf8_lossy(&output.stdout);
+    let build_id = notes
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("Build ID: "))
+        .unwrap_or_else(|| panic!("no build id in {}:\n{notes}", binary.display()));
+    let (first, rest) = build_id.split_at(2);
+    PathBuf::from(format!("/usr/lib/debug/.build-id/{first}/{rest}.debug"))
+}
+
+/// A directory of this test's own files, removed at the end.
+struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("kubectl-ebpf-{name}-{}", std::process::id()));
+        fs::create_dir_all(&dir).expect("create a scratch directory");
+        ScratchDir(dir)
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A debug file installed on this machine for the length of a test.
+struct DebugFileInstalled(PathBuf);
+
+impl DebugFileInstalled {
+    fn at(path: &Path, debug: &Path) -> Self {
+        fs::create_dir_all(path.parent().expect("a directory")).expect("create the directory");
+        fs::copy(debug, path).expect("install the debug file");
+        DebugFileInstalled(path.to_path_buf())
+    }
+}
+
+impl Drop for DebugFileInstalled {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.0);
+    }
 }
 
 #[test]

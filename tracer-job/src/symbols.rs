@@ -3,7 +3,10 @@
 //! Kernel addresses are looked up in /proc/kallsyms; user addresses through the process's
 //! mappings (/proc/PID/maps, each file opened as /proc/PID/root/PATH, so a binary inside a
 //! container is read from the container's own file system), from ELF symbol tables,
-//! demangled (Rust, C++), and from perf map files of JIT runtimes when present.
+//! demangled (Rust, C++), and from perf map files of JIT runtimes when present. A
+//! stripped binary is named from its separate debug file when the process's file system
+//! has one where distributions install them: `/usr/lib/debug/.build-id/XX/REST.debug`,
+//! found by the binary's GNU build id.
 //!
 //! Why /proc/PID/root and not /proc/PID/map_files: opening map_files takes
 //! CAP_SYS_ADMIN (or CAP_CHECKPOINT_RESTORE), while reading another process's maps and
@@ -17,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use blazesym::{
     Addr, MaybeDefault,
-    helper::ElfResolver,
+    helper::{ElfResolver, read_elf_build_id},
     normalize::{Normalizer, UserMeta},
     symbolize::{
         FindSymOpts, Input, ProcessMemberInfo, ProcessMemberType, Reason, Resolve, ResolvedSym,
@@ -159,9 +162,61 @@ fn through_root(member: ProcessMemberInfo<'_>) -> blazesym::Result<Option<Box<dy
     let Some(path) = in_root(&entry.maps_file, &entry.symbolic_path) else {
         return Ok(Some(Box::new(Unreadable)));
     };
-    match ElfResolver::open(&path) {
-        Ok(resolver) => Ok(Some(Box::new(resolver))),
-        Err(_) => Ok(Some(Box::new(Unreadable))),
+    let Ok(binary) = ElfResolver::open(&path) else {
+        return Ok(Some(Box::new(Unreadable)));
+    };
+    match debug_file(&entry.maps_file, &path) {
+        Some(debug) => Ok(Some(Box::new(WithDebugFile { binary, debug }))),
+        None => Ok(Some(Box::new(binary))),
+    }
+}
+
+/// The separate debug file of `binary` (opened in the root of the process whose
+/// map_files entry is `maps_file`), found by the binary's build id.
+fn debug_file(maps_file: &Path, binary: &Path) -> Option<ElfResolver> {
+    let build_id = read_elf_build_id(binary).ok()??;
+    let path = in_root(maps_file, &build_id_path(&build_id)?)?;
+    ElfResolver::open(path).ok()
+}
+
+/// `/usr/lib/debug/.build-id/XX/REST.debug`: the path GDB, elfutils and distributions'
+/// debug packages agree on for the debug file of the build id `XXREST`.
+fn build_id_path(build_id: &[u8]) -> Option<PathBuf> {
+    let (first, rest) = build_id.split_first()?;
+    if rest.is_empty() {
+        return None;
+    }
+    let rest: String = rest.iter().map(|byte| format!("{byte:02x}")).collect();
+    Some(PathBuf::from(format!(
+        "/usr/lib/debug/.build-id/{first:02x}/{rest}.debug"
+    )))
+}
+
+/// A mapped binary and its separate debug file: names come from the debug file (a
+/// stripped binary has none of its own), falling back to the binary's dynamic symbols;
+/// file offsets are translated by the binary, whose segments are the ones mapped.
+#[derive(Debug)]
+struct WithDebugFile {
+    binary: ElfResolver,
+    debug: ElfResolver,
+}
+
+impl Symbolize for WithDebugFile {
+    fn find_sym(
+        &self,
+        addr: Addr,
+        opts: &FindSymOpts,
+    ) -> blazesym::Result<Result<ResolvedSym<'_>, Reason>> {
+        match self.debug.find_sym(addr, opts)? {
+            Ok(found) => Ok(Ok(found)),
+            Err(_) => self.binary.find_sym(addr, opts),
+        }
+    }
+}
+
+impl TranslateFileOffset for WithDebugFile {
+    fn file_offset_to_virt_offset(&self, file_offset: u64) -> blazesym::Result<Option<Addr>> {
+        self.binary.file_offset_to_virt_offset(file_offset)
     }
 }
 
@@ -269,6 +324,16 @@ mod tests {
             Some(PathBuf::from("/proc/42/root/usr/lib/libc.so.6"))
         );
         assert_eq!(in_root(Path::new("/elsewhere"), Path::new("/x")), None);
+    }
+
+    #[test]
+    fn debug_files_are_found_by_build_id() {
+        assert_eq!(
+            build_id_path(&[0xa4, 0x37, 0xbf, 0x05]),
+            Some(PathBuf::from("/usr/lib/debug/.build-id/a4/37bf05.debug"))
+        );
+        assert_eq!(build_id_path(&[0xa4]), None);
+        assert_eq!(build_id_path(&[]), None);
     }
 
     #[test]

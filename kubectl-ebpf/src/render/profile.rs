@@ -22,7 +22,7 @@ use serde::Serialize;
 
 use crate::{
     cli::{ProfileFormat, ProfileOptions},
-    merge::{Key, NodeSummary, TraceResult},
+    merge::{Key, NodeSummary, Overhead, TraceResult},
 };
 
 /// The probe `kubectl ebpf profile` runs.
@@ -267,6 +267,7 @@ struct Document<'a> {
     partial: bool,
     lost: u64,
     nodes: &'a [NodeSummary],
+    overhead: &'a Overhead,
     stacks: Vec<Stack<'a>>,
     functions: Vec<Function>,
 }
@@ -310,6 +311,7 @@ fn write_json(
         partial: result.partial,
         lost: result.lost,
         nodes: &result.nodes,
+        overhead: &result.overhead,
         stacks,
         functions: profile.functions(),
     };
