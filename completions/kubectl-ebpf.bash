@@ -34,6 +34,9 @@ _kubectl__ebpf() {
             kubectl__ebpf,profile)
                 cmd="kubectl__ebpf__subcmd__profile"
                 ;;
+            kubectl__ebpf,programs)
+                cmd="kubectl__ebpf__subcmd__programs"
+                ;;
             kubectl__ebpf,rbac)
                 cmd="kubectl__ebpf__subcmd__rbac"
                 ;;
@@ -64,6 +67,9 @@ _kubectl__ebpf() {
             kubectl__ebpf__subcmd__help,profile)
                 cmd="kubectl__ebpf__subcmd__help__subcmd__profile"
                 ;;
+            kubectl__ebpf__subcmd__help,programs)
+                cmd="kubectl__ebpf__subcmd__help__subcmd__programs"
+                ;;
             kubectl__ebpf__subcmd__help,rbac)
                 cmd="kubectl__ebpf__subcmd__help__subcmd__rbac"
                 ;;
@@ -83,7 +89,7 @@ _kubectl__ebpf() {
 
     case "${cmd}" in
         kubectl__ebpf)
-            opts="-n -h -V --kubeconfig --context --cluster --user --namespace --job-namespace --no-headers --help --version trace profile run probes list delete scripts rbac completion help"
+            opts="-n -h -V --kubeconfig --context --cluster --user --namespace --job-namespace --no-headers --help --version trace profile run probes programs list delete scripts rbac completion help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -209,7 +215,7 @@ _kubectl__ebpf() {
             return 0
             ;;
         kubectl__subcmd__ebpf__subcmd__help)
-            opts="trace profile run probes list delete scripts rbac completion help"
+            opts="trace profile run probes programs list delete scripts rbac completion help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -293,6 +299,20 @@ _kubectl__ebpf() {
             return 0
             ;;
         kubectl__subcmd__ebpf__subcmd__help__subcmd__profile)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kubectl__subcmd__ebpf__subcmd__help__subcmd__programs)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -531,6 +551,100 @@ _kubectl__ebpf() {
                     ;;
                 --output-file)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cluster)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --job-namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kubectl__subcmd__ebpf__subcmd__programs)
+            opts="-l -A -c -d -o -n -h --selector --all-namespaces --container --all-nodes --image --privileged --no-stats --dry-run --start-timeout --local --pid --cgroup --tracer --duration --output --kubeconfig --context --cluster --user --namespace --job-namespace --no-headers --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --selector)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -l)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --container)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --image)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --start-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pid)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cgroup)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tracer)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --duration)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -d)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
                     return 0
                     ;;
                 --kubeconfig)

@@ -37,6 +37,7 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -f -a "trace" -d
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -f -a "profile" -d 'Sample the targets\' on-CPU stacks and print the merged profile: the top functions, folded stacks or a flame graph'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -f -a "run" -d 'Run a rhai script on the targets\' events on every node and print its merged maps (docs/scripting.md)'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -f -a "probes" -d 'List the built-in probes, or describe one'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -f -a "programs" -d 'List the eBPF programs loaded on nodes, anyone\'s: type, name, where attached, which process and pod hold them, what they ran, their memory'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -f -a "list" -d 'List the traces running on the cluster (yours and others\')'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -f -a "delete" -d 'Delete a trace\'s Jobs, pods and ConfigMap'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -f -a "scripts" -d 'List the scripts shipped with the plugin (for `run`), or show one\'s arguments'
@@ -158,6 +159,32 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand probes" -s n -
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand probes" -l job-namespace -d 'Namespace the tracer Jobs run in' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand probes" -l no-headers -d 'Print tables without their line of column names'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand probes" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand programs" -s l -l selector -d 'Trace the pods matching this label selector (e.g. app=checkout)' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand programs" -s c -l container -d 'Trace only this container of each pod' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand programs" -l image -d 'The tracer image (default: the one released with this plugin)' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand programs" -l start-timeout -d 'Give up on a node whose tracer has not started after this long' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand programs" -l pid -d 'With --local: trace this process (all its threads). Repeatable' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand programs" -l cgroup -d 'With --local: trace this cgroup v2 directory (absolute, or relative to the cgroup2 mount). Repeatable' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand programs" -l tracer -d 'The tracer-job binary to run with --local (default: beside this executable)' -r -F
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand programs" -s d -l duration -d 'How long to count each program\'s runs and run time (e.g. 1s, 10s)' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand programs" -s o -l output -d 'Output format' -r -f -a "table\t'One row per program: node, id, type, name, attach point, holder, CPU, memory'
+wide\t'The table with the tag, loading user, load time and map ids too'
+json\t'One JSON document (docs/programs.md)'
+yaml\t'The same document as YAML'"
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand programs" -l kubeconfig -d 'Path to the kubeconfig file (default: KUBECONFIG, else ~/.kube/config)' -r -F
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand programs" -l context -d 'The kubeconfig context to use' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand programs" -l cluster -d 'The kubeconfig cluster to use' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand programs" -l user -d 'The kubeconfig user to use' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand programs" -s n -l namespace -d 'Namespace of the targets (default: the context\'s)' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand programs" -l job-namespace -d 'Namespace the tracer Jobs run in' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand programs" -s A -l all-namespaces -d 'With -l: look in every namespace'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand programs" -l all-nodes -d 'Trace every node as a whole, with no container filter'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand programs" -l privileged -d 'Run the tracer privileged instead of with BPF, PERFMON and SYS_RESOURCE only'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand programs" -l no-stats -d 'Do not have the kernel count eBPF run time during the trace (it costs a few nanoseconds per program run, node-wide); the overhead line then says unknown'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand programs" -l dry-run -d 'Print the objects the trace would create (with -o yaml or json) and create nothing'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand programs" -l local -d 'Trace this machine instead of a cluster, by running tracer-job here'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand programs" -l no-headers -d 'Print tables without their line of column names'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand programs" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand list" -l kubeconfig -d 'Path to the kubeconfig file (default: KUBECONFIG, else ~/.kube/config)' -r -F
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand list" -l context -d 'The kubeconfig context to use' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand list" -l cluster -d 'The kubeconfig cluster to use' -r
@@ -204,13 +231,14 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand completion" -s
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand completion" -l job-namespace -d 'Namespace the tracer Jobs run in' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand completion" -l no-headers -d 'Print tables without their line of column names'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand completion" -s h -l help -d 'Print help'
-complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes list delete scripts rbac completion help" -f -a "trace" -d 'Run a built-in probe on targets and print the merged result'
-complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes list delete scripts rbac completion help" -f -a "profile" -d 'Sample the targets\' on-CPU stacks and print the merged profile: the top functions, folded stacks or a flame graph'
-complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes list delete scripts rbac completion help" -f -a "run" -d 'Run a rhai script on the targets\' events on every node and print its merged maps (docs/scripting.md)'
-complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes list delete scripts rbac completion help" -f -a "probes" -d 'List the built-in probes, or describe one'
-complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes list delete scripts rbac completion help" -f -a "list" -d 'List the traces running on the cluster (yours and others\')'
-complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes list delete scripts rbac completion help" -f -a "delete" -d 'Delete a trace\'s Jobs, pods and ConfigMap'
-complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes list delete scripts rbac completion help" -f -a "scripts" -d 'List the scripts shipped with the plugin (for `run`), or show one\'s arguments'
-complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes list delete scripts rbac completion help" -f -a "rbac" -d 'Print the namespace, roles and bindings a user needs to trace (apply them with `kubectl apply -f -`)'
-complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes list delete scripts rbac completion help" -f -a "completion" -d 'Print a shell completion script'
-complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes list delete scripts rbac completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes programs list delete scripts rbac completion help" -f -a "trace" -d 'Run a built-in probe on targets and print the merged result'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes programs list delete scripts rbac completion help" -f -a "profile" -d 'Sample the targets\' on-CPU stacks and print the merged profile: the top functions, folded stacks or a flame graph'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes programs list delete scripts rbac completion help" -f -a "run" -d 'Run a rhai script on the targets\' events on every node and print its merged maps (docs/scripting.md)'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes programs list delete scripts rbac completion help" -f -a "probes" -d 'List the built-in probes, or describe one'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes programs list delete scripts rbac completion help" -f -a "programs" -d 'List the eBPF programs loaded on nodes, anyone\'s: type, name, where attached, which process and pod hold them, what they ran, their memory'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes programs list delete scripts rbac completion help" -f -a "list" -d 'List the traces running on the cluster (yours and others\')'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes programs list delete scripts rbac completion help" -f -a "delete" -d 'Delete a trace\'s Jobs, pods and ConfigMap'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes programs list delete scripts rbac completion help" -f -a "scripts" -d 'List the scripts shipped with the plugin (for `run`), or show one\'s arguments'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes programs list delete scripts rbac completion help" -f -a "rbac" -d 'Print the namespace, roles and bindings a user needs to trace (apply them with `kubectl apply -f -`)'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes programs list delete scripts rbac completion help" -f -a "completion" -d 'Print a shell completion script'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes programs list delete scripts rbac completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

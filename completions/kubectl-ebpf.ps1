@@ -37,6 +37,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-ebpf' -ScriptBlock {
             [CompletionResult]::new('profile', 'profile', [CompletionResultType]::ParameterValue, 'Sample the targets'' on-CPU stacks and print the merged profile: the top functions, folded stacks or a flame graph')
             [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run a rhai script on the targets'' events on every node and print its merged maps (docs/scripting.md)')
             [CompletionResult]::new('probes', 'probes', [CompletionResultType]::ParameterValue, 'List the built-in probes, or describe one')
+            [CompletionResult]::new('programs', 'programs', [CompletionResultType]::ParameterValue, 'List the eBPF programs loaded on nodes, anyone''s: type, name, where attached, which process and pod hold them, what they ran, their memory')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the traces running on the cluster (yours and others'')')
             [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete a trace''s Jobs, pods and ConfigMap')
             [CompletionResult]::new('scripts', 'scripts', [CompletionResultType]::ParameterValue, 'List the scripts shipped with the plugin (for `run`), or show one''s arguments')
@@ -181,6 +182,39 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-ebpf' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
+        'kubectl-ebpf;programs' {
+            [CompletionResult]::new('-l', '-l', [CompletionResultType]::ParameterName, 'Trace the pods matching this label selector (e.g. app=checkout)')
+            [CompletionResult]::new('--selector', '--selector', [CompletionResultType]::ParameterName, 'Trace the pods matching this label selector (e.g. app=checkout)')
+            [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Trace only this container of each pod')
+            [CompletionResult]::new('--container', '--container', [CompletionResultType]::ParameterName, 'Trace only this container of each pod')
+            [CompletionResult]::new('--image', '--image', [CompletionResultType]::ParameterName, 'The tracer image (default: the one released with this plugin)')
+            [CompletionResult]::new('--start-timeout', '--start-timeout', [CompletionResultType]::ParameterName, 'Give up on a node whose tracer has not started after this long')
+            [CompletionResult]::new('--pid', '--pid', [CompletionResultType]::ParameterName, 'With --local: trace this process (all its threads). Repeatable')
+            [CompletionResult]::new('--cgroup', '--cgroup', [CompletionResultType]::ParameterName, 'With --local: trace this cgroup v2 directory (absolute, or relative to the cgroup2 mount). Repeatable')
+            [CompletionResult]::new('--tracer', '--tracer', [CompletionResultType]::ParameterName, 'The tracer-job binary to run with --local (default: beside this executable)')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'How long to count each program''s runs and run time (e.g. 1s, 10s)')
+            [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'How long to count each program''s runs and run time (e.g. 1s, 10s)')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file (default: KUBECONFIG, else ~/.kube/config)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The kubeconfig context to use')
+            [CompletionResult]::new('--cluster', '--cluster', [CompletionResultType]::ParameterName, 'The kubeconfig cluster to use')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'The kubeconfig user to use')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Namespace of the targets (default: the context''s)')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace of the targets (default: the context''s)')
+            [CompletionResult]::new('--job-namespace', '--job-namespace', [CompletionResultType]::ParameterName, 'Namespace the tracer Jobs run in')
+            [CompletionResult]::new('-A', '-A ', [CompletionResultType]::ParameterName, 'With -l: look in every namespace')
+            [CompletionResult]::new('--all-namespaces', '--all-namespaces', [CompletionResultType]::ParameterName, 'With -l: look in every namespace')
+            [CompletionResult]::new('--all-nodes', '--all-nodes', [CompletionResultType]::ParameterName, 'Trace every node as a whole, with no container filter')
+            [CompletionResult]::new('--privileged', '--privileged', [CompletionResultType]::ParameterName, 'Run the tracer privileged instead of with BPF, PERFMON and SYS_RESOURCE only')
+            [CompletionResult]::new('--no-stats', '--no-stats', [CompletionResultType]::ParameterName, 'Do not have the kernel count eBPF run time during the trace (it costs a few nanoseconds per program run, node-wide); the overhead line then says unknown')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Print the objects the trace would create (with -o yaml or json) and create nothing')
+            [CompletionResult]::new('--local', '--local', [CompletionResultType]::ParameterName, 'Trace this machine instead of a cluster, by running tracer-job here')
+            [CompletionResult]::new('--no-headers', '--no-headers', [CompletionResultType]::ParameterName, 'Print tables without their line of column names')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
         'kubectl-ebpf;list' {
             [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file (default: KUBECONFIG, else ~/.kube/config)')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The kubeconfig context to use')
@@ -257,6 +291,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-ebpf' -ScriptBlock {
             [CompletionResult]::new('profile', 'profile', [CompletionResultType]::ParameterValue, 'Sample the targets'' on-CPU stacks and print the merged profile: the top functions, folded stacks or a flame graph')
             [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run a rhai script on the targets'' events on every node and print its merged maps (docs/scripting.md)')
             [CompletionResult]::new('probes', 'probes', [CompletionResultType]::ParameterValue, 'List the built-in probes, or describe one')
+            [CompletionResult]::new('programs', 'programs', [CompletionResultType]::ParameterValue, 'List the eBPF programs loaded on nodes, anyone''s: type, name, where attached, which process and pod hold them, what they ran, their memory')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the traces running on the cluster (yours and others'')')
             [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete a trace''s Jobs, pods and ConfigMap')
             [CompletionResult]::new('scripts', 'scripts', [CompletionResultType]::ParameterValue, 'List the scripts shipped with the plugin (for `run`), or show one''s arguments')
@@ -275,6 +310,9 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-ebpf' -ScriptBlock {
             break
         }
         'kubectl-ebpf;help;probes' {
+            break
+        }
+        'kubectl-ebpf;help;programs' {
             break
         }
         'kubectl-ebpf;help;list' {

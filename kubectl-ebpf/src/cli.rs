@@ -73,6 +73,9 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// List the built-in probes, or describe one.
     Probes(ProbesArgs),
+    /// List the eBPF programs loaded on nodes, anyone's: type, name, where attached,
+    /// which process and pod hold them, what they ran, their memory.
+    Programs(Box<ProgramsArgs>),
     /// List the traces running on the cluster (yours and others').
     List,
     /// Delete a trace's Jobs, pods and ConfigMap.
@@ -158,6 +161,10 @@ pub struct TraceArgs {
     /// Set by `profile`, which runs as a trace of the profile probe.
     #[arg(skip)]
     pub profile: Option<ProfileOptions>,
+
+    /// Set by `programs`, which runs as a trace of the inventory.
+    #[arg(skip)]
+    pub programs: Option<ProgramsFormat>,
 
     /// Set by `run`, which runs as a trace of the probes its script handles.
     #[arg(skip)]
@@ -380,6 +387,34 @@ pub enum ProfileFormat {
     Svg,
     /// One JSON document: stacks, functions, nodes.
     Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ProgramsArgs {
+    /// The nodes to list: node/NAME, --all-nodes, or the nodes running the pods of
+    /// pod/NAME, deploy/NAME...; --local for this machine.
+    #[command(flatten)]
+    pub on: TargetArgs,
+
+    /// How long to count each program's runs and run time (e.g. 1s, 10s).
+    #[arg(short = 'd', long, value_parser = parse_duration, default_value = "1s")]
+    pub duration: Duration,
+
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = ProgramsFormat::Table)]
+    pub output: ProgramsFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ProgramsFormat {
+    /// One row per program: node, id, type, name, attach point, holder, CPU, memory.
+    Table,
+    /// The table with the tag, loading user, load time and map ids too.
+    Wide,
+    /// One JSON document (docs/programs.md).
+    Json,
+    /// The same document as YAML.
+    Yaml,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -209,7 +209,7 @@ fn want(command: &ClapCommand, line: &Line, partial: &str) -> Want {
     };
     match (subcommand.get_name(), line.positionals) {
         ("trace" | "probes", 0) => Want::Fixed(probes(), NO_FILES),
-        ("trace" | "profile", _) => Want::Target,
+        ("trace" | "profile" | "programs", _) => Want::Target,
         // A stdlib script by name; a path completes as files do.
         ("run", 0) => Want::Fixed(stdlib_scripts(), DEFAULT),
         ("scripts", 0) => Want::Fixed(stdlib_scripts(), NO_FILES),
@@ -445,7 +445,7 @@ mod tests {
             "{all:?}"
         );
         assert_eq!(all.last().map(String::as_str), Some(":4"));
-        assert_eq!(values(&["pro"]), ["profile", "probes"]);
+        assert_eq!(values(&["pro"]), ["profile", "probes", "programs"]);
         assert_eq!(values(&["prob"]), ["probes"]);
     }
 
@@ -476,6 +476,7 @@ mod tests {
     #[test]
     fn values_of_flags_with_fixed_values() {
         assert_eq!(values(&["trace", "exec", "-o", "y"]), ["yaml"]);
+        assert_eq!(values(&["programs", "-o", "w"]), ["wide"]);
         assert_eq!(values(&["trace", "exec", "--output=j"]), ["--output=json"]);
         assert_eq!(values(&["completion", "fi"]), ["fish"]);
         // A free-form value offers nothing, and no files either.

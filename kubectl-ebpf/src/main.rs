@@ -20,6 +20,7 @@ fn main() -> ExitCode {
             block_on(session::trace(cluster, *args))
         }
         Command::Profile(args) => block_on(session::profile(cluster, *args)),
+        Command::Programs(args) => block_on(session::programs(cluster, *args)),
         Command::Run(args) => match scripts::prepare(*args) {
             Ok(scripts::Prepared::Trace(run)) => block_on(session::trace(cluster, *run)),
             Ok(scripts::Prepared::Exit(code)) => Ok(code),

@@ -4,7 +4,9 @@
 use std::collections::{BTreeMap, btree_map::Entry};
 
 use serde::Serialize;
-use tracer_protocol::{Bucket, Decoded, ErrorCode, ProgramStats, Record, StatOp, TargetState};
+use tracer_protocol::{
+    Bucket, Decoded, ErrorCode, LoadedProgram, ProgramStats, Record, StatOp, TargetState,
+};
 
 use crate::heatmap::{Heatmap, Timeline};
 
@@ -50,6 +52,8 @@ struct NodeState {
     targets: BTreeMap<String, TargetState>,
     /// What the trace cost on the node, when its tracer said.
     cost: Option<NodeCost>,
+    /// The eBPF programs loaded on the node (the `programs` inventory).
+    programs: Vec<LoadedProgram>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -223,6 +227,7 @@ impl Merger {
                 });
             }
             Record::Done { reason } => state.done = Some(reason),
+            Record::Program(program) => state.programs.push(*program),
             Record::Target {
                 namespace,
                 pod,
@@ -434,6 +439,17 @@ impl Merger {
             || !script_errors.is_empty()
             || nodes.iter().any(|node| node.status != NodeStatus::Done);
         let overhead = self.overhead();
+        let programs = self
+            .nodes
+            .iter()
+            .flat_map(|(node, state)| {
+                let node = state.reported_name.clone().unwrap_or_else(|| node.clone());
+                state.programs.iter().map(move |program| NodeProgram {
+                    node: node.clone(),
+                    program: program.clone(),
+                })
+            })
+            .collect();
         TraceResult {
             schema: RESULT_SCHEMA,
             probe: probe.to_owned(),
@@ -455,6 +471,7 @@ impl Merger {
             printed: self.printed.clone(),
             script_errors,
             overhead,
+            programs,
         }
     }
 
@@ -694,6 +711,17 @@ pub struct TraceResult {
     pub script_errors: Vec<ScriptError>,
     /// What the trace cost on the nodes.
     pub overhead: Overhead,
+    /// The `programs` inventory: every eBPF program on every node.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub programs: Vec<NodeProgram>,
+}
+
+/// One eBPF program loaded on a node.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct NodeProgram {
+    pub node: String,
+    #[serde(flatten)]
+    pub program: LoadedProgram,
 }
 
 /// A script's aggregate other than a count, over nodes; `value` of an average is the

@@ -101,6 +101,7 @@ pub fn probe_spec(args: &TraceArgs) -> Result<ProbeSpec, CliError> {
         "tcp-reset" => Ok(ProbeSpec::TcpReset {}),
         "tcp-life" => Ok(ProbeSpec::TcpLife {}),
         "tcp-retransmit" => Ok(ProbeSpec::TcpRetransmit {}),
+        "programs" => Ok(ProbeSpec::Programs {}),
         other => Err(CliError::usage(
             format!("unknown probe '{other}'"),
             "run `kubectl ebpf probes` for the list",

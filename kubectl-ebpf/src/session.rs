@@ -12,7 +12,7 @@ use tracer_protocol::{TraceSpec, decode_line};
 
 use crate::{
     catalogue::{self, Kind},
-    cli::{ClusterArgs, OutputFormat, ProfileArgs, TraceArgs},
+    cli::{ClusterArgs, OutputFormat, ProfileArgs, ProgramsArgs, TraceArgs},
     exit::{self, CliError},
     launch::{
         NodeEvent,
@@ -55,8 +55,25 @@ pub async fn profile(cluster: ClusterArgs, args: ProfileArgs) -> Result<u8, CliE
     trace(cluster, trace_args).await
 }
 
+/// `programs`: a trace of the inventory, shown as a list of programs.
+pub async fn programs(cluster: ClusterArgs, args: ProgramsArgs) -> Result<u8, CliError> {
+    let trace_args = TraceArgs {
+        probe: render::programs::PROBE.to_owned(),
+        on: args.on,
+        duration: Some(args.duration),
+        programs: Some(args.output),
+        ..TraceArgs::default()
+    };
+    trace(cluster, trace_args).await
+}
+
 /// Prints the result of `args`'s trace in the form it asks for.
 pub fn show(result: &TraceResult, args: &TraceArgs) -> Result<u8, CliError> {
+    if let Some(format) = args.programs {
+        return conclude(result, None, |out| {
+            render::programs::write(result, format, out)
+        });
+    }
     match (&args.profile, &args.script) {
         (Some(options), _) => conclude(result, options.file.as_deref(), |out| {
             render::profile::write(result, options, out)

@@ -17,6 +17,7 @@ mod packet_drop;
 mod per_pod;
 mod plugin;
 mod profile;
+mod programs;
 mod rbac;
 mod runq_latency;
 mod scripts;

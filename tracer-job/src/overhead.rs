@@ -48,6 +48,11 @@ impl RunTimeStats {
         }
     }
 
+    /// Whether the kernel counts run time for the whole of the trace.
+    pub fn counted(&self) -> bool {
+        self.counted
+    }
+
     /// The `stats` record, read once at the end, while the programs are still loaded.
     pub fn record(&self, probes: &[Box<dyn Probe>], lost: u64, attached_for: Duration) -> Record {
         let mut programs = Vec::new();

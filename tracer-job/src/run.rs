@@ -6,14 +6,16 @@ use std::{
     time::{Duration, Instant},
 };
 
-use tracer_protocol::{ErrorCode, Record, SCHEMA_VERSION, ScriptSpec, TargetState, TraceSpec};
+use tracer_protocol::{
+    ErrorCode, ProbeSpec, Record, SCHEMA_VERSION, ScriptSpec, TargetState, TraceSpec,
+};
 use tracer_script::Script;
 
 use crate::{
     containers::{FoundContainer, Naming},
     emit::Emitter,
     failure::Failure,
-    host,
+    host, inventory,
     overhead::RunTimeStats,
     probes::{self, Probe},
     signals::{StopSignals, Wake},
@@ -77,6 +79,9 @@ fn trace<W: Write>(
         return Ok(());
     }
     targets.require_some(node)?;
+    if spec.probes == [ProbeSpec::Programs {}] {
+        return inventory(spec, signals, started, &targets.naming, out);
+    }
     let mut watched = Watched::new(&targets.containers.found);
     // On before the first program runs, so its run time covers the whole trace.
     let run_time = RunTimeStats::start(spec.stats);
@@ -149,6 +154,45 @@ fn trace<W: Write>(
     last.push(Record::Done { reason });
     // Detach before the last write, so nothing runs in the kernel after `done`.
     drop(attached);
+    let _ = out.emit_all(&last);
+    Ok(())
+}
+
+/// The `programs` inventory: a baseline, then the wait (the trace's duration, or a
+/// signal), then every program with what it ran meanwhile. Loads nothing.
+fn inventory<W: Write>(
+    spec: &TraceSpec,
+    signals: &StopSignals,
+    started: Instant,
+    naming: &Naming,
+    out: &mut Emitter<W>,
+) -> Result<(), Failure> {
+    let run_time = RunTimeStats::start(spec.stats);
+    let baseline = inventory::Baseline::take()?;
+    let attached_at = Instant::now();
+    let ms = u64::try_from(attached_at.duration_since(started).as_millis()).unwrap_or(u64::MAX);
+    let probes = vec!["programs".to_owned()];
+    if out.emit(Record::Attached { probes, ms }).is_err() {
+        return Ok(());
+    }
+    let reason = match spec.duration_ms {
+        Some(ms) => match signals.wait(Duration::from_millis(ms), &[]) {
+            Wake::Signal(signal) => signal.to_owned(),
+            _ => "duration".to_owned(),
+        },
+        None => loop {
+            if let Wake::Signal(signal) = signals.wait(Duration::from_secs(3600), &[]) {
+                break signal.to_owned();
+            }
+        },
+    };
+    let programs = inventory::take(&baseline, run_time.counted(), naming)?;
+    let mut last: Vec<Record> = programs
+        .into_iter()
+        .map(|program| Record::Program(Box::new(program)))
+        .collect();
+    last.push(run_time.record(&[], 0, attached_at.elapsed()));
+    last.push(Record::Done { reason });
     let _ = out.emit_all(&last);
     Ok(())
 }

@@ -274,7 +274,9 @@ impl TraceLaunch {
 /// read other processes' /proc/PID/maps and their files through /proc/PID/root), kernel
 /// frames need SYSLOG (/proc/kallsyms shows addresses only to it once kptr_restrict is
 /// set or perf_event_paranoid is above 1). A script's uprobes find their binaries
-/// through /proc/PID/root too, so they need SYS_PTRACE as well.
+/// through /proc/PID/root too, so they need SYS_PTRACE as well. The programs inventory
+/// lists every program by id and turns on the kernel's run time counting, which only
+/// SYS_ADMIN may, and reads other processes' descriptors (SYS_PTRACE).
 fn capabilities(spec: Option<&TraceSpec>) -> Vec<String> {
     let mut caps = vec!["BPF", "PERFMON", "SYS_RESOURCE"];
     for probe in spec.map(|spec| spec.probes.as_slice()).unwrap_or_default() {
@@ -283,6 +285,7 @@ fn capabilities(spec: Option<&TraceSpec>) -> Vec<String> {
                 &[(*user, "SYS_PTRACE"), (*kernel, "SYSLOG")]
             }
             ProbeSpec::Uprobe { .. } => &[(true, "SYS_PTRACE")],
+            ProbeSpec::Programs {} => &[(true, "SYS_ADMIN"), (true, "SYS_PTRACE")],
             _ => &[],
         };
         for (needed, cap) in needs {

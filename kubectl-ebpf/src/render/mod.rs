@@ -8,6 +8,7 @@ pub mod hist;
 pub mod ndjson;
 pub mod overhead;
 pub mod profile;
+pub mod programs;
 pub mod script;
 pub mod summary;
 

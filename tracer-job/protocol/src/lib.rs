@@ -13,7 +13,9 @@ pub mod syscalls;
 mod fuzz;
 
 pub use decode::{Decoded, decode_line};
-pub use record::{Bucket, ErrorCode, ProgramStats, Record, StatOp, TargetState};
+pub use record::{
+    Bucket, ErrorCode, LoadedProgram, ProgramOwner, ProgramStats, Record, StatOp, TargetState,
+};
 pub use spec::{
     ContainerTarget, EventFilter, ProbeSpec, QosClass, ScriptSpec, SpecError, Targets, TraceSpec,
     UprobeFunction,

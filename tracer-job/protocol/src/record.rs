@@ -136,6 +136,9 @@ pub enum Record {
         #[serde(default)]
         elapsed_ms: u64,
     },
+    /// One eBPF program loaded on the node, anyone's (the `programs` inventory, written
+    /// once, before `stats`).
+    Program(Box<LoadedProgram>),
     /// The tracer cannot go on; `done` may not follow.
     Error {
         code: ErrorCode,
@@ -198,6 +201,63 @@ pub struct ProgramStats {
     pub name: String,
     pub run_time_ns: u64,
     pub run_count: u64,
+}
+
+/// An eBPF program as the kernel describes it, with who holds it and where it is
+/// attached, as far as the processes' open descriptors tell.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LoadedProgram {
+    pub id: u32,
+    /// The kernel's program type, lower case: `tracepoint`, `raw_tracepoint`, `xdp`...
+    #[serde(rename = "program_type")]
+    pub kind: String,
+    /// The name it was loaded with (the kernel keeps 15 bytes).
+    #[serde(default)]
+    pub name: String,
+    /// Its instructions' hash, in hex, as bpftool shows it.
+    #[serde(default)]
+    pub tag: String,
+    /// Seconds since the Unix epoch when it was loaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loaded_at: Option<u64>,
+    /// The user that loaded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
+    /// Where it is attached, one entry per link or perf event found
+    /// (`raw_tracepoint:sched_switch`, `tracepoint:syscalls:sys_enter_read`,
+    /// `uprobe:/usr/lib/libc.so.6+0x1234`, `cgroup:ID:ingress`...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attached: Vec<String>,
+    /// Processes holding it open, directly or through a link or perf event.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub owners: Vec<ProgramOwner>,
+    /// Runs and run time while the inventory was taken; unknown (absent) when the
+    /// kernel did not count them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_count: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_time_ns: Option<u64>,
+    /// Kernel memory of the program and of the maps it uses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub map_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub map_ids: Vec<u32>,
+}
+
+/// A process holding a program, and the pod container it runs in when the node knows.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProgramOwner {
+    pub pid: u32,
+    #[serde(default)]
+    pub comm: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
 }
 
 /// Why a tracer gave up. Each maps to a documented exit code.

@@ -231,6 +231,10 @@ pub enum ProbeSpec {
     /// Scripts' generic user-space source: functions of binaries in the targets, at
     /// entry (arguments) or return (return value), as events with a `uprobe` field.
     Uprobe { functions: Vec<UprobeFunction> },
+    /// Not a probe: the inventory of every eBPF program loaded on the node (anyone's),
+    /// taken when the trace ends, as `program` records with what each ran meanwhile.
+    /// Loads nothing; must be the spec's only probe.
+    Programs {},
 }
 
 /// One function a uprobe source attaches to.
@@ -472,12 +476,15 @@ impl ProbeSpec {
             ProbeSpec::TcpRetransmit {} => "tcp-retransmit",
             ProbeSpec::Tracepoint { .. } => "tracepoint",
             ProbeSpec::Uprobe { .. } => "uprobe",
+            ProbeSpec::Programs {} => "programs",
         }
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
+    #[error("the programs inventory runs alone, not with other probes")]
+    ProgramsNotAlone,
     /// The size read so far: a reader stops one byte past the limit.
     #[error("trace spec is larger than the limit of {MAX_SPEC_BYTES} bytes")]
     TooLarge(usize),
@@ -599,6 +606,9 @@ impl TraceSpec {
                     size: arg.len() + value.len(),
                 });
             }
+        }
+        if self.probes.len() > 1 && self.probes.contains(&ProbeSpec::Programs {}) {
+            return Err(SpecError::ProgramsNotAlone);
         }
         for probe in &self.probes {
             if let Some(filter) = probe.filter() {

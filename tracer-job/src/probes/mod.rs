@@ -9,7 +9,7 @@ pub mod exit;
 mod filter;
 mod hists;
 mod maps;
-mod netns;
+pub(crate) mod netns;
 pub mod oom_kill;
 pub mod open;
 mod owners;
@@ -116,6 +116,12 @@ pub fn attach(spec: &ProbeSpec, targets: &ResolvedTargets) -> Result<Box<dyn Pro
         ProbeSpec::TcpReset {} => Ok(Box::new(tcp_reset::attach(targets)?)),
         ProbeSpec::TcpLife {} => Ok(Box::new(tcp_life::attach(targets)?)),
         ProbeSpec::Uprobe { functions } => Ok(Box::new(uprobe::attach(functions, targets)?)),
+        // The run loop takes the inventory itself; the spec keeps it alone.
+        ProbeSpec::Programs {} => Err(Failure::new(
+            ErrorCode::InvalidSpec,
+            "the programs inventory runs alone, not with other probes",
+            "ask for it in a spec of its own",
+        )),
         ProbeSpec::Tracepoint { tracepoints } => {
             Ok(Box::new(tracepoint::attach(tracepoints, targets)?))
         }

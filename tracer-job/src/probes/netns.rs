@@ -72,7 +72,7 @@ fn pids_in(dir: &Path) -> Vec<String> {
 }
 
 /// The cgroup v2 id of a process, from the `0::/path` line of `/proc/PID/cgroup`.
-fn cgroup_of(mount: &Path, pid: &str) -> Option<u64> {
+pub(crate) fn cgroup_of(mount: &Path, pid: &str) -> Option<u64> {
     let text = fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
     let path = text.lines().find_map(|line| line.strip_prefix("0::"))?;
     let dir = mount.join(path.trim_start_matches('/'));
