@@ -55,8 +55,32 @@ pub async fn profile(cluster: ClusterArgs, args: ProfileArgs) -> Result<u8, CliE
     trace(cluster, trace_args).await
 }
 
-/// `programs`: a trace of the inventory, shown as a list of programs.
+/// `programs`: a trace of the inventory, shown as a list of programs. It lists whole
+/// nodes, so it takes nodes only.
 pub async fn programs(cluster: ClusterArgs, args: ProgramsArgs) -> Result<u8, CliError> {
+    let on = &args.on;
+    if on.targets.is_empty() && !on.all_nodes && !on.local {
+        return Err(CliError::usage(
+            "name the nodes to list",
+            "give node/NAME, --all-nodes, or --local for this machine",
+        ));
+    }
+    let targets = crate::cluster::target::parse_all(&on.targets)?;
+    if let Some(target) = targets
+        .iter()
+        .find(|t| t.kind != crate::cluster::target::Kind::Node)
+    {
+        return Err(CliError::usage(
+            format!("programs lists whole nodes; {target} is not a node"),
+            "give node/NAME, --all-nodes, or --local",
+        ));
+    }
+    if args.on.selector.is_some() || args.on.container.is_some() {
+        return Err(CliError::usage(
+            "programs lists whole nodes; -l and -c select pods",
+            "give node/NAME, --all-nodes, or --local",
+        ));
+    }
     let trace_args = TraceArgs {
         probe: render::programs::PROBE.to_owned(),
         on: args.on,

@@ -721,3 +721,77 @@ fn profile_of_a_deployment_roots_each_replica_at_its_pod_and_names_the_hot_funct
         cluster.trace_objects()
     );
 }
+
+#[test]
+fn programs_lists_each_nodes_programs_and_names_the_pod_holding_them() {
+    let cluster = Cluster::start(2, &[]);
+    let trigger = cluster.trigger("go");
+    cluster.apply(&workload_deployment("checkout", 2, CALLS, &trigger));
+    let pods = cluster.wait_running("default", "app=checkout", 2);
+    assert_eq!(nodes_of(&pods).len(), 2, "one replica per node");
+    // A trace runs on both nodes: its tracers hold programs while the inventory is taken.
+    let mut trace = Trace::start(
+        &cluster,
+        &["syscall-latency", "deploy/checkout", "-d", "30s"],
+    );
+    trace.wait_attached(2);
+    let tracer_pods = cluster.get_json(&["get", "pods", "-n", "kubectl-ebpf"]);
+    let tracer_pods: Vec<(String, String)> = tracer_pods["items"]
+        .as_array()
+        .expect("pods")
+        .iter()
+        .map(|pod| {
+            (
+                pod["spec"]["nodeName"].as_str().expect("node").to_owned(),
+                pod["metadata"]["name"].as_str().expect("name").to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(tracer_pods.len(), 2, "{tracer_pods:?}");
+
+    let output = cluster
+        .plugin()
+        .args(["programs", "--all-nodes", "-o", "json", "-d", "1s"])
+        .output()
+        .expect("run kubectl-ebpf programs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let document: Value = serde_json::from_slice(&output.stdout).expect("one JSON document");
+    assert_eq!(document["nodes"].as_array().expect("nodes").len(), 2);
+    let programs = document["programs"].as_array().expect("programs");
+    for (node, pod) in &tracer_pods {
+        // Each node names the tracer pod it runs, in the jobs namespace.
+        let held = programs.iter().find(|program| {
+            program["node"] == node.as_str()
+                && program["owners"].as_array().is_some_and(|owners| {
+                    owners.iter().any(|owner| {
+                        owner["comm"] == "tracer-job"
+                            && owner["namespace"] == "kubectl-ebpf"
+                            && owner["pod"] == pod.as_str()
+                    })
+                })
+        });
+        let held = held.unwrap_or_else(|| panic!("{node}: no program held by {pod}: {document:#}"));
+        assert_eq!(held["program_type"], "raw_tracepoint", "{held}");
+    }
+    trace.interrupt();
+    let (code, _, stderr) = trace.finish();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        cluster.trace_objects().is_empty(),
+        "left behind: {:?}",
+        cluster.trace_objects()
+    );
+}
+
+#[test]
+fn programs_takes_nodes_only() {
+    let cluster = Cluster::start(1, &[]);
+    let stderr = run_expecting(&cluster, &["programs", "deploy/checkout"], 2);
+    assert_eq!(
+        stderr.trim(),
+        "error: programs lists whole nodes; deployment/checkout is not a node; \
+         give node/NAME, --all-nodes, or --local"
+    );
+    assert!(cluster.trace_objects().is_empty());
+}

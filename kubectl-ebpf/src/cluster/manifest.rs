@@ -480,6 +480,14 @@ mod tests {
     }
 
     #[test]
+    fn the_programs_inventory_adds_listing_and_reading_descriptors() {
+        assert_eq!(
+            added_capabilities(ProbeSpec::Programs {}),
+            ["BPF", "PERFMON", "SYS_RESOURCE", "SYS_ADMIN", "SYS_PTRACE"]
+        );
+    }
+
+    #[test]
     fn the_profiler_adds_what_symbolizing_needs_and_only_it() {
         let profile = |user, kernel| ProbeSpec::Profile {
             frequency_hz: 99,
