@@ -49,6 +49,9 @@ _kubectl__ebpf() {
             kubectl__ebpf,trace)
                 cmd="kubectl__ebpf__subcmd__trace"
                 ;;
+            kubectl__ebpf,version)
+                cmd="kubectl__ebpf__subcmd__version"
+                ;;
             kubectl__ebpf__subcmd__help,completion)
                 cmd="kubectl__ebpf__subcmd__help__subcmd__completion"
                 ;;
@@ -82,6 +85,9 @@ _kubectl__ebpf() {
             kubectl__ebpf__subcmd__help,trace)
                 cmd="kubectl__ebpf__subcmd__help__subcmd__trace"
                 ;;
+            kubectl__ebpf__subcmd__help,version)
+                cmd="kubectl__ebpf__subcmd__help__subcmd__version"
+                ;;
             *)
                 ;;
         esac
@@ -89,7 +95,7 @@ _kubectl__ebpf() {
 
     case "${cmd}" in
         kubectl__ebpf)
-            opts="-n -h -V --kubeconfig --context --cluster --user --namespace --job-namespace --no-headers --help --version trace profile run probes programs list delete scripts rbac completion help"
+            opts="-n -h -V --kubeconfig --context --cluster --user --namespace --job-namespace --no-headers --help --version trace profile run probes programs list delete scripts rbac version completion help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -215,7 +221,7 @@ _kubectl__ebpf() {
             return 0
             ;;
         kubectl__subcmd__ebpf__subcmd__help)
-            opts="trace profile run probes programs list delete scripts rbac completion help"
+            opts="trace profile run probes programs list delete scripts rbac version completion help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -369,6 +375,20 @@ _kubectl__ebpf() {
             return 0
             ;;
         kubectl__subcmd__ebpf__subcmd__help__subcmd__trace)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kubectl__subcmd__ebpf__subcmd__help__subcmd__version)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -981,6 +1001,56 @@ _kubectl__ebpf() {
                     ;;
                 --interval)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cluster)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --job-namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kubectl__subcmd__ebpf__subcmd__version)
+            opts="-o -n -h --client --local --output --kubeconfig --context --cluster --user --namespace --job-namespace --no-headers --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
                     return 0
                     ;;
                 --kubeconfig)

@@ -42,6 +42,7 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -f -a "list" -d 
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -f -a "delete" -d 'Delete a trace\'s Jobs, pods and ConfigMap'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -f -a "scripts" -d 'List the scripts shipped with the plugin (for `run`), or show one\'s arguments'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -f -a "rbac" -d 'Print the namespace, roles and bindings a user needs to trace (apply them with `kubectl apply -f -`)'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -f -a "version" -d 'Print the plugin\'s version and the versions of the tracers running on the cluster (or, with --local, of this machine\'s tracer-job)'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -f -a "completion" -d 'Print a shell completion script'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -s l -l selector -d 'Trace the pods matching this label selector (e.g. app=checkout)' -r
@@ -223,6 +224,19 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand rbac" -s n -l 
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand rbac" -l job-namespace -d 'Namespace the tracer Jobs run in' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand rbac" -l no-headers -d 'Print tables without their line of column names'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand rbac" -s h -l help -d 'Print help'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand version" -s o -l output -d 'Output format' -r -f -a "text\t''
+json\t''
+yaml\t''"
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand version" -l kubeconfig -d 'Path to the kubeconfig file (default: KUBECONFIG, else ~/.kube/config)' -r -F
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand version" -l context -d 'The kubeconfig context to use' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand version" -l cluster -d 'The kubeconfig cluster to use' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand version" -l user -d 'The kubeconfig user to use' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand version" -s n -l namespace -d 'Namespace of the targets (default: the context\'s)' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand version" -l job-namespace -d 'Namespace the tracer Jobs run in' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand version" -l client -d 'The plugin\'s version only; do not ask the cluster'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand version" -l local -d 'The tracer-job this machine would run with --local, instead of the cluster\'s'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand version" -l no-headers -d 'Print tables without their line of column names'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand version" -s h -l help -d 'Print help'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand completion" -l kubeconfig -d 'Path to the kubeconfig file (default: KUBECONFIG, else ~/.kube/config)' -r -F
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand completion" -l context -d 'The kubeconfig context to use' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand completion" -l cluster -d 'The kubeconfig cluster to use' -r
@@ -231,14 +245,15 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand completion" -s
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand completion" -l job-namespace -d 'Namespace the tracer Jobs run in' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand completion" -l no-headers -d 'Print tables without their line of column names'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand completion" -s h -l help -d 'Print help'
-complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes programs list delete scripts rbac completion help" -f -a "trace" -d 'Run a built-in probe on targets and print the merged result'
-complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes programs list delete scripts rbac completion help" -f -a "profile" -d 'Sample the targets\' on-CPU stacks and print the merged profile: the top functions, folded stacks or a flame graph'
-complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes programs list delete scripts rbac completion help" -f -a "run" -d 'Run a rhai script on the targets\' events on every node and print its merged maps (docs/scripting.md)'
-complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes programs list delete scripts rbac completion help" -f -a "probes" -d 'List the built-in probes, or describe one'
-complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes programs list delete scripts rbac completion help" -f -a "programs" -d 'List the eBPF programs loaded on nodes, anyone\'s: type, name, where attached, which process and pod hold them, what they ran, their memory'
-complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes programs list delete scripts rbac completion help" -f -a "list" -d 'List the traces running on the cluster (yours and others\')'
-complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes programs list delete scripts rbac completion help" -f -a "delete" -d 'Delete a trace\'s Jobs, pods and ConfigMap'
-complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes programs list delete scripts rbac completion help" -f -a "scripts" -d 'List the scripts shipped with the plugin (for `run`), or show one\'s arguments'
-complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes programs list delete scripts rbac completion help" -f -a "rbac" -d 'Print the namespace, roles and bindings a user needs to trace (apply them with `kubectl apply -f -`)'
-complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes programs list delete scripts rbac completion help" -f -a "completion" -d 'Print a shell completion script'
-complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes programs list delete scripts rbac completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes programs list delete scripts rbac version completion help" -f -a "trace" -d 'Run a built-in probe on targets and print the merged result'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes programs list delete scripts rbac version completion help" -f -a "profile" -d 'Sample the targets\' on-CPU stacks and print the merged profile: the top functions, folded stacks or a flame graph'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes programs list delete scripts rbac version completion help" -f -a "run" -d 'Run a rhai script on the targets\' events on every node and print its merged maps (docs/scripting.md)'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes programs list delete scripts rbac version completion help" -f -a "probes" -d 'List the built-in probes, or describe one'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes programs list delete scripts rbac version completion help" -f -a "programs" -d 'List the eBPF programs loaded on nodes, anyone\'s: type, name, where attached, which process and pod hold them, what they ran, their memory'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes programs list delete scripts rbac version completion help" -f -a "list" -d 'List the traces running on the cluster (yours and others\')'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes programs list delete scripts rbac version completion help" -f -a "delete" -d 'Delete a trace\'s Jobs, pods and ConfigMap'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes programs list delete scripts rbac version completion help" -f -a "scripts" -d 'List the scripts shipped with the plugin (for `run`), or show one\'s arguments'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes programs list delete scripts rbac version completion help" -f -a "rbac" -d 'Print the namespace, roles and bindings a user needs to trace (apply them with `kubectl apply -f -`)'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes programs list delete scripts rbac version completion help" -f -a "version" -d 'Print the plugin\'s version and the versions of the tracers running on the cluster (or, with --local, of this machine\'s tracer-job)'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes programs list delete scripts rbac version completion help" -f -a "completion" -d 'Print a shell completion script'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes programs list delete scripts rbac version completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -85,6 +85,9 @@ pub enum Command {
     /// Print the namespace, roles and bindings a user needs to trace (apply them with
     /// `kubectl apply -f -`).
     Rbac(RbacArgs),
+    /// Print the plugin's version and the versions of the tracers running on the
+    /// cluster (or, with --local, of this machine's tracer-job).
+    Version(VersionArgs),
     /// Print a shell completion script.
     Completion {
         #[arg(value_enum)]
@@ -387,6 +390,28 @@ pub enum ProfileFormat {
     Svg,
     /// One JSON document: stacks, functions, nodes.
     Json,
+}
+
+#[derive(Debug, Args)]
+pub struct VersionArgs {
+    /// The plugin's version only; do not ask the cluster.
+    #[arg(long, conflicts_with = "local")]
+    pub client: bool,
+
+    /// The tracer-job this machine would run with --local, instead of the cluster's.
+    #[arg(long)]
+    pub local: bool,
+
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = VersionFormat::Text)]
+    pub output: VersionFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum VersionFormat {
+    Text,
+    Json,
+    Yaml,
 }
 
 #[derive(Debug, Args)]

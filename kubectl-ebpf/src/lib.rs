@@ -20,3 +20,4 @@ pub mod scripts;
 pub mod session;
 pub mod terminal;
 pub mod units;
+pub mod version;

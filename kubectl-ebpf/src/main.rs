@@ -31,6 +31,7 @@ fn main() -> ExitCode {
         Command::Probes(args) => probe_list::run(&args),
         Command::Rbac(args) => rbac::run(&cluster, &args),
         Command::Scripts(args) => scripts::list(&args),
+        Command::Version(args) => block_on(kubectl_ebpf::version::run(cluster, args)),
         Command::Completion { shell } => {
             let _ = std::io::stdout().write_all(&completions::generate(shell));
             Ok(exit::SUCCESS)

@@ -34,6 +34,7 @@ struct NodeHist {
 struct NodeState {
     reported_name: Option<String>,
     kernel: Option<String>,
+    tracer_version: Option<String>,
     attach_ms: Option<u64>,
     done: Option<String>,
     error: Option<NodeError>,
@@ -147,9 +148,15 @@ impl Merger {
             }
         };
         match record {
-            Record::Hello { node, kernel, .. } => {
+            Record::Hello {
+                node,
+                kernel,
+                tracer_version,
+                ..
+            } => {
                 state.reported_name = Some(node);
                 state.kernel = Some(kernel);
+                state.tracer_version = tracer_version;
             }
             Record::Attached { ms, .. } => {
                 state.attach_ms = Some(ms);
@@ -610,6 +617,7 @@ impl NodeState {
                 .clone()
                 .unwrap_or_else(|| name.to_owned()),
             kernel: self.kernel.clone(),
+            tracer_version: self.tracer_version.clone(),
             status,
             detail,
             attach_ms: self.attach_ms,
@@ -800,6 +808,9 @@ pub enum NodeStatus {
 pub struct NodeSummary {
     pub node: String,
     pub kernel: Option<String>,
+    /// The version its tracer said it is; absent from tracers before the field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tracer_version: Option<String>,
     pub status: NodeStatus,
     pub detail: Option<String>,
     pub attach_ms: Option<u64>,

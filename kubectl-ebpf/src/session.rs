@@ -394,6 +394,9 @@ pub fn conclude(
             result.malformed_lines
         );
     }
+    if let Some(line) = crate::version::skew_warning(&result.nodes) {
+        eprintln!("{line}");
+    }
     if let Some(line) = render::overhead::line(result) {
         eprintln!("{line}");
     }

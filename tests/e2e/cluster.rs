@@ -795,3 +795,74 @@ fn programs_takes_nodes_only() {
     );
     assert!(cluster.trace_objects().is_empty());
 }
+
+#[test]
+fn version_reads_each_running_tracers_hello() {
+    let cluster = Cluster::start(2, &[]);
+    let trigger = cluster.trigger("go");
+    cluster.apply(&workload_deployment("checkout", 2, CALLS, &trigger));
+    cluster.wait_running("default", "app=checkout", 2);
+    let mut trace = Trace::start(&cluster, &["syscall-count", "deploy/checkout", "-d", "30s"]);
+    trace.wait_attached(2);
+
+    let output = cluster
+        .plugin()
+        .args(["version", "-o", "json"])
+        .output()
+        .expect("run kubectl-ebpf version");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("warning"), "{stderr}");
+    let versions: Value = serde_json::from_slice(&output.stdout).expect("one JSON document");
+    let plugin = versions["plugin"].as_str().expect("the plugin's version");
+    let tracers = versions["tracers"].as_array().expect("tracers");
+    assert_eq!(tracers.len(), 2, "{versions:#}");
+    for tracer in tracers {
+        assert_eq!(tracer["version"], plugin, "{tracer}");
+        assert!(
+            tracer["kernel"].as_str().is_some_and(|k| !k.is_empty()),
+            "{tracer}"
+        );
+    }
+    let nodes: BTreeSet<&str> = tracers.iter().filter_map(|t| t["node"].as_str()).collect();
+    assert_eq!(nodes.len(), 2, "one tracer per node: {versions:#}");
+
+    trace.interrupt();
+    let (code, _, stderr) = trace.finish();
+    assert_eq!(code, Some(0), "{stderr}");
+}
+
+#[test]
+fn a_tracer_of_another_version_is_warned_about() {
+    let dir = std::env::temp_dir().join(format!("kubectl-ebpf-skew-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a directory");
+    let log = dir.join("tracer.log");
+    std::fs::write(
+        &log,
+        concat!(
+            r#"{"type":"hello","version":1,"node":"{{node}}","kernel":"6.18","btf":true,"tracer_version":"0.0.1"}"#,
+            "\n",
+            r#"{"type":"attached","probes":["syscall-count"],"ms":5}"#,
+            "\n",
+            r#"{"type":"done","reason":"duration"}"#,
+            "\n"
+        ),
+    )
+    .expect("write the log");
+    let log_arg = log.display().to_string();
+    let cluster = Cluster::start(2, &["--replay-tracer-log", &log_arg]);
+    let stderr = run_expecting(
+        &cluster,
+        &["trace", "syscall-count", "--all-nodes", "-d", "1s"],
+        0,
+    );
+    let warning = stderr
+        .lines()
+        .find(|line| line.starts_with("warning: tracer-job version 0.0.1 on "))
+        .unwrap_or_else(|| panic!("no skew warning: {stderr}"));
+    assert!(
+        warning.contains("differs from this plugin's") && warning.contains("tracer:v"),
+        "{warning}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

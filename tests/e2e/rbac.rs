@@ -172,6 +172,7 @@ fn the_printed_rbac_allows_every_request_the_plugin_makes_and_no_more() {
             "-o",
             "json",
         ],
+        vec!["programs", "--all-nodes", "-d", "1s", "-o", "json"],
         vec![
             "trace",
             "exec",
@@ -228,6 +229,7 @@ fn the_printed_rbac_allows_every_request_the_plugin_makes_and_no_more() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(run_ok(&cluster, &["list"]).contains("deploy/checkout"));
+    run_ok(&cluster, &["version"]);
     run_ok(&cluster, &["delete", "--all"]);
     running.wait().expect("the stopped trace ends");
 

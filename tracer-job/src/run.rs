@@ -43,6 +43,7 @@ pub fn run<W: Write>(spec: Result<TraceSpec, Failure>, out: &mut Emitter<W>) -> 
             .map(String::from)
             .to_vec(),
         trace_id: spec.trace_id.clone(),
+        tracer_version: Some(env!("CARGO_PKG_VERSION").to_owned()),
     };
     if out.emit(hello).is_err() {
         return 1;

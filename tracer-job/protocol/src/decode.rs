@@ -56,6 +56,7 @@ mod tests {
                 btf: true,
                 features: vec!["raw_tracepoint".into()],
                 trace_id: None,
+                tracer_version: None,
             }
         );
         assert_eq!(

@@ -20,6 +20,9 @@ pub enum Record {
         features: Vec<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         trace_id: Option<String>,
+        /// The tracer's own version (its crate's); absent from tracers before it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tracer_version: Option<String>,
     },
     /// Every probe is attached and recording.
     Attached {
