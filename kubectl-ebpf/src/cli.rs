@@ -5,7 +5,7 @@ use std::{path::PathBuf, time::Duration};
 
 use clap::{Args, Parser, Subcommand, ValueEnum, builder::PossibleValuesParser};
 
-use crate::{catalogue, units::parse_duration};
+use crate::{catalogue, examples, units::parse_duration};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -64,31 +64,42 @@ pub struct ClusterArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a built-in probe on targets and print the merged result.
+    #[command(after_help = examples::TRACE)]
     Trace(Box<TraceArgs>),
     /// Sample the targets' on-CPU stacks and print the merged profile: the top
     /// functions, folded stacks or a flame graph.
+    #[command(after_help = examples::PROFILE)]
     Profile(Box<ProfileArgs>),
     /// Run a rhai script on the targets' events on every node and print its merged maps
     /// (docs/scripting.md).
+    #[command(after_help = examples::RUN)]
     Run(Box<RunArgs>),
     /// List the built-in probes, or describe one.
+    #[command(after_help = examples::PROBES)]
     Probes(ProbesArgs),
     /// List the eBPF programs loaded on nodes, anyone's: type, name, where attached,
     /// which process and pod hold them, what they ran, their memory.
+    #[command(after_help = examples::PROGRAMS)]
     Programs(Box<ProgramsArgs>),
     /// List the traces running on the cluster (yours and others').
+    #[command(after_help = examples::LIST)]
     List,
     /// Delete a trace's Jobs, pods and ConfigMap.
+    #[command(after_help = examples::DELETE)]
     Delete(DeleteArgs),
     /// List the scripts shipped with the plugin (for `run`), or show one's arguments.
+    #[command(after_help = examples::SCRIPTS)]
     Scripts(ScriptsArgs),
     /// Print the namespace, roles and bindings a user needs to trace (apply them with
     /// `kubectl apply -f -`).
+    #[command(after_help = examples::RBAC)]
     Rbac(RbacArgs),
     /// Print the plugin's version and the versions of the tracers running on the
     /// cluster (or, with --local, of this machine's tracer-job).
+    #[command(after_help = examples::VERSION)]
     Version(VersionArgs),
     /// Print a shell completion script.
+    #[command(after_help = examples::COMPLETION)]
     Completion {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
@@ -524,6 +535,65 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         Cli::try_parse_from(std::iter::once("kubectl-ebpf").chain(args.iter().copied()))
+    }
+
+    /// Every command's help ends with examples, and every example parses.
+    #[test]
+    fn every_command_has_examples_that_parse() {
+        let mut command = Cli::command();
+        for sub in command.get_subcommands_mut() {
+            let name = sub.get_name().to_owned();
+            let help = sub.render_long_help().to_string();
+            let examples: Vec<&str> = help
+                .lines()
+                .skip_while(|line| *line != "Examples:")
+                .skip(1)
+                .map(str::trim)
+                .filter(|line| line.starts_with("kubectl ebpf "))
+                .collect();
+            assert!(!examples.is_empty(), "{name} --help has no examples");
+            for example in examples {
+                let command_line = example.split(" | ").next().unwrap_or(example);
+                let command_line = command_line.split(" > ").next().unwrap_or(command_line);
+                let words = shell_words(command_line.trim_start_matches("kubectl ebpf "));
+                let words: Vec<&str> = words.iter().map(String::as_str).collect();
+                if let Err(err) = parse(&words) {
+                    panic!("{name}: example `{example}` does not parse: {err}");
+                }
+            }
+        }
+    }
+
+    /// Splits a command line as a shell would, for the examples' quoting only.
+    fn shell_words(line: &str) -> Vec<String> {
+        let mut words = Vec::new();
+        let mut word = String::new();
+        let mut quote: Option<char> = None;
+        let mut in_word = false;
+        for c in line.chars() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), c) => word.push(c),
+                (None, '\'' | '"') => {
+                    quote = Some(c);
+                    in_word = true;
+                }
+                (None, ' ') => {
+                    if in_word {
+                        words.push(std::mem::take(&mut word));
+                        in_word = false;
+                    }
+                }
+                (None, c) => {
+                    word.push(c);
+                    in_word = true;
+                }
+            }
+        }
+        if in_word {
+            words.push(word);
+        }
+        words
     }
 
     #[test]

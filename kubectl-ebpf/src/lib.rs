@@ -7,6 +7,7 @@ pub mod cli;
 pub mod cluster;
 pub mod complete;
 pub mod completions;
+pub mod examples;
 pub mod exit;
 pub mod heatmap;
 pub mod launch;
