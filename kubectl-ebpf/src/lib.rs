@@ -5,6 +5,7 @@ pub mod availability;
 pub mod catalogue;
 pub mod cli;
 pub mod cluster;
+pub mod color;
 pub mod complete;
 pub mod completions;
 pub mod examples;

@@ -3,13 +3,14 @@ use std::{io::Write, process::ExitCode};
 use clap::Parser;
 use kubectl_ebpf::{
     cli::{Cli, Command},
-    completions,
+    color, completions,
     exit::{self, CliError},
     probe_list, rbac, render, scripts, session,
 };
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    color::init_stdout();
     render::set_no_headers(cli.no_headers);
     let cluster = cli.cluster;
     let result = match cli.command {
@@ -40,7 +41,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            eprintln!("error: {err}");
+            eprintln!("{} {err}", color::error_label());
             ExitCode::from(err.code)
         }
     }

@@ -146,7 +146,7 @@ pub fn prepare(mut args: RunArgs) -> Result<Prepared, CliError> {
     let script = match Script::load(&spec, "local") {
         Ok(script) => script,
         Err(diagnostic) => {
-            eprint!("error: {diagnostic}");
+            eprint!("{} {diagnostic}", crate::color::error_label());
             return Ok(Prepared::Exit(exit::USAGE));
         }
     };

@@ -342,18 +342,18 @@ pub fn conclude(
             .map(|error| error.message.clone())
             .or_else(|| node.detail.clone())
             .unwrap_or_default();
-        eprintln!("warning: node {} did not finish: {why}", node.node);
+        crate::warn!("node {} did not finish: {why}", node.node);
     }
     for node in &result.nodes {
         for target in &node.missing_targets {
-            eprintln!(
-                "warning: container {target} was not found on {}; not traced",
+            crate::warn!(
+                "container {target} was not found on {}; not traced",
                 node.node
             );
         }
         for target in &node.gone_targets {
-            eprintln!(
-                "warning: container {target} on {} went away during the trace (exited or restarted)",
+            crate::warn!(
+                "container {target} on {} went away during the trace (exited or restarted)",
                 node.node
             );
         }
@@ -361,9 +361,11 @@ pub fn conclude(
     for error in &result.script_errors {
         if error.handler == "events" {
             // The node's cap on the handlers' time, not a failing handler.
-            eprintln!(
-                "warning: node {}: {} events were not handed to the script: {}",
-                error.node, error.count, error.message
+            crate::warn!(
+                "node {}: {} events were not handed to the script: {}",
+                error.node,
+                error.count,
+                error.message
             );
             continue;
         }
@@ -377,25 +379,28 @@ pub fn conclude(
         } else {
             ""
         };
-        eprintln!(
-            "warning: node {}: {} at {place} failed {} times: {}{stopped}",
-            error.node, error.handler, error.count, error.message
+        crate::warn!(
+            "node {}: {} at {place} failed {} times: {}{stopped}",
+            error.node,
+            error.handler,
+            error.count,
+            error.message
         );
     }
     if result.lost > 0 {
-        eprintln!(
-            "warning: {} events were lost in the kernel; the result undercounts",
+        crate::warn!(
+            "{} events were lost in the kernel; the result undercounts",
             result.lost
         );
     }
     if result.malformed_lines > 0 {
-        eprintln!(
-            "warning: {} lines from tracers could not be read and were skipped",
+        crate::warn!(
+            "{} lines from tracers could not be read and were skipped",
             result.malformed_lines
         );
     }
     if let Some(line) = crate::version::skew_warning(&result.nodes) {
-        eprintln!("{line}");
+        crate::warn!("{line}");
     }
     if let Some(line) = render::overhead::line(result) {
         eprintln!("{line}");

@@ -31,7 +31,7 @@ pub const PLUGIN_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Enough of a tracer's log for its `hello` line.
 const HELLO_BYTES: i64 = 4096;
 
-/// One warning line when some node's tracer is not the plugin's version; `None` when
+/// The warning (without its label) when some node's tracer is not the plugin's version; `None` when
 /// all that said agree. Tracers from before version reporting count as different.
 pub fn skew_warning(nodes: &[NodeSummary]) -> Option<String> {
     let mut differing: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
@@ -49,7 +49,7 @@ pub fn skew_warning(nodes: &[NodeSummary]) -> Option<String> {
         .map(|(version, nodes)| format!("{version} on {}", nodes.join(", ")))
         .collect();
     Some(format!(
-        "warning: tracer-job version {} differs from this plugin's {PLUGIN_VERSION}; \
+        "tracer-job version {} differs from this plugin's {PLUGIN_VERSION}; \
          use the tracer image of the plugin's version (the default, {})",
         found.join("; "),
         default_image()
@@ -120,8 +120,8 @@ pub async fn run(cluster: ClusterArgs, args: VersionArgs) -> Result<u8, CliError
         .flatten()
         .any(|tracer| tracer.version != PLUGIN_VERSION);
     if local_skew || cluster_skew {
-        eprintln!(
-            "warning: some tracer-job is not version {PLUGIN_VERSION}; use the tracer of the \
+        crate::warn!(
+            "some tracer-job is not version {PLUGIN_VERSION}; use the tracer of the \
              plugin's version (image {})",
             versions.default_image
         );
@@ -262,7 +262,7 @@ mod tests {
         .expect("a warning");
         assert!(
             warning.starts_with(&format!(
-                "warning: tracer-job version 0.0.1 on b, c; unknown on d differs from this plugin's {PLUGIN_VERSION}; "
+                "tracer-job version 0.0.1 on b, c; unknown on d differs from this plugin's {PLUGIN_VERSION}; "
             )),
             "{warning}"
         );

@@ -4,6 +4,7 @@
 
 use std::{
     process::Command,
+    sync::atomic::{AtomicUsize, Ordering},
     time::{Duration, Instant},
 };
 
@@ -16,8 +17,14 @@ struct Tmux {
 
 impl Tmux {
     fn start(command: &str) -> Tmux {
+        // A server per instance: tests run in parallel threads of one process.
+        static STARTED: AtomicUsize = AtomicUsize::new(0);
         let tmux = Tmux {
-            socket: format!("kubectl-ebpf-test-{}", std::process::id()),
+            socket: format!(
+                "kubectl-ebpf-test-{}-{}",
+                std::process::id(),
+                STARTED.fetch_add(1, Ordering::Relaxed)
+            ),
         };
         let status = tmux
             .command()
@@ -35,9 +42,19 @@ impl Tmux {
     }
 
     fn screen(&self) -> String {
+        self.capture(&["-p"])
+    }
+
+    /// The screen with its colors and attributes as escape codes.
+    fn screen_with_colors(&self) -> String {
+        self.capture(&["-p", "-e"])
+    }
+
+    fn capture(&self, args: &[&str]) -> String {
         let output = self
             .command()
-            .args(["capture-pane", "-p"])
+            .arg("capture-pane")
+            .args(args)
             .output()
             .expect("capture the pane");
         String::from_utf8_lossy(&output.stdout).into_owned()
@@ -100,6 +117,42 @@ fn the_live_view_redraws_in_place_and_leaves_only_the_result() {
     assert!(!end.contains("tracing (attached in"), "{end}");
     assert!(end.contains("syscall-count calls (top 5 of"), "{end}");
     assert!(end.lines().count() <= 24);
+}
+
+/// The screen of `kubectl-ebpf ARGS` run to its end in a terminal, with colors.
+fn colored_screen(env: &str, args: &str) -> String {
+    let plugin = binaries::plugin();
+    let tmux = Tmux::start(&format!(
+        "{env} {} {args}; echo EXIT=$?; sleep 60",
+        plugin.display()
+    ));
+    tmux.wait_for("end", |screen| screen.contains("EXIT="));
+    tmux.screen_with_colors()
+}
+
+#[test]
+fn a_terminal_gets_colored_bars_and_labels_and_no_color_gets_none() {
+    let args = "trace syscall-latency --local -d 1s";
+    let colored = colored_screen("", args);
+    // Cyan histogram bars (tmux writes the color back as SGR 36).
+    assert!(colored.contains("\x1b[36m@"), "{colored:?}");
+    let refused = colored_screen("", "trace syscall-latency deploy/x --local");
+    assert!(
+        refused.contains("\x1b[1m\x1b[31merror:") || refused.contains("\x1b[1;31merror:"),
+        "{refused:?}"
+    );
+
+    for (env, args) in [
+        ("NO_COLOR=1", args),
+        ("NO_COLOR=1", "trace syscall-latency deploy/x --local"),
+    ] {
+        let plain = colored_screen(env, args);
+        assert!(plain.contains("EXIT="), "{plain}");
+        assert!(
+            !plain.contains("\x1b[3") && !plain.contains("\x1b[1;3"),
+            "colors despite NO_COLOR: {plain:?}"
+        );
+    }
 }
 
 #[test]

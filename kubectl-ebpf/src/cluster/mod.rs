@@ -49,7 +49,7 @@ pub async fn trace(cluster: &ClusterArgs, args: &TraceArgs) -> Result<u8, CliErr
         .unwrap_or(connection.default_namespace);
     let plan = resolve::resolve(&client, &scope, &targets).await?;
     for warning in &plan.warnings {
-        eprintln!("warning: {warning}");
+        crate::warn!("{warning}");
     }
     let launch = plan_launch(cluster, args, &base, &plan);
     if args.dry_run {
@@ -170,7 +170,7 @@ impl Tracers for ClusterTracers<'_> {
         let trace_id = self.launch.trace_id.clone();
         tokio::spawn(async move {
             if let Err(err) = objects::delete_trace(&client, &namespace, &trace_id).await {
-                eprintln!("warning: stopping the tracers failed: {err}");
+                crate::warn!("stopping the tracers failed: {err}");
             }
         });
     }
@@ -186,7 +186,7 @@ async fn cleanup(client: &Client, launch: &TraceLaunch, skip_wait: bool) {
     let namespace = &launch.job_namespace;
     let id = &launch.trace_id;
     if let Err(err) = objects::delete_trace(client, namespace, id).await {
-        eprintln!("warning: cleaning up trace {id} failed: {err}");
+        crate::warn!("cleaning up trace {id} failed: {err}");
         eprintln!(
             "  its objects expire by themselves; `kubectl ebpf delete {id}` removes them now"
         );
@@ -201,11 +201,11 @@ async fn cleanup(client: &Client, launch: &TraceLaunch, skip_wait: bool) {
     };
     match waited {
         Some(Ok(0)) => {}
-        Some(Ok(left)) => eprintln!(
-            "warning: {left} object(s) of trace {id} are still being deleted; \
+        Some(Ok(left)) => crate::warn!(
+            "{left} object(s) of trace {id} are still being deleted; \
              `kubectl ebpf list` shows them"
         ),
-        Some(Err(err)) => eprintln!("warning: could not check that trace {id} is gone: {err}"),
+        Some(Err(err)) => crate::warn!("could not check that trace {id} is gone: {err}"),
         None => eprintln!("Not waiting for the cleanup of trace {id}; it goes on in the cluster."),
     }
 }

@@ -53,8 +53,8 @@ pub async fn create(client: &Client, launch: &TraceLaunch) -> Result<(), CliErro
         )
         .await
     {
-        eprintln!(
-            "warning: could not make the Jobs own ConfigMap {}: {err}; \
+        crate::warn!(
+            "could not make the Jobs own ConfigMap {}: {err}; \
              `kubectl ebpf delete {}` removes it if this trace is interrupted",
             launch.config_map_name(),
             launch.trace_id

@@ -10,7 +10,11 @@ use std::io::{self, Write};
 
 use tracer_protocol::Bucket;
 
-use crate::{merge::Histogram, units::power_label};
+use crate::{
+    color::{self, Style},
+    merge::Histogram,
+    units::power_label,
+};
 
 const BAR_WIDTH: u64 = 52;
 const LABEL_WIDTH: usize = 16;
@@ -29,7 +33,7 @@ pub fn write(histogram: &Histogram, out: &mut impl Write) -> io::Result<()> {
             "{:<LABEL_WIDTH$}{:>COUNT_WIDTH$} |{}{}|",
             label(&bucket),
             bucket.count,
-            "@".repeat(bar),
+            color::paint(&"@".repeat(bar), Style::Bar, color::stdout()),
             " ".repeat(BAR_WIDTH as usize - bar)
         )?;
     }
