@@ -8,6 +8,7 @@ mod containers;
 mod cpu_time;
 mod exec;
 mod exit;
+mod json_schema;
 mod netns;
 mod oom_kill;
 mod open;
