@@ -452,11 +452,11 @@ _kubectl__ebpf() {
             fi
             case "${prev}" in
                 --output)
-                    COMPREPLY=($(compgen -W "table json yaml ndjson svg" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json yaml ndjson svg" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json yaml ndjson svg" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json yaml ndjson svg" -- "${cur}"))
                     return 0
                     ;;
                 --kubeconfig)
@@ -832,11 +832,11 @@ _kubectl__ebpf() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json yaml ndjson svg" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json yaml ndjson svg" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json yaml ndjson svg" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json yaml ndjson svg" -- "${cur}"))
                     return 0
                     ;;
                 --kubeconfig)
@@ -988,11 +988,11 @@ _kubectl__ebpf() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table json yaml ndjson svg" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json yaml ndjson svg" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table json yaml ndjson svg" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json yaml ndjson svg" -- "${cur}"))
                     return 0
                     ;;
                 --sort)

@@ -59,6 +59,7 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l min-
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l path-prefix -d 'Only paths that start with PREFIX as the program passed them, filtered in the kernel (open; at most 64 bytes)' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l port -d 'Only connections to this remote port, filtered in the kernel (tcp-connect)' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -s o -l output -d 'Output format' -r -f -a "table\t'Histograms and a summary table'
+wide\t'The table with more: events add TID and CGROUP and show every field whole; `probes` adds each probe\'s fields and hooks'
 json\t'One JSON document (docs/json-output.md)'
 yaml\t'The same document as YAML'
 ndjson\t'One JSON object per line: events as they arrive, then the rest'
@@ -128,6 +129,7 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand run" -l tracer
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand run" -s d -l duration -d 'How long to run (e.g. 30s, 2m); until Ctrl-C when absent' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand run" -l top -d 'Show the N largest rows of each table of counts (default 20; 0 shows all)' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand run" -s o -l output -d 'Output format' -r -f -a "table\t'Histograms and a summary table'
+wide\t'The table with more: events add TID and CGROUP and show every field whole; `probes` adds each probe\'s fields and hooks'
 json\t'One JSON document (docs/json-output.md)'
 yaml\t'The same document as YAML'
 ndjson\t'One JSON object per line: events as they arrive, then the rest'
@@ -148,6 +150,7 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand run" -l local 
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand run" -l no-headers -d 'Print tables without their line of column names'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand probes" -s o -l output -d 'Output format' -r -f -a "table\t'Histograms and a summary table'
+wide\t'The table with more: events add TID and CGROUP and show every field whole; `probes` adds each probe\'s fields and hooks'
 json\t'One JSON document (docs/json-output.md)'
 yaml\t'The same document as YAML'
 ndjson\t'One JSON object per line: events as they arrive, then the rest'

@@ -463,6 +463,9 @@ pub enum OutputFormat {
     /// Histograms and a summary table.
     #[default]
     Table,
+    /// The table with more: events add TID and CGROUP and show every field whole;
+    /// `probes` adds each probe's fields and hooks.
+    Wide,
     /// One JSON document (docs/json-output.md).
     Json,
     /// The same document as YAML.
@@ -471,6 +474,13 @@ pub enum OutputFormat {
     Ndjson,
     /// The heatmaps as one SVG document (with --heatmap).
     Svg,
+}
+
+impl OutputFormat {
+    /// Table or wide: text for a person.
+    pub fn is_table(self) -> bool {
+        matches!(self, OutputFormat::Table | OutputFormat::Wide)
+    }
 }
 
 #[derive(Debug, Args)]

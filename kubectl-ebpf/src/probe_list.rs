@@ -59,9 +59,12 @@ pub fn run(args: &ProbesArgs) -> Result<u8, CliError> {
             .map_err(io::Error::other)
             .and_then(|()| writeln!(stdout)),
         OutputFormat::Yaml => render::write_yaml(&entries, &mut stdout),
-        OutputFormat::Table if args.name.is_some() => write_details(&entries, &mut stdout),
+        OutputFormat::Table | OutputFormat::Wide if args.name.is_some() => {
+            write_details(&entries, &mut stdout)
+        }
+        OutputFormat::Wide => write_table(&entries, true, &mut stdout),
         OutputFormat::Table | OutputFormat::Svg | OutputFormat::Ndjson => {
-            write_table(&entries, &mut stdout)
+            write_table(&entries, false, &mut stdout)
         }
     };
     match written {
@@ -73,15 +76,24 @@ pub fn run(args: &ProbesArgs) -> Result<u8, CliError> {
     }
 }
 
-fn write_table(entries: &[Entry], out: &mut impl Write) -> io::Result<()> {
-    let mut table = render::table(["PROBE", "KIND", "HERE", "WHAT IT SHOWS"]);
+fn write_table(entries: &[Entry], wide: bool, out: &mut impl Write) -> io::Result<()> {
+    let mut header = vec!["PROBE", "KIND", "HERE", "WHAT IT SHOWS"];
+    if wide {
+        header.extend(["FIELDS", "HOOKS"]);
+    }
+    let mut table = render::table(header);
     for entry in entries {
-        table.add_row([
-            entry.name,
-            entry.kind.as_str(),
-            entry.local.short(),
-            entry.description,
-        ]);
+        let mut row = vec![
+            entry.name.to_owned(),
+            entry.kind.as_str().to_owned(),
+            entry.local.short().to_owned(),
+            entry.description.to_owned(),
+        ];
+        if wide {
+            row.push(entry.fields.join(", "));
+            row.push(entry.hooks.join(", "));
+        }
+        table.add_row(row);
     }
     writeln!(out, "{table}")?;
     writeln!(

@@ -102,11 +102,9 @@ pub fn show(result: &TraceResult, args: &TraceArgs) -> Result<u8, CliError> {
         (Some(options), _) => conclude(result, options.file.as_deref(), |out| {
             render::profile::write(result, options, out)
         }),
-        (None, Some(script)) if args.output == OutputFormat::Table => {
-            conclude(result, None, |mut out| {
-                render::script::write(result, &script.tops, request::top(args), &mut out)
-            })
-        }
+        (None, Some(script)) if args.output.is_table() => conclude(result, None, |mut out| {
+            render::script::write(result, &script.tops, request::top(args), &mut out)
+        }),
         (None, _) => finish(result, args.output, request::top(args)),
     }
 }
@@ -149,7 +147,10 @@ pub async fn collect(
     let mut view = ProgressView::new(spec.duration_ms);
     // Events stream to stdout as they come in the table format; JSON and YAML hold them
     // for the final document.
-    let mut printer = (args.output == OutputFormat::Table).then(|| EventPrinter::new(!args.local));
+    let mut printer = args
+        .output
+        .is_table()
+        .then(|| EventPrinter::new(!args.local, args.output == OutputFormat::Wide));
     let mut countdown = tokio::time::interval(Duration::from_secs(1));
     let live = live_view(args);
     let every = args.interval.unwrap_or(Duration::from_secs(1));
@@ -221,7 +222,7 @@ fn live_view(args: &TraceArgs) -> bool {
     let aggregates = catalogue::find(&args.probe)
         .is_some_and(|probe| matches!(probe.kind, Kind::Histogram | Kind::Counts));
     args.interval.is_some()
-        && args.output == OutputFormat::Table
+        && args.output.is_table()
         && !args.heatmap
         && args.profile.is_none()
         && aggregates

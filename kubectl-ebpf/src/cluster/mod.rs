@@ -143,9 +143,11 @@ fn print_objects(launch: &TraceLaunch, format: OutputFormat) -> Result<u8, CliEr
             .map_err(std::io::Error::other)
             .and_then(|()| writeln!(stdout)),
         // The objects are the result of a dry run; YAML is what kubectl users read.
-        OutputFormat::Yaml | OutputFormat::Table | OutputFormat::Svg | OutputFormat::Ndjson => {
-            render::write_yaml(&list, &mut stdout)
-        }
+        OutputFormat::Yaml
+        | OutputFormat::Table
+        | OutputFormat::Wide
+        | OutputFormat::Svg
+        | OutputFormat::Ndjson => render::write_yaml(&list, &mut stdout),
     };
     written.map_err(|err| CliError::failure(format!("cannot write the objects: {err}"), ""))?;
     Ok(exit::SUCCESS)

@@ -16,15 +16,18 @@ const MAX_FIELD_CHARS: usize = 200;
 
 pub struct EventPrinter {
     show_node: bool,
+    /// `-o wide`: TID and CGROUP columns, and every field whole.
+    wide: bool,
     widths: Vec<usize>,
     header_written: bool,
 }
 
 impl EventPrinter {
     /// `show_node` adds the NODE column (every trace but a local one).
-    pub fn new(show_node: bool) -> Self {
+    pub fn new(show_node: bool, wide: bool) -> Self {
         EventPrinter {
             show_node,
+            wide,
             widths: Vec::new(),
             header_written: false,
         }
@@ -52,7 +55,14 @@ impl EventPrinter {
         if self.show_node {
             header.push("NODE".to_owned());
         }
-        header.extend(["POD", "CONTAINER", "PID", "COMM"].map(String::from));
+        header.extend(["POD", "CONTAINER", "PID"].map(String::from));
+        if self.wide {
+            header.push("TID".to_owned());
+        }
+        header.push("COMM".to_owned());
+        if self.wide {
+            header.push("CGROUP".to_owned());
+        }
         header.extend(fields.iter().map(|field| field.to_uppercase()));
         header
     }
@@ -70,19 +80,23 @@ impl EventPrinter {
         row.push(pod);
         row.push(event.container.clone().unwrap_or_else(|| "-".to_owned()));
         row.push(event.pid.to_string());
+        if self.wide {
+            row.push(event.tid.to_string());
+        }
         // Network probes credit no task for work done in softirq for nobody.
         row.push(if event.comm.is_empty() {
             "-".to_owned()
         } else {
             event.comm.clone()
         });
+        if self.wide {
+            row.push(event.cgroup.to_string());
+        }
         for field in fields {
-            row.push(
-                event
-                    .fields
-                    .get(*field)
-                    .map_or_else(|| "-".to_owned(), |value| show_field(field, value)),
-            );
+            row.push(event.fields.get(*field).map_or_else(
+                || "-".to_owned(),
+                |value| show_field(field, value, self.wide),
+            ));
         }
         row
     }
@@ -120,31 +134,38 @@ fn min_width(column: &str) -> usize {
     }
 }
 
-/// A field's value for a person; `*_ns` numbers as durations.
-fn show_field(name: &str, value: &Value) -> String {
+/// A field's value for a person; `*_ns` numbers as durations. Whole with `whole`,
+/// else bounded in length.
+fn show_field(name: &str, value: &Value, whole: bool) -> String {
     match value.as_u64() {
         Some(ns) if name.ends_with("_ns") => crate::units::format_ns(ns as f64),
+        _ if whole => show_whole(value),
         _ => show(value),
     }
 }
 
 /// A field's value for a person: strings bare, lists space-separated, bounded in length.
 pub fn show(value: &Value) -> String {
-    let text = match value {
-        Value::String(text) => text.clone(),
-        Value::Array(items) => items.iter().map(show).collect::<Vec<_>>().join(" "),
-        Value::Bool(true) => "yes".to_owned(),
-        Value::Bool(false) => "no".to_owned(),
-        Value::Null => "-".to_owned(),
-        other => other.to_string(),
-    };
-    let text = text.replace(['\n', '\r', '\t'], " ");
+    let text = show_whole(value);
     if text.chars().count() > MAX_FIELD_CHARS {
         let cut: String = text.chars().take(MAX_FIELD_CHARS).collect();
         format!("{cut}…")
     } else {
         text
     }
+}
+
+/// A field's value for a person, on one line, however long.
+fn show_whole(value: &Value) -> String {
+    let text = match value {
+        Value::String(text) => text.clone(),
+        Value::Array(items) => items.iter().map(show_whole).collect::<Vec<_>>().join(" "),
+        Value::Bool(true) => "yes".to_owned(),
+        Value::Bool(false) => "no".to_owned(),
+        Value::Null => "-".to_owned(),
+        other => other.to_string(),
+    };
+    text.replace(['\n', '\r', '\t'], " ")
 }
 
 /// `HH:MM:SS.mmm` in local time.
@@ -205,7 +226,7 @@ mod tests {
 
     #[test]
     fn prints_a_header_then_aligned_rows() {
-        let mut printer = EventPrinter::new(true);
+        let mut printer = EventPrinter::new(true, false);
         let first = printer.lines(&exec_event(Some("checkout-1"), json!(["echo", "hi"])));
         assert_eq!(first.len(), 2);
         assert!(first[0].starts_with("TIME"), "{first:?}");
@@ -229,15 +250,29 @@ mod tests {
         let mut event = exec_event(None, json!([]));
         event.pid = 0;
         event.comm = String::new();
-        let mut printer = EventPrinter::new(false);
+        let mut printer = EventPrinter::new(false, false);
         let lines = printer.lines(&event);
         let cells: Vec<&str> = lines[1].split_whitespace().collect();
         assert_eq!(cells[1..5], ["-", "-", "0", "-"], "{lines:?}");
     }
 
     #[test]
+    fn wide_adds_thread_and_cgroup_and_keeps_fields_whole() {
+        let long = "z".repeat(500);
+        let mut printer = EventPrinter::new(false, true);
+        let lines = printer.lines(&exec_event(None, json!([long])));
+        let header: Vec<&str> = lines[0].split_whitespace().collect();
+        assert_eq!(
+            header[..7],
+            ["TIME", "POD", "CONTAINER", "PID", "TID", "COMM", "CGROUP"]
+        );
+        assert!(lines[1].ends_with(&long), "{lines:?}");
+        assert!(lines[1].contains("  7  "), "the cgroup id: {lines:?}");
+    }
+
+    #[test]
     fn local_traces_have_no_node_column() {
-        let mut printer = EventPrinter::new(false);
+        let mut printer = EventPrinter::new(false, false);
         let lines = printer.lines(&exec_event(None, json!([])));
         assert!(!lines[0].contains("NODE"), "{lines:?}");
     }
@@ -252,8 +287,11 @@ mod tests {
 
     #[test]
     fn shows_nanosecond_fields_as_durations() {
-        assert_eq!(show_field("latency_ns", &json!(1_500_000)), "1.50ms");
-        assert_eq!(show_field("lifetime_ns", &json!(2_000_000_000u64)), "2s");
-        assert_eq!(show_field("ret", &json!(1_500_000)), "1500000");
+        assert_eq!(show_field("latency_ns", &json!(1_500_000), false), "1.50ms");
+        assert_eq!(
+            show_field("lifetime_ns", &json!(2_000_000_000u64), false),
+            "2s"
+        );
+        assert_eq!(show_field("ret", &json!(1_500_000), true), "1500000");
     }
 }

@@ -72,7 +72,7 @@ pub fn render(
         OutputFormat::Yaml => write_yaml(result, out),
         OutputFormat::Svg => heatmap::write_svg(&result.heatmaps, out),
         OutputFormat::Ndjson => ndjson::write_final(result, out),
-        OutputFormat::Table => {
+        OutputFormat::Table | OutputFormat::Wide => {
             // Events were printed as they arrived.
             if result.histograms.is_empty() && result.counts.is_empty() {
                 let counts = catalogue::find(&result.probe).is_some_and(|p| p.kind == Kind::Counts);
