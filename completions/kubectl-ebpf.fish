@@ -171,9 +171,9 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand programs" -l p
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand programs" -l cgroup -d 'With --local: trace this cgroup v2 directory (absolute, or relative to the cgroup2 mount). Repeatable' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand programs" -l tracer -d 'The tracer-job binary to run with --local (default: beside this executable)' -r -F
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand programs" -s d -l duration -d 'How long to count each program\'s runs and run time (e.g. 1s, 10s)' -r
-complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand programs" -s o -l output -d 'Output format' -r -f -a "table\t'One row per program: node, id, type, name, attach point, holder, CPU, memory'
-wide\t'The table with the tag, loading user, load time and map ids too'
-json\t'One JSON document (docs/programs.md)'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand programs" -s o -l output -d 'Output format' -r -f -a "table\t'A table'
+wide\t'The table with more columns'
+json\t'One JSON document'
 yaml\t'The same document as YAML'"
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand programs" -l kubeconfig -d 'Path to the kubeconfig file (default: KUBECONFIG, else ~/.kube/config)' -r -F
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand programs" -l context -d 'The kubeconfig context to use' -r
@@ -189,6 +189,10 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand programs" -l d
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand programs" -l local -d 'Trace this machine instead of a cluster, by running tracer-job here'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand programs" -l no-headers -d 'Print tables without their line of column names'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand programs" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand list" -s o -l output -d 'Output format (`wide` adds when each trace was created)' -r -f -a "table\t'A table'
+wide\t'The table with more columns'
+json\t'One JSON document'
+yaml\t'The same document as YAML'"
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand list" -l kubeconfig -d 'Path to the kubeconfig file (default: KUBECONFIG, else ~/.kube/config)' -r -F
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand list" -l context -d 'The kubeconfig context to use' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand list" -l cluster -d 'The kubeconfig cluster to use' -r
@@ -196,7 +200,7 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand list" -l user 
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand list" -s n -l namespace -d 'Namespace of the targets (default: the context\'s)' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand list" -l job-namespace -d 'Namespace the tracer Jobs run in' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand list" -l no-headers -d 'Print tables without their line of column names'
-complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand list" -s h -l help -d 'Print help'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand delete" -l kubeconfig -d 'Path to the kubeconfig file (default: KUBECONFIG, else ~/.kube/config)' -r -F
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand delete" -l context -d 'The kubeconfig context to use' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand delete" -l cluster -d 'The kubeconfig cluster to use' -r
@@ -206,6 +210,10 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand delete" -l job
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand delete" -l all -d 'Delete every trace in the jobs namespace'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand delete" -l no-headers -d 'Print tables without their line of column names'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand delete" -s h -l help -d 'Print help'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand scripts" -s o -l output -d 'Output format (`wide` adds each script\'s arguments)' -r -f -a "table\t'A table'
+wide\t'The table with more columns'
+json\t'One JSON document'
+yaml\t'The same document as YAML'"
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand scripts" -l kubeconfig -d 'Path to the kubeconfig file (default: KUBECONFIG, else ~/.kube/config)' -r -F
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand scripts" -l context -d 'The kubeconfig context to use' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand scripts" -l cluster -d 'The kubeconfig cluster to use' -r
@@ -213,7 +221,7 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand scripts" -l us
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand scripts" -s n -l namespace -d 'Namespace of the targets (default: the context\'s)' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand scripts" -l job-namespace -d 'Namespace the tracer Jobs run in' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand scripts" -l no-headers -d 'Print tables without their line of column names'
-complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand scripts" -s h -l help -d 'Print help'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand scripts" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand rbac" -l for-user -d 'Bind a user (repeatable)' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand rbac" -l for-group -d 'Bind a group (repeatable; default: the group kubectl-ebpf-users when nobody is named)' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand rbac" -l for-service-account -d 'Bind a service account (repeatable)' -r

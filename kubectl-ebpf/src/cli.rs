@@ -83,7 +83,7 @@ pub enum Command {
     Programs(Box<ProgramsArgs>),
     /// List the traces running on the cluster (yours and others').
     #[command(after_help = examples::LIST)]
-    List,
+    List(ListArgs),
     /// Delete a trace's Jobs, pods and ConfigMap.
     #[command(after_help = examples::DELETE)]
     Delete(DeleteArgs),
@@ -178,7 +178,7 @@ pub struct TraceArgs {
 
     /// Set by `programs`, which runs as a trace of the inventory.
     #[arg(skip)]
-    pub programs: Option<ProgramsFormat>,
+    pub programs: Option<ListFormat>,
 
     /// Set by `run`, which runs as a trace of the probes its script handles.
     #[arg(skip)]
@@ -437,17 +437,18 @@ pub struct ProgramsArgs {
     pub duration: Duration,
 
     /// Output format.
-    #[arg(short = 'o', long, value_enum, default_value_t = ProgramsFormat::Table)]
-    pub output: ProgramsFormat,
+    #[arg(short = 'o', long, value_enum, default_value_t = ListFormat::Table)]
+    pub output: ListFormat,
 }
 
+/// Formats of the listing commands (`programs`, `list`, `scripts`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum ProgramsFormat {
-    /// One row per program: node, id, type, name, attach point, holder, CPU, memory.
+pub enum ListFormat {
+    /// A table.
     Table,
-    /// The table with the tag, loading user, load time and map ids too.
+    /// The table with more columns.
     Wide,
-    /// One JSON document (docs/programs.md).
+    /// One JSON document.
     Json,
     /// The same document as YAML.
     Yaml,
@@ -498,6 +499,17 @@ pub struct ProbesArgs {
 pub struct ScriptsArgs {
     /// A shipped script: show its purpose, arguments and an example.
     pub name: Option<String>,
+
+    /// Output format (`wide` adds each script's arguments).
+    #[arg(short = 'o', long, value_enum, default_value_t = ListFormat::Table)]
+    pub output: ListFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Output format (`wide` adds when each trace was created).
+    #[arg(short = 'o', long, value_enum, default_value_t = ListFormat::Table)]
+    pub output: ListFormat,
 }
 
 #[derive(Debug, Args)]

@@ -39,7 +39,7 @@ Examples:
 pub const LIST: &str = "\
 Examples:
   kubectl ebpf list
-  kubectl ebpf list --job-namespace tracing";
+  kubectl ebpf list -o json --job-namespace tracing";
 
 pub const DELETE: &str = "\
 Examples:
@@ -48,7 +48,7 @@ Examples:
 
 pub const SCRIPTS: &str = "\
 Examples:
-  kubectl ebpf scripts
+  kubectl ebpf scripts -o wide
   kubectl ebpf scripts failed-opens";
 
 pub const RBAC: &str = "\

@@ -27,7 +27,7 @@ fn main() -> ExitCode {
             Ok(scripts::Prepared::Exit(code)) => Ok(code),
             Err(err) => Err(err),
         },
-        Command::List => block_on(kubectl_ebpf::cluster::list(cluster)),
+        Command::List(args) => block_on(kubectl_ebpf::cluster::list(cluster, args)),
         Command::Delete(args) => block_on(kubectl_ebpf::cluster::delete(cluster, args)),
         Command::Probes(args) => probe_list::run(&args),
         Command::Rbac(args) => rbac::run(&cluster, &args),

@@ -16,7 +16,7 @@ use tracer_protocol::{
 use tracer_script::{Script, sources};
 
 use crate::{
-    cli::{RunArgs, ScriptRun, ScriptsArgs, TraceArgs},
+    cli::{ListFormat, RunArgs, ScriptRun, ScriptsArgs, TraceArgs},
     exit::{self, CliError},
 };
 
@@ -250,9 +250,32 @@ fn read(script: &str) -> Result<(String, String), CliError> {
 
 /// `kubectl ebpf scripts [NAME]`: the shipped scripts with what each is for, or one
 /// script's header (purpose, arguments, example).
+pub const SCRIPTS_SCHEMA: &str = "kubectl-ebpf/scripts/v1";
+
+/// One shipped script of `scripts -o json`.
+#[derive(serde::Serialize)]
+struct ListedScript {
+    name: &'static str,
+    summary: String,
+    /// The `--arg` names it reads.
+    arguments: Vec<String>,
+    /// Its whole header: purpose, arguments, example.
+    help: String,
+}
+
+impl ListedScript {
+    fn of(script: &Stdlib) -> ListedScript {
+        ListedScript {
+            name: script.name,
+            summary: summary(script.source),
+            arguments: arguments(script.source),
+            help: header(script.source),
+        }
+    }
+}
+
 pub fn list(args: &ScriptsArgs) -> Result<u8, CliError> {
-    let mut stdout = std::io::stdout().lock();
-    let written = match &args.name {
+    let scripts: Vec<&Stdlib> = match &args.name {
         Some(name) => {
             let wanted = name.strip_suffix(".rhai").unwrap_or(name);
             let Some(script) = STDLIB.iter().find(|stdlib| stdlib.name == wanted) else {
@@ -263,12 +286,44 @@ pub fn list(args: &ScriptsArgs) -> Result<u8, CliError> {
                 };
                 return Err(CliError::usage(format!("no shipped script {name}"), hint));
             };
-            writeln!(stdout, "{}", header(script.source))
+            vec![script]
         }
-        None => {
-            let mut table = crate::render::table(["SCRIPT", "WHAT IT DOES"]);
-            for script in STDLIB {
-                table.add_row([script.name.to_owned(), summary(script.source)]);
+        None => STDLIB.iter().collect(),
+    };
+    let mut stdout = std::io::stdout().lock();
+    let written = match args.output {
+        ListFormat::Json | ListFormat::Yaml => {
+            let listed: Vec<ListedScript> = scripts.iter().map(|s| ListedScript::of(s)).collect();
+            let document = serde_json::json!({ "schema": SCRIPTS_SCHEMA, "scripts": listed });
+            if args.output == ListFormat::Json {
+                serde_json::to_writer_pretty(&mut stdout, &document)
+                    .map_err(std::io::Error::other)
+                    .and_then(|()| writeln!(stdout))
+            } else {
+                crate::render::write_yaml(&document, &mut stdout)
+            }
+        }
+        ListFormat::Table | ListFormat::Wide if args.name.is_some() => {
+            writeln!(stdout, "{}", header(scripts[0].source))
+        }
+        ListFormat::Table | ListFormat::Wide => {
+            let wide = args.output == ListFormat::Wide;
+            let mut columns = vec!["SCRIPT", "WHAT IT DOES"];
+            if wide {
+                columns.push("ARGUMENTS");
+            }
+            let mut table = crate::render::table(columns);
+            for script in &scripts {
+                let mut row = vec![script.name.to_owned(), summary(script.source)];
+                if wide {
+                    let arguments = arguments(script.source);
+                    row.push(if arguments.is_empty() {
+                        "-".to_owned()
+                    } else {
+                        arguments.join(", ")
+                    });
+                }
+                table.add_row(row);
             }
             writeln!(stdout, "{table}").and_then(|()| {
                 writeln!(
@@ -278,8 +333,32 @@ pub fn list(args: &ScriptsArgs) -> Result<u8, CliError> {
             })
         }
     };
-    written.map_err(|err| CliError::failure(format!("cannot write the list: {err}"), ""))?;
-    Ok(exit::SUCCESS)
+    match written {
+        // `| head` closing the pipe early is not a failure.
+        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => Err(CliError::failure(
+            format!("cannot write the list: {err}"),
+            "",
+        )),
+        _ => Ok(exit::SUCCESS),
+    }
+}
+
+/// The names of the `--arg NAME=VALUE` a script's header documents, in order.
+fn arguments(source: &str) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for line in header(source).lines() {
+        let Some((_, after)) = line.split_once("--arg ") else {
+            continue;
+        };
+        let name: String = after
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+            .collect();
+        if !name.is_empty() && !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
 }
 
 /// The comment block a shipped script opens with, without the comment marks.

@@ -589,6 +589,15 @@ fn list_shows_a_running_trace_and_delete_removes_it() {
         "{row}"
     );
     let id = row.split_whitespace().next().expect("an id").to_owned();
+    let listed = cluster
+        .plugin()
+        .args(["list", "-o", "json"])
+        .output()
+        .expect("run kubectl-ebpf list -o json");
+    let document: Value = serde_json::from_slice(&listed.stdout).expect("one JSON document");
+    e2e::schema::assert_valid("traces-v1.json", &document);
+    assert_eq!(document["traces"][0]["id"], id.as_str(), "{document:#}");
+    assert_eq!(document["traces"][0]["running"], 2, "{document:#}");
 
     let deleted = cluster
         .plugin()

@@ -1,38 +1,15 @@
 //! Every JSON document the plugin prints is checked against its published schema in
 //! docs/schemas, as a consumer validating our output would.
 
-use std::{path::PathBuf, process::Command};
+use std::process::Command;
 
-use e2e::{binaries, cgroup::TestCgroup, plugin_run::PluginRun};
+use e2e::{
+    binaries,
+    cgroup::TestCgroup,
+    plugin_run::PluginRun,
+    schema::{assert_valid, violations},
+};
 use serde_json::{Value, json};
-
-fn schema(name: &str) -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../docs/schemas")
-        .join(name);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|err| panic!("read {}: {err}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
-}
-
-/// The ways `document` breaks the schema `name`, one line each.
-fn violations(name: &str, document: &Value) -> Vec<String> {
-    let validator = jsonschema::validator_for(&schema(name))
-        .unwrap_or_else(|err| panic!("{name} is not a valid schema: {err}"));
-    validator
-        .iter_errors(document)
-        .map(|error| format!("{}: {error}", error.instance_path()))
-        .collect()
-}
-
-fn assert_valid(name: &str, document: &Value) {
-    let found = violations(name, document);
-    assert!(
-        found.is_empty(),
-        "not {name}:\n{}\n{document:#}",
-        found.join("\n")
-    );
-}
 
 /// `kubectl-ebpf ARGS` run to its end; its stdout as JSON.
 fn json_of(args: &[&str]) -> Value {
@@ -137,6 +114,19 @@ fn the_profile_and_the_programs_inventory_match_their_schemas() {
     assert_valid("profile-v1.json", &profile);
     let programs = json_of(&["programs", "--local", "-o", "json"]);
     assert_valid("programs-v1.json", &programs);
+}
+
+#[test]
+fn the_shipped_scripts_list_matches_its_schema() {
+    let scripts = json_of(&["scripts", "-o", "json"]);
+    assert!(
+        scripts["scripts"].as_array().is_some_and(|s| s.len() > 10),
+        "{scripts:#}"
+    );
+    assert_valid("scripts-v1.json", &scripts);
+    let one = json_of(&["scripts", "exec-audit", "-o", "json"]);
+    assert_eq!(one["scripts"][0]["arguments"], json!(["failed"]));
+    assert_valid("scripts-v1.json", &one);
 }
 
 #[test]

@@ -11,5 +11,6 @@ pub mod net_workload;
 pub mod netns;
 pub mod plugin_run;
 pub mod pods;
+pub mod schema;
 pub mod tracer;
 pub mod workload;

@@ -1,7 +1,9 @@
 //! `kubectl ebpf list` and `kubectl ebpf delete`: the traces found on the cluster by
 //! their labels, whoever started them.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, io::Write};
+
+use serde::Serialize;
 
 use k8s_openapi::{api::batch::v1::Job, jiff::Timestamp};
 use kube::{Api, api::ListParams};
@@ -12,7 +14,7 @@ use super::{
     objects,
 };
 use crate::{
-    cli::{ClusterArgs, DeleteArgs},
+    cli::{ClusterArgs, DeleteArgs, ListArgs, ListFormat},
     exit::{self, CliError},
 };
 
@@ -29,24 +31,92 @@ struct TraceRow {
     deleting: usize,
 }
 
-pub async fn list(cluster: ClusterArgs) -> Result<u8, CliError> {
+pub const TRACES_SCHEMA: &str = "kubectl-ebpf/traces/v1";
+
+/// One trace of `list -o json`.
+#[derive(Serialize)]
+struct ListedTrace<'a> {
+    id: &'a str,
+    /// When its first Job was created (RFC 3339).
+    created: Option<String>,
+    age_seconds: Option<i64>,
+    nodes: usize,
+    probe: &'a str,
+    target: &'a str,
+    running: usize,
+    done: usize,
+    failed: usize,
+    deleting: usize,
+}
+
+pub async fn list(cluster: ClusterArgs, args: ListArgs) -> Result<u8, CliError> {
     let client = connect(&cluster).await?.client;
     let rows = traces(&client, &cluster.job_namespace).await?;
-    if rows.is_empty() {
-        eprintln!("No traces in namespace {}.", cluster.job_namespace);
-        return Ok(exit::SUCCESS);
-    }
     let now = Timestamp::now();
-    let mut table = crate::render::table(["ID", "AGE", "NODES", "PROBE", "TARGET", "STATE"]);
-    for (id, row) in rows {
-        let age = row
-            .oldest
-            .map(|t| format_age(now.as_second() - t.as_second()))
-            .unwrap_or_default();
-        let state = row.state();
-        table.add_row([id, age, row.nodes.to_string(), row.probe, row.target, state]);
+    let age = |row: &TraceRow| row.oldest.map(|t| now.as_second() - t.as_second());
+    match args.output {
+        ListFormat::Json | ListFormat::Yaml => {
+            let traces: Vec<ListedTrace> = rows
+                .iter()
+                .map(|(id, row)| ListedTrace {
+                    id,
+                    created: row.oldest.map(|t| t.to_string()),
+                    age_seconds: age(row),
+                    nodes: row.nodes,
+                    probe: &row.probe,
+                    target: &row.target,
+                    running: row.active,
+                    done: row.succeeded,
+                    failed: row.failed,
+                    deleting: row.deleting,
+                })
+                .collect();
+            let document = serde_json::json!({ "schema": TRACES_SCHEMA, "traces": traces });
+            let mut stdout = std::io::stdout().lock();
+            let written = if args.output == ListFormat::Json {
+                serde_json::to_writer_pretty(&mut stdout, &document)
+                    .map_err(std::io::Error::other)
+                    .and_then(|()| writeln!(stdout))
+            } else {
+                crate::render::write_yaml(&document, &mut stdout)
+            };
+            if let Err(err) = written
+                && err.kind() != std::io::ErrorKind::BrokenPipe
+            {
+                return Err(CliError::failure(
+                    format!("cannot write the list: {err}"),
+                    "",
+                ));
+            }
+        }
+        ListFormat::Table | ListFormat::Wide => {
+            if rows.is_empty() {
+                eprintln!("No traces in namespace {}.", cluster.job_namespace);
+                return Ok(exit::SUCCESS);
+            }
+            let wide = args.output == ListFormat::Wide;
+            let mut header = vec!["ID", "AGE", "NODES", "PROBE", "TARGET", "STATE"];
+            if wide {
+                header.push("CREATED");
+            }
+            let mut table = crate::render::table(header);
+            for (id, row) in &rows {
+                let mut cells = vec![
+                    id.clone(),
+                    age(row).map(format_age).unwrap_or_default(),
+                    row.nodes.to_string(),
+                    row.probe.clone(),
+                    row.target.clone(),
+                    row.state(),
+                ];
+                if wide {
+                    cells.push(row.oldest.map(|t| t.to_string()).unwrap_or_default());
+                }
+                table.add_row(cells);
+            }
+            println!("{table}");
+        }
     }
-    println!("{table}");
     Ok(exit::SUCCESS)
 }
 

@@ -17,7 +17,7 @@ use std::{
     sync::atomic::{AtomicBool, Ordering},
 };
 
-use comfy_table::{Row, Table, presets::NOTHING};
+use comfy_table::{ContentArrangement, Row, Table, presets::NOTHING};
 
 use crate::{
     catalogue::{self, Kind},
@@ -48,9 +48,15 @@ pub fn headers_shown() -> bool {
 }
 
 /// A borderless table, with `header` as its first line unless `--no-headers` was given.
+/// On a terminal it fits the terminal's width, long cells wrapping inside their column
+/// rather than the terminal wrapping whole lines; piped, lines are as long as they need.
 pub fn table(header: impl Into<Row>) -> Table {
     let mut table = Table::new();
     table.load_style(NOTHING);
+    if let Some((_, columns)) = crate::terminal::size() {
+        table.set_width(u16::try_from(columns).unwrap_or(u16::MAX));
+        table.set_content_arrangement(ContentArrangement::Dynamic);
+    }
     if headers_shown() {
         table.set_header(header);
     }

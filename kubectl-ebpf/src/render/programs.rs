@@ -6,7 +6,7 @@ use comfy_table::{Cell, CellAlignment};
 use serde::Serialize;
 
 use crate::{
-    cli::ProgramsFormat,
+    cli::ListFormat,
     merge::{NodeProgram, NodeSummary, TraceResult},
     units::format_ns,
 };
@@ -29,10 +29,10 @@ struct Document<'a> {
     programs: Vec<&'a NodeProgram>,
 }
 
-pub fn write(result: &TraceResult, format: ProgramsFormat, out: &mut dyn Write) -> io::Result<()> {
+pub fn write(result: &TraceResult, format: ListFormat, out: &mut dyn Write) -> io::Result<()> {
     let programs = costliest_first(&result.programs);
     match format {
-        ProgramsFormat::Json | ProgramsFormat::Yaml => {
+        ListFormat::Json | ListFormat::Yaml => {
             let document = Document {
                 schema: PROGRAMS_SCHEMA,
                 duration_ms: result.duration_ms,
@@ -40,15 +40,15 @@ pub fn write(result: &TraceResult, format: ProgramsFormat, out: &mut dyn Write) 
                 nodes: &result.nodes,
                 programs,
             };
-            if format == ProgramsFormat::Json {
+            if format == ListFormat::Json {
                 serde_json::to_writer_pretty(&mut *out, &document)?;
                 writeln!(out)
             } else {
                 super::write_yaml(&document, &mut &mut *out)
             }
         }
-        ProgramsFormat::Table | ProgramsFormat::Wide => {
-            write_table(&programs, result, format == ProgramsFormat::Wide, out)
+        ListFormat::Table | ListFormat::Wide => {
+            write_table(&programs, result, format == ListFormat::Wide, out)
         }
     }
 }
