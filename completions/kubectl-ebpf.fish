@@ -80,6 +80,7 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l dry-
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l local -d 'Trace this machine instead of a cluster, by running tracer-job here'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l per-node -d 'Keep each node\'s histograms apart instead of summing them'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l per-pod -d 'One histogram per pod container, split by cgroup in the kernel and added up across nodes (syscall-latency, runq-latency, block-latency)'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l side-by-side -d 'With --per-pod or --per-node: draw the split histograms next to each other, on shared rows and one scale, as many as the terminal\'s width fits'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l failed -d 'Only the calls or connects that failed, filtered in the kernel (open, tcp-connect)'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l heatmap -d 'Also draw each histogram over time: one column per --interval, log2 buckets up, shaded by count (histogram probes; `-o svg` writes it as SVG)'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l no-headers -d 'Print tables without their line of column names'

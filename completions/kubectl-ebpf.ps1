@@ -84,6 +84,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-ebpf' -ScriptBlock {
             [CompletionResult]::new('--local', '--local', [CompletionResultType]::ParameterName, 'Trace this machine instead of a cluster, by running tracer-job here')
             [CompletionResult]::new('--per-node', '--per-node', [CompletionResultType]::ParameterName, 'Keep each node''s histograms apart instead of summing them')
             [CompletionResult]::new('--per-pod', '--per-pod', [CompletionResultType]::ParameterName, 'One histogram per pod container, split by cgroup in the kernel and added up across nodes (syscall-latency, runq-latency, block-latency)')
+            [CompletionResult]::new('--side-by-side', '--side-by-side', [CompletionResultType]::ParameterName, 'With --per-pod or --per-node: draw the split histograms next to each other, on shared rows and one scale, as many as the terminal''s width fits')
             [CompletionResult]::new('--failed', '--failed', [CompletionResultType]::ParameterName, 'Only the calls or connects that failed, filtered in the kernel (open, tcp-connect)')
             [CompletionResult]::new('--heatmap', '--heatmap', [CompletionResultType]::ParameterName, 'Also draw each histogram over time: one column per --interval, log2 buckets up, shaded by count (histogram probes; `-o svg` writes it as SVG)')
             [CompletionResult]::new('--no-headers', '--no-headers', [CompletionResultType]::ParameterName, 'Print tables without their line of column names')

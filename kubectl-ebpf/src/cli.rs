@@ -132,6 +132,11 @@ pub struct TraceArgs {
     #[arg(long)]
     pub per_pod: bool,
 
+    /// With --per-pod or --per-node: draw the split histograms next to each other, on
+    /// shared rows and one scale, as many as the terminal's width fits.
+    #[arg(long)]
+    pub side_by_side: bool,
+
     /// Show the N largest rows of each table of counts (default 20; 0 shows all).
     #[arg(long, value_name = "N")]
     pub top: Option<usize>,

@@ -4,7 +4,7 @@
 pub const TRACE: &str = "\
 Examples:
   kubectl ebpf trace syscall-latency deploy/checkout -n shop -d 30s
-  kubectl ebpf trace syscall-latency deploy/checkout --by syscall --per-pod
+  kubectl ebpf trace syscall-latency deploy/checkout --by syscall --per-pod --side-by-side
   kubectl ebpf trace exec -l app=checkout -A
   kubectl ebpf trace open deploy/checkout --failed --path-prefix /etc/
   kubectl ebpf trace tcp-connect pod/api-0 --port 5432 -o ndjson

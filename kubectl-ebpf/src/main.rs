@@ -18,6 +18,7 @@ fn main() -> ExitCode {
             if let Some(column) = &args.sort {
                 render::set_sort(column);
             }
+            render::set_side_by_side(args.side_by_side);
             block_on(session::trace(cluster, *args))
         }
         Command::Profile(args) => block_on(session::profile(cluster, *args)),

@@ -157,6 +157,12 @@ fn check_flags(args: &TraceArgs) -> Result<(), CliError> {
             "drop --per-pod",
         ));
     }
+    if args.side_by_side && !(args.per_pod || args.per_node) {
+        return Err(CliError::usage(
+            "--side-by-side draws the histograms --per-pod or --per-node split",
+            "add --per-pod or --per-node",
+        ));
+    }
     let counts = catalogue::find(probe).is_some_and(|info| info.kind.has_counts());
     let histogram = catalogue::find(probe).is_some_and(|info| info.kind == Kind::Histogram);
     if args.heatmap && !histogram {

@@ -82,9 +82,12 @@ fn syscall_latency_keeps_each_pod_apart() {
     );
 }
 
-#[test]
-fn the_plugin_keeps_each_replica_apart_across_nodes() {
-    const CALLS: u64 = 4_000;
+const CALLS: u64 = 4_000;
+
+/// Two checkout replicas on two nodes and a bystander beside one of them, all making
+/// `CALLS` getppid calls once triggered, traced with `args` after `deploy/checkout`.
+/// The names of the replicas and the plugin's stdout.
+fn trace_checkout(args: &[&str]) -> (BTreeSet<String>, String) {
     let cluster = Cluster::start(3, &[]);
     let trigger = cluster.trigger("go");
     cluster.apply(&workload_deployment("checkout", 2, CALLS, &trigger));
@@ -99,18 +102,8 @@ fn the_plugin_keeps_each_replica_apart_across_nodes() {
 
     let mut plugin = cluster
         .plugin()
-        .args([
-            "trace",
-            "syscall-latency",
-            "deploy/checkout",
-            "--by",
-            "syscall",
-            "--per-pod",
-            "-o",
-            "json",
-            "-d",
-            "3s",
-        ])
+        .args(["trace", "syscall-latency", "deploy/checkout"])
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -136,7 +129,13 @@ fn the_plugin_keeps_each_replica_apart_across_nodes() {
     let _ = stderr.read_to_string(&mut said);
     let status = plugin.wait().expect("wait for the plugin");
     assert_eq!(status.code(), Some(0), "{said}");
+    (names, stdout)
+}
 
+#[test]
+fn the_plugin_keeps_each_replica_apart_across_nodes() {
+    let (names, stdout) =
+        trace_checkout(&["--by", "syscall", "--per-pod", "-o", "json", "-d", "3s"]);
     let result: Value = serde_json::from_str(&stdout).expect("one JSON document");
     let getppid: Vec<&Value> = result["histograms"]
         .as_array()
@@ -157,6 +156,53 @@ fn the_plugin_keeps_each_replica_apart_across_nodes() {
             (CALLS..=CALLS + SLACK).contains(&count),
             "{}: expected {CALLS} getppid calls, counted {count}",
             histogram["key"]
+        );
+    }
+}
+
+#[test]
+fn side_by_side_draws_the_replicas_next_to_each_other_with_their_counts() {
+    let (names, stdout) =
+        trace_checkout(&["--by", "syscall", "--per-pod", "--side-by-side", "-d", "3s"]);
+    let lines: Vec<&str> = stdout.lines().collect();
+    let at = lines
+        .iter()
+        .position(|line| {
+            *line == "syscall-latency (ns) syscall=getppid, side by side on one scale:"
+        })
+        .unwrap_or_else(|| panic!("no side-by-side getppid histograms:\n{stdout}"));
+    let titles = lines[at + 1];
+    let mut columns: Vec<(usize, &String)> = names
+        .iter()
+        .map(|name| {
+            let title = format!("default/{name}/app");
+            let column = titles
+                .find(&title)
+                .unwrap_or_else(|| panic!("no column for {name}: {titles}"));
+            (column, name)
+        })
+        .collect();
+    columns.sort();
+    // Each column's counts (the number before each `|@`) add up to that replica's calls.
+    let mut sums = vec![0u64; columns.len()];
+    for row in lines[at + 2..]
+        .iter()
+        .take_while(|line| line.starts_with('['))
+    {
+        let counts: Vec<u64> = row
+            .split('|')
+            .step_by(2)
+            .filter_map(|cell| cell.split_whitespace().last()?.parse().ok())
+            .collect();
+        assert_eq!(counts.len(), columns.len(), "{row}");
+        for (sum, count) in sums.iter_mut().zip(counts) {
+            *sum += count;
+        }
+    }
+    for ((_, name), sum) in columns.iter().zip(sums) {
+        assert!(
+            (CALLS..=CALLS + SLACK).contains(&sum),
+            "{name}: expected {CALLS} getppid calls side by side, counted {sum}:\n{stdout}"
         );
     }
 }

@@ -61,7 +61,7 @@ pub fn label(bucket: &Bucket) -> String {
 /// The buckets from the first to the last non-empty one, with the empty ones between
 /// filled in so the shape reads right: doubling for log2 histograms, one step at a time
 /// for linear ones (a script's `lhist`).
-fn with_gaps(buckets: &[Bucket]) -> Vec<Bucket> {
+pub fn with_gaps(buckets: &[Bucket]) -> Vec<Bucket> {
     let step = linear_step(buckets);
     let mut out: Vec<Bucket> = Vec::with_capacity(buckets.len());
     for bucket in buckets {

@@ -10,6 +10,7 @@ pub mod overhead;
 pub mod profile;
 pub mod programs;
 pub mod script;
+pub mod side_by_side;
 pub mod summary;
 
 use std::{
@@ -30,6 +31,17 @@ static NO_HEADERS: AtomicBool = AtomicBool::new(false);
 
 /// `--sort COLUMN`: tables of counts in that key column's order instead of largest first.
 static SORT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// `--side-by-side`: histograms split by pod or node drawn next to each other.
+static SIDE_BY_SIDE: AtomicBool = AtomicBool::new(false);
+
+pub fn set_side_by_side(on: bool) {
+    SIDE_BY_SIDE.store(on, Ordering::Relaxed);
+}
+
+fn side_by_side() -> bool {
+    SIDE_BY_SIDE.load(Ordering::Relaxed)
+}
 
 pub fn set_sort(column: &str) {
     let _ = SORT.set(column.to_owned());
@@ -87,9 +99,19 @@ pub fn render(
                 }
                 return events::write_total(result, out);
             }
-            for histogram in &result.histograms {
-                hist::write(histogram, out)?;
-                writeln!(out)?;
+            if side_by_side() {
+                for group in side_by_side::groups(&result.histograms) {
+                    match group.as_slice() {
+                        [one] => hist::write(one, out)?,
+                        many => side_by_side::write(many, crate::terminal::width(), out)?,
+                    }
+                    writeln!(out)?;
+                }
+            } else {
+                for histogram in &result.histograms {
+                    hist::write(histogram, out)?;
+                    writeln!(out)?;
+                }
             }
             for map in &result.heatmaps {
                 heatmap::write(map, crate::terminal::width(), out)?;
