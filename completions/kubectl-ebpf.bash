@@ -570,11 +570,11 @@ _kubectl__ebpf() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table folded svg json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table folded svg json yaml" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table folded svg json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table folded svg json yaml" -- "${cur}"))
                     return 0
                     ;;
                 --output-file)

@@ -101,7 +101,8 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -l mi
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -s o -l output -d 'Output format' -r -f -a "table\t'The top functions by self and total samples'
 folded\t'One `frame;frame;frame count` line per stack, as flame graph tools read'
 svg\t'An interactive flame graph'
-json\t'One JSON document: stacks, functions, nodes'"
+json\t'One JSON document: stacks, functions, nodes'
+yaml\t'The same document as YAML'"
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -l output-file -d 'Write the result to this file instead of standard output' -r -F
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -l kubeconfig -d 'Path to the kubeconfig file (default: KUBECONFIG, else ~/.kube/config)' -r -F
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -l context -d 'The kubeconfig context to use' -r

@@ -406,6 +406,8 @@ pub enum ProfileFormat {
     Svg,
     /// One JSON document: stacks, functions, nodes.
     Json,
+    /// The same document as YAML.
+    Yaml,
 }
 
 #[derive(Debug, Args)]

@@ -154,7 +154,7 @@ pub fn write(
             Ok(())
         }
         ProfileFormat::Svg => write_svg(&profile, result, options, out),
-        ProfileFormat::Json => write_json(&profile, result, options, out),
+        ProfileFormat::Json | ProfileFormat::Yaml => write_json(&profile, result, options, out),
         ProfileFormat::Table => write_table(&profile, result, options, out),
     }
 }
@@ -315,6 +315,9 @@ fn write_json(
         stacks,
         functions: profile.functions(),
     };
+    if options.format == ProfileFormat::Yaml {
+        return super::write_yaml(&document, &mut &mut *out);
+    }
     serde_json::to_writer_pretty(&mut *out, &document)?;
     writeln!(out)
 }
@@ -454,6 +457,10 @@ mod tests {
         assert_eq!(json["samples"], 51);
         assert_eq!(json["stacks"][0]["count"], 40);
         assert_eq!(json["functions"][0]["name"], "spin");
+        options.format = ProfileFormat::Yaml;
+        let yaml = render(&options);
+        assert!(yaml.contains("schema: kubectl-ebpf/profile/v1"), "{yaml}");
+        assert!(yaml.contains("samples: 51"), "{yaml}");
         options.format = ProfileFormat::Svg;
         let svg = render(&options);
         assert!(svg.contains("<svg") && svg.contains("spin"), "{svg}");
