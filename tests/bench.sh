@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Runs the benchmarks side by side with bpftrace and writes docs/benchmarks-results.md
-# (syscall-latency), docs/benchmarks-probes.md (the event probes) and
-# docs/benchmarks-profile.md (the profiler).
+# Runs every benchmark, side by side with bpftrace where it does the same job, writes
+# each one's report (docs/benchmarks-results.md for syscall-latency,
+# docs/benchmarks-probes.md for the event probes and the tracer's own cost,
+# docs/benchmarks-profile.md, docs/benchmarks-fanout.md, docs/benchmarks-script.md) and
+# then docs/benchmarks-summary.md: every headline figure in one table of ratios against
+# the targets.
 # As root. Installs bpftrace (Debian) and mounts tracefs when missing: bpftrace needs
 # tracefs to find tracepoints; tracer-job's raw tracepoints do not.
-# Options go to bench-syscall-latency; BENCH_PROBES_ROUNDS and BENCH_PROFILE_ROUNDS set
-# the rounds of the others.
+# Options go to bench-syscall-latency; BENCH_PROBES_ROUNDS, BENCH_PROFILE_ROUNDS and
+# BENCH_FANOUT_ROUNDS set the rounds of the others.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +22,11 @@ fi
 
 cargo build --release --locked -p tracer-job -p kubectl-ebpf -p e2e --bins
 bin="${CARGO_TARGET_DIR:-target}/release"
-"$bin/bench-syscall-latency" --out docs/benchmarks-results.md "$@"
-"$bin/bench-probes" --rounds "${BENCH_PROBES_ROUNDS:-5}" --out docs/benchmarks-probes.md
-"$bin/bench-profile" --rounds "${BENCH_PROFILE_ROUNDS:-5}" --work-ms 3000 --out docs/benchmarks-profile.md
+summary=$(mktemp -d)
+trap 'rm -rf "$summary"' EXIT
+"$bin/bench-syscall-latency" --out docs/benchmarks-results.md --summary "$summary/figures.jsonl" "$@"
+"$bin/bench-probes" --rounds "${BENCH_PROBES_ROUNDS:-5}" --out docs/benchmarks-probes.md --summary "$summary/figures.jsonl"
+"$bin/bench-profile" --rounds "${BENCH_PROFILE_ROUNDS:-5}" --work-ms 3000 --out docs/benchmarks-profile.md --summary "$summary/figures.jsonl"
+"$bin/bench-script" --rounds 7 --summary "$summary/figures.jsonl" > docs/benchmarks-script.md
+"$bin/bench-fanout" --rounds "${BENCH_FANOUT_ROUNDS:-3}" --out docs/benchmarks-fanout.md --summary "$summary/figures.jsonl"
+"$bin/bench-summary" --out docs/benchmarks-summary.md "$summary/figures.jsonl"

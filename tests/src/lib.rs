@@ -12,5 +12,6 @@ pub mod netns;
 pub mod plugin_run;
 pub mod pods;
 pub mod schema;
+pub mod summary;
 pub mod tracer;
 pub mod workload;

@@ -13,12 +13,14 @@ use std::{
     time::Instant,
 };
 
+use e2e::summary::Figure;
 use kube_double::spawn::Double;
 
 struct Args {
     nodes: Vec<usize>,
     rounds: usize,
     out: Option<PathBuf>,
+    summary: Option<String>,
 }
 
 fn parse_args() -> Args {
@@ -26,6 +28,7 @@ fn parse_args() -> Args {
         nodes: vec![10, 100, 1000],
         rounds: 3,
         out: None,
+        summary: None,
     };
     let mut words = std::env::args().skip(1);
     while let Some(word) = words.next() {
@@ -39,6 +42,7 @@ fn parse_args() -> Args {
             }
             "--rounds" => args.rounds = value.parse().unwrap_or_else(|_| usage()),
             "--out" => args.out = Some(PathBuf::from(value)),
+            "--summary" => args.summary = Some(value),
             _ => usage(),
         }
     }
@@ -46,7 +50,9 @@ fn parse_args() -> Args {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: bench-fanout [--nodes 10,100,1000] [--rounds N] [--out FILE]");
+    eprintln!(
+        "usage: bench-fanout [--nodes 10,100,1000] [--rounds N] [--out FILE] [--summary FILE]"
+    );
     std::process::exit(2)
 }
 
@@ -245,6 +251,48 @@ fn main() {
          Rerun: `cargo build --release --locked && sudo target/release/bench-fanout --out docs/benchmarks-fanout.md`.\n\n{report}",
         args.rounds
     );
+    if let (Some(first), Some(last)) = (rows.first(), rows.last()) {
+        let (nodes, cpu, rss, wall, requests, _) = *last;
+        let per_node = |row: &(usize, f64, f64, f64, f64, usize)| row.1 / row.0 as f64;
+        let bench = "bench-fanout";
+        e2e::summary::append(
+            args.summary.as_deref(),
+            &[
+                Figure::new(
+                    bench,
+                    &format!("plugin CPU at {nodes} nodes"),
+                    "s",
+                    cpu / 1e3,
+                    "≤ 5 s at 1,000 nodes",
+                )
+                .met(cpu <= 5_000.0),
+                Figure::new(
+                    bench,
+                    &format!("plugin peak RSS at {nodes} nodes"),
+                    "MiB",
+                    rss,
+                    "≤ 200 MiB at 1,000 nodes",
+                )
+                .met(rss <= 200.0),
+                Figure::new(
+                    bench,
+                    &format!("plugin CPU per node, {nodes} nodes against {}", first.0),
+                    "ms",
+                    per_node(last),
+                    "linear or better in nodes",
+                )
+                .against(&format!("{} nodes", first.0), per_node(first))
+                .met(per_node(last) <= per_node(first)),
+                Figure::new(
+                    bench,
+                    &format!("API requests per second at {nodes} nodes"),
+                    "requests/s",
+                    requests / (wall / 1e3),
+                    "within a documented client-side limit",
+                ),
+            ],
+        );
+    }
     match &args.out {
         Some(path) => std::fs::write(path, document).expect("write the report"),
         None => print!("{document}"),

@@ -28,7 +28,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use e2e::{binaries, cgroup::cgroup2_mount, loopdev::LoopDevice};
+use e2e::{binaries, cgroup::cgroup2_mount, loopdev::LoopDevice, summary::Figure};
 use tracer_protocol::{Decoded, ErrorCode, Record, decode_line};
 
 /// One probe, its trigger and bpftrace's version of the same job. A probe the built
@@ -1011,6 +1011,8 @@ fn measure(case: &Case, rounds: usize, cgroup: &WorkloadCgroup) -> Outcome {
 fn main() {
     let mut rounds = 5usize;
     let mut only: Option<String> = None;
+    let mut cost_too = true;
+    let mut summary = None;
     let mut out_file = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -1018,6 +1020,8 @@ fn main() {
         match arg.as_str() {
             "--rounds" => rounds = value().parse().expect("--rounds N"),
             "--only" => only = Some(value()),
+            "--no-cost" => cost_too = false,
+            "--summary" => summary = Some(value()),
             "--out" => out_file = Some(value()),
             other => panic!("unknown argument {other}"),
         }
@@ -1049,9 +1053,35 @@ fn main() {
         }
         results.push((case, outcome));
     }
+    let costs: Vec<(&Case, Tracer, Result<TracerCost, String>)> = if cost_too {
+        COST_PROBES
+            .iter()
+            .filter_map(|probe| CASES.iter().find(|case| case.probe == *probe))
+            .filter(|case| only.as_deref().is_none_or(|only| only == case.probe))
+            .flat_map(|case| {
+                [Tracer::Ours, Tracer::Bpftrace]
+                    .into_iter()
+                    .map(move |tracer| (case, tracer))
+            })
+            .map(|(case, tracer)| {
+                eprintln!("{} cost, {}:", case.probe, tracer.label());
+                let cost = tracer_cost(case, tracer, rounds.min(3), &cgroup);
+                if let Err(why) = &cost {
+                    eprintln!("  failed: {why}");
+                }
+                (case, tracer, cost)
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     drop(cgroup);
 
-    let report = report(rounds, &results);
+    e2e::summary::append(summary.as_deref(), &summary_figures(&results, &costs));
+    let mut report = report(rounds, &results);
+    if !costs.is_empty() {
+        report.push_str(&cost_report(&costs));
+    }
     print!("{report}");
     if let Some(path) = out_file {
         std::fs::write(&path, &report).unwrap_or_else(|err| panic!("write {path}: {err}"));
@@ -1240,6 +1270,220 @@ never attributes to a cgroup, so its events carry none and are not told apart fr
 node's (the cost rows are unaffected).\n",
     );
     out
+}
+
+/// The probes whose tracer's own cost is measured idle and under `COST_RATE`: one that
+/// sends every event to the tracer, one that counts in the kernel.
+const COST_PROBES: &[&str] = &["open", "syscall-count"];
+/// Operations per second of the busy window.
+const COST_RATE: f64 = 100_000.0;
+/// Length of the idle and of the busy window.
+const COST_WINDOW: Duration = Duration::from_secs(5);
+
+/// What a tracer process itself costs: idle (attached, the workload still), and while the
+/// workload runs `COST_RATE` operations a second.
+#[derive(Clone, Copy, Default)]
+struct TracerCost {
+    idle_cpu_pct: f64,
+    idle_rss_mib: f64,
+    busy_rate: f64,
+    busy_cpu_pct: f64,
+    peak_rss_mib: f64,
+    lost: f64,
+}
+
+/// Medians over `rounds` fresh tracers of what each cost idle and busy.
+fn tracer_cost(
+    case: &Case,
+    tracer: Tracer,
+    rounds: usize,
+    cgroup: &WorkloadCgroup,
+) -> Result<TracerCost, String> {
+    let mut op = (case.workload)();
+    let mut runs = Vec::new();
+    for _ in 0..rounds {
+        let running = match Running::start(tracer, case, cgroup) {
+            Some(Ok(running)) => running,
+            Some(Err(StartError::NoProbe)) => return Err("the tracer has no such probe".into()),
+            Some(Err(StartError::Failed(why))) => return Err(why),
+            None => return Err(format!("{} has no one-liner for it", tracer.label())),
+        };
+        let pid = running.child.id();
+        // Let start-up work (loading, the first snapshot) pass before measuring.
+        std::thread::sleep(Duration::from_secs(1));
+        let window = |from_ns: u64, took: Duration| {
+            (running.cpu_ns().saturating_sub(from_ns)) as f64 / took.as_nanos() as f64 * 100.0
+        };
+        let idle_from = running.cpu_ns();
+        let started = Instant::now();
+        std::thread::sleep(COST_WINDOW);
+        let idle_cpu_pct = window(idle_from, started.elapsed());
+        let idle_rss_mib = memory_mib(pid, "VmRSS");
+        let busy_from = running.cpu_ns();
+        let (done, took) = paced(&mut op, COST_WINDOW, Some(COST_RATE));
+        let busy_cpu_pct = window(busy_from, took);
+        let peak_rss_mib = memory_mib(pid, "VmHWM");
+        let tally = running.stop();
+        runs.push(TracerCost {
+            idle_cpu_pct,
+            idle_rss_mib,
+            busy_rate: done as f64 / took.as_secs_f64(),
+            busy_cpu_pct,
+            peak_rss_mib,
+            lost: tally.lost as f64,
+        });
+    }
+    let med =
+        |field: fn(&TracerCost) -> f64| median(&mut runs.iter().map(field).collect::<Vec<_>>());
+    Ok(TracerCost {
+        idle_cpu_pct: med(|c| c.idle_cpu_pct),
+        idle_rss_mib: med(|c| c.idle_rss_mib),
+        busy_rate: med(|c| c.busy_rate),
+        busy_cpu_pct: med(|c| c.busy_cpu_pct),
+        peak_rss_mib: med(|c| c.peak_rss_mib),
+        lost: med(|c| c.lost),
+    })
+}
+
+/// A memory figure of /proc/PID/status (`VmRSS`, `VmHWM`), in MiB.
+fn memory_mib(pid: u32, field: &str) -> f64 {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|value| value.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(f64::NAN, |kib| kib / 1024.0)
+}
+
+fn cost_report(costs: &[(&Case, Tracer, Result<TracerCost, String>)]) -> String {
+    let mut out = format!(
+        "\n## The tracer's own cost, idle and busy\n\n\
+CPU and memory of the tracer process itself (all its threads, from \
+`/proc/PID/task/*/schedstat` and `/proc/PID/status`), attached to the whole node: \
+idle for {idle} s with the workload still (the rest of the machine runs as it does), \
+then for {idle} s while the workload runs its operation {rate:.0} times a second (the \
+achieved rate is shown). CPU % is of one CPU. Medians of up to 3 fresh tracers each. \
+bpftrace's figures are its own process; both tracers' in-kernel work lands on the \
+workload, as the tables above show.\n\n\
+| probe | tracer | idle CPU % | idle RSS MiB | busy ops/s | busy CPU % | peak RSS MiB | lost |\n\
+|---|---|---:|---:|---:|---:|---:|---:|\n",
+        idle = COST_WINDOW.as_secs(),
+        rate = COST_RATE,
+    );
+    for (case, tracer, cost) in costs {
+        match cost {
+            Ok(cost) => out.push_str(&format!(
+                "| {} | {} | {:.2} | {:.1} | {:.0} | {:.1} | {:.1} | {:.0} |\n",
+                case.probe,
+                tracer.label(),
+                cost.idle_cpu_pct,
+                cost.idle_rss_mib,
+                cost.busy_rate,
+                cost.busy_cpu_pct,
+                cost.peak_rss_mib,
+                cost.lost
+            )),
+            Err(why) => out.push_str(&format!(
+                "| {} | {} | failed: {} | | | | | |\n",
+                case.probe,
+                tracer.label(),
+                one_line(why)
+            )),
+        }
+    }
+    out
+}
+
+const BENCH: &str = "bench-probes";
+
+/// The suite's headline figures: added CPU per operation against bpftrace, events per
+/// second delivered without loss, and the tracer's own cost idle and busy.
+fn summary_figures(
+    results: &[(&Case, Outcome)],
+    costs: &[(&Case, Tracer, Result<TracerCost, String>)],
+) -> Vec<Figure> {
+    let mut figures = Vec::new();
+    for (case, outcome) in results {
+        let Outcome::Measured(measured) = outcome else {
+            continue;
+        };
+        let [untraced, ours, bpftrace] = &measured.0;
+        let base = untraced.cpu();
+        let total = |timings: &Timings| timings.cpu() - base + timings.tracer_cpu();
+        if !bpftrace.per_op.is_empty() && total(ours) > 0.0 && total(bpftrace) > 0.0 {
+            figures.push(
+                Figure::new(
+                    BENCH,
+                    &format!("added CPU per operation, {}", case.probe),
+                    "ns",
+                    total(ours),
+                    "lower than bpftrace",
+                )
+                .against("bpftrace", total(bpftrace))
+                .met(total(ours) < total(bpftrace)),
+            );
+        }
+        let rate = &measured.1;
+        let free = rate
+            .loss_free
+            .as_ref()
+            .or((rate.flat_out.tally.lost == 0).then_some(&rate.flat_out));
+        if let Some(free) = free
+            && free.tally.events > 0
+        {
+            let bound = if rate.loss_free.is_none() {
+                " (≥, the workload's limit)"
+            } else {
+                ""
+            };
+            figures.push(
+                Figure::new(
+                    BENCH,
+                    &format!("events/s delivered without loss, {}{bound}", case.probe),
+                    "events/s",
+                    free.delivered,
+                    "≥ 500k events/s, loss always reported",
+                )
+                .met(free.delivered >= 500_000.0),
+            );
+        }
+    }
+    let cost_of = |probe: &str, tracer: Tracer| {
+        costs
+            .iter()
+            .find(|(case, t, _)| case.probe == probe && *t == tracer)
+            .and_then(|(_, _, cost)| cost.as_ref().ok())
+    };
+    for probe in COST_PROBES {
+        let (Some(ours), bpftrace) = (
+            cost_of(probe, Tracer::Ours),
+            cost_of(probe, Tracer::Bpftrace),
+        ) else {
+            continue;
+        };
+        let mut idle = Figure::new(
+            BENCH,
+            &format!("tracer idle CPU, {probe}"),
+            "% of a CPU",
+            ours.idle_cpu_pct,
+            "≤ 1%",
+        )
+        .met(ours.idle_cpu_pct <= 1.0);
+        let mut busy = Figure::new(
+            BENCH,
+            &format!("tracer CPU at {:.0}k ops/s, {probe}", COST_RATE / 1000.0),
+            "% of a CPU",
+            ours.busy_cpu_pct,
+            "documented",
+        );
+        if let Some(bpftrace) = bpftrace {
+            idle = idle.against("bpftrace", bpftrace.idle_cpu_pct);
+            busy = busy.against("bpftrace", bpftrace.busy_cpu_pct);
+        }
+        figures.push(idle);
+        figures.push(busy);
+    }
+    figures
 }
 
 /// Ours ÷ bpftrace, when both added something measurable.

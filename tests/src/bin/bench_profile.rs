@@ -10,7 +10,7 @@
 //! reports the time it spent symbolizing and the kernel CPU time of its eBPF program (the
 //! kernel's own count). Prints a markdown report of medians.
 //!
-//! `bench-profile [--rounds N] [--work-ms MS] [--out FILE]`; run as root with bpftrace
+//! `bench-profile [--rounds N] [--work-ms MS] [--out FILE] [--summary FILE]`; run as root with bpftrace
 //! installed. The workload binary comes from the tests' build (`PROFILE_WORKLOAD_FP`).
 
 use std::{
@@ -20,7 +20,7 @@ use std::{
     time::Instant,
 };
 
-use e2e::binaries;
+use e2e::{binaries, summary::Figure};
 
 const WORKLOAD: &str = env!("PROFILE_WORKLOAD_FP");
 
@@ -234,6 +234,7 @@ fn main() {
     let mut rounds = 5usize;
     let mut work_ms = 3000u64;
     let mut out_file = None;
+    let mut summary = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().expect("flag needs a value");
@@ -241,6 +242,7 @@ fn main() {
             "--rounds" => rounds = value().parse().expect("--rounds N"),
             "--work-ms" => work_ms = value().parse().expect("--work-ms MS"),
             "--out" => out_file = Some(value()),
+            "--summary" => summary = Some(value()),
             other => panic!("unknown argument {other}"),
         }
     }
@@ -326,6 +328,37 @@ its one-liner with LLVM and attaching.\n",
         med(2, |m| m.samples),
         med(2, |m| m.attach_ms),
         med(2, |m| m.result_ms),
+    );
+    e2e::summary::append(
+        summary.as_deref(),
+        &[
+            Figure::new(
+                "bench-profile",
+                "profile at 99 Hz: eBPF CPU, kernel-counted, share of the workload's time",
+                "%",
+                ebpf_share,
+                "under 1% overhead",
+            )
+            .met(ebpf_share < 1.0),
+            Figure::new(
+                "bench-profile",
+                "profile at 99 Hz: drop in the workload's work",
+                "%",
+                overhead(1),
+                "under 1% overhead",
+            )
+            .against("bpftrace", overhead(2))
+            .met(overhead(1) < 1.0),
+            Figure::new(
+                "bench-profile",
+                "profile: stop to result",
+                "ms",
+                med(1, |m| m.result_ms),
+                "faster than bpftrace",
+            )
+            .against("bpftrace", med(2, |m| m.result_ms))
+            .met(med(1, |m| m.result_ms) < med(2, |m| m.result_ms)),
+        ],
     );
     print!("{report}");
     if let Some(path) = out_file {

@@ -2,10 +2,11 @@
 //! (a filter and a keyed count), on the node-side runner, with synthetic `open` events.
 //! No kernel is involved: this is the cost the script adds per event.
 //!
-//! `bench-script [--events N] [--rounds N]`; build with `--release`.
+//! `bench-script [--events N] [--rounds N] [--summary FILE]`; build with `--release`.
 
 use std::time::Instant;
 
+use e2e::summary::Figure;
 use serde_json::json;
 use tracer_protocol::{Record, ScriptSpec};
 use tracer_script::Script;
@@ -87,6 +88,12 @@ fn main() {
     }
     rates.sort_by(f64::total_cmp);
     let median = rates[rates.len() / 2];
+    println!(
+        "# Script handler throughput\n\n\
+Written by `bench-script` (tests/src/bin/bench_script.rs): synthetic `open` events \
+pushed through a script's handler on the node-side runner, one core, no kernel \
+involved; the cost a script adds per event. Median of {rounds} rounds.\n"
+    );
     println!("| handler | events/round | rounds | median events/s | ns/event | min | max |");
     println!("| --- | --- | --- | --- | --- | --- | --- |");
     println!(
@@ -94,5 +101,20 @@ fn main() {
         1e9 / median,
         rates[0],
         rates[rates.len() - 1]
+    );
+    let summary = args
+        .iter()
+        .position(|arg| arg == "--summary")
+        .and_then(|at| args.get(at + 1));
+    e2e::summary::append(
+        summary.map(String::as_str),
+        &[Figure::new(
+            "bench-script",
+            "events/s through a three-line rhai handler, one core",
+            "events/s",
+            median,
+            "≥ 500k events/s per core",
+        )
+        .met(median >= 500_000.0)],
     );
 }

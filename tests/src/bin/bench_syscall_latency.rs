@@ -14,7 +14,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use e2e::binaries;
+use e2e::{binaries, summary::Figure};
 
 const BPFTRACE_LATENCY: &str = "tracepoint:raw_syscalls:sys_enter { @s[tid] = nsecs; } \
 tracepoint:raw_syscalls:sys_exit /@s[tid]/ { @lat = hist(nsecs - @s[tid]); delete(@s[tid]); }";
@@ -174,10 +174,13 @@ struct Samples {
     rss_kib: Vec<f64>,
 }
 
+const BENCH: &str = "bench-syscall-latency";
+
 fn main() {
     let mut rounds = 7usize;
     let mut calls = 2_000_000u64;
     let mut out_file = None;
+    let mut summary = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().expect("flag needs a value");
@@ -185,6 +188,7 @@ fn main() {
             "--rounds" => rounds = value().parse().expect("--rounds N"),
             "--calls" => calls = value().parse().expect("--calls N"),
             "--out" => out_file = Some(value()),
+            "--summary" => summary = Some(value()),
             other => panic!("unknown argument {other}"),
         }
     }
@@ -284,6 +288,42 @@ Counting eBPF run time for the overhead line (stats on, the default, minus --no-
         rss(Tracer::Ours) / rss(Tracer::Bpftrace),
         of(Tracer::Ours).per_call - of(Tracer::OursNoStats).per_call,
     ));
+    let rss_mib = rss(Tracer::Ours) / 1024.0;
+    e2e::summary::append(
+        summary.as_deref(),
+        &[
+            Figure::new(
+                BENCH,
+                "added ns per syscall, syscall-latency histogram",
+                "ns",
+                added(Tracer::Ours),
+                "≤ 0.5× bpftrace",
+            )
+            .against("bpftrace", added(Tracer::Bpftrace))
+            .met(added(Tracer::Ours) <= 0.5 * added(Tracer::Bpftrace)),
+            Figure::new(
+                BENCH,
+                "added ns per syscall, against the floor",
+                "ns",
+                added(Tracer::Ours),
+                "≤ 1.3× the floor",
+            )
+            .against("floor", added(Tracer::Floor))
+            .met(added(Tracer::Ours) <= 1.3 * added(Tracer::Floor)),
+            Figure::new(
+                BENCH,
+                "start → attached",
+                "ms",
+                attach(Tracer::Ours),
+                "≤ 0.1× bpftrace",
+            )
+            .against("bpftrace", attach(Tracer::Bpftrace))
+            .met(attach(Tracer::Ours) <= 0.1 * attach(Tracer::Bpftrace)),
+            Figure::new(BENCH, "tracer peak RSS", "MiB", rss_mib, "≤ 20 MiB")
+                .against("bpftrace", rss(Tracer::Bpftrace) / 1024.0)
+                .met(rss_mib <= 20.0),
+        ],
+    );
     print!("{report}");
     if let Some(path) = out_file {
         std::fs::write(&path, &report).unwrap_or_else(|err| panic!("write {path}: {err}"));
