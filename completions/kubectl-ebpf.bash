@@ -95,7 +95,7 @@ _kubectl__ebpf() {
 
     case "${cmd}" in
         kubectl__ebpf)
-            opts="-n -h -V --kubeconfig --context --cluster --user --namespace --job-namespace --no-headers --help --version trace profile run probes programs list delete scripts rbac version completion help"
+            opts="-n -h -V --kubeconfig --context --cluster --user --namespace --job-namespace --api-qps --api-burst --no-headers --help --version trace profile run probes programs list delete scripts rbac version completion help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -129,6 +129,14 @@ _kubectl__ebpf() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --api-qps)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --api-burst)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -137,7 +145,7 @@ _kubectl__ebpf() {
             return 0
             ;;
         kubectl__subcmd__ebpf__subcmd__completion)
-            opts="-n -h --kubeconfig --context --cluster --user --namespace --job-namespace --no-headers --help bash elvish fish powershell zsh"
+            opts="-n -h --kubeconfig --context --cluster --user --namespace --job-namespace --api-qps --api-burst --no-headers --help bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -168,6 +176,14 @@ _kubectl__ebpf() {
                     return 0
                     ;;
                 --job-namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --api-qps)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --api-burst)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -179,7 +195,7 @@ _kubectl__ebpf() {
             return 0
             ;;
         kubectl__subcmd__ebpf__subcmd__delete)
-            opts="-n -h --all --kubeconfig --context --cluster --user --namespace --job-namespace --no-headers --help"
+            opts="-n -h --all --kubeconfig --context --cluster --user --namespace --job-namespace --api-qps --api-burst --no-headers --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -210,6 +226,14 @@ _kubectl__ebpf() {
                     return 0
                     ;;
                 --job-namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --api-qps)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --api-burst)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -403,7 +427,7 @@ _kubectl__ebpf() {
             return 0
             ;;
         kubectl__subcmd__ebpf__subcmd__list)
-            opts="-o -n -h --output --kubeconfig --context --cluster --user --namespace --job-namespace --no-headers --help"
+            opts="-o -n -h --output --kubeconfig --context --cluster --user --namespace --job-namespace --api-qps --api-burst --no-headers --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -442,6 +466,14 @@ _kubectl__ebpf() {
                     return 0
                     ;;
                 --job-namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --api-qps)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --api-burst)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -453,7 +485,7 @@ _kubectl__ebpf() {
             return 0
             ;;
         kubectl__subcmd__ebpf__subcmd__probes)
-            opts="-o -n -h --output --kubeconfig --context --cluster --user --namespace --job-namespace --no-headers --help syscall-latency exec exit open signal oom-kill syscall-count runq-latency block-latency cpu-time packet-drop tcp-connect tcp-reset tcp-life tcp-retransmit"
+            opts="-o -n -h --output --kubeconfig --context --cluster --user --namespace --job-namespace --api-qps --api-burst --no-headers --help syscall-latency exec exit open signal oom-kill syscall-count runq-latency block-latency cpu-time packet-drop tcp-connect tcp-reset tcp-life tcp-retransmit"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -495,6 +527,14 @@ _kubectl__ebpf() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --api-qps)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --api-burst)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -503,7 +543,7 @@ _kubectl__ebpf() {
             return 0
             ;;
         kubectl__subcmd__ebpf__subcmd__profile)
-            opts="-l -A -c -d -F -o -n -h --selector --all-namespaces --container --all-nodes --image --privileged --no-stats --dry-run --start-timeout --local --pid --cgroup --tracer --duration --frequency --stacks --off-cpu --min-block --output --output-file --kubeconfig --context --cluster --user --namespace --job-namespace --no-headers --help"
+            opts="-l -A -c -d -F -o -n -h --selector --all-namespaces --container --all-nodes --image --privileged --no-stats --dry-run --start-timeout --local --pid --cgroup --tracer --duration --frequency --stacks --off-cpu --min-block --output --output-file --kubeconfig --context --cluster --user --namespace --job-namespace --api-qps --api-burst --no-headers --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -609,6 +649,14 @@ _kubectl__ebpf() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --api-qps)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --api-burst)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -617,7 +665,7 @@ _kubectl__ebpf() {
             return 0
             ;;
         kubectl__subcmd__ebpf__subcmd__programs)
-            opts="-l -A -c -d -o -n -h --selector --all-namespaces --container --all-nodes --image --privileged --no-stats --dry-run --start-timeout --local --pid --cgroup --tracer --duration --output --kubeconfig --context --cluster --user --namespace --job-namespace --no-headers --help"
+            opts="-l -A -c -d -o -n -h --selector --all-namespaces --container --all-nodes --image --privileged --no-stats --dry-run --start-timeout --local --pid --cgroup --tracer --duration --output --kubeconfig --context --cluster --user --namespace --job-namespace --api-qps --api-burst --no-headers --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -703,6 +751,14 @@ _kubectl__ebpf() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --api-qps)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --api-burst)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -711,7 +767,7 @@ _kubectl__ebpf() {
             return 0
             ;;
         kubectl__subcmd__ebpf__subcmd__rbac)
-            opts="-o -n -h --for-user --for-group --for-service-account --output --kubeconfig --context --cluster --user --namespace --job-namespace --no-headers --help"
+            opts="-o -n -h --for-user --for-group --for-service-account --output --kubeconfig --context --cluster --user --namespace --job-namespace --api-qps --api-burst --no-headers --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -765,6 +821,14 @@ _kubectl__ebpf() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --api-qps)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --api-burst)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -773,7 +837,7 @@ _kubectl__ebpf() {
             return 0
             ;;
         kubectl__subcmd__ebpf__subcmd__run)
-            opts="-e -l -A -c -d -o -n -h --expr --arg --check --selector --all-namespaces --container --all-nodes --image --privileged --no-stats --dry-run --start-timeout --local --pid --cgroup --tracer --duration --top --output --kubeconfig --context --cluster --user --namespace --job-namespace --no-headers --help"
+            opts="-e -l -A -c -d -o -n -h --expr --arg --check --selector --all-namespaces --container --all-nodes --image --privileged --no-stats --dry-run --start-timeout --local --pid --cgroup --tracer --duration --top --output --kubeconfig --context --cluster --user --namespace --job-namespace --api-qps --api-burst --no-headers --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -875,6 +939,14 @@ _kubectl__ebpf() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --api-qps)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --api-burst)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -883,7 +955,7 @@ _kubectl__ebpf() {
             return 0
             ;;
         kubectl__subcmd__ebpf__subcmd__scripts)
-            opts="-o -n -h --output --kubeconfig --context --cluster --user --namespace --job-namespace --no-headers --help"
+            opts="-o -n -h --output --kubeconfig --context --cluster --user --namespace --job-namespace --api-qps --api-burst --no-headers --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -925,6 +997,14 @@ _kubectl__ebpf() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --api-qps)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --api-burst)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -933,7 +1013,7 @@ _kubectl__ebpf() {
             return 0
             ;;
         kubectl__subcmd__ebpf__subcmd__trace)
-            opts="-l -A -c -d -o -n -h --selector --all-namespaces --container --all-nodes --image --privileged --no-stats --dry-run --start-timeout --local --pid --cgroup --tracer --duration --by --per-node --per-pod --side-by-side --top --min-latency --failed --path-prefix --port --output --sort --heatmap --interval --kubeconfig --context --cluster --user --namespace --job-namespace --no-headers --help syscall-latency exec exit open signal oom-kill syscall-count runq-latency block-latency cpu-time packet-drop tcp-connect tcp-reset tcp-life tcp-retransmit"
+            opts="-l -A -c -d -o -n -h --selector --all-namespaces --container --all-nodes --image --privileged --no-stats --dry-run --start-timeout --local --pid --cgroup --tracer --duration --by --per-node --per-pod --side-by-side --top --min-latency --failed --path-prefix --port --output --sort --heatmap --interval --kubeconfig --context --cluster --user --namespace --job-namespace --api-qps --api-burst --no-headers --help syscall-latency exec exit open signal oom-kill syscall-count runq-latency block-latency cpu-time packet-drop tcp-connect tcp-reset tcp-life tcp-retransmit"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1047,6 +1127,14 @@ _kubectl__ebpf() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --api-qps)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --api-burst)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1055,7 +1143,7 @@ _kubectl__ebpf() {
             return 0
             ;;
         kubectl__subcmd__ebpf__subcmd__version)
-            opts="-o -n -h --client --local --output --kubeconfig --context --cluster --user --namespace --job-namespace --no-headers --help"
+            opts="-o -n -h --client --local --output --kubeconfig --context --cluster --user --namespace --job-namespace --api-qps --api-burst --no-headers --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1094,6 +1182,14 @@ _kubectl__ebpf() {
                     return 0
                     ;;
                 --job-namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --api-qps)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --api-burst)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

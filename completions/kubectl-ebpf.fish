@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_kubectl_ebpf_global_optspecs
-    string join \n kubeconfig= context= cluster= user= n/namespace= job-namespace= no-headers h/help V/version
+    string join \n kubeconfig= context= cluster= user= n/namespace= job-namespace= api-qps= api-burst= no-headers h/help V/version
 end
 
 function __fish_kubectl_ebpf_needs_command
@@ -30,6 +30,8 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -l cluster -d 'T
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -l user -d 'The kubeconfig user to use' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -s n -l namespace -d 'Namespace of the targets (default: the context\'s)' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -l job-namespace -d 'Namespace the tracer Jobs run in' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -l api-qps -d 'Most API requests a second, sustained (a watch or a followed log counts once)' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -l api-burst -d 'API requests sent at once before --api-qps applies' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -l no-headers -d 'Print tables without their line of column names'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -s h -l help -d 'Print help'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_needs_command" -s V -l version -d 'Print version'
@@ -72,6 +74,8 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l clus
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l user -d 'The kubeconfig user to use' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -s n -l namespace -d 'Namespace of the targets (default: the context\'s)' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l job-namespace -d 'Namespace the tracer Jobs run in' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l api-qps -d 'Most API requests a second, sustained (a watch or a followed log counts once)' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l api-burst -d 'API requests sent at once before --api-qps applies' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -s A -l all-namespaces -d 'With -l: look in every namespace'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l all-nodes -d 'Trace every node as a whole, with no container filter'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l privileged -d 'Run the tracer privileged instead of with BPF, PERFMON and SYS_RESOURCE only'
@@ -110,6 +114,8 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -l cl
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -l user -d 'The kubeconfig user to use' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -s n -l namespace -d 'Namespace of the targets (default: the context\'s)' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -l job-namespace -d 'Namespace the tracer Jobs run in' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -l api-qps -d 'Most API requests a second, sustained (a watch or a followed log counts once)' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -l api-burst -d 'API requests sent at once before --api-qps applies' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -s A -l all-namespaces -d 'With -l: look in every namespace'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -l all-nodes -d 'Trace every node as a whole, with no container filter'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand profile" -l privileged -d 'Run the tracer privileged instead of with BPF, PERFMON and SYS_RESOURCE only'
@@ -142,6 +148,8 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand run" -l cluste
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand run" -l user -d 'The kubeconfig user to use' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand run" -s n -l namespace -d 'Namespace of the targets (default: the context\'s)' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand run" -l job-namespace -d 'Namespace the tracer Jobs run in' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand run" -l api-qps -d 'Most API requests a second, sustained (a watch or a followed log counts once)' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand run" -l api-burst -d 'API requests sent at once before --api-qps applies' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand run" -l check -d 'Only compile and check the script, here; create nothing and trace nothing'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand run" -s A -l all-namespaces -d 'With -l: look in every namespace'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand run" -l all-nodes -d 'Trace every node as a whole, with no container filter'
@@ -163,6 +171,8 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand probes" -l clu
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand probes" -l user -d 'The kubeconfig user to use' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand probes" -s n -l namespace -d 'Namespace of the targets (default: the context\'s)' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand probes" -l job-namespace -d 'Namespace the tracer Jobs run in' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand probes" -l api-qps -d 'Most API requests a second, sustained (a watch or a followed log counts once)' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand probes" -l api-burst -d 'API requests sent at once before --api-qps applies' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand probes" -l no-headers -d 'Print tables without their line of column names'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand probes" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand programs" -s l -l selector -d 'Trace the pods matching this label selector (e.g. app=checkout)' -r
@@ -183,6 +193,8 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand programs" -l c
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand programs" -l user -d 'The kubeconfig user to use' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand programs" -s n -l namespace -d 'Namespace of the targets (default: the context\'s)' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand programs" -l job-namespace -d 'Namespace the tracer Jobs run in' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand programs" -l api-qps -d 'Most API requests a second, sustained (a watch or a followed log counts once)' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand programs" -l api-burst -d 'API requests sent at once before --api-qps applies' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand programs" -s A -l all-namespaces -d 'With -l: look in every namespace'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand programs" -l all-nodes -d 'Trace every node as a whole, with no container filter'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand programs" -l privileged -d 'Run the tracer privileged instead of with BPF, PERFMON and SYS_RESOURCE only'
@@ -201,6 +213,8 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand list" -l clust
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand list" -l user -d 'The kubeconfig user to use' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand list" -s n -l namespace -d 'Namespace of the targets (default: the context\'s)' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand list" -l job-namespace -d 'Namespace the tracer Jobs run in' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand list" -l api-qps -d 'Most API requests a second, sustained (a watch or a followed log counts once)' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand list" -l api-burst -d 'API requests sent at once before --api-qps applies' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand list" -l no-headers -d 'Print tables without their line of column names'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand delete" -l kubeconfig -d 'Path to the kubeconfig file (default: KUBECONFIG, else ~/.kube/config)' -r -F
@@ -209,6 +223,8 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand delete" -l clu
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand delete" -l user -d 'The kubeconfig user to use' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand delete" -s n -l namespace -d 'Namespace of the targets (default: the context\'s)' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand delete" -l job-namespace -d 'Namespace the tracer Jobs run in' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand delete" -l api-qps -d 'Most API requests a second, sustained (a watch or a followed log counts once)' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand delete" -l api-burst -d 'API requests sent at once before --api-qps applies' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand delete" -l all -d 'Delete every trace in the jobs namespace'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand delete" -l no-headers -d 'Print tables without their line of column names'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand delete" -s h -l help -d 'Print help'
@@ -222,6 +238,8 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand scripts" -l cl
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand scripts" -l user -d 'The kubeconfig user to use' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand scripts" -s n -l namespace -d 'Namespace of the targets (default: the context\'s)' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand scripts" -l job-namespace -d 'Namespace the tracer Jobs run in' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand scripts" -l api-qps -d 'Most API requests a second, sustained (a watch or a followed log counts once)' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand scripts" -l api-burst -d 'API requests sent at once before --api-qps applies' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand scripts" -l no-headers -d 'Print tables without their line of column names'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand scripts" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand rbac" -l for-user -d 'Bind a user (repeatable)' -r
@@ -235,6 +253,8 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand rbac" -l clust
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand rbac" -l user -d 'The kubeconfig user to use' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand rbac" -s n -l namespace -d 'Namespace of the targets (default: the context\'s)' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand rbac" -l job-namespace -d 'Namespace the tracer Jobs run in' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand rbac" -l api-qps -d 'Most API requests a second, sustained (a watch or a followed log counts once)' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand rbac" -l api-burst -d 'API requests sent at once before --api-qps applies' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand rbac" -l no-headers -d 'Print tables without their line of column names'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand rbac" -s h -l help -d 'Print help'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand version" -s o -l output -d 'Output format' -r -f -a "text\t''
@@ -246,6 +266,8 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand version" -l cl
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand version" -l user -d 'The kubeconfig user to use' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand version" -s n -l namespace -d 'Namespace of the targets (default: the context\'s)' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand version" -l job-namespace -d 'Namespace the tracer Jobs run in' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand version" -l api-qps -d 'Most API requests a second, sustained (a watch or a followed log counts once)' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand version" -l api-burst -d 'API requests sent at once before --api-qps applies' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand version" -l client -d 'The plugin\'s version only; do not ask the cluster'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand version" -l local -d 'The tracer-job this machine would run with --local, instead of the cluster\'s'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand version" -l no-headers -d 'Print tables without their line of column names'
@@ -256,6 +278,8 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand completion" -l
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand completion" -l user -d 'The kubeconfig user to use' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand completion" -s n -l namespace -d 'Namespace of the targets (default: the context\'s)' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand completion" -l job-namespace -d 'Namespace the tracer Jobs run in' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand completion" -l api-qps -d 'Most API requests a second, sustained (a watch or a followed log counts once)' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand completion" -l api-burst -d 'API requests sent at once before --api-qps applies' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand completion" -l no-headers -d 'Print tables without their line of column names'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand completion" -s h -l help -d 'Print help'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand help; and not __fish_seen_subcommand_from trace profile run probes programs list delete scripts rbac version completion help" -f -a "trace" -d 'Run a built-in probe on targets and print the merged result'

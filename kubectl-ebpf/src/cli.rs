@@ -29,7 +29,7 @@ pub struct Cli {
 }
 
 /// How to reach the cluster, as kubectl takes it.
-#[derive(Clone, Debug, Default, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct ClusterArgs {
     /// Path to the kubeconfig file (default: KUBECONFIG, else ~/.kube/config).
     #[arg(long, global = true, value_name = "PATH")]
@@ -59,6 +59,39 @@ pub struct ClusterArgs {
         default_value = "kubectl-ebpf"
     )]
     pub job_namespace: String,
+
+    /// Most API requests a second, sustained (a watch or a followed log counts once).
+    #[arg(long, global = true, value_name = "N", default_value_t = crate::cluster::rate_limit::DEFAULT_QPS, value_parser = parse_qps)]
+    pub api_qps: f64,
+
+    /// API requests sent at once before --api-qps applies.
+    #[arg(long, global = true, value_name = "N", default_value_t = crate::cluster::rate_limit::DEFAULT_BURST, value_parser = clap::value_parser!(u32).range(1..))]
+    pub api_burst: u32,
+}
+
+impl Default for ClusterArgs {
+    /// As the command line has them when no flag is given.
+    fn default() -> Self {
+        ClusterArgs {
+            kubeconfig: None,
+            context: None,
+            cluster: None,
+            user: None,
+            namespace: None,
+            job_namespace: "kubectl-ebpf".to_owned(),
+            api_qps: crate::cluster::rate_limit::DEFAULT_QPS,
+            api_burst: crate::cluster::rate_limit::DEFAULT_BURST,
+        }
+    }
+}
+
+fn parse_qps(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(qps) if qps.is_finite() && qps > 0.0 => Ok(qps),
+        _ => Err(format!(
+            "'{text}' is not a positive number of requests a second"
+        )),
+    }
 }
 
 #[derive(Debug, Subcommand)]

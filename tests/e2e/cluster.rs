@@ -875,3 +875,30 @@ fn a_tracer_of_another_version_is_warned_about() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_api_request_rate_stays_within_the_client_side_limit() {
+    let cluster = Cluster::start(2, &[]);
+    const QPS: f64 = 4.0;
+    cluster.forget_requests();
+    let started = std::time::Instant::now();
+    let qps = QPS.to_string();
+    run_expecting(
+        &cluster,
+        &[
+            "trace", "syscall-count", "--all-nodes", "-d", "1s", "--api-qps", &qps,
+            "--api-burst", "1",
+        ],
+        0,
+    );
+    let took = started.elapsed().as_secs_f64();
+    let requests = cluster.requests().len();
+    assert!(requests > 8, "too few requests to judge: {requests}");
+    // A burst of one, then one request every 1/QPS s.
+    let least = (requests - 1) as f64 / QPS;
+    assert!(
+        took >= least * 0.95,
+        "{requests} requests in {took:.2}s: faster than {QPS} a second"
+    );
+    assert!(cluster.trace_objects().is_empty(), "{:?}", cluster.trace_objects());
+}

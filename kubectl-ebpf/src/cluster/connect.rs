@@ -3,15 +3,17 @@
 //! the current context; the context's namespace is the default one.
 
 use kube::{
-    Client, Config,
+    Config,
+    client::ClientBuilder,
     config::{KubeConfigOptions, Kubeconfig},
 };
 
+use super::rate_limit::RateLimitLayer;
 use crate::{cli::ClusterArgs, exit::CliError};
 
 /// A client and the namespace the user means when they name none.
 pub struct Connection {
-    pub client: Client,
+    pub client: kube::Client,
     pub default_namespace: String,
     pub server: String,
 }
@@ -46,12 +48,15 @@ pub async fn connect(args: &ClusterArgs) -> Result<Connection, CliError> {
         })?;
     let server = config.cluster_url.to_string();
     let default_namespace = config.default_namespace.clone();
-    let client = Client::try_from(config).map_err(|err| {
-        CliError::failure(
-            format!("cannot set up a client for {server}: {err}"),
-            "check the kubeconfig's certificates and credentials",
-        )
-    })?;
+    let client = ClientBuilder::try_from(config)
+        .map_err(|err| {
+            CliError::failure(
+                format!("cannot set up a client for {server}: {err}"),
+                "check the kubeconfig's certificates and credentials",
+            )
+        })?
+        .with_layer(&RateLimitLayer::new(args.api_qps, args.api_burst))
+        .build();
     Ok(Connection {
         client,
         default_namespace,

@@ -5,6 +5,7 @@ pub mod connect;
 pub mod follow;
 pub mod manifest;
 pub mod objects;
+pub mod rate_limit;
 pub mod resolve;
 pub mod target;
 mod traces;
