@@ -20,7 +20,7 @@ if [ ! -d /sys/kernel/tracing/events ]; then
   mount -t tracefs nodev /sys/kernel/tracing
 fi
 
-cargo build --release --locked -p tracer-job -p kubectl-ebpf -p e2e --bins
+cargo build --release --locked -p tracer-job -p kubectl-ebpf -p kube-double -p e2e --bins
 bin="${CARGO_TARGET_DIR:-target}/release"
 summary=$(mktemp -d)
 trap 'rm -rf "$summary"' EXIT
