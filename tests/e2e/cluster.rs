@@ -886,8 +886,15 @@ fn the_api_request_rate_stays_within_the_client_side_limit() {
     run_expecting(
         &cluster,
         &[
-            "trace", "syscall-count", "--all-nodes", "-d", "1s", "--api-qps", &qps,
-            "--api-burst", "1",
+            "trace",
+            "syscall-count",
+            "--all-nodes",
+            "-d",
+            "1s",
+            "--api-qps",
+            &qps,
+            "--api-burst",
+            "1",
         ],
         0,
     );
@@ -900,5 +907,9 @@ fn the_api_request_rate_stays_within_the_client_side_limit() {
         took >= least * 0.95,
         "{requests} requests in {took:.2}s: faster than {QPS} a second"
     );
-    assert!(cluster.trace_objects().is_empty(), "{:?}", cluster.trace_objects());
+    assert!(
+        cluster.trace_objects().is_empty(),
+        "{:?}",
+        cluster.trace_objects()
+    );
 }

@@ -1430,22 +1430,33 @@ fn summary_figures(
             .or((rate.flat_out.tally.lost == 0).then_some(&rate.flat_out));
         if let Some(free) = free
             && free.tally.events > 0
+            && free.delivered > 0.0
         {
-            let bound = if rate.loss_free.is_none() {
-                " (≥, the workload's limit)"
-            } else {
-                ""
-            };
-            figures.push(
+            let target = "≥ 500k events/s, loss always reported";
+            let figure = if rate.loss_free.is_none() {
+                // Nothing lost flat out: the workload, not the tracer, was the limit, so
+                // the rate is a lower bound and cannot fail the target.
                 Figure::new(
                     BENCH,
-                    &format!("events/s delivered without loss, {}{bound}", case.probe),
+                    &format!(
+                        "events/s delivered without loss, {} (≥: the workload's own limit here)",
+                        case.probe
+                    ),
                     "events/s",
                     free.delivered,
-                    "≥ 500k events/s, loss always reported",
+                    target,
                 )
-                .met(free.delivered >= 500_000.0),
-            );
+            } else {
+                Figure::new(
+                    BENCH,
+                    &format!("events/s delivered without loss, {}", case.probe),
+                    "events/s",
+                    free.delivered,
+                    target,
+                )
+                .met(free.delivered >= 500_000.0)
+            };
+            figures.push(figure);
         }
     }
     let cost_of = |probe: &str, tracer: Tracer| {
