@@ -494,6 +494,46 @@ fn a_log_stream_cut_mid_line_is_resumed_without_double_counting() {
 }
 
 #[test]
+fn a_pod_watch_cut_and_expired_is_listed_again_without_losing_or_doubling_a_node() {
+    let cluster = Cluster::start(
+        2,
+        &[
+            "--fault",
+            r#"{"kind":"watch-cut","path_contains":"/namespaces/kubectl-ebpf/pods","after_events":1,"expire":true}"#,
+        ],
+    );
+    checkout(&cluster);
+    cluster.forget_requests();
+    let mut trace = per_node_trace(&cluster, "3s", &[]);
+    trace.wait_attached(2);
+    go(&cluster);
+    let (code, stdout, stderr) = trace.finish();
+    assert_eq!(code, Some(0), "{stderr}");
+    let result: Value = serde_json::from_str(&stdout).expect("one JSON document");
+    let per_node = getppid_per_node(&result);
+    assert_eq!(per_node.len(), 2, "{result}");
+    for (node, count) in per_node {
+        assert_exact(count, &node);
+    }
+    let requests = cluster.requests();
+    let pod_watches = |watch: bool| {
+        requests
+            .iter()
+            .filter(|r| {
+                r.starts_with("GET /api/v1/namespaces/kubectl-ebpf/pods?")
+                    && r.contains("watch=true") == watch
+            })
+            .count()
+    };
+    assert!(
+        pod_watches(false) >= 2,
+        "the expired watch was not followed by a new list: {requests:#?}"
+    );
+    assert!(pod_watches(true) >= 3, "{requests:#?}");
+    assert!(cluster.trace_objects().is_empty());
+}
+
+#[test]
 fn throttling_and_server_errors_are_retried() {
     let cluster = Cluster::start(
         2,

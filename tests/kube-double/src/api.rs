@@ -210,7 +210,7 @@ async fn dispatch(cluster: &Arc<Cluster>, call: Call<'_>) -> Result<Response<Bod
                 table,
             };
             if q.flag("watch") {
-                return watch::serve(cluster, filter, q);
+                return watch::serve(cluster, filter, q, path);
             }
             let (items, rv) = store.list(r.res.plural, r.namespace.as_deref());
             let items: Vec<Value> = items.into_iter().filter(|o| filter.matches(o)).collect();

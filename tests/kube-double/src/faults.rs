@@ -46,6 +46,18 @@ pub enum Fault {
         pod_contains: String,
         after_bytes: usize,
     },
+    /// The first watch whose path contains the text ends after `after_events` events;
+    /// with `expire`, the watch that resumes it from a resourceVersion is told 410
+    /// Expired, so the client must list again.
+    WatchCut {
+        path_contains: String,
+        after_events: usize,
+        #[serde(default)]
+        expire: bool,
+    },
+    /// Set by an expiring `WatchCut`: the next resumed watch of the path gets 410.
+    #[serde(skip)]
+    ExpireResume { path_contains: String },
 }
 
 fn one() -> u32 {
@@ -173,6 +185,44 @@ impl Faults {
     }
 }
 
+impl Faults {
+    /// Consumes a watch-cut fault for this watch path: how many events it may carry.
+    pub fn take_watch_cut(&self, path: &str) -> Option<usize> {
+        let mut active = self.lock();
+        let idx = active.iter().position(|a| {
+            matches!(&a.fault, Fault::WatchCut { path_contains, .. } if path.contains(path_contains.as_str()))
+        })?;
+        let Fault::WatchCut {
+            path_contains,
+            after_events,
+            expire,
+        } = active.remove(idx).fault
+        else {
+            return None;
+        };
+        if expire {
+            active.push(Active {
+                fault: Fault::ExpireResume { path_contains },
+                remaining: 1,
+                since: Instant::now(),
+            });
+        }
+        Some(after_events)
+    }
+
+    /// Consumes the expiry a cut watch left for the watch that resumes it.
+    pub fn take_expired_resume(&self, path: &str) -> bool {
+        let mut active = self.lock();
+        let Some(idx) = active.iter().position(|a| {
+            matches!(&a.fault, Fault::ExpireResume { path_contains } if path.contains(path_contains.as_str()))
+        }) else {
+            return false;
+        };
+        active.remove(idx);
+        true
+    }
+}
+
 fn http_error(status: u16, message: Option<String>) -> ApiError {
     let (reason, default): (&'static str, &str) = match status {
         403 => (
@@ -245,5 +295,20 @@ mod tests {
         assert!(faults.http("POST", "/jobs").is_some());
         assert!(faults.http("POST", "/jobs").is_none());
         assert!(parse(r#"{"kind":"nope"}"#).is_err());
+    }
+
+    #[test]
+    fn an_expiring_watch_cut_expires_the_resume_once() {
+        let faults = Faults::default();
+        faults.add(
+            parse(r#"{"kind":"watch-cut","path_contains":"/pods","after_events":1,"expire":true}"#)
+                .expect("valid"),
+        );
+        assert!(!faults.take_expired_resume("/api/v1/pods"));
+        assert_eq!(faults.take_watch_cut("/api/v1/pods"), Some(1));
+        assert_eq!(faults.take_watch_cut("/api/v1/pods"), None);
+        assert!(faults.take_expired_resume("/api/v1/pods"));
+        assert!(!faults.take_expired_resume("/api/v1/pods"));
+        assert!(parse(r#"{"kind":"expire-resume","path_contains":"/pods"}"#).is_err());
     }
 }

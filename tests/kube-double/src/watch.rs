@@ -77,10 +77,12 @@ fn bookmark(res: &Resource, rv: u64, initial_end: bool) -> Bytes {
     )
 }
 
+/// A watch of `path` (for the faults that name watches by path).
 pub fn serve(
     cluster: &Arc<Cluster>,
     filter: Filter,
     q: &Query,
+    path: &str,
 ) -> Result<Response<Body>, ApiError> {
     let rv = q.get("resourceVersion").unwrap_or_default();
     let send_initial = q.flag("sendInitialEvents");
@@ -89,7 +91,12 @@ pub fn serve(
         q.number("timeoutSeconds")
             .map_or(1800, |t| t.clamp(1, 86_400) as u64),
     );
-    let (initial, sub, expired) = if rv.is_empty() || rv == "0" || send_initial {
+    let resuming = !(rv.is_empty() || rv == "0" || send_initial);
+    let (initial, sub, expired) = if resuming && cluster.faults.take_expired_resume(path) {
+        let sub = cluster.store.subscribe(None)?;
+        let err = ApiError::gone(format!("too old resource version: {rv}"));
+        (Vec::new(), sub, Some(err))
+    } else if !resuming {
         let (items, sub) = cluster
             .store
             .list_and_subscribe(filter.resource.plural, filter.namespace.as_deref());
@@ -107,9 +114,11 @@ pub fn serve(
             }
         }
     };
+    let events = Budget(cluster.faults.take_watch_cut(path));
     let (tx, body) = body::channel();
     tokio::spawn(pump(
         tx,
+        events,
         filter,
         initial,
         sub,
@@ -127,6 +136,7 @@ pub fn serve(
 )]
 async fn pump(
     tx: Sink,
+    mut events: Budget,
     filter: Filter,
     initial: Vec<Value>,
     mut sub: crate::store::Subscription,
@@ -140,6 +150,9 @@ async fn pump(
         return;
     }
     for obj in initial.iter().filter(|o| filter.matches(o)) {
+        if !events.take() {
+            return;
+        }
         let obj = if filter.table {
             crate::table::single(filter.resource, obj)
         } else {
@@ -161,7 +174,7 @@ async fn pump(
     for change in std::mem::take(&mut sub.backlog) {
         last_rv = change.rv;
         if let Some((kind, obj)) = filter.view(&change)
-            && tx.send(Ok(line(kind, &obj))).await.is_err()
+            && (!events.take() || tx.send(Ok(line(kind, &obj))).await.is_err())
         {
             return;
         }
@@ -185,7 +198,7 @@ async fn pump(
                     }
                     last_rv = change.rv;
                     if let Some((kind, obj)) = filter.view(&change)
-                        && tx.send(Ok(line(kind, &obj))).await.is_err()
+                        && (!events.take() || tx.send(Ok(line(kind, &obj))).await.is_err())
                     {
                         return;
                     }
@@ -194,6 +207,23 @@ async fn pump(
                 // last resourceVersion.
                 Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => return,
             },
+        }
+    }
+}
+
+/// How many more events a watch a fault cuts may carry; unlimited without one.
+struct Budget(Option<usize>);
+
+impl Budget {
+    /// Whether one more event may go out (and counts it).
+    fn take(&mut self) -> bool {
+        match &mut self.0 {
+            None => true,
+            Some(0) => false,
+            Some(left) => {
+                *left -= 1;
+                true
+            }
         }
     }
 }
