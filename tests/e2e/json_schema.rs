@@ -11,6 +11,10 @@ use e2e::{
 };
 use serde_json::{Value, json};
 
+/// Exit code of a result that is whole but says what it missed (events lost in the
+/// kernel on a busy machine): its document must match the schema all the same.
+const PARTIAL: i32 = 5;
+
 /// `kubectl-ebpf ARGS` run to its end; its stdout as JSON.
 fn json_of(args: &[&str]) -> Value {
     let output = Command::new(binaries::plugin())
@@ -18,7 +22,7 @@ fn json_of(args: &[&str]) -> Value {
         .output()
         .expect("run kubectl-ebpf");
     assert!(
-        output.status.success(),
+        matches!(output.status.code(), Some(0 | PARTIAL)),
         "{args:?}: {}",
         String::from_utf8_lossy(&output.stderr)
     );
