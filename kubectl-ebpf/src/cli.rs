@@ -117,7 +117,7 @@ pub enum Command {
     /// List the traces running on the cluster (yours and others').
     #[command(after_help = examples::LIST)]
     List(ListArgs),
-    /// Delete a trace's Jobs, pods and ConfigMap.
+    /// Delete a trace's Jobs and their pods.
     #[command(after_help = examples::DELETE)]
     Delete(DeleteArgs),
     /// List the scripts shipped with the plugin (for `run`), or show one's arguments.

@@ -50,14 +50,9 @@ const TARGET_RULES: &[Rule] = &[
     ("batch", &["jobs"], &["get"]),
 ];
 
-/// In the jobs namespace: creating a trace's ConfigMap and Jobs, following their pods'
-/// logs and events, and deleting it all (`list` and `delete` too).
+/// In the jobs namespace: creating a trace's Jobs, following their pods' logs and
+/// events, and deleting them (`list` and `delete` too).
 const JOB_RULES: &[Rule] = &[
-    (
-        "",
-        &["configmaps"],
-        &["create", "get", "list", "patch", "delete"],
-    ),
     ("batch", &["jobs"], &["create", "get", "list", "delete"]),
     ("", &["pods"], &["get", "list", "watch"]),
     ("", &["pods/log"], &["get"]),

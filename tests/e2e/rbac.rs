@@ -15,7 +15,7 @@ const JOB_NAMESPACE: &str = "kubectl-ebpf";
 
 /// Grants used only when a create is retried after its answer was lost: the object may
 /// exist already, and is then read instead.
-const ONLY_ON_RETRY: &[(&str, &str)] = &[("get", "configmaps"), ("get", "jobs")];
+const ONLY_ON_RETRY: &[(&str, &str)] = &[("get", "jobs")];
 
 /// What the authorizer sees of a resource request.
 #[derive(Debug)]

@@ -117,11 +117,11 @@ impl Cluster {
         serde_json::from_str(&self.kubectl_ok(&all)).expect("kubectl printed JSON")
     }
 
-    /// Names of the Jobs, pods and ConfigMaps any trace left in the jobs namespace.
+    /// Names of the Jobs and pods (all a trace makes) any trace left in the jobs namespace.
     pub fn trace_objects(&self) -> Vec<String> {
         let listed = self.get_json(&[
             "get",
-            "jobs,pods,configmaps",
+            "jobs,pods",
             "-n",
             "kubectl-ebpf",
             "-l",

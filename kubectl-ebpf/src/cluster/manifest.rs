@@ -1,7 +1,8 @@
-//! The objects one trace creates: a ConfigMap holding every node's spec, and one Job per
-//! node that runs `tracer-job` pinned to that node. Cleanup never depends on the plugin:
-//! each Job has a deadline and a TTL, the ConfigMap is owned by the Jobs, and everything
-//! carries the trace id as a label.
+//! The objects one trace creates: one Job per node that runs `tracer-job` pinned to that
+//! node, each carrying its node's spec in its pod's annotation (read through a downward
+//! API volume). Cleanup never depends on the plugin: each Job has a deadline and a TTL,
+//! and a Job is the only object a trace makes, so a plugin killed at any moment leaves
+//! nothing those do not remove. Everything carries the trace id as a label.
 
 use std::collections::BTreeMap;
 
@@ -9,9 +10,9 @@ use k8s_openapi::{
     api::{
         batch::v1::{Job, JobSpec},
         core::v1::{
-            Capabilities, ConfigMap, ConfigMapVolumeSource, Container, HostPathVolumeSource,
-            KeyToPath, Namespace, PodSpec, PodTemplateSpec, ResourceRequirements, SeccompProfile,
-            SecurityContext, Toleration, Volume, VolumeMount,
+            Capabilities, Container, DownwardAPIVolumeFile, DownwardAPIVolumeSource,
+            HostPathVolumeSource, Namespace, ObjectFieldSelector, PodSpec, PodTemplateSpec,
+            ResourceRequirements, SeccompProfile, SecurityContext, Toleration, Volume, VolumeMount,
         },
     },
     apimachinery::pkg::{api::resource::Quantity, apis::meta::v1::ObjectMeta},
@@ -27,6 +28,11 @@ pub const TRACE_ID_LABEL: &str = "kubectl-ebpf.io/trace-id";
 pub const NODE_ANNOTATION: &str = "kubectl-ebpf.io/node";
 pub const TARGET_ANNOTATION: &str = "kubectl-ebpf.io/target";
 pub const PROBE_ANNOTATION: &str = "kubectl-ebpf.io/probe";
+/// The pod annotation holding the node's trace spec, as JSON.
+pub const SPEC_ANNOTATION: &str = "kubectl-ebpf.io/spec";
+/// Most bytes of spec one Job carries: the API server allows 256 KiB of annotations per
+/// object, and the other annotations need room too.
+pub const MAX_SPEC_ANNOTATION_BYTES: usize = 240 * 1024;
 
 /// The tracer's container name, and where its spec is mounted.
 pub const TRACER_CONTAINER: &str = "tracer";
@@ -38,7 +44,7 @@ const SPEC_FILE: &str = "spec.json";
 pub const DEADLINE_GRACE_SECS: i64 = 120;
 /// Deadline of a trace that runs until Ctrl-C.
 pub const OPEN_ENDED_DEADLINE_SECS: i64 = 3600;
-/// How long a finished Job (and, through ownership, its pod and ConfigMap) stays.
+/// How long a finished Job (and, through ownership, its pod) stays.
 pub const TTL_AFTER_FINISHED_SECS: i32 = 120;
 
 /// The tracer image this build of the plugin was released with.
@@ -61,10 +67,6 @@ pub struct TraceLaunch {
 }
 
 impl TraceLaunch {
-    pub fn config_map_name(&self) -> String {
-        format!("kubectl-ebpf-{}", self.trace_id)
-    }
-
     /// Job names use the node's index: node names can be too long for a Job's name.
     pub fn job_name(&self, index: usize) -> String {
         format!("kubectl-ebpf-{}-{index}", self.trace_id)
@@ -101,28 +103,12 @@ impl TraceLaunch {
         }
     }
 
-    /// The ConfigMap: one key per node (`<index>.json`).
-    pub fn config_map(&self) -> ConfigMap {
-        let data = self
-            .specs
-            .values()
-            .enumerate()
-            .map(|(index, spec)| {
-                let json = serde_json::to_string(spec).unwrap_or_default();
-                (spec_key(index), json)
-            })
-            .collect();
-        ConfigMap {
-            metadata: ObjectMeta {
-                name: Some(self.config_map_name()),
-                namespace: Some(self.job_namespace.clone()),
-                labels: Some(self.labels()),
-                annotations: Some(self.annotations(None)),
-                ..ObjectMeta::default()
-            },
-            data: Some(data),
-            ..ConfigMap::default()
-        }
+    /// The first node whose spec is too big for its Job to carry, with the spec's size.
+    pub fn oversized_spec(&self) -> Option<(String, usize)> {
+        self.specs.iter().find_map(|(node, spec)| {
+            let size = serde_json::to_string(spec).map_or(0, |json| json.len());
+            (size > MAX_SPEC_ANNOTATION_BYTES).then(|| (node.clone(), size))
+        })
     }
 
     fn annotations(&self, node: Option<&str>) -> BTreeMap<String, String> {
@@ -139,13 +125,18 @@ impl TraceLaunch {
     /// One Job per node, in node order.
     pub fn jobs(&self) -> Vec<Job> {
         self.specs
-            .keys()
+            .iter()
             .enumerate()
-            .map(|(index, node)| self.job(index, node))
+            .map(|(index, (node, spec))| {
+                let json = serde_json::to_string(spec).unwrap_or_default();
+                self.job(index, node, json)
+            })
             .collect()
     }
 
-    fn job(&self, index: usize, node: &str) -> Job {
+    fn job(&self, index: usize, node: &str, spec_json: String) -> Job {
+        let mut pod_annotations = self.annotations(Some(node));
+        pod_annotations.insert(SPEC_ANNOTATION.to_owned(), spec_json);
         let metadata = ObjectMeta {
             name: Some(self.job_name(index)),
             namespace: Some(self.job_namespace.clone()),
@@ -162,10 +153,10 @@ impl TraceLaunch {
                 template: PodTemplateSpec {
                     metadata: Some(ObjectMeta {
                         labels: Some(self.labels()),
-                        annotations: Some(self.annotations(Some(node))),
+                        annotations: Some(pod_annotations),
                         ..ObjectMeta::default()
                     }),
-                    spec: Some(self.pod_spec(index, node)),
+                    spec: Some(self.pod_spec(node)),
                 },
                 ..JobSpec::default()
             }),
@@ -173,7 +164,7 @@ impl TraceLaunch {
         }
     }
 
-    fn pod_spec(&self, index: usize, node: &str) -> PodSpec {
+    fn pod_spec(&self, node: &str) -> PodSpec {
         PodSpec {
             node_name: Some(node.to_owned()),
             // Tracing a node that is cordoned or tainted is the point of an incident tool.
@@ -217,14 +208,16 @@ impl TraceLaunch {
             volumes: Some(vec![
                 Volume {
                     name: "spec".to_owned(),
-                    config_map: Some(ConfigMapVolumeSource {
-                        name: self.config_map_name(),
-                        items: Some(vec![KeyToPath {
-                            key: spec_key(index),
+                    downward_api: Some(DownwardAPIVolumeSource {
+                        items: Some(vec![DownwardAPIVolumeFile {
                             path: SPEC_FILE.to_owned(),
-                            mode: None,
+                            field_ref: Some(ObjectFieldSelector {
+                                field_path: format!("metadata.annotations['{SPEC_ANNOTATION}']"),
+                                api_version: None,
+                            }),
+                            ..DownwardAPIVolumeFile::default()
                         }]),
-                        ..ConfigMapVolumeSource::default()
+                        ..DownwardAPIVolumeSource::default()
                     }),
                     ..Volume::default()
                 },
@@ -314,10 +307,6 @@ pub fn jobs_namespace(name: &str) -> Namespace {
         },
         ..Namespace::default()
     }
-}
-
-fn spec_key(index: usize) -> String {
-    format!("{index}.json")
 }
 
 fn mount(name: &str, path: &str) -> VolumeMount {
@@ -532,18 +521,33 @@ mod tests {
     }
 
     #[test]
-    fn each_job_mounts_its_own_spec_from_the_config_map() {
+    fn each_job_carries_its_own_spec_and_mounts_it() {
         let launch = launch(false, Some(1000));
-        let config_map = launch.config_map();
-        let data = config_map.data.as_ref().unwrap();
-        assert_eq!(data.len(), 2);
         for (index, job) in launch.jobs().iter().enumerate() {
-            let pod = job.spec.as_ref().unwrap().template.spec.as_ref().unwrap();
+            let template = &job.spec.as_ref().unwrap().template;
+            let pod = template.spec.as_ref().unwrap();
             let volume = &pod.volumes.as_ref().unwrap()[0];
-            let source = volume.config_map.as_ref().unwrap();
-            assert_eq!(source.name, launch.config_map_name());
-            let key = &source.items.as_ref().unwrap()[0].key;
-            let spec = TraceSpec::parse(data[key].as_bytes()).expect("valid spec");
+            let item = &volume
+                .downward_api
+                .as_ref()
+                .unwrap()
+                .items
+                .as_ref()
+                .unwrap()[0];
+            assert_eq!(item.path, "spec.json");
+            assert_eq!(
+                item.field_ref.as_ref().unwrap().field_path,
+                "metadata.annotations['kubectl-ebpf.io/spec']"
+            );
+            let annotations = template
+                .metadata
+                .as_ref()
+                .unwrap()
+                .annotations
+                .as_ref()
+                .unwrap();
+            let spec =
+                TraceSpec::parse(annotations[SPEC_ANNOTATION].as_bytes()).expect("valid spec");
             let node = job.metadata.annotations.as_ref().unwrap()[NODE_ANNOTATION].clone();
             assert_eq!(spec.node.as_deref(), Some(node.as_str()), "job {index}");
             assert_eq!(
@@ -560,8 +564,21 @@ mod tests {
         assert_eq!(job["apiVersion"], "batch/v1");
         assert_eq!(job["kind"], "Job");
         assert_eq!(job["spec"]["template"]["spec"]["hostPID"], true);
-        let config_map = serde_json::to_value(launch.config_map()).unwrap();
-        assert_eq!(config_map["kind"], "ConfigMap");
+        assert_eq!(
+            job["spec"]["template"]["spec"]["volumes"][0]["downwardAPI"]["items"][0]["fieldRef"]["fieldPath"],
+            "metadata.annotations['kubectl-ebpf.io/spec']"
+        );
+    }
+
+    #[test]
+    fn a_spec_too_big_for_an_annotation_names_its_node() {
+        let mut launch = launch(false, Some(1000));
+        let spec = launch.specs.get_mut("node-b").unwrap();
+        spec.targets.cgroup_paths = vec!["/a".repeat(MAX_SPEC_ANNOTATION_BYTES / 2)];
+        assert_eq!(
+            launch.oversized_spec().map(|(node, _)| node).as_deref(),
+            Some("node-b")
+        );
     }
 
     #[test]

@@ -53,6 +53,16 @@ pub async fn trace(cluster: &ClusterArgs, args: &TraceArgs) -> Result<u8, CliErr
         crate::warn!("{warning}");
     }
     let launch = plan_launch(cluster, args, &base, &plan);
+    if let Some((node, size)) = launch.oversized_spec() {
+        return Err(CliError::usage(
+            format!(
+                "the trace's spec for node {node} is {} KiB; a Job carries at most {} KiB",
+                size / 1024,
+                manifest::MAX_SPEC_ANNOTATION_BYTES / 1024
+            ),
+            "trace fewer pods at once (a narrower selector or one namespace), or shorten the script",
+        ));
+    }
     if args.dry_run {
         return print_objects(&launch, args.output);
     }
@@ -131,10 +141,10 @@ fn plan_launch(
 
 /// `--dry-run`: every object the trace would create, as one kubectl-style List.
 fn print_objects(launch: &TraceLaunch, format: OutputFormat) -> Result<u8, CliError> {
-    let mut items = vec![serde_json::to_value(launch.config_map())];
-    items.extend(launch.jobs().iter().map(serde_json::to_value));
-    let items: Vec<serde_json::Value> = items
-        .into_iter()
+    let items: Vec<serde_json::Value> = launch
+        .jobs()
+        .iter()
+        .map(serde_json::to_value)
         .collect::<Result<_, _>>()
         .map_err(|err| CliError::failure(format!("cannot encode the objects: {err}"), ""))?;
     let list = serde_json::json!({ "apiVersion": "v1", "kind": "List", "items": items });

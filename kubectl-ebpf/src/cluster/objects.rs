@@ -3,16 +3,13 @@
 
 use std::time::Duration;
 
-use k8s_openapi::{
-    api::{
-        batch::v1::Job,
-        core::v1::{ConfigMap, Namespace, Pod},
-    },
-    apimachinery::pkg::apis::meta::v1::OwnerReference,
+use k8s_openapi::api::{
+    batch::v1::Job,
+    core::v1::{Namespace, Pod},
 };
 use kube::{
     Api, Client, Resource,
-    api::{DeleteParams, ListParams, Patch, PatchParams, PostParams},
+    api::{DeleteParams, ListParams, PostParams},
 };
 
 use super::{
@@ -21,44 +18,19 @@ use super::{
 };
 use crate::exit::{self, CliError};
 
-/// Creates the namespace (when missing), the ConfigMap and every Job.
+/// Creates the namespace (when missing) and every Job.
 pub async fn create(client: &Client, launch: &TraceLaunch) -> Result<(), CliError> {
     ensure_namespace(client, launch).await?;
     let namespace = launch.job_namespace.as_str();
-    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
-    create_once(&config_maps, &launch.config_map())
-        .await
-        .map_err(|err| refusal("creating the trace's ConfigMap", namespace, err))?;
     let jobs: Api<Job> = Api::namespaced(client.clone(), namespace);
-    let mut owners = Vec::new();
     for job in launch.jobs() {
-        match create_once(&jobs, &job).await {
-            Ok(created) => owners.push(owner_reference(&created)),
-            Err(err) => {
-                let name = job.metadata.name.unwrap_or_default();
-                let error = refusal(&format!("creating Job {name}"), namespace, err);
-                // Nothing half-created: take back what was made.
-                let _ = delete_trace(client, namespace, &launch.trace_id).await;
-                return Err(error);
-            }
+        if let Err(err) = create_once(&jobs, &job).await {
+            let name = job.metadata.name.unwrap_or_default();
+            let error = refusal(&format!("creating Job {name}"), namespace, err);
+            // Nothing half-created: take back what was made.
+            let _ = delete_trace(client, namespace, &launch.trace_id).await;
+            return Err(error);
         }
-    }
-    // The ConfigMap goes when its last Job does, even if this process dies now.
-    let patch = serde_json::json!({ "metadata": { "ownerReferences": owners } });
-    if let Err(err) = config_maps
-        .patch(
-            &launch.config_map_name(),
-            &PatchParams::default(),
-            &Patch::Merge(&patch),
-        )
-        .await
-    {
-        crate::warn!(
-            "could not make the Jobs own ConfigMap {}: {err}; \
-             `kubectl ebpf delete {}` removes it if this trace is interrupted",
-            launch.config_map_name(),
-            launch.trace_id
-        );
     }
     Ok(())
 }
@@ -83,17 +55,6 @@ where
         }
     })
     .await
-}
-
-fn owner_reference(job: &Job) -> OwnerReference {
-    OwnerReference {
-        api_version: Job::api_version(&()).into_owned(),
-        kind: Job::kind(&()).into_owned(),
-        name: job.metadata.name.clone().unwrap_or_default(),
-        uid: job.metadata.uid.clone().unwrap_or_default(),
-        block_owner_deletion: None,
-        controller: Some(false),
-    }
 }
 
 /// The jobs namespace must exist; when it does not and we may create it, we do (it is
@@ -135,7 +96,7 @@ fn refusal(doing: &str, namespace: &str, err: kube::Error) -> CliError {
             )
         } else {
             format!(
-                "you need create/delete on jobs and configmaps in namespace {namespace} \
+                "you need create/delete on jobs in namespace {namespace} \
                  (docs/rbac.md), or pick another with --job-namespace"
             )
         };
@@ -143,7 +104,7 @@ fn refusal(doing: &str, namespace: &str, err: kube::Error) -> CliError {
     error
 }
 
-/// Deletes every Job (with its pods, foreground) and ConfigMap of one trace.
+/// Deletes every Job of one trace, with its pods (foreground).
 pub async fn delete_trace(
     client: &Client,
     namespace: &str,
@@ -165,23 +126,10 @@ pub async fn delete_trace(
             Err(err) => return Err(api_error(&format!("deleting Job {name}"), err)),
         }
     }
-    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
-    let listed = retry(|| config_maps.list(&params))
-        .await
-        .map_err(|err| api_error("listing the trace's ConfigMaps", err))?;
-    for config_map in listed.items {
-        let name = config_map.metadata.name.unwrap_or_default();
-        let background = DeleteParams::default();
-        match retry(|| config_maps.delete(&name, &background)).await {
-            Ok(_) => {}
-            Err(err) if is_not_found(&err) => {}
-            Err(err) => return Err(api_error(&format!("deleting ConfigMap {name}"), err)),
-        }
-    }
     Ok(())
 }
 
-/// How many of the trace's Jobs, pods and ConfigMaps still exist.
+/// How many of the trace's Jobs and pods still exist.
 pub async fn remaining(
     client: &Client,
     namespace: &str,
@@ -196,11 +144,7 @@ pub async fn remaining(
         .list(&params)
         .await
         .map_err(|err| api_error("listing the trace's pods", err))?;
-    let config_maps = Api::<ConfigMap>::namespaced(client.clone(), namespace)
-        .list(&params)
-        .await
-        .map_err(|err| api_error("listing the trace's ConfigMaps", err))?;
-    Ok(jobs.items.len() + pods.items.len() + config_maps.items.len())
+    Ok(jobs.items.len() + pods.items.len())
 }
 
 /// Waits until nothing of the trace is left, or `timeout` passes. Returns what is left.

@@ -3,6 +3,7 @@
 use std::{
     path::PathBuf,
     sync::{Arc, Mutex},
+    time::Duration,
 };
 
 use serde_json::json;
@@ -52,6 +53,16 @@ pub struct Options {
     pub replay: Option<Vec<String>>,
     /// How many changes watches can resume from before they get 410 Expired.
     pub watch_history: usize,
+    /// How many times faster than the wall clock Jobs' `activeDeadlineSeconds` and
+    /// `ttlSecondsAfterFinished` run out, so tests can wait for them.
+    pub job_clock_speed: f64,
+}
+
+impl Options {
+    /// `seconds` of a Job's deadline or TTL, as wall time at the Job clock's speed.
+    pub fn job_seconds(&self, seconds: u64) -> Duration {
+        Duration::from_secs_f64(seconds as f64 / self.job_clock_speed.max(1e-3))
+    }
 }
 
 impl Default for Options {
@@ -74,6 +85,7 @@ impl Default for Options {
             tracer_job,
             replay: None,
             watch_history: 100_000,
+            job_clock_speed: 1.0,
         }
     }
 }

@@ -39,6 +39,9 @@ struct Args {
     /// How many changes a watch can resume from before it gets 410 Expired.
     #[arg(long, default_value_t = 100_000)]
     watch_history: usize,
+    /// Jobs' deadlines and TTLs run out this many times faster than the wall clock.
+    #[arg(long, default_value_t = 1.0)]
+    job_clock_speed: f64,
 }
 
 fn main() -> ExitCode {
@@ -83,6 +86,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         tracer_job,
         replay,
         watch_history: args.watch_history,
+        job_clock_speed: args.job_clock_speed,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

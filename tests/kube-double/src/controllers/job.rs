@@ -81,7 +81,7 @@ pub fn reconcile(cluster: &Cluster, state: &mut State) {
         let ttl_due = j["spec"]["ttlSecondsAfterFinished"]
             .as_u64()
             .zip(finish_time(j).and_then(since))
-            .is_some_and(|(ttl, elapsed)| elapsed >= Duration::from_secs(ttl));
+            .is_some_and(|(ttl, elapsed)| elapsed >= cluster.opts.job_seconds(ttl));
         (!finished(j) || ttl_due || counted.contains_key(meta(j, "uid"))).then(|| j.clone())
     });
     let index = super::pods_by_controller(store);
@@ -108,7 +108,7 @@ pub fn reconcile(cluster: &Cluster, state: &mut State) {
         if finished(&job) {
             let ttl = job["spec"]["ttlSecondsAfterFinished"].as_u64();
             if let (Some(ttl), Some(elapsed)) = (ttl, finish_time(&job).and_then(since))
-                && elapsed >= Duration::from_secs(ttl)
+                && elapsed >= cluster.opts.job_seconds(ttl)
             {
                 let opts = DeleteOptions {
                     propagation: Some(Propagation::Background),
@@ -144,7 +144,7 @@ pub fn reconcile(cluster: &Cluster, state: &mut State) {
             );
         };
         let failure = if deadline.is_some_and(|d| {
-            since(&status["startTime"]).is_some_and(|e| e >= Duration::from_secs(d))
+            since(&status["startTime"]).is_some_and(|e| e >= cluster.opts.job_seconds(d))
         }) {
             Some("DeadlineExceeded")
         } else if failed > backoff_limit {

@@ -1,6 +1,6 @@
-//! What a container needs before it starts: configMap volumes written to a per-pod
-//! directory, mount paths of configMap and hostPath volumes rewritten to where their files
-//! really are, and the environment resolved.
+//! What a container needs before it starts: configMap and downward API volumes written to
+//! a per-pod directory, mount paths of those and of hostPath volumes rewritten to where
+//! their files really are, and the environment resolved.
 
 use std::path::{Path, PathBuf};
 
@@ -25,6 +25,12 @@ pub fn materialize(
         // Same host: a hostPath volume is its path, with no copy.
         if let Some(path) = vol["hostPath"]["path"].as_str() {
             out.push((name.to_string(), PathBuf::from(path)));
+            continue;
+        }
+        if !vol["downwardAPI"].is_null() {
+            let target = dir.join("volumes").join(name);
+            write_downward_api(pod, &vol["downwardAPI"], &target)?;
+            out.push((name.to_string(), target));
             continue;
         }
         let cm = &vol["configMap"];
@@ -73,6 +79,31 @@ pub fn materialize(
         out.push((name.to_string(), target));
     }
     Ok(out)
+}
+
+/// Writes a downward API volume's items (fields of the pod) as files under `target`.
+fn write_downward_api(pod: &Value, source: &Value, target: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(target).map_err(|e| format!("create {}: {e}", target.display()))?;
+    for item in source["items"].as_array().into_iter().flatten() {
+        let (Some(path), Some(field_path)) = (
+            item["path"].as_str(),
+            item["fieldRef"]["fieldPath"].as_str(),
+        ) else {
+            continue;
+        };
+        if path.starts_with('/') || path.split('/').any(|seg| seg == "..") {
+            return Err(format!(
+                "downward API path {path} must be relative, without .."
+            ));
+        }
+        let file = target.join(path);
+        if let Some(parent) = file.parent() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+        std::fs::write(&file, field(pod, field_path))
+            .map_err(|e| format!("write {}: {e}", file.display()))?;
+    }
+    Ok(())
 }
 
 /// The container's configMap and hostPath mounts, longest mount path first.
@@ -134,15 +165,19 @@ pub fn rewrite(value: &str, mounts: &Mounts) -> String {
     out
 }
 
+/// A downward API field of the pod: `metadata.labels['KEY']`,
+/// `metadata.annotations['KEY']` or a dotted path such as `metadata.name`.
 fn field(pod: &Value, path: &str) -> String {
-    if let Some(label) = path
-        .strip_prefix("metadata.labels['")
-        .and_then(|p| p.strip_suffix("']"))
-    {
-        return pod["metadata"]["labels"][label]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+    for map in ["labels", "annotations"] {
+        if let Some(key) = path
+            .strip_prefix(&format!("metadata.{map}['"))
+            .and_then(|p| p.strip_suffix("']"))
+        {
+            return pod["metadata"][map][key]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+        }
     }
     let mut v = pod;
     for seg in path.split('.') {
