@@ -11,6 +11,7 @@ pub mod completions;
 pub mod examples;
 pub mod exit;
 pub mod heatmap;
+pub mod interrupt;
 pub mod launch;
 pub mod merge;
 pub mod probe_list;

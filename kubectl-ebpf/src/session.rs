@@ -14,6 +14,7 @@ use crate::{
     catalogue::{self, Kind},
     cli::{ClusterArgs, OutputFormat, ProfileArgs, ProgramsArgs, TraceArgs},
     exit::{self, CliError},
+    interrupt::{self, Interrupts},
     launch::{
         NodeEvent,
         local::{self, LocalTracer},
@@ -33,8 +34,10 @@ pub async fn trace(cluster: ClusterArgs, args: TraceArgs) -> Result<u8, CliError
     let tracer = local::find_tracer(args.tracer.as_deref())?;
     let (events, incoming) = mpsc::channel(1024);
     let started = Instant::now();
+    let mut interrupts = interrupt::listen();
     let mut handle = LocalTracer::start(&tracer, &spec, events).await?;
-    let Some(merger) = collect(incoming, 1, &mut handle, &spec, &args).await else {
+    let Some(merger) = collect(incoming, 1, &mut handle, &spec, &args, &mut interrupts).await
+    else {
         return Ok(exit::INTERRUPTED);
     };
     let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -128,14 +131,15 @@ impl Tracers for LocalTracer {
 }
 
 /// Merges the streams of `nodes` tracers until every one has ended. The first Ctrl-C
-/// stops the tracers (their final snapshots still count); the second abandons them, and
-/// then there is no result (`None`).
+/// (or SIGTERM) stops the tracers (their final snapshots still count); the second
+/// abandons them, and then there is no result (`None`).
 pub async fn collect(
     mut incoming: mpsc::Receiver<NodeEvent>,
     nodes: usize,
     tracers: &mut impl Tracers,
     spec: &TraceSpec,
     args: &TraceArgs,
+    interrupted: &mut Interrupts,
 ) -> Option<Merger> {
     // A process's on-CPU time and its share mean something on its own node only.
     let per_node = args.per_node || args.probe == render::cpu_time::PROBE;
@@ -195,7 +199,7 @@ pub async fn collect(
             },
             _ = countdown.tick() => view.tick(),
             _ = redraw.tick(), if live => view.redraw(&frame(&merger, args, nodes, started.elapsed())),
-            _ = tokio::signal::ctrl_c() => {
+            () = interrupted.next() => {
                 interrupts += 1;
                 if interrupts == 1 {
                     view.finish();
@@ -310,7 +314,7 @@ pub fn conclude(
                             .as_deref()
                             .unwrap_or("tracer ended without a result")
                     ),
-                    "run tracer-job by hand to see its output",
+                    "see `kubectl describe pod` in the jobs namespace, or run tracer-job by hand to see its output",
                 ),
             },
             None => CliError::failure("no tracer produced output", ""),

@@ -8,6 +8,7 @@ mod containers;
 mod cpu_time;
 mod exec;
 mod exit;
+mod interrupt;
 mod json_schema;
 mod netns;
 mod oom_kill;

@@ -240,3 +240,31 @@ fn ndjson_streams_events_as_lines_and_ends_with_a_summary() {
     assert_eq!(last["events_total"], 1, "{stdout}");
     assert_eq!(last["partial"], false);
 }
+
+#[test]
+fn a_malformed_kubeconfig_is_one_line_exit_2() {
+    let dir = std::env::temp_dir().join(format!("bad-kubeconfig-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temporary directory");
+    let garbage = dir.join("garbage");
+    std::fs::write(&garbage, "clusters: [this is: not: a kubeconfig\n").expect("write");
+    let no_context = dir.join("no-context");
+    std::fs::write(
+        &no_context,
+        "apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\ncurrent-context: gone\n",
+    )
+    .expect("write");
+    for (kubeconfig, says) in [(&garbage, "cannot load"), (&no_context, "cannot be used")] {
+        let output = Command::new(binaries::plugin())
+            .env("KUBECONFIG", kubeconfig)
+            .args(["trace", "syscall-latency", "deploy/checkout", "-d", "1s"])
+            .output()
+            .expect("run kubectl-ebpf");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert!(lines.first().is_some_and(|l| l.contains(says)), "{stderr}");
+        // The error, then at most its hint.
+        assert!(lines.len() <= 2, "{stderr}");
+    }
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}

@@ -14,4 +14,5 @@ pub mod pods;
 pub mod schema;
 pub mod summary;
 pub mod tracer;
+pub mod trials;
 pub mod workload;

@@ -7,6 +7,7 @@ pub mod containers;
 pub mod emit;
 pub mod failure;
 pub mod host;
+pub mod in_root;
 pub mod inventory;
 pub mod names;
 pub mod overhead;

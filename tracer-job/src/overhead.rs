@@ -92,6 +92,23 @@ fn sysctl_on() -> bool {
 /// This process's user plus system CPU time in nanoseconds and peak resident memory in
 /// bytes.
 fn own_usage() -> Option<(u64, u64)> {
+    let cpu_ns = own_cpu_ns()?;
+    Some((
+        cpu_ns,
+        peak_rss_bytes(&std::fs::read_to_string("/proc/self/status").ok()?)?,
+    ))
+}
+
+/// `VmHWM` of a `/proc/PID/status`: the peak of this program's own memory. Not getrusage's
+/// `ru_maxrss`, which keeps the peak of the image before exec, so a tracer would report the
+/// size of whatever started it (a kubelet's runtime, the plugin) as its own.
+fn peak_rss_bytes(status: &str) -> Option<u64> {
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+fn own_cpu_ns() -> Option<u64> {
     let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
     // SAFETY: getrusage fills the struct it is given and touches nothing else.
     if unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) } != 0 {
@@ -103,9 +120,7 @@ fn own_usage() -> Option<(u64, u64)> {
         u64::try_from(time.tv_sec).unwrap_or(0) * 1_000_000_000
             + u64::try_from(time.tv_usec).unwrap_or(0) * 1_000
     };
-    // Linux gives ru_maxrss in KiB.
-    let rss = u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024;
-    Some((ns(usage.ru_utime) + ns(usage.ru_stime), rss))
+    Some(ns(usage.ru_utime) + ns(usage.ru_stime))
 }
 
 #[cfg(test)]
@@ -122,5 +137,13 @@ mod tests {
         let (cpu_ns, rss) = own_usage().expect("getrusage works");
         assert!(cpu_ns > 0, "{cpu_ns}");
         assert!(rss > 1024 * 1024, "{rss}");
+    }
+
+    #[test]
+    fn the_peak_is_this_programs_own() {
+        let status =
+            "Name:\ttracer-job\nVmPeak:\t  200000 kB\nVmHWM:\t   21504 kB\nVmRSS:\t 20000 kB\n";
+        assert_eq!(peak_rss_bytes(status), Some(21504 * 1024));
+        assert_eq!(peak_rss_bytes("Name:\tx\n"), None);
     }
 }

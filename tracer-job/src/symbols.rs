@@ -16,7 +16,11 @@
 //! An address nothing names is shown as `module+0xOFFSET` (its file and the offset in it)
 //! or `[unknown 0xADDRESS]`: frames are never dropped, so counts stay whole.
 
-use std::path::{Path, PathBuf};
+use std::{
+    fs::File,
+    os::fd::AsRawFd,
+    path::{Path, PathBuf},
+};
 
 use blazesym::{
     Addr, MaybeDefault,
@@ -28,6 +32,8 @@ use blazesym::{
         source::{Kernel, Process, Source},
     },
 };
+
+use crate::in_root::open_in_root;
 
 /// Suffix of kernel frames, the convention flame graph tools color by.
 pub const KERNEL_SUFFIX: &str = "_[k]";
@@ -150,8 +156,8 @@ impl Symbols {
     }
 }
 
-/// Opens each file a process maps as `/proc/PID/root/PATH`, the file its path names in
-/// the process's mount namespace. A file that cannot be opened resolves nothing (its
+/// Opens each file a process maps by its path inside `/proc/PID/root`, the file its path
+/// names in the process's mount namespace, resolved inside that root. A file that cannot be opened resolves nothing (its
 /// frames become `module+0xOFFSET`), rather than let a file of the same path in the
 /// tracer's own file system name them wrongly.
 fn through_root(member: ProcessMemberInfo<'_>) -> blazesym::Result<Option<Box<dyn Resolve>>> {
@@ -159,24 +165,47 @@ fn through_root(member: ProcessMemberInfo<'_>) -> blazesym::Result<Option<Box<dy
         // `[vdso]`, `[heap]` and the like: blazesym's own handling.
         return Ok(None);
     };
-    let Some(path) = in_root(&entry.maps_file, &entry.symbolic_path) else {
+    let Some(root) = process_root(&entry.maps_file) else {
         return Ok(Some(Box::new(Unreadable)));
     };
-    let Ok(binary) = ElfResolver::open(&path) else {
+    let Some(binary) = open_elf(&root, &entry.symbolic_path) else {
         return Ok(Some(Box::new(Unreadable)));
     };
-    match debug_file(&entry.maps_file, &path) {
-        Some(debug) => Ok(Some(Box::new(WithDebugFile { binary, debug }))),
-        None => Ok(Some(Box::new(binary))),
+    match debug_file(&root, &binary.path) {
+        Some(debug) => Ok(Some(Box::new(WithDebugFile {
+            binary: binary.elf,
+            debug,
+        }))),
+        None => Ok(Some(Box::new(binary.elf))),
     }
 }
 
-/// The separate debug file of `binary` (opened in the root of the process whose
-/// map_files entry is `maps_file`), found by the binary's build id.
-fn debug_file(maps_file: &Path, binary: &Path) -> Option<ElfResolver> {
+/// An ELF file opened inside a process's root, with the path it is readable at while
+/// `_file` stays open.
+struct OpenElf {
+    elf: ElfResolver,
+    path: PathBuf,
+    _file: File,
+}
+
+/// Opens `path` inside `root` (symlinks resolve inside it: a container cannot name a
+/// file of the node) and reads it as ELF.
+fn open_elf(root: &Path, path: &Path) -> Option<OpenElf> {
+    let file = open_in_root(root, path.to_str()?).ok()?;
+    let path = PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
+    let elf = ElfResolver::open(&path).ok()?;
+    Some(OpenElf {
+        elf,
+        path,
+        _file: file,
+    })
+}
+
+/// The separate debug file, inside `root`, of the binary readable at `binary`, found by
+/// the binary's build id.
+fn debug_file(root: &Path, binary: &Path) -> Option<ElfResolver> {
     let build_id = read_elf_build_id(binary).ok()??;
-    let path = in_root(maps_file, &build_id_path(&build_id)?)?;
-    ElfResolver::open(path).ok()
+    Some(open_elf(root, &build_id_path(&build_id)?)?.elf)
 }
 
 /// `/usr/lib/debug/.build-id/XX/REST.debug`: the path GDB, elfutils and distributions'
@@ -220,13 +249,11 @@ impl TranslateFileOffset for WithDebugFile {
     }
 }
 
-/// `/proc/PID/root/PATH` for a mapping whose map_files entry is
-/// `/proc/PID/map_files/RANGE` and whose path in the process is `PATH`.
-fn in_root(maps_file: &Path, symbolic: &Path) -> Option<PathBuf> {
+/// `/proc/PID/root` for a mapping whose map_files entry is `/proc/PID/map_files/RANGE`.
+fn process_root(maps_file: &Path) -> Option<PathBuf> {
     let mut parts = maps_file.strip_prefix("/proc").ok()?.components();
     let pid = parts.next()?.as_os_str().to_str()?.parse::<u32>().ok()?;
-    let relative = symbolic.strip_prefix("/").ok()?;
-    Some(PathBuf::from(format!("/proc/{pid}/root")).join(relative))
+    Some(PathBuf::from(format!("/proc/{pid}/root")))
 }
 
 /// A mapped file that could not be read: it resolves no address.
@@ -317,13 +344,10 @@ mod tests {
     #[test]
     fn files_are_opened_in_the_process_root() {
         assert_eq!(
-            in_root(
-                Path::new("/proc/42/map_files/7f00-7f10"),
-                Path::new("/usr/lib/libc.so.6")
-            ),
-            Some(PathBuf::from("/proc/42/root/usr/lib/libc.so.6"))
+            process_root(Path::new("/proc/42/map_files/7f00-7f10")),
+            Some(PathBuf::from("/proc/42/root"))
         );
-        assert_eq!(in_root(Path::new("/elsewhere"), Path::new("/x")), None);
+        assert_eq!(process_root(Path::new("/elsewhere")), None);
     }
 
     #[test]

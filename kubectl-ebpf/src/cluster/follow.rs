@@ -295,7 +295,11 @@ async fn on_pod(
         }
         if let Some(terminated) = &state.terminated {
             let success = terminated.exit_code == 0;
-            let mut how = format!("tracer exited with code {}", terminated.exit_code);
+            let mut how = match terminated.exit_code {
+                // 128 + 9: the kernel's OOM killer, or someone, sent SIGKILL.
+                137 => "tracer was killed (SIGKILL, exit code 137)".to_owned(),
+                code => format!("tracer exited with code {code}"),
+            };
             if let Some(reason) = terminated.reason.as_deref().filter(|r| *r != "Completed") {
                 how.push_str(&format!(" ({reason})"));
             }

@@ -21,6 +21,7 @@ pub use traces::{delete, list};
 use crate::{
     cli::{ClusterArgs, OutputFormat, TraceArgs},
     exit::{self, CliError},
+    interrupt::{self, Interrupts},
     render, request,
     session::{self, Tracers},
 };
@@ -66,7 +67,13 @@ pub async fn trace(cluster: &ClusterArgs, args: &TraceArgs) -> Result<u8, CliErr
     if args.dry_run {
         return print_objects(&launch, args.output);
     }
-    objects::create(&client, &launch).await?;
+    // From here on something exists on the cluster: an interrupt must clean it up, not
+    // kill the process where it stands.
+    let mut interrupts = interrupt::listen();
+    if !objects::create(&client, &launch, &mut interrupts).await? {
+        eprintln!("Interrupted while starting; the trace's Jobs were deleted.");
+        return Ok(exit::INTERRUPTED);
+    }
     eprintln!(
         "Trace {} started: {} on {} node(s), Jobs in namespace {}.",
         launch.trace_id,
@@ -88,10 +95,18 @@ pub async fn trace(cluster: &ClusterArgs, args: &TraceArgs) -> Result<u8, CliErr
         launch: &launch,
         stopping: false,
     };
-    let merged = session::collect(incoming, launch.specs.len(), &mut jobs, &base, args).await;
+    let merged = session::collect(
+        incoming,
+        launch.specs.len(),
+        &mut jobs,
+        &base,
+        args,
+        &mut interrupts,
+    )
+    .await;
     follower.abort();
     let abandoned = merged.is_none();
-    cleanup(&client, &launch, abandoned).await;
+    cleanup(&client, &launch, abandoned, &mut interrupts).await;
     let Some(merger) = merged else {
         return Ok(exit::INTERRUPTED);
     };
@@ -195,7 +210,12 @@ impl Tracers for ClusterTracers<'_> {
 
 /// Deletes the trace's objects and waits until they are gone; Ctrl-C (or an abandoned
 /// trace) skips the wait, since deadlines and TTLs finish the job anyway.
-async fn cleanup(client: &Client, launch: &TraceLaunch, skip_wait: bool) {
+async fn cleanup(
+    client: &Client,
+    launch: &TraceLaunch,
+    skip_wait: bool,
+    interrupts: &mut Interrupts,
+) {
     let namespace = &launch.job_namespace;
     let id = &launch.trace_id;
     if let Err(err) = objects::delete_trace(client, namespace, id).await {
@@ -210,7 +230,7 @@ async fn cleanup(client: &Client, launch: &TraceLaunch, skip_wait: bool) {
     }
     let waited = tokio::select! {
         left = objects::wait_gone(client, namespace, id, CLEANUP_WAIT) => Some(left),
-        _ = tokio::signal::ctrl_c() => None,
+        () = interrupts.next() => None,
     };
     match waited {
         Some(Ok(0)) => {}

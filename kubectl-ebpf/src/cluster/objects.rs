@@ -16,14 +16,27 @@ use super::{
     connect::{api_error, is_already_exists, is_not_found, retry},
     manifest::{MANAGED_BY, MANAGED_BY_LABEL, TRACE_ID_LABEL, TraceLaunch},
 };
-use crate::exit::{self, CliError};
+use crate::{
+    exit::{self, CliError},
+    interrupt::Interrupts,
+};
 
-/// Creates the namespace (when missing) and every Job.
-pub async fn create(client: &Client, launch: &TraceLaunch) -> Result<(), CliError> {
+/// Creates the namespace (when missing) and every Job. An interrupt stops it between two
+/// Jobs (a request under way is finished, so no Job appears after the cleanup has
+/// listed them); the Jobs made are deleted and the answer is `false`.
+pub async fn create(
+    client: &Client,
+    launch: &TraceLaunch,
+    interrupts: &mut Interrupts,
+) -> Result<bool, CliError> {
     ensure_namespace(client, launch).await?;
     let namespace = launch.job_namespace.as_str();
     let jobs: Api<Job> = Api::namespaced(client.clone(), namespace);
     for job in launch.jobs() {
+        if interrupts.take() {
+            delete_trace(client, namespace, &launch.trace_id).await?;
+            return Ok(false);
+        }
         if let Err(err) = create_once(&jobs, &job).await {
             let name = job.metadata.name.unwrap_or_default();
             let error = refusal(&format!("creating Job {name}"), namespace, err);
@@ -32,7 +45,7 @@ pub async fn create(client: &Client, launch: &TraceLaunch) -> Result<(), CliErro
             return Err(error);
         }
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Creates an object, retrying transient failures. Our names are unique to the trace, so

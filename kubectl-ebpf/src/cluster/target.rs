@@ -245,23 +245,26 @@ mod tests {
         }
 
         proptest! {
-            #![proptest_config(ProptestConfig::with_cases(300))]
+                // FUZZ_CASES=N runs a longer campaign than the suite's 300 cases per property.
+        #![proptest_config(ProptestConfig::with_cases(
+            std::env::var("FUZZ_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(300)
+        ))]
 
-            #[test]
-            fn any_text(word in ".{0,300}") {
-                check(&word);
-            }
+                #[test]
+                fn any_text(word in ".{0,300}") {
+                    check(&word);
+                }
 
-            #[test]
-            fn kind_and_name(
-                kind in prop::sample::select(KINDS),
-                name in "[a-z0-9.-]{0,300}|.{0,20}",
-                slashes in 0usize..3,
-            ) {
-                check(&format!("{kind}{}{name}", "/".repeat(slashes)));
-                check(&name);
+                #[test]
+                fn kind_and_name(
+                    kind in prop::sample::select(KINDS),
+                    name in "[a-z0-9.-]{0,300}|.{0,20}",
+                    slashes in 0usize..3,
+                ) {
+                    check(&format!("{kind}{}{name}", "/".repeat(slashes)));
+                    check(&name);
+                }
             }
-        }
 
         #[test]
         fn a_huge_argument_gets_a_short_message() {

@@ -231,7 +231,10 @@ fn check_decoded(line: &str) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(300))]
+    // FUZZ_CASES=N runs a longer campaign than the suite's 300 cases per property.
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("FUZZ_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(300)
+    ))]
 
     #[test]
     fn decoder_survives_any_text(line in ".{0,300}") {

@@ -155,6 +155,7 @@ pub fn engine(host: &SharedHost) -> Engine {
         .set_strict_variables(true)
         .set_fail_on_invalid_map_property(true);
     engine.disable_symbol("eval");
+    refuse_blocking(&mut engine);
     let clock = host.clone();
     engine.on_progress(move |operations| {
         if operations % CLOCK_EVERY_OPERATIONS != 0 {
@@ -170,6 +171,24 @@ pub fn engine(host: &SharedHost) -> Engine {
     helpers(&mut engine, host);
     events(&mut engine);
     engine
+}
+
+/// The core package's `sleep` would block the tracer's only thread where no operation
+/// count or clock can stop it; these, registered on the engine itself, are found first.
+fn refuse_blocking(engine: &mut Engine) {
+    fn refused(ctx: &NativeCallContext) -> Box<EvalAltResult> {
+        Fault::new(
+            "sleep is not available: a handler must never block the tracer".to_owned(),
+            "use every(ms(N), || ...) to run code at intervals".to_owned(),
+        )
+        .at(ctx.call_position())
+    }
+    engine.register_fn("sleep", |ctx: NativeCallContext, _seconds: i64| -> Outcome<()> {
+        Err(refused(&ctx))
+    });
+    engine.register_fn("sleep", |ctx: NativeCallContext, _seconds: f64| -> Outcome<()> {
+        Err(refused(&ctx))
+    });
 }
 
 fn line(position: Position) -> u32 {

@@ -150,7 +150,10 @@ fn check(source: &str, args: BTreeMap<String, String>) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(300))]
+    // FUZZ_CASES=N runs a longer campaign than the suite's 300 cases per property.
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("FUZZ_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(300)
+    ))]
 
     #[test]
     fn checker_survives_any_source(source in source()) {

@@ -4,7 +4,8 @@
 
 use std::{
     collections::BTreeSet,
-    os::unix::fs::MetadataExt,
+    fs::File,
+    os::{fd::AsRawFd, unix::fs::MetadataExt},
     path::{Path, PathBuf},
 };
 
@@ -21,7 +22,7 @@ use super::{
     filter::FilterGlobals,
     load, missing_program,
 };
-use crate::{failure::Failure, targets::ResolvedTargets};
+use crate::{failure::Failure, in_root::open_in_root, targets::ResolvedTargets};
 
 const NAME: &str = "uprobe";
 
@@ -82,7 +83,7 @@ pub fn attach(functions: &[UprobeFunction], targets: &ResolvedTargets) -> Result
             program
                 .attach(
                     function.function.as_str(),
-                    &binary,
+                    binary.attach_path(),
                     UProbeScope::AllProcesses,
                 )
                 .map_err(|err| {
@@ -101,26 +102,58 @@ pub fn attach(functions: &[UprobeFunction], targets: &ResolvedTargets) -> Result
     ContextProbe::new(ebpf, NAME, slots, decode)
 }
 
-/// The files `binary` names for the targets: the same path below the root of target
-/// processes (one per distinct file), or the host's own file for a node-wide trace.
-fn binaries(binary: &str, targets: &ResolvedTargets) -> Result<Vec<PathBuf>, Failure> {
+/// A binary to attach to: the host's own file, or one opened inside a target's root.
+struct Binary {
+    /// Where it is, for messages.
+    path: PathBuf,
+    /// Kept open so the attach reaches this very file through `/proc/self/fd`.
+    _file: Option<File>,
+    /// `/proc/self/fd/N` of `file`, or `path` itself.
+    attach: PathBuf,
+}
+
+impl Binary {
+    fn attach_path(&self) -> &Path {
+        &self.attach
+    }
+
+    fn display(&self) -> std::path::Display<'_> {
+        self.path.display()
+    }
+}
+
+/// The files `binary` names for the targets: the same path inside the root of target
+/// processes (one per distinct file), or the host's own file for a node-wide trace. A
+/// path is resolved inside each root, so a symlink in a container cannot name a host file.
+fn binaries(binary: &str, targets: &ResolvedTargets) -> Result<Vec<Binary>, Failure> {
     let mut pids: Vec<u32> = targets.pids.clone();
     for dir in &targets.cgroup_dirs {
         pids.extend(cgroup_processes(dir, PROCESSES_PER_CGROUP));
     }
     if targets.pids.is_empty() && targets.cgroup_dirs.is_empty() {
-        return Ok(vec![PathBuf::from(binary)]);
+        return Ok(vec![Binary {
+            path: PathBuf::from(binary),
+            _file: None,
+            attach: PathBuf::from(binary),
+        }]);
     }
-    let relative = binary.trim_start_matches('/');
     let mut seen = BTreeSet::new();
     let mut found = Vec::new();
     for pid in pids {
-        let path = PathBuf::from(format!("/proc/{pid}/root")).join(relative);
-        let Ok(metadata) = std::fs::metadata(&path) else {
+        let root = PathBuf::from(format!("/proc/{pid}/root"));
+        let Ok(file) = open_in_root(&root, binary) else {
+            continue;
+        };
+        let Ok(metadata) = file.metadata() else {
             continue;
         };
         if metadata.is_file() && seen.insert((metadata.dev(), metadata.ino())) {
-            found.push(path);
+            let attach = PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
+            found.push(Binary {
+                path: root.join(binary.trim_start_matches('/')),
+                _file: Some(file),
+                attach,
+            });
         }
     }
     if found.is_empty() {
