@@ -183,12 +183,14 @@ fn refuse_blocking(engine: &mut Engine) {
         )
         .at(ctx.call_position())
     }
-    engine.register_fn("sleep", |ctx: NativeCallContext, _seconds: i64| -> Outcome<()> {
-        Err(refused(&ctx))
-    });
-    engine.register_fn("sleep", |ctx: NativeCallContext, _seconds: f64| -> Outcome<()> {
-        Err(refused(&ctx))
-    });
+    engine.register_fn(
+        "sleep",
+        |ctx: NativeCallContext, _seconds: i64| -> Outcome<()> { Err(refused(&ctx)) },
+    );
+    engine.register_fn(
+        "sleep",
+        |ctx: NativeCallContext, _seconds: f64| -> Outcome<()> { Err(refused(&ctx)) },
+    );
 }
 
 fn line(position: Position) -> u32 {
