@@ -24,12 +24,13 @@ pub async fn connect(args: &ClusterArgs) -> Result<Connection, CliError> {
         None => Kubeconfig::read(),
     }
     .map_err(|err| {
-        let source = match &args.kubeconfig {
-            Some(path) => format!("kubeconfig {}", path.display()),
-            None => "kubeconfig (KUBECONFIG or ~/.kube/config)".to_owned(),
+        let source = match (&args.kubeconfig, std::env::var("KUBECONFIG")) {
+            (Some(path), _) => format!("kubeconfig {}", path.display()),
+            (None, Ok(paths)) if !paths.is_empty() => format!("kubeconfig {paths} (KUBECONFIG)"),
+            (None, _) => "kubeconfig ~/.kube/config".to_owned(),
         };
         CliError::usage(
-            format!("cannot load the {source}: {err}"),
+            format!("cannot load the {source}: {}", first_line(&err)),
             "point --kubeconfig or KUBECONFIG at a valid kubeconfig, or use --local",
         )
     })?;
@@ -42,7 +43,7 @@ pub async fn connect(args: &ClusterArgs) -> Result<Connection, CliError> {
         .await
         .map_err(|err| {
             CliError::usage(
-                format!("the kubeconfig cannot be used: {err}"),
+                format!("the kubeconfig cannot be used: {}", first_line(&err)),
                 "check --context/--cluster/--user against `kubectl config get-contexts`",
             )
         })?;
@@ -62,6 +63,16 @@ pub async fn connect(args: &ClusterArgs) -> Result<Connection, CliError> {
         default_namespace,
         server,
     })
+}
+
+/// The first line of an error whose text may go on to quote the input (YAML parsers do).
+fn first_line(err: &impl std::fmt::Display) -> String {
+    let text = err.to_string();
+    text.lines()
+        .next()
+        .unwrap_or_default()
+        .trim_end()
+        .to_owned()
 }
 
 /// One line for a failed API call: what we were doing, what the server said, and what to do.
