@@ -8,7 +8,8 @@ use std::{
 };
 
 use tokio::sync::mpsc;
-use tracer_protocol::{TraceSpec, decode_line};
+use tracer_protocol::{ScriptSpec, TraceSpec, decode_line};
+use tracer_script::diagnostic::excerpt;
 
 use crate::{
     catalogue::{self, Kind},
@@ -97,18 +98,22 @@ pub async fn programs(cluster: ClusterArgs, args: ProgramsArgs) -> Result<u8, Cl
 /// Prints the result of `args`'s trace in the form it asks for.
 pub fn show(result: &TraceResult, args: &TraceArgs) -> Result<u8, CliError> {
     if let Some(format) = args.programs {
-        return conclude(result, None, |out| {
+        return conclude(result, None, None, |out| {
             render::programs::write(result, format, out)
         });
     }
     match (&args.profile, &args.script) {
-        (Some(options), _) => conclude(result, options.file.as_deref(), |out| {
+        (Some(options), _) => conclude(result, options.file.as_deref(), None, |out| {
             render::profile::write(result, options, out)
         }),
-        (None, Some(script)) if args.output.is_table() => conclude(result, None, |mut out| {
-            render::script::write(result, &script.tops, request::top(args), &mut out)
+        (None, Some(script)) if args.output.is_table() => {
+            conclude(result, None, Some(&script.spec), |mut out| {
+                render::script::write(result, &script.tops, request::top(args), &mut out)
+            })
+        }
+        (None, script) => conclude(result, None, script.as_ref().map(|s| &s.spec), |mut out| {
+            render::render(result, args.output, request::top(args), &mut out)
         }),
-        (None, _) => finish(result, args.output, request::top(args)),
     }
 }
 
@@ -279,17 +284,13 @@ fn script_line(printed: &Printed, show_node: bool) -> String {
 }
 
 /// Prints the result, or the reason there is none, and picks the exit code.
-pub fn finish(result: &TraceResult, format: OutputFormat, top: usize) -> Result<u8, CliError> {
-    conclude(result, None, |mut out| {
-        render::render(result, format, top, &mut out)
-    })
-}
-
 /// Writes the result with `write` (to `file`, else to stdout), or returns the reason there
-/// is none; then warns about what is missing from it and picks the exit code.
+/// is none; then warns about what is missing from it (a script's failing lines shown from
+/// `script`) and picks the exit code.
 pub fn conclude(
     result: &TraceResult,
     file: Option<&Path>,
+    script: Option<&ScriptSpec>,
     write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> Result<u8, CliError> {
     let failed: Vec<_> = result
@@ -374,10 +375,13 @@ pub fn conclude(
             );
             continue;
         }
-        let place = if error.line > 0 {
-            format!("line {}:{}", error.line, error.column)
-        } else {
-            "the script".to_owned()
+        let place = match (error.line, script) {
+            (0, _) => "the script".to_owned(),
+            (line, Some(script)) if error.column > 0 => {
+                format!("{}:{line}:{}", script.name, error.column)
+            }
+            (line, Some(script)) => format!("{}:{line}", script.name),
+            (line, None) => format!("line {line}:{}", error.column),
         };
         let stopped = if error.disabled {
             "; it was stopped for the rest of the trace"
@@ -391,6 +395,13 @@ pub fn conclude(
             error.count,
             error.message
         );
+        // The failing line with a caret, as `--check` shows a compile error.
+        if let Some(text) = script.and_then(|script| {
+            let index = usize::try_from(error.line).ok()?.checked_sub(1)?;
+            script.source.lines().nth(index)
+        }) {
+            eprint!("{}", excerpt(error.line, error.column, text));
+        }
     }
     if result.lost > 0 {
         crate::warn!(

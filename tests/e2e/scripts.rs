@@ -227,7 +227,14 @@ on("exit", |e| {
     assert_eq!(error["count"], 2);
     assert_eq!(error["disabled"], true);
     assert!(
-        stderr.contains("warning: node") && stderr.contains("line 2") && stderr.contains("stopped"),
+        stderr.contains("warning: node") && stderr.contains("stopped"),
+        "{stderr}"
+    );
+    // The failing line is shown as `--check` shows a compile error (a runaway is placed
+    // at its callback's line, without a column for a caret).
+    assert!(stderr.contains("at script.rhai:2 failed"), "{stderr}");
+    assert!(
+        stderr.lines().any(|line| line == "2 | on(\"exit\", |e| {"),
         "{stderr}"
     );
 }

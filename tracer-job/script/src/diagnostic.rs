@@ -161,22 +161,29 @@ fn describe(err: &EvalAltResult) -> (String, String, bool) {
     }
 }
 
+/// Line `line` of a script, `text`, numbered, with a caret under `column` (1-based; none
+/// when 0), each line ending in a newline.
+pub fn excerpt(line: u32, column: u32, text: &str) -> String {
+    let number = line.to_string();
+    let mut out = format!("{number} | {text}\n");
+    if column > 0 {
+        // Keep tabs so the caret lines up under them.
+        let pad: String = text
+            .chars()
+            .take(column as usize - 1)
+            .map(|c| if c == '\t' { '\t' } else { ' ' })
+            .collect();
+        out.push_str(&format!("{} | {pad}^\n", " ".repeat(number.len())));
+    }
+    out
+}
+
 impl fmt::Display for Diagnostic {
     /// The full form: place and message, the line with a caret under the column, the hint.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "{}: {}", self.place(), self.message)?;
         if let Some(text) = &self.text {
-            let number = self.line.to_string();
-            writeln!(f, "{number} | {text}")?;
-            if self.column > 0 {
-                // Keep tabs so the caret lines up under them.
-                let pad: String = text
-                    .chars()
-                    .take(self.column as usize - 1)
-                    .map(|c| if c == '\t' { '\t' } else { ' ' })
-                    .collect();
-                writeln!(f, "{} | {pad}^", " ".repeat(number.len()))?;
-            }
+            write!(f, "{}", excerpt(self.line, self.column, text))?;
         }
         if !self.hint.is_empty() {
             writeln!(f, "hint: {}", self.hint)?;
