@@ -49,7 +49,12 @@ fn profile(cgroup: &TestCgroup, args: &[&str], workloads: &mut [Workload]) -> (i
         workload.wait_done();
     }
     let (status, stdout, stderr) = plugin.finish();
-    assert!(status.success(), "plugin exited {status}; stderr: {stderr}");
+    // 5 is a whole profile that says a few stacks could not be stored (the kernel's
+    // stack map refused them on a busy machine); its frames are checked all the same.
+    assert!(
+        matches!(status.code(), Some(0 | 5)),
+        "plugin exited {status}; stderr: {stderr}"
+    );
     (status.code().unwrap_or(-1), stdout)
 }
 
