@@ -69,6 +69,11 @@ impl Symbols {
 
     /// Names of a kernel stack's frames, innermost first, each with `KERNEL_SUFFIX`.
     pub fn kernel(&self, addrs: &[u64]) -> Vec<String> {
+        self.kernel_stacks(&[addrs]).pop().unwrap_or_default()
+    }
+
+    /// `kernel` of many stacks at once: each address is looked up once.
+    pub fn kernel_stacks(&self, stacks: &[&[u64]]) -> Vec<Vec<String>> {
         let src = Source::Kernel(Kernel {
             kallsyms: MaybeDefault::Default,
             // A vmlinux image adds nothing kallsyms lacks for function names, and
@@ -77,46 +82,41 @@ impl Symbols {
             debug_syms: false,
             ..Kernel::default()
         });
-        let lookup = return_sites(addrs);
-        let names = match self.symbolizer.symbolize(&src, Input::AbsAddr(&lookup)) {
-            Ok(found) => found
-                .iter()
-                .zip(addrs)
-                .map(|(symbol, addr)| match symbol {
-                    Symbolized::Sym(sym) => name(&sym.name),
-                    Symbolized::Unknown(_) => unknown(*addr),
-                })
-                .collect(),
-            Err(_) => addrs.iter().map(|addr| unknown(*addr)).collect::<Vec<_>>(),
+        let lookups = Lookups::of(stacks);
+        let names = match self
+            .symbolizer
+            .symbolize(&src, Input::AbsAddr(&lookups.addrs))
+        {
+            Ok(found) => found.iter().map(symbol_name).collect(),
+            Err(_) => vec![None; lookups.addrs.len()],
         };
-        names
-            .into_iter()
-            .map(|name| format!("{name}{KERNEL_SUFFIX}"))
-            .collect()
+        lookups.frames(stacks, &names, |name| format!("{name}{KERNEL_SUFFIX}"))
     }
 
     /// Names of a user stack's frames in process `pid`, innermost first.
     pub fn user(&self, pid: u32, addrs: &[u64]) -> Vec<String> {
+        self.user_stacks(pid, &[addrs]).pop().unwrap_or_default()
+    }
+
+    /// `user` of many stacks of one process at once: its mappings are read, and each
+    /// address looked up, once.
+    pub fn user_stacks(&self, pid: u32, stacks: &[&[u64]]) -> Vec<Vec<String>> {
         let mut process = Process::new(pid.into());
         process.debug_syms = false;
         // Files are opened through /proc/PID/root by `through_root`.
         process.map_files = false;
         let src = Source::Process(process);
-        let lookup = return_sites(addrs);
-        let mut names: Vec<Option<String>> =
-            match self.symbolizer.symbolize(&src, Input::AbsAddr(&lookup)) {
-                Ok(found) => found
-                    .iter()
-                    .map(|symbol| match symbol {
-                        Symbolized::Sym(sym) => Some(name(&sym.name)),
-                        Symbolized::Unknown(_) => None,
-                    })
-                    .collect(),
-                Err(_) => vec![None; addrs.len()],
-            };
+        let lookups = Lookups::of(stacks);
+        let mut names: Vec<Option<String>> = match self
+            .symbolizer
+            .symbolize(&src, Input::AbsAddr(&lookups.addrs))
+        {
+            Ok(found) => found.iter().map(symbol_name).collect(),
+            Err(_) => vec![None; lookups.addrs.len()],
+        };
         let missing: Vec<u64> = names
             .iter()
-            .zip(&lookup)
+            .zip(&lookups.addrs)
             .filter(|(name, _)| name.is_none())
             .map(|(_, addr)| *addr)
             .collect();
@@ -126,11 +126,7 @@ impl Symbols {
                 *slot = modules.next().flatten();
             }
         }
-        names
-            .into_iter()
-            .zip(addrs)
-            .map(|(name, addr)| name.unwrap_or_else(|| unknown(*addr)))
-            .collect()
+        lookups.frames(stacks, &names, |name| name.to_owned())
     }
 
     /// `module+0xOFFSET` for addresses no symbol covers, where the file is known.
@@ -276,20 +272,66 @@ impl TranslateFileOffset for Unreadable {
     }
 }
 
+/// The addresses to look up for some stacks, each once, in ascending order.
+struct Lookups {
+    addrs: Vec<u64>,
+}
+
+impl Lookups {
+    fn of(stacks: &[&[u64]]) -> Self {
+        let mut addrs: Vec<u64> = stacks
+            .iter()
+            .flat_map(|stack| return_sites(stack))
+            .collect();
+        addrs.sort_unstable();
+        addrs.dedup();
+        Lookups { addrs }
+    }
+
+    /// Each stack's frames, from `names` (one per address looked up, `None` where
+    /// nothing names it) passed through `show`; an unnamed frame shows its address.
+    fn frames(
+        &self,
+        stacks: &[&[u64]],
+        names: &[Option<String>],
+        show: impl Fn(&str) -> String,
+    ) -> Vec<Vec<String>> {
+        stacks
+            .iter()
+            .map(|stack| {
+                return_sites(stack)
+                    .zip(stack.iter())
+                    .map(|(lookup, addr)| {
+                        let named = self
+                            .addrs
+                            .binary_search(&lookup)
+                            .ok()
+                            .and_then(|at| names.get(at)?.as_deref());
+                        show(&named.map_or_else(|| unknown(*addr), str::to_owned))
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+}
+
 /// The addresses to look up: every frame but the innermost holds a return address, which
 /// may already be past the end of the calling function; one byte back is inside the call.
-fn return_sites(addrs: &[u64]) -> Vec<u64> {
-    addrs
-        .iter()
-        .enumerate()
-        .map(|(i, addr)| {
-            if i == 0 {
-                *addr
-            } else {
-                addr.saturating_sub(1)
-            }
-        })
-        .collect()
+fn return_sites(addrs: &[u64]) -> impl Iterator<Item = u64> + '_ {
+    addrs.iter().enumerate().map(|(i, addr)| {
+        if i == 0 {
+            *addr
+        } else {
+            addr.saturating_sub(1)
+        }
+    })
+}
+
+fn symbol_name(symbol: &Symbolized<'_>) -> Option<String> {
+    match symbol {
+        Symbolized::Sym(sym) => Some(name(&sym.name)),
+        Symbolized::Unknown(_) => None,
+    }
 }
 
 fn unknown(addr: u64) -> String {

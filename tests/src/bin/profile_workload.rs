@@ -6,6 +6,8 @@
 //! `profile-workload read MILLIS`: for MILLIS, reads of /dev/zero (time in the kernel).
 //! `profile-workload sleep MILLIS`: for MILLIS, `sleepy` sleeps 10 ms at a time (time
 //! off the CPU).
+//! `profile-workload branches MILLIS`: for MILLIS, walks down `LEVELS` levels of `left`
+//! and `right` to `leaf` by every path in turn: thousands of distinct stacks.
 //!
 //! Both print `ready`, wait for a line on stdin, work, print `done`, then wait for stdin
 //! to close and exit. The hot functions are never inlined, so they keep their frames.
@@ -38,6 +40,7 @@ fn main() {
         Some("spin") => spin,
         Some("read") => read_zero,
         Some("sleep") => sleepy,
+        Some("branches") => branches,
         _ => usage(),
     };
     let trigger = match (args.get(2).map(String::as_str), args.get(3)) {
@@ -134,7 +137,57 @@ fn sleepy(until: Duration) {
     }
 }
 
+/// Levels of `branches`: 2^11 = 2,048 paths from the top to a leaf.
+const LEVELS: u32 = 11;
+
+#[inline(never)]
+fn branches(until: Duration) {
+    let started = Instant::now();
+    let mut path = 0u64;
+    let mut x = 1u64;
+    while started.elapsed() < until {
+        x = step(LEVELS, path, x);
+        path = path.wrapping_add(1);
+    }
+    black_box(x);
+}
+
+/// Goes down `left` or `right` by the path's lowest bit; at the bottom, `leaf`. The
+/// result goes through `black_box` after each call, so no call becomes a jump and every
+/// level keeps its frame.
+#[inline(never)]
+fn step(depth: u32, path: u64, x: u64) -> u64 {
+    if depth == 0 {
+        return black_box(leaf(x));
+    }
+    let y = if path & 1 == 0 {
+        left(depth - 1, path >> 1, x)
+    } else {
+        right(depth - 1, path >> 1, x)
+    };
+    black_box(y)
+}
+
+#[inline(never)]
+fn left(depth: u32, path: u64, x: u64) -> u64 {
+    black_box(step(depth, path, x)) ^ 1
+}
+
+#[inline(never)]
+fn right(depth: u32, path: u64, x: u64) -> u64 {
+    black_box(step(depth, path, x)) ^ 2
+}
+
+#[inline(never)]
+fn leaf(seed: u64) -> u64 {
+    let mut x = seed;
+    for _ in 0..2_000 {
+        x = black_box(x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1));
+    }
+    x
+}
+
 fn usage() -> ! {
-    eprintln!("usage: profile-workload spin|read|sleep MILLIS [--after FILE]");
+    eprintln!("usage: profile-workload spin|read|sleep|branches MILLIS [--after FILE]");
     std::process::exit(2)
 }

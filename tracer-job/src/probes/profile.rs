@@ -19,7 +19,7 @@ use std::{
 
 use aya::{
     Ebpf, EbpfLoader,
-    maps::{MapData, PerCpuArray, PerCpuHashMap, StackTraceMap},
+    maps::{HashMap as KernelHashMap, MapData, PerCpuArray, PerCpuHashMap},
     programs::{
         PerfEvent,
         perf_event::{PerfEventConfig, PerfEventScope, SamplePolicy, SoftwareEvent},
@@ -27,8 +27,8 @@ use aya::{
     util::online_cpus,
 };
 use ebpf_common::profile::{
-    LOST_BLOCK_NOT_RECORDED, LOST_MAP_FULL, LOST_STACK, NO_STACK, STACK_LOST, SampleCount,
-    SampleKey,
+    FIRST_STACK_ID, LOST_BLOCK_NOT_RECORDED, LOST_MAP_FULL, LOST_STACK, NO_STACK, STACK_LOST,
+    SampleCount, SampleKey, Stack,
 };
 use tracer_protocol::{ErrorCode, Record};
 
@@ -68,16 +68,17 @@ const MAX_STACK_BYTES: usize = 12 * 1024;
 
 pub struct Profile {
     counts: PerCpuHashMap<MapData, SampleKey, SampleCount>,
-    stacks: StackTraceMap<MapData>,
+    stacks: KernelHashMap<MapData, u64, Stack>,
     lost: PerCpuArray<MapData, u64>,
     owners: Owners,
     symbols: Symbols,
-    /// Frames of each stack, outermost first, symbolized once: a stack id keeps its
-    /// stack for the whole trace (the map never replaces one).
-    kernel_frames: HashMap<i32, Vec<String>>,
-    user_frames: HashMap<(u32, i32), Vec<String>>,
-    /// The name each key was first shown with: it stays, so its row keeps its key.
-    comms: HashMap<SampleKey, String>,
+    /// Frames of each stack, outermost first, symbolized once: a stack id is the hash of
+    /// its frames, so it names the same stack for the whole trace.
+    kernel_frames: HashMap<u64, Vec<String>>,
+    user_frames: HashMap<(u32, u64), Vec<String>>,
+    /// How each key is shown, from its first snapshot on: the thread name it was first
+    /// seen with stays, so its row keeps its key.
+    shown: HashMap<SampleKey, Shown>,
     written: HashMap<Key, u64>,
     symbolizing: Duration,
     /// The count's name: `samples`, or `blocked_us` off-CPU.
@@ -87,6 +88,13 @@ pub struct Profile {
     snapshots: hists::Snapshots,
     /// Holds the program and its perf events; dropping it detaches them.
     ebpf: Ebpf,
+}
+
+/// A key's columns.
+struct Shown {
+    comm: String,
+    /// Its folded stack.
+    stack: String,
 }
 
 impl Profile {
@@ -126,7 +134,7 @@ impl Profile {
             symbols: Symbols::new(),
             kernel_frames: HashMap::new(),
             user_frames: HashMap::new(),
-            comms: HashMap::new(),
+            shown: HashMap::new(),
             written: HashMap::new(),
             symbolizing: Duration::ZERO,
             count_name,
@@ -154,53 +162,83 @@ impl Profile {
     }
 
     /// The frames of a stack, innermost first, as the stack map holds them.
-    fn addresses(&self, id: i32) -> Option<Vec<u64>> {
-        let id = u32::try_from(id).ok()?;
-        let trace = self.stacks.get(&id, 0).ok()?;
-        Some(trace.frames().iter().map(|frame| frame.ip).collect())
+    fn addresses(&self, id: u64) -> Option<Vec<u64>> {
+        let stack = self.stacks.get(&id, 0).ok()?;
+        Some(stack.frames().to_vec())
     }
 
-    fn kernel(&mut self, id: i32) -> Vec<String> {
-        match id {
-            NO_STACK => Vec::new(),
-            STACK_LOST => vec![format!("[kernel stack lost]{KERNEL_SUFFIX}")],
-            _ => {
-                if let Some(frames) = self.kernel_frames.get(&id) {
-                    return frames.clone();
-                }
-                let mut frames = match self.addresses(id) {
-                    Some(addrs) => without_tracing(self.symbols.kernel(&addrs)),
-                    None => vec![format!("[kernel stack unreadable]{KERNEL_SUFFIX}")],
-                };
+    /// Symbolizes the stacks of `keys` not symbolized yet: all kernel stacks in one
+    /// lookup, and the user stacks of each process in one.
+    fn symbolize_new<'a>(&mut self, keys: impl Iterator<Item = &'a SampleKey>) {
+        let mut kernel: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+        let mut user: BTreeMap<u32, BTreeMap<u64, Vec<u64>>> = BTreeMap::new();
+        for key in keys {
+            let id = key.kernel_stack;
+            if id >= FIRST_STACK_ID
+                && !self.kernel_frames.contains_key(&id)
+                && !kernel.contains_key(&id)
+                && let Some(addrs) = self.addresses(id)
+            {
+                kernel.insert(id, addrs);
+            }
+            let id = key.user_stack;
+            let stacks = user.entry(key.tgid).or_default();
+            if id >= FIRST_STACK_ID
+                && !self.user_frames.contains_key(&(key.tgid, id))
+                && !stacks.contains_key(&id)
+                && let Some(addrs) = self.addresses(id)
+            {
+                stacks.insert(id, addrs);
+            }
+        }
+        let (ids, stacks): (Vec<u64>, Vec<&[u64]>) = kernel
+            .iter()
+            .map(|(id, addrs)| (*id, addrs.as_slice()))
+            .unzip();
+        for (id, frames) in ids.into_iter().zip(self.symbols.kernel_stacks(&stacks)) {
+            let mut frames = without_tracing(frames);
+            frames.reverse();
+            self.kernel_frames.insert(id, frames);
+        }
+        for (pid, by_id) in user {
+            let (ids, stacks): (Vec<u64>, Vec<&[u64]>) = by_id
+                .iter()
+                .map(|(id, addrs)| (*id, addrs.as_slice()))
+                .unzip();
+            for (id, mut frames) in ids.into_iter().zip(self.symbols.user_stacks(pid, &stacks)) {
                 frames.reverse();
-                self.kernel_frames.insert(id, frames.clone());
-                frames
+                self.user_frames.insert((pid, id), frames);
             }
         }
     }
 
-    fn user(&mut self, pid: u32, id: i32) -> Vec<String> {
+    fn kernel(&self, id: u64) -> Vec<String> {
+        match id {
+            NO_STACK => Vec::new(),
+            STACK_LOST => vec![format!("[kernel stack lost]{KERNEL_SUFFIX}")],
+            _ => self
+                .kernel_frames
+                .get(&id)
+                .cloned()
+                .unwrap_or_else(|| vec![format!("[kernel stack unreadable]{KERNEL_SUFFIX}")]),
+        }
+    }
+
+    fn user(&self, pid: u32, id: u64) -> Vec<String> {
         match id {
             NO_STACK => Vec::new(),
             STACK_LOST => vec!["[user stack lost]".to_owned()],
-            _ => {
-                if let Some(frames) = self.user_frames.get(&(pid, id)) {
-                    return frames.clone();
-                }
-                let mut frames = match self.addresses(id) {
-                    Some(addrs) => self.symbols.user(pid, &addrs),
-                    None => vec!["[user stack unreadable]".to_owned()],
-                };
-                frames.reverse();
-                self.user_frames.insert((pid, id), frames.clone());
-                frames
-            }
+            _ => self
+                .user_frames
+                .get(&(pid, id))
+                .cloned()
+                .unwrap_or_else(|| vec!["[user stack unreadable]".to_owned()]),
         }
     }
 
     /// The sample's frames from the outermost, `;` separated: user frames, then the
     /// kernel frames of the syscall, fault or interrupt it was in.
-    fn folded(&mut self, key: &SampleKey) -> String {
+    fn folded(&self, key: &SampleKey) -> String {
         let mut frames = self.user(key.tgid, key.user_stack);
         frames.extend(self.kernel(key.kernel_stack));
         if frames.is_empty() {
@@ -222,19 +260,32 @@ impl Probe for Profile {
     fn snapshot(&mut self, complete: bool, out: &mut Vec<Record>) -> Result<(), Failure> {
         let samples = self.samples()?;
         let started = Instant::now();
+        let new: Vec<&SampleKey> = samples
+            .keys()
+            .filter(|key| !self.shown.contains_key(key))
+            .collect();
+        self.symbolize_new(new.iter().copied());
+        for key in new {
+            let shown = Shown {
+                comm: samples[key].1.clone(),
+                stack: self.folded(key),
+            };
+            self.shown.insert(*key, shown);
+        }
+        self.symbolizing += started.elapsed();
         // Keys whose columns come out the same (threads of one name in several
         // processes, several cgroups of one container) are added up.
         let mut rows: BTreeMap<Key, u64> = BTreeMap::new();
-        for (key, (count, comm)) in samples {
-            let comm = self.comms.entry(key).or_insert(comm).clone();
-            let stack = self.folded(&key);
+        for (key, (count, _)) in &samples {
+            let Some(shown) = self.shown.get(key) else {
+                continue;
+            };
             let mut row = self.owners.key(key.cgroup);
-            row.insert("comm".to_owned(), comm);
-            row.insert("stack".to_owned(), stack);
+            row.insert("comm".to_owned(), shown.comm.clone());
+            row.insert("stack".to_owned(), shown.stack.clone());
             let total = rows.entry(row).or_default();
-            *total = total.wrapping_add(count);
+            *total = total.wrapping_add(*count);
         }
-        self.symbolizing += started.elapsed();
         for (key, value) in rows {
             let value = value / self.per_unit;
             if value == 0 || (!complete && self.written.get(&key) == Some(&value)) {

@@ -1,7 +1,7 @@
 //! `profile`: on-CPU sampling. A software cpu-clock perf event on every CPU runs this
 //! program at the chosen frequency; when the interrupted task is a target, its user and
-//! kernel stacks go into the stack map and the sample is counted under (cgroup, process,
-//! user stack id, kernel stack id). Nothing is streamed: the tracer reads the counts and
+//! kernel stacks go into the stack map, keyed by a 64-bit hash of their frames, and the
+//! sample is counted under (cgroup, process, user stack id, kernel stack id). Nothing is streamed: the tracer reads the counts and
 //! the stacks at snapshots and symbolizes them.
 //!
 //! Off-CPU, sched_switch instead: a target thread switched out asleep (not preempted,
@@ -12,19 +12,23 @@
 #![no_main]
 
 use aya_ebpf::{
+    EbpfContext,
     bindings::{BPF_F_NO_PREALLOC, BPF_F_USER_STACK},
+    cty::c_void,
     helpers::{
-        bpf_get_current_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_ktime_get_ns,
+        bpf_get_current_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid,
+        bpf_ktime_get_ns, generated::bpf_get_stack,
     },
     macros::{map, perf_event, raw_tracepoint},
-    maps::{LruHashMap, PerCpuArray, PerCpuHashMap, StackTrace},
-    programs::{PerfEventContext, RawTracePointContext, tracing::StackIdContext},
+    maps::{HashMap, LruHashMap, PerCpuArray, PerCpuHashMap},
+    programs::{PerfEventContext, RawTracePointContext},
 };
 use ebpf_common::{
     event::COMM_LEN,
     profile::{
-        Blocked, LOST_BLOCK_NOT_RECORDED, LOST_COUNTERS, LOST_MAP_FULL, LOST_STACK, MAX_BLOCKED,
-        MAX_SAMPLE_KEYS, MAX_STACKS, NO_STACK, STACK_LOST, SampleCount, SampleKey,
+        Blocked, FIRST_STACK_ID, LOST_BLOCK_NOT_RECORDED, LOST_COUNTERS, LOST_MAP_FULL, LOST_STACK,
+        MAX_BLOCKED, MAX_FRAMES, MAX_SAMPLE_KEYS, MAX_STACKS, NO_STACK, STACK_LOST, SampleCount,
+        SampleKey, Stack,
     },
 };
 use ebpf_probes::{filter::is_target, global, rows::increment, task};
@@ -41,8 +45,13 @@ static KERNEL_STACKS: u8 = 1;
 #[unsafe(no_mangle)]
 static MIN_BLOCK_NS: u64 = 1_000_000;
 
+/// Stacks by the hash of their frames.
 #[map]
-static STACKS: StackTrace = StackTrace::with_max_entries(MAX_STACKS, 0);
+static STACKS: HashMap<u64, Stack> = HashMap::with_max_entries(MAX_STACKS, 0);
+
+/// Where the kernel writes a stack before it is hashed (too big for the BPF stack).
+#[map]
+static SCRATCH: PerCpuArray<Stack> = PerCpuArray::with_max_entries(1, 0);
 
 /// Samples per key, per CPU (the BPF target has no atomic add).
 #[map]
@@ -117,7 +126,7 @@ pub fn profile_off_cpu(ctx: RawTracePointContext) -> i32 {
 
 /// The current task's key: its cgroup, process and the stacks the mode takes.
 #[inline(always)]
-fn current_key<C: StackIdContext>(ctx: &C, tgid: u32) -> SampleKey {
+fn current_key<C: EbpfContext>(ctx: &C, tgid: u32) -> SampleKey {
     let user_stack = if global(&USER_STACKS) != 0 {
         stack_id(ctx, u64::from(BPF_F_USER_STACK))
     } else {
@@ -131,9 +140,9 @@ fn current_key<C: StackIdContext>(ctx: &C, tgid: u32) -> SampleKey {
     SampleKey {
         // SAFETY: the helper has no preconditions.
         cgroup: unsafe { bpf_get_current_cgroup_id() },
-        tgid,
         user_stack,
         kernel_stack,
+        tgid,
         _pad: 0,
     }
 }
@@ -159,17 +168,56 @@ fn add(key: &SampleKey, value: u64, comm: impl FnOnce() -> [u8; COMM_LEN]) {
 }
 
 /// The stack's id in `STACKS`, `NO_STACK` when the task has none of that kind, or
-/// `STACK_LOST` (counted) when the kernel could not store it.
+/// `STACK_LOST` (counted) when the kernel could not walk or store it.
 #[inline(always)]
-fn stack_id<C: StackIdContext>(ctx: &C, flags: u64) -> i32 {
-    match ctx.get_stackid(&STACKS, flags) {
-        Ok(id) => id as i32,
-        Err(err) if err == -EFAULT => NO_STACK,
-        Err(_) => {
-            increment(&LOST, LOST_STACK);
-            STACK_LOST
-        }
+fn stack_id<C: EbpfContext>(ctx: &C, flags: u64) -> u64 {
+    let Some(stack) = SCRATCH.get_ptr_mut(0) else {
+        return lost_stack();
+    };
+    // SAFETY: this CPU's buffer; programs on one CPU do not run concurrently.
+    let stack = unsafe { &mut *stack };
+    // SAFETY: the buffer is `size` bytes of a map value.
+    let written = unsafe {
+        bpf_get_stack(
+            ctx.as_ptr(),
+            stack.ips.as_mut_ptr() as *mut c_void,
+            (MAX_FRAMES * 8) as u32,
+            flags,
+        )
+    };
+    if written == -EFAULT as i64 || written == 0 {
+        return NO_STACK;
     }
+    if written < 0 {
+        return lost_stack();
+    }
+    let len = written as usize / 8;
+    stack.len = len as u64;
+    let id = hash(&stack.ips, len);
+    if STACKS.get_ptr(&id).is_none() && STACKS.insert(&id, stack, 0).is_err() {
+        return lost_stack();
+    }
+    id
+}
+
+/// A 64-bit hash of the first `len` frames, at least `FIRST_STACK_ID`: FNV-1a over the
+/// frame addresses, then a finalizer so that nearby addresses spread over all the bits.
+#[inline(always)]
+fn hash(ips: &[u64; MAX_FRAMES], len: usize) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for ip in ips.iter().take(len) {
+        hash = (hash ^ ip).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash ^= hash >> 33;
+    hash = hash.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    hash ^= hash >> 33;
+    hash.max(FIRST_STACK_ID)
+}
+
+#[inline(always)]
+fn lost_stack() -> u64 {
+    increment(&LOST, LOST_STACK);
+    STACK_LOST
 }
 
 #[unsafe(link_section = "license")]
