@@ -175,7 +175,7 @@ pub struct TraceArgs {
     pub top: Option<usize>,
 
     /// Ignore calls faster than this (e.g. 10us), filtered in the kernel (syscall-latency,
-    /// open; tcp-connect: the handshake).
+    /// open; tcp-connect: the handshake; http: request to response, on the node).
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub min_latency: Option<Duration>,
 
@@ -184,13 +184,32 @@ pub struct TraceArgs {
     pub failed: bool,
 
     /// Only paths that start with PREFIX as the program passed them, filtered in the
-    /// kernel (open; at most 64 bytes).
+    /// kernel (open; at most 64 bytes); http: request paths, on the node.
     #[arg(long, value_name = "PREFIX")]
     pub path_prefix: Option<String>,
 
     /// Only connections to this remote port, filtered in the kernel (tcp-connect).
     #[arg(long)]
     pub port: Option<u16>,
+
+    /// Only responses with this status (404) or class (5xx) (http).
+    #[arg(long, value_name = "STATUS")]
+    pub status: Option<String>,
+
+    /// Bytes of each socket read and write to capture and parse on the node (http;
+    /// 1 to 4096, default 256). Payloads never leave the node.
+    #[arg(long, value_name = "BYTES")]
+    pub capture_bytes: Option<u32>,
+
+    /// Also show this header's value (http; repeat for more). Headers are otherwise never
+    /// shipped off the node.
+    #[arg(long = "capture-header", value_name = "NAME")]
+    pub capture_headers: Vec<String>,
+
+    /// Keep the query string of request paths (http; left out by default, as it can hold
+    /// secrets).
+    #[arg(long)]
+    pub keep_query: bool,
 
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]

@@ -101,6 +101,14 @@ pub fn probe_spec(args: &TraceArgs) -> Result<ProbeSpec, CliError> {
         "tcp-reset" => Ok(ProbeSpec::TcpReset {}),
         "tcp-life" => Ok(ProbeSpec::TcpLife {}),
         "tcp-retransmit" => Ok(ProbeSpec::TcpRetransmit {}),
+        "http" => Ok(ProbeSpec::Http {
+            filter: event_filter(args),
+            capture_bytes: args
+                .capture_bytes
+                .unwrap_or(tracer_protocol::spec::DEFAULT_CAPTURE_BYTES),
+            capture_headers: args.capture_headers.clone(),
+            keep_query: args.keep_query,
+        }),
         "programs" => Ok(ProbeSpec::Programs {}),
         other => Err(CliError::usage(
             format!("unknown probe '{other}'"),
@@ -118,6 +126,7 @@ fn event_filter(args: &TraceArgs) -> EventFilter {
         failed: args.failed,
         path_prefix: args.path_prefix.clone().unwrap_or_default(),
         port: args.port.unwrap_or(0),
+        status: args.status.clone().unwrap_or_default(),
     }
 }
 
@@ -134,6 +143,7 @@ fn check_flags(args: &TraceArgs) -> Result<(), CliError> {
         (args.failed, "failed", "--failed"),
         (args.path_prefix.is_some(), "path_prefix", "--path-prefix"),
         (args.port.is_some(), "port", "--port"),
+        (args.status.is_some(), "status", "--status"),
     ] {
         if given && !takes(probe, parameter) {
             let probes: Vec<&str> = catalogue::names()
@@ -147,6 +157,19 @@ fn check_flags(args: &TraceArgs) -> Result<(), CliError> {
                 format!("drop {flag}"),
             ));
         }
+    }
+    let http_only = [
+        (args.capture_bytes.is_some(), "--capture-bytes"),
+        (!args.capture_headers.is_empty(), "--capture-header"),
+        (args.keep_query, "--keep-query"),
+    ];
+    if let Some((_, flag)) = http_only.iter().find(|(given, _)| *given)
+        && probe != "http"
+    {
+        return Err(CliError::usage(
+            format!("{flag} shapes what the http probe captures; {probe} captures no payloads"),
+            format!("drop {flag}"),
+        ));
     }
     if args.per_pod && !PER_POD_PROBES.contains(&probe) {
         return Err(CliError::usage(
@@ -283,7 +306,7 @@ mod tests {
                     min_latency_ns: 1_000_000,
                     failed: true,
                     path_prefix: "/etc/".into(),
-                    port: 0,
+                    ..EventFilter::default()
                 }
             }
         );

@@ -8,6 +8,7 @@ mod containers;
 mod cpu_time;
 mod exec;
 mod exit;
+mod http;
 mod interrupt;
 mod json_schema;
 mod netns;

@@ -13,6 +13,7 @@ pub mod names;
 pub mod overhead;
 pub mod power;
 pub mod probes;
+pub mod protocols;
 pub mod run;
 pub mod signals;
 pub mod symbols;

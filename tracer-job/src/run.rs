@@ -124,7 +124,9 @@ fn trace<W: Write>(
         }
         if Instant::now() >= next_snapshot {
             next_snapshot += interval;
-            let mut records = watched.gone();
+            // Probes that pair events (http) also give records when time passes.
+            let mut records = to_script(drain(&mut attached, &targets.naming), script.as_mut());
+            records.extend(watched.gone());
             records.extend(snapshot(&mut attached, false)?);
             if let Some(script) = script.as_mut() {
                 let elapsed = attached_at.elapsed().as_nanos();
@@ -137,6 +139,9 @@ fn trace<W: Write>(
             }
         }
     };
+    for probe in attached.iter_mut() {
+        probe.end();
+    }
     let mut last = to_script(drain(&mut attached, &targets.naming), script.as_mut());
     last.extend(watched.gone());
     last.extend(snapshot(&mut attached, true)?);

@@ -16,6 +16,7 @@ pub mod hist;
 pub mod oom_kill;
 pub mod open;
 pub mod packet_drop;
+pub mod payload;
 pub mod profile;
 pub mod rows;
 pub mod runq_latency;

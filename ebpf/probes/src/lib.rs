@@ -2,6 +2,7 @@
 #![no_std]
 
 pub mod events;
+pub mod file;
 pub mod filter;
 pub mod rows;
 pub mod skb;

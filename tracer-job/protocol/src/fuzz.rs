@@ -87,6 +87,7 @@ const PROBES: &[&str] = &[
     "tcp-reset",
     "tcp-life",
     "tcp-retransmit",
+    "http",
 ];
 
 const SPEC_FIELDS: &[&str] = &[
@@ -97,6 +98,12 @@ const SPEC_FIELDS: &[&str] = &[
     "user",
     "kernel",
     "off_cpu",
+    "filter",
+    "status",
+    "path_prefix",
+    "capture_bytes",
+    "capture_headers",
+    "keep_query",
     "pids",
     "cgroup_ids",
     "cgroup_paths",

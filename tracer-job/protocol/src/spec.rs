@@ -225,6 +225,22 @@ pub enum ProbeSpec {
     TcpLife {},
     /// TCP retransmits: flow and state, as events and counts per flow.
     TcpRetransmit {},
+    /// HTTP/1.x requests and their responses, parsed on the node from the first
+    /// `capture_bytes` of each read and write on the targets' TCP sockets: one event per
+    /// exchange (method, path, status, latency, sizes, endpoints). Payloads never leave
+    /// the node; of the headers, only those named in `capture_headers` do.
+    Http {
+        #[serde(default, skip_serializing_if = "EventFilter::is_none")]
+        filter: EventFilter,
+        #[serde(default = "default_capture_bytes")]
+        capture_bytes: u32,
+        /// Header names (any case) whose values the events carry.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        capture_headers: Vec<String>,
+        /// Keep the query string of paths (left out by default: it can hold secrets).
+        #[serde(default, skip_serializing_if = "is_false")]
+        keep_query: bool,
+    },
     /// Scripts' generic source: the raw records of any tracepoints (`category:name`),
     /// as events with the tracepoint's fields by name and a `tracepoint` field.
     Tracepoint { tracepoints: Vec<String> },
@@ -337,6 +353,39 @@ pub struct EventFilter {
     /// Keep only connections to this remote port.
     #[serde(default, skip_serializing_if = "is_zero_port")]
     pub port: u16,
+    /// Keep only responses of this status (`404`) or class (`5xx`); checked on the node.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub status: String,
+}
+
+/// Bytes of each payload the `http` probe captures by default, and at most.
+pub const DEFAULT_CAPTURE_BYTES: u32 = 256;
+pub const MAX_CAPTURE_BYTES: u32 = 4096;
+
+/// Header names an `http` trace may capture.
+pub const MAX_CAPTURE_HEADERS: usize = 16;
+
+fn default_capture_bytes() -> u32 {
+    DEFAULT_CAPTURE_BYTES
+}
+
+/// `404` or `5xx`.
+fn is_status_filter(status: &str) -> bool {
+    match status.as_bytes() {
+        [class @ b'1'..=b'5', b'x', b'x'] => class.is_ascii_digit(),
+        _ => status
+            .parse::<u16>()
+            .is_ok_and(|code| (100..=599).contains(&code)),
+    }
+}
+
+/// An HTTP token (RFC 9110), at most 64 bytes.
+fn is_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 /// Longest `path_prefix` the kernel compares.
@@ -352,6 +401,7 @@ impl EventFilter {
         match probe {
             "open" => &["min_latency", "failed", "path_prefix"],
             "tcp-connect" => &["min_latency", "failed", "port"],
+            "http" => &["min_latency", "path_prefix", "status"],
             _ => &[],
         }
     }
@@ -370,6 +420,9 @@ impl EventFilter {
         }
         if self.port != 0 {
             set.push("port");
+        }
+        if !self.status.is_empty() {
+            set.push("status");
         }
         set
     }
@@ -399,6 +452,11 @@ impl EventFilter {
                 self.port
             } else {
                 0
+            },
+            status: if self.status == other.status {
+                self.status.clone()
+            } else {
+                String::new()
             },
         }
     }
@@ -442,7 +500,9 @@ impl ProbeSpec {
     /// The kernel-side filter of an event probe that takes one.
     pub fn filter(&self) -> Option<&EventFilter> {
         match self {
-            ProbeSpec::Open { filter } | ProbeSpec::TcpConnect { filter } => Some(filter),
+            ProbeSpec::Open { filter }
+            | ProbeSpec::TcpConnect { filter }
+            | ProbeSpec::Http { filter, .. } => Some(filter),
             _ => None,
         }
     }
@@ -450,7 +510,9 @@ impl ProbeSpec {
     /// The filter, to set; `None` for probes that take none.
     pub fn filter_mut(&mut self) -> Option<&mut EventFilter> {
         match self {
-            ProbeSpec::Open { filter } | ProbeSpec::TcpConnect { filter } => Some(filter),
+            ProbeSpec::Open { filter }
+            | ProbeSpec::TcpConnect { filter }
+            | ProbeSpec::Http { filter, .. } => Some(filter),
             _ => None,
         }
     }
@@ -474,6 +536,7 @@ impl ProbeSpec {
             ProbeSpec::TcpReset {} => "tcp-reset",
             ProbeSpec::TcpLife {} => "tcp-life",
             ProbeSpec::TcpRetransmit {} => "tcp-retransmit",
+            ProbeSpec::Http { .. } => "http",
             ProbeSpec::Tracepoint { .. } => "tracepoint",
             ProbeSpec::Uprobe { .. } => "uprobe",
             ProbeSpec::Programs {} => "programs",
@@ -511,6 +574,14 @@ pub enum SpecError {
     },
     #[error("path prefix is {0} bytes; the kernel compares at most {MAX_PATH_PREFIX_BYTES}")]
     PathPrefixTooLong(usize),
+    #[error("status filter `{0}` is neither a status code (100 to 599) nor a class (1xx to 5xx)")]
+    Status(String),
+    #[error("capture of {0} bytes per payload is outside 1..={MAX_CAPTURE_BYTES}")]
+    CaptureBytes(u32),
+    #[error("{0} headers to capture; the limit is {MAX_CAPTURE_HEADERS}")]
+    CaptureHeaderCount(usize),
+    #[error("`{0}` is not an HTTP header name")]
+    HeaderName(String),
     #[error("the tracepoint source names {0} tracepoints; it takes 1 to {MAX_TRACEPOINTS}")]
     TracepointCount(usize),
     #[error("`{0}` is not a tracepoint name (category:name)")]
@@ -621,6 +692,25 @@ impl TraceSpec {
                 }
                 if filter.path_prefix.len() > MAX_PATH_PREFIX_BYTES {
                     return Err(SpecError::PathPrefixTooLong(filter.path_prefix.len()));
+                }
+                if !filter.status.is_empty() && !is_status_filter(&filter.status) {
+                    return Err(SpecError::Status(filter.status.chars().take(16).collect()));
+                }
+            }
+            if let ProbeSpec::Http {
+                capture_bytes,
+                capture_headers,
+                ..
+            } = probe
+            {
+                if !(1..=MAX_CAPTURE_BYTES).contains(capture_bytes) {
+                    return Err(SpecError::CaptureBytes(*capture_bytes));
+                }
+                if capture_headers.len() > MAX_CAPTURE_HEADERS {
+                    return Err(SpecError::CaptureHeaderCount(capture_headers.len()));
+                }
+                if let Some(bad) = capture_headers.iter().find(|name| !is_header_name(name)) {
+                    return Err(SpecError::HeaderName(bad.chars().take(64).collect()));
                 }
             }
             if let ProbeSpec::Uprobe { functions } = probe {

@@ -173,15 +173,38 @@ impl EventStream {
         }
     }
 
-    /// The cumulative `lost` record, when it changed or `complete` asks for it.
-    pub fn lost_record(&mut self, complete: bool, out: &mut Vec<Record>) -> Result<(), Failure> {
+    /// Hands every waiting raw event to `each`, for probes whose records are not one per
+    /// event; an event `each` cannot read (it returns false) is counted lost.
+    pub fn drain_raw(&mut self, mut each: impl FnMut(&[u8]) -> bool) {
+        for _ in 0..MAX_PER_DRAIN {
+            let Some(item) = self.ring.next() else {
+                break;
+            };
+            if !each(&item) {
+                self.undecodable += 1;
+            }
+        }
+    }
+
+    /// Unix nanoseconds of an event's kernel time.
+    pub fn unix_ns(&self, monotonic_ns: u64) -> u64 {
+        unix_ns(monotonic_ns, self.realtime_offset_ns)
+    }
+
+    /// Events the ring had no room for, and events that could not be read.
+    pub fn lost(&self) -> Result<u64, Failure> {
         let values = self
             .lost
             .get(&0, 0)
             .map_err(|err| Failure::from_kernel("reading the lost-event counter", &err))?;
-        let lost = values
+        Ok(values
             .iter()
-            .fold(self.undecodable, |total, v| total.wrapping_add(*v));
+            .fold(self.undecodable, |total, v| total.wrapping_add(*v)))
+    }
+
+    /// The cumulative `lost` record, when it changed or `complete` asks for it.
+    pub fn lost_record(&mut self, complete: bool, out: &mut Vec<Record>) -> Result<(), Failure> {
+        let lost = self.lost()?;
         if complete || self.lost_written != Some(lost) {
             out.push(Record::Lost {
                 probe: self.probe.to_owned(),

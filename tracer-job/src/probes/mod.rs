@@ -8,12 +8,14 @@ pub mod exec;
 pub mod exit;
 mod filter;
 mod hists;
+pub mod http;
 mod maps;
 pub(crate) mod netns;
 pub mod oom_kill;
 pub mod open;
 mod owners;
 pub mod packet_drop;
+mod payload;
 pub mod profile;
 pub mod runq_latency;
 pub mod signal;
@@ -62,6 +64,10 @@ pub trait Probe {
     fn event_fd(&mut self) -> Option<RawFd> {
         self.events().map(|(stream, _)| stream.fd())
     }
+
+    /// The trace ends: what the probe holds back (requests waiting for an answer) goes
+    /// out with the last drain.
+    fn end(&mut self) {}
 
     /// Appends every waiting event as a record.
     fn drain_events(&mut self, out: &mut Vec<Record>) {
@@ -127,6 +133,20 @@ pub fn attach(spec: &ProbeSpec, targets: &ResolvedTargets) -> Result<Box<dyn Pro
         }
         ProbeSpec::TcpRetransmit {} => {
             Ok(Box::new(tcp_retransmit::TcpRetransmit::attach(targets)?))
+        }
+        ProbeSpec::Http {
+            filter,
+            capture_bytes,
+            capture_headers,
+            keep_query,
+        } => {
+            let spec = http::Spec {
+                filter,
+                capture_bytes: *capture_bytes,
+                capture_headers,
+                keep_query: *keep_query,
+            };
+            Ok(Box::new(http::attach(&spec, targets)?))
         }
     }
 }

@@ -1,0 +1,67 @@
+//! Socket payloads: a bounded prefix of what a target process wrote to or read from a
+//! socket, one event per syscall, for the application-protocol probes (`http`). The
+//! node parses them; payloads never leave it.
+
+use crate::event::EventHeader;
+
+/// Most bytes copied of one syscall's payload; the tracer sets a smaller `CAPTURE_BYTES`.
+pub const MAX_CAPTURE: usize = 4096;
+
+/// Syscalls in flight per thread, between enter and exit (an LRU map by thread id).
+pub const MAX_IN_FLIGHT: u32 = 16_384;
+
+/// `Payload::direction`: the process sent the bytes.
+pub const SENT: u8 = 0;
+/// The process received them.
+pub const RECEIVED: u8 = 1;
+/// The process closed the socket; no bytes.
+pub const CLOSED: u8 = 2;
+
+/// Indexes into the `LOST` per-CPU counters.
+pub const LOST_IN_FLIGHT_FULL: u32 = 0;
+pub const LOST_COUNTERS: u32 = 1;
+
+/// A read/write syscall of a target, between its enter and its exit.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct InFlight {
+    /// The user buffer.
+    pub buffer: u64,
+    pub fd: u32,
+    pub direction: u8,
+    pub _pad: [u8; 3],
+}
+
+/// One syscall's payload on a socket.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct Payload {
+    pub header: EventHeader,
+    /// The kernel's `struct sock`: a connection's identity while it is open.
+    pub sock: u64,
+    /// Bytes the syscall moved (its return value).
+    pub len: u64,
+    /// Bytes of them in `data`.
+    pub captured: u32,
+    pub fd: u32,
+    /// `SENT`, `RECEIVED` or `CLOSED`.
+    pub direction: u8,
+    /// `AF_INET` or `AF_INET6` (else the addresses are zero).
+    pub family: u8,
+    /// In host order.
+    pub local_port: u16,
+    pub remote_port: u16,
+    pub _pad: u16,
+    /// IPv4 in the first four bytes, or IPv6.
+    pub local_addr: [u8; 16],
+    pub remote_addr: [u8; 16],
+    pub data: [u8; MAX_CAPTURE],
+}
+
+#[cfg(feature = "user")]
+// SAFETY: plain old data, `#[repr(C)]`, no padding.
+unsafe impl aya::Pod for InFlight {}
+
+#[cfg(feature = "user")]
+// SAFETY: plain old data, `#[repr(C)]`, no padding.
+unsafe impl aya::Pod for Payload {}

@@ -1,0 +1,250 @@
+//! `payload`: a bounded prefix of what target processes write to and read from TCP
+//! sockets, for the application-protocol probes (`http`). The syscalls' own tracepoints
+//! (read, write, readv, writev, sendto, recvfrom) give the descriptor and the buffer at
+//! enter; at exit, when bytes moved and the descriptor is an internet stream socket, the
+//! first `CAPTURE_BYTES` of them go to the ring with the socket's identity and endpoints.
+//! A close of such a socket is sent too, so the node can end its connection.
+#![no_std]
+#![no_main]
+
+use aya_ebpf::{
+    helpers::{
+        bpf_get_current_pid_tgid, bpf_probe_read_user,
+        generated::bpf_probe_read_user as read_user_raw,
+    },
+    macros::{map, tracepoint},
+    maps::{LruHashMap, PerCpuArray},
+    programs::TracePointContext,
+};
+use ebpf_common::payload::{
+    CLOSED, InFlight, LOST_COUNTERS, LOST_IN_FLIGHT_FULL, MAX_CAPTURE, MAX_IN_FLIGHT, Payload,
+    RECEIVED, SENT,
+};
+use ebpf_probes::{
+    events,
+    file::{at, socket_of},
+    filter::is_target,
+    global,
+    rows::increment,
+};
+
+/// Bytes copied of each payload, at most `MAX_CAPTURE`.
+#[unsafe(no_mangle)]
+static CAPTURE_BYTES: u32 = 256;
+
+/// `offsetof(struct sock, __sk_common.…)` of what identifies a connection's endpoints.
+#[unsafe(no_mangle)]
+static SOCK_FAMILY_OFFSET: u32 = 0;
+#[unsafe(no_mangle)]
+static SOCK_DADDR_OFFSET: u32 = 0;
+#[unsafe(no_mangle)]
+static SOCK_RCV_SADDR_OFFSET: u32 = 0;
+#[unsafe(no_mangle)]
+static SOCK_DPORT_OFFSET: u32 = 0;
+#[unsafe(no_mangle)]
+static SOCK_NUM_OFFSET: u32 = 0;
+#[unsafe(no_mangle)]
+static SOCK_V6_DADDR_OFFSET: u32 = 0;
+#[unsafe(no_mangle)]
+static SOCK_V6_RCV_SADDR_OFFSET: u32 = 0;
+
+#[map]
+static IN_FLIGHT: LruHashMap<u32, InFlight> = LruHashMap::with_max_entries(MAX_IN_FLIGHT, 0);
+
+#[map]
+static LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(LOST_COUNTERS, 0);
+
+/// Every syscall tracepoint's record has its arguments as 8-byte slots from offset 16
+/// (after the common fields and the syscall number), and its return value at 16.
+const ARG0: usize = 16;
+const ARG1: usize = 24;
+const RET: usize = 16;
+
+const AF_INET: u16 = 2;
+const AF_INET6: u16 = 10;
+const SOCK_STREAM: u16 = 1;
+
+#[tracepoint(category = "syscalls", name = "sys_enter_write")]
+pub fn payload_enter_write(ctx: TracePointContext) -> u32 {
+    enter(&ctx, SENT, false);
+    0
+}
+
+#[tracepoint(category = "syscalls", name = "sys_enter_sendto")]
+pub fn payload_enter_sendto(ctx: TracePointContext) -> u32 {
+    enter(&ctx, SENT, false);
+    0
+}
+
+#[tracepoint(category = "syscalls", name = "sys_enter_writev")]
+pub fn payload_enter_writev(ctx: TracePointContext) -> u32 {
+    enter(&ctx, SENT, true);
+    0
+}
+
+#[tracepoint(category = "syscalls", name = "sys_enter_read")]
+pub fn payload_enter_read(ctx: TracePointContext) -> u32 {
+    enter(&ctx, RECEIVED, false);
+    0
+}
+
+#[tracepoint(category = "syscalls", name = "sys_enter_recvfrom")]
+pub fn payload_enter_recvfrom(ctx: TracePointContext) -> u32 {
+    enter(&ctx, RECEIVED, false);
+    0
+}
+
+#[tracepoint(category = "syscalls", name = "sys_enter_readv")]
+pub fn payload_enter_readv(ctx: TracePointContext) -> u32 {
+    enter(&ctx, RECEIVED, true);
+    0
+}
+
+/// One program serves every exit: what the enter recorded says what to do.
+#[tracepoint(category = "syscalls", name = "sys_exit_write")]
+pub fn payload_exit(ctx: TracePointContext) -> u32 {
+    exit(&ctx);
+    0
+}
+
+#[tracepoint(category = "syscalls", name = "sys_enter_close")]
+pub fn payload_close(ctx: TracePointContext) -> u32 {
+    let pid_tgid = bpf_get_current_pid_tgid();
+    if !is_target(pid_tgid) {
+        return 0;
+    }
+    // SAFETY: the syscall's first argument slot.
+    let fd = unsafe { ctx.read_at::<u64>(ARG0) }.unwrap_or(u64::MAX);
+    let Ok(fd) = u32::try_from(fd) else {
+        return 0;
+    };
+    send(pid_tgid, fd, CLOSED, 0, 0);
+    0
+}
+
+#[inline(always)]
+fn enter(ctx: &TracePointContext, direction: u8, vectored: bool) {
+    let pid_tgid = bpf_get_current_pid_tgid();
+    if !is_target(pid_tgid) {
+        return;
+    }
+    // SAFETY: the syscall's first two argument slots.
+    let (fd, buffer) = unsafe {
+        (
+            ctx.read_at::<u64>(ARG0).unwrap_or(u64::MAX),
+            ctx.read_at::<u64>(ARG1).unwrap_or(0),
+        )
+    };
+    let Ok(fd) = u32::try_from(fd) else {
+        return;
+    };
+    // A vectored call's bytes start in its first `struct iovec { void *base; size_t len; }`.
+    let buffer = if vectored {
+        // SAFETY: read through the helper, which fails cleanly on a bad address.
+        unsafe { bpf_probe_read_user(buffer as *const u64) }.unwrap_or(0)
+    } else {
+        buffer
+    };
+    let in_flight = InFlight {
+        buffer,
+        fd,
+        direction,
+        _pad: [0; 3],
+    };
+    if IN_FLIGHT.insert(&(pid_tgid as u32), &in_flight, 0).is_err() {
+        increment(&LOST, LOST_IN_FLIGHT_FULL);
+    }
+}
+
+#[inline(always)]
+fn exit(ctx: &TracePointContext) {
+    let pid_tgid = bpf_get_current_pid_tgid();
+    let tid = pid_tgid as u32;
+    let Some(in_flight) = IN_FLIGHT.get_ptr(&tid) else {
+        return;
+    };
+    // SAFETY: a copy out of the map value.
+    let in_flight = unsafe { *in_flight };
+    let _ = IN_FLIGHT.remove(&tid);
+    // SAFETY: the return value's slot.
+    let ret = unsafe { ctx.read_at::<i64>(RET) }.unwrap_or(-1);
+    if ret <= 0 {
+        return;
+    }
+    send(
+        pid_tgid,
+        in_flight.fd,
+        in_flight.direction,
+        in_flight.buffer,
+        ret as u64,
+    );
+}
+
+/// Sends the event when `fd` is an internet stream socket.
+#[inline(always)]
+fn send(pid_tgid: u64, fd: u32, direction: u8, buffer: u64, len: u64) {
+    let Some(socket) = socket_of(fd) else {
+        return;
+    };
+    if socket.kind != SOCK_STREAM {
+        return;
+    }
+    let sock = socket.sock;
+    let family: u16 = at(sock, global(&SOCK_FAMILY_OFFSET)).unwrap_or(0);
+    if family != AF_INET && family != AF_INET6 {
+        return;
+    }
+    let Some(mut entry) = events::reserve::<Payload>() else {
+        return;
+    };
+    // SAFETY: the entry is reserved for this program; every field is written below
+    // before it is submitted (the data only up to `captured`).
+    let event = unsafe { &mut *entry.as_mut_ptr() };
+    event.header = events::header(pid_tgid);
+    event.sock = sock as u64;
+    event.len = len;
+    event.fd = fd;
+    event.direction = direction;
+    event.family = family as u8;
+    event._pad = 0;
+    event.local_port = at::<u16>(sock, global(&SOCK_NUM_OFFSET)).unwrap_or(0);
+    event.remote_port = u16::from_be(at::<u16>(sock, global(&SOCK_DPORT_OFFSET)).unwrap_or(0));
+    event.local_addr = [0; 16];
+    event.remote_addr = [0; 16];
+    if family == AF_INET {
+        let local: [u8; 4] = at(sock, global(&SOCK_RCV_SADDR_OFFSET)).unwrap_or([0; 4]);
+        let remote: [u8; 4] = at(sock, global(&SOCK_DADDR_OFFSET)).unwrap_or([0; 4]);
+        event.local_addr[..4].copy_from_slice(&local);
+        event.remote_addr[..4].copy_from_slice(&remote);
+    } else {
+        event.local_addr = at(sock, global(&SOCK_V6_RCV_SADDR_OFFSET)).unwrap_or([0; 16]);
+        event.remote_addr = at(sock, global(&SOCK_V6_DADDR_OFFSET)).unwrap_or([0; 16]);
+    }
+    let mut captured = global(&CAPTURE_BYTES) as u64;
+    if captured > len {
+        captured = len;
+    }
+    if captured > MAX_CAPTURE as u64 {
+        captured = MAX_CAPTURE as u64;
+    }
+    event.captured = 0;
+    if captured > 0 && buffer != 0 {
+        // SAFETY: `captured` is at most the buffer's size; the helper fails cleanly on
+        // a bad address, and then nothing counts as captured.
+        let read = unsafe {
+            read_user_raw(
+                event.data.as_mut_ptr() as *mut _,
+                captured as u32,
+                buffer as *const _,
+            )
+        };
+        if read == 0 {
+            event.captured = captured as u32;
+        }
+    }
+    entry.submit(0);
+}
+
+#[unsafe(link_section = "license")]
+#[unsafe(no_mangle)]
+static LICENSE: [u8; 13] = *b"Dual MIT/GPL\0";

@@ -1,0 +1,222 @@
+//! The `http` probe: a real HTTP/1.1 server and client on loopback, with known requests
+//! and exact sizes. Traced on the server's side, then on the client's; the same traffic
+//! of processes outside the target cgroup does not show.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Child, Command, Stdio},
+};
+
+use e2e::{
+    binaries,
+    cgroup::TestCgroup,
+    events::{self, Event},
+};
+use serde_json::json;
+use tracer_protocol::{EventFilter, ProbeSpec};
+
+use crate::tcp::{stop, trace, wait_events};
+
+const PROBE: &str = "http";
+
+const REQUESTS: [&str; 6] = [
+    "GET:/ok?token=secret",
+    "GET:/missing",
+    "GET:/fail",
+    "GET:/slow",
+    "POST:/echo",
+    "GET:/ok",
+];
+
+fn spec(filter: EventFilter, capture_bytes: u32) -> ProbeSpec {
+    ProbeSpec::Http {
+        filter,
+        capture_bytes,
+        capture_headers: vec!["content-type".to_owned()],
+        keep_query: false,
+    }
+}
+
+/// `http-workload serve`, in `cgroup` when given.
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Server {
+    fn start(cgroup: Option<&TestCgroup>) -> Server {
+        let program = binaries::path("http-workload");
+        let mut command = Command::new(&program);
+        if let Some(cgroup) = cgroup {
+            cgroup.enter(&mut command);
+        }
+        let mut child = command
+            .arg("serve")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start http-workload serve");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("listening line");
+        let port = line
+            .trim()
+            .strip_prefix("listening ")
+            .and_then(|port| port.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected line {line:?}"));
+        Server { child, port }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What the client saw of one exchange.
+#[derive(Debug)]
+struct Seen {
+    method: String,
+    path: String,
+    status: u64,
+    request_bytes: u64,
+    response_bytes: u64,
+}
+
+/// Runs `http-workload get` against `port` (in `cgroup` when given); its exchanges.
+fn client(port: u16, cgroup: Option<&TestCgroup>, extra: &[&str]) -> Vec<Seen> {
+    let mut command = Command::new(binaries::path("http-workload"));
+    if let Some(cgroup) = cgroup {
+        cgroup.enter(&mut command);
+    }
+    let output = command
+        .arg("get")
+        .arg(port.to_string())
+        .args(extra)
+        .args(REQUESTS)
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run http-workload get");
+    assert!(output.status.success(), "client failed: {output:?}");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let seen: Vec<Seen> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("got "))
+        .map(|line| {
+            let parts: Vec<&str> = line.split(' ').collect();
+            Seen {
+                method: parts[0].to_owned(),
+                path: parts[1].split('?').next().unwrap_or("").to_owned(),
+                status: parts[2].parse().expect("status"),
+                request_bytes: parts[3].parse().expect("request bytes"),
+                response_bytes: parts[4].parse().expect("response bytes"),
+            }
+        })
+        .collect();
+    assert_eq!(seen.len(), REQUESTS.len(), "{text}");
+    seen
+}
+
+/// Each exchange the client saw has exactly one event, equal in every field. Pipelined,
+/// the requests behind `/slow` wait for it too.
+fn assert_matches(
+    events: &[Event],
+    seen: &[Seen],
+    side: &str,
+    cgroup: &TestCgroup,
+    pipelined: bool,
+) {
+    let mut behind_slow = false;
+    assert_eq!(
+        events.len(),
+        seen.len(),
+        "one event per exchange: {events:#?}"
+    );
+    for (event, seen) in events.iter().zip(seen) {
+        assert_eq!(event.cgroup, cgroup.id(), "{event:?}");
+        assert_eq!(event.comm, "http-workload", "{event:?}");
+        assert_eq!(event.field("side"), &json!(side), "{event:?}");
+        assert_eq!(event.field("method"), &json!(seen.method), "{event:?}");
+        assert_eq!(event.field("path"), &json!(seen.path), "{event:?}");
+        assert_eq!(event.field("status"), &json!(seen.status), "{event:?}");
+        assert_eq!(
+            event.field("request_bytes"),
+            &json!(seen.request_bytes),
+            "{event:?}"
+        );
+        assert_eq!(
+            event.field("response_bytes"),
+            &json!(seen.response_bytes),
+            "{event:?}"
+        );
+        assert_eq!(
+            event.field("headers"),
+            &json!({"content-type": "text/plain"}),
+            "{event:?}"
+        );
+        let latency = event.field("latency_ns").as_u64().expect("latency_ns");
+        behind_slow |= seen.path == "/slow";
+        if seen.path == "/slow" || (pipelined && behind_slow) {
+            assert!(latency >= 300_000_000, "{event:?}");
+        } else {
+            assert!(latency < 300_000_000, "{event:?}");
+        }
+        let remote = event.field("remote").as_str().expect("remote");
+        assert!(remote.starts_with("127.0.0.1:"), "{event:?}");
+    }
+}
+
+#[test]
+fn a_server_shows_each_request_with_its_status_latency_and_sizes() {
+    let cgroup = TestCgroup::create("http-server");
+    let mut tracer = trace(spec(EventFilter::default(), 256), &cgroup);
+    let inside = Server::start(Some(&cgroup));
+    let outside = Server::start(None);
+    // Traffic no target takes part in: a client and server both outside.
+    client(outside.port, None, &[]);
+    let seen = client(inside.port, None, &[]);
+    wait_events(&mut tracer, PROBE, REQUESTS.len(), |_| true);
+    let records = stop(tracer, PROBE);
+    let events = events::of_probe(&records, PROBE);
+    assert_matches(&events, &seen, "server", &cgroup, false);
+    for event in &events {
+        let local = event.field("local").as_str().expect("local");
+        assert_eq!(local, format!("127.0.0.1:{}", inside.port), "{event:?}");
+    }
+}
+
+#[test]
+fn a_client_shows_pipelined_requests_paired_in_order() {
+    let cgroup = TestCgroup::create("http-client");
+    // The client reads several pipelined responses in one read: the capture must hold
+    // their heads (beyond it, a status is unknown; see docs/probes/http.md).
+    let mut tracer = trace(spec(EventFilter::default(), 4096), &cgroup);
+    let server = Server::start(None);
+    let seen = client(server.port, Some(&cgroup), &["--pipeline"]);
+    wait_events(&mut tracer, PROBE, REQUESTS.len(), |_| true);
+    let records = stop(tracer, PROBE);
+    let events = events::of_probe(&records, PROBE);
+    assert_matches(&events, &seen, "client", &cgroup, true);
+    for event in &events {
+        let remote = event.field("remote").as_str().expect("remote");
+        assert_eq!(remote, format!("127.0.0.1:{}", server.port), "{event:?}");
+    }
+}
+
+#[test]
+fn filters_keep_only_the_status_class_and_slow_requests_asked_for() {
+    let cgroup = TestCgroup::create("http-filter");
+    let filter = EventFilter {
+        status: "5xx".to_owned(),
+        ..EventFilter::default()
+    };
+    let mut tracer = trace(spec(filter, 256), &cgroup);
+    let server = Server::start(Some(&cgroup));
+    client(server.port, None, &[]);
+    wait_events(&mut tracer, PROBE, 1, |_| true);
+    let records = stop(tracer, PROBE);
+    let events = events::of_probe(&records, PROBE);
+    let paths: Vec<&serde_json::Value> = events.iter().map(|e| e.field("path")).collect();
+    assert_eq!(paths, [&json!("/fail")], "{events:#?}");
+}

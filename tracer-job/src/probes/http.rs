@@ -1,0 +1,353 @@
+//! `http`: one event per HTTP/1.x request and its response, seen by a target process as
+//! client or server. The payload capture (`payload.rs`) gives the first bytes of every
+//! read and write on the targets' TCP sockets; each connection's bytes go to its own
+//! parser (`crate::protocols::http`), which pairs requests with responses. Only what the
+//! exchange is (method, path, status, latency, sizes, endpoints, and the headers the spec
+//! names) leaves the node, never the payloads.
+//!
+//! A request without an answer comes out when it has waited `TIMEOUT` (`timed_out`), or
+//! when its connection closes or the trace ends (`status` null).
+
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
+
+use aya::Ebpf;
+use serde_json::{Value, json};
+use tracer_protocol::{EventFilter, Record};
+
+use super::{
+    Probe,
+    events::Fields,
+    hists,
+    payload::{self, Capture, Captured, Flow},
+};
+use crate::{
+    failure::Failure,
+    protocols::http::{Connection, Direction, Exchange, Options, Side},
+    targets::ResolvedTargets,
+};
+
+const NAME: &str = "http";
+
+/// How long a request may wait for its response before it is reported unanswered.
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connections followed at once; beyond it, the one idle longest is forgotten.
+const MAX_CONNECTIONS: usize = 16_384;
+
+/// What the probe asks of the capture and the parser.
+pub struct Spec<'a> {
+    pub filter: &'a EventFilter,
+    pub capture_bytes: u32,
+    pub capture_headers: &'a [String],
+    pub keep_query: bool,
+}
+
+/// One connection: its parser and who holds it.
+struct Followed {
+    parser: Connection,
+    pid: u32,
+    tid: u32,
+    comm: String,
+    cgroup: u64,
+    local: String,
+    remote: String,
+    /// Kernel time of its last payload.
+    last_ns: u64,
+}
+
+pub struct Http {
+    capture: Capture,
+    options: Options,
+    filter: EventFilter,
+    /// By process and kernel socket.
+    connections: HashMap<(u32, u64), Followed>,
+    /// Records made outside a drain (at the end), for the next drain.
+    pending: Vec<Record>,
+    /// Kernel time of the newest payload, the clock timeouts are measured on.
+    now_ns: u64,
+    last_expiry: Instant,
+    snapshots: hists::Snapshots,
+}
+
+pub fn attach(spec: &Spec<'_>, targets: &ResolvedTargets) -> Result<Http, Failure> {
+    let capture = payload::attach(NAME, spec.capture_bytes, targets)?;
+    Ok(Http {
+        capture,
+        options: Options {
+            keep_query: spec.keep_query,
+            capture_headers: spec
+                .capture_headers
+                .iter()
+                .map(|name| name.to_ascii_lowercase())
+                .collect(),
+        },
+        filter: spec.filter.clone(),
+        connections: HashMap::new(),
+        pending: Vec::new(),
+        now_ns: 0,
+        last_expiry: Instant::now(),
+        snapshots: hists::Snapshots::new(NAME, "requests", "requests"),
+    })
+}
+
+impl Http {
+    /// Feeds one payload to its connection's parser.
+    fn follow(&mut self, captured: &Captured<'_>, out: &mut Vec<Record>) {
+        self.now_ns = self.now_ns.max(captured.time_ns);
+        let key = (captured.pid, captured.sock);
+        let mut exchanges = Vec::new();
+        if captured.flow == Flow::Closed {
+            if let Some(mut followed) = self.connections.remove(&key) {
+                followed.parser.close(&mut exchanges);
+                self.emit(&followed, exchanges, out);
+            }
+            return;
+        }
+        if !self.connections.contains_key(&key) {
+            self.make_room();
+        }
+        let followed = self.connections.entry(key).or_insert_with(|| Followed {
+            parser: Connection::new(),
+            pid: captured.pid,
+            tid: captured.tid,
+            comm: captured.comm.clone(),
+            cgroup: captured.cgroup,
+            local: captured.local.to_string(),
+            remote: captured.remote.to_string(),
+            last_ns: captured.time_ns,
+        });
+        followed.last_ns = captured.time_ns;
+        followed.tid = captured.tid;
+        if !followed.parser.is_http() {
+            return;
+        }
+        let direction = match captured.flow {
+            Flow::Sent => Direction::Sent,
+            _ => Direction::Received,
+        };
+        followed.parser.feed(
+            &self.options,
+            direction,
+            captured.data,
+            captured.len,
+            captured.time_ns,
+            &mut exchanges,
+        );
+        if !exchanges.is_empty() {
+            let followed = &self.connections[&key];
+            self.emit(followed, exchanges, out);
+        }
+    }
+
+    /// Forgets the connection idle longest when the table is full.
+    fn make_room(&mut self) {
+        if self.connections.len() < MAX_CONNECTIONS {
+            return;
+        }
+        let Some(oldest) = self
+            .connections
+            .iter()
+            .min_by_key(|(_, followed)| followed.last_ns)
+            .map(|(key, _)| *key)
+        else {
+            return;
+        };
+        if let Some(mut followed) = self.connections.remove(&oldest) {
+            let mut exchanges = Vec::new();
+            followed.parser.close(&mut exchanges);
+            let mut out = Vec::new();
+            self.emit(&followed, exchanges, &mut out);
+            self.pending.extend(out);
+        }
+    }
+
+    /// Requests that waited too long, at most once a second.
+    fn expire(&mut self, out: &mut Vec<Record>) {
+        if self.last_expiry.elapsed() < Duration::from_secs(1) {
+            return;
+        }
+        self.last_expiry = Instant::now();
+        // The kernel clock now, from the capture's own clock source.
+        let now_ns = monotonic_ns().max(self.now_ns);
+        let timeout_ns = TIMEOUT.as_nanos() as u64;
+        let keys: Vec<(u32, u64)> = self.connections.keys().copied().collect();
+        for key in keys {
+            let mut exchanges = Vec::new();
+            if let Some(followed) = self.connections.get_mut(&key) {
+                followed.parser.expire(now_ns, timeout_ns, &mut exchanges);
+            }
+            if !exchanges.is_empty() {
+                let followed = &self.connections[&key];
+                self.emit(followed, exchanges, out);
+            }
+        }
+    }
+
+    fn emit(&self, followed: &Followed, exchanges: Vec<Exchange>, out: &mut Vec<Record>) {
+        for exchange in exchanges {
+            if !self.wanted(&exchange) {
+                continue;
+            }
+            out.push(Record::Event {
+                probe: NAME.to_owned(),
+                time_ns: self.capture.events.unix_ns(exchange.request_time_ns),
+                pid: followed.pid,
+                tid: followed.tid,
+                comm: followed.comm.clone(),
+                cgroup: followed.cgroup,
+                namespace: None,
+                pod: None,
+                container: None,
+                fields: fields(followed, exchange),
+            });
+        }
+    }
+
+    /// The spec's filters: a minimum latency (an unanswered request always passes), a
+    /// status or status class, a path prefix.
+    fn wanted(&self, exchange: &Exchange) -> bool {
+        let filter = &self.filter;
+        if filter.min_latency_ns > 0
+            && exchange
+                .latency_ns
+                .is_some_and(|latency| latency < filter.min_latency_ns)
+        {
+            return false;
+        }
+        if !filter.status.is_empty()
+            && !exchange
+                .status
+                .is_some_and(|status| status_matches(&filter.status, status))
+        {
+            return false;
+        }
+        exchange.path.starts_with(&filter.path_prefix)
+    }
+}
+
+impl Probe for Http {
+    fn ebpf(&self) -> &Ebpf {
+        &self.capture.ebpf
+    }
+
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn snapshot(&mut self, complete: bool, out: &mut Vec<Record>) -> Result<(), Failure> {
+        let lost = self.capture.lost()?;
+        self.snapshots.lost(lost, complete, out);
+        Ok(())
+    }
+
+    fn event_fd(&mut self) -> Option<std::os::fd::RawFd> {
+        Some(self.capture.events.fd())
+    }
+
+    fn drain_events(&mut self, out: &mut Vec<Record>) {
+        out.append(&mut self.pending);
+        let mut payloads: Vec<Vec<u8>> = Vec::new();
+        self.capture.events.drain_raw(|bytes| {
+            let readable = payload::decode(bytes).is_some();
+            if readable {
+                payloads.push(bytes.to_vec());
+            }
+            readable
+        });
+        for bytes in &payloads {
+            if let Some(captured) = payload::decode(bytes) {
+                self.follow(&captured, out);
+            }
+        }
+        self.expire(out);
+    }
+
+    fn end(&mut self) {
+        let mut out = Vec::new();
+        for (_, mut followed) in std::mem::take(&mut self.connections) {
+            let mut exchanges = Vec::new();
+            followed.parser.close(&mut exchanges);
+            self.emit(&followed, exchanges, &mut out);
+        }
+        self.pending.extend(out);
+    }
+}
+
+/// `5xx`-style classes or an exact code.
+fn status_matches(wanted: &str, status: u16) -> bool {
+    match wanted.as_bytes() {
+        [class, b'x', b'x'] => u16::from(class.wrapping_sub(b'0')) == status / 100,
+        _ => wanted.parse::<u16>() == Ok(status),
+    }
+}
+
+fn fields(followed: &Followed, exchange: Exchange) -> Fields {
+    let mut fields = Fields::new();
+    let side = match exchange.side {
+        Side::Client => "client",
+        Side::Server => "server",
+    };
+    fields.insert("side".into(), side.into());
+    // Empty when the request began beyond the capture: unknown, not empty.
+    let known = |text: String| {
+        if text.is_empty() {
+            Value::Null
+        } else {
+            Value::from(text)
+        }
+    };
+    fields.insert("method".into(), known(exchange.method));
+    fields.insert("path".into(), known(exchange.path));
+    fields.insert(
+        "status".into(),
+        exchange.status.map_or(Value::Null, Value::from),
+    );
+    fields.insert(
+        "latency_ns".into(),
+        exchange.latency_ns.map_or(Value::Null, Value::from),
+    );
+    fields.insert("request_bytes".into(), exchange.request_bytes.into());
+    fields.insert("response_bytes".into(), exchange.response_bytes.into());
+    fields.insert("local".into(), followed.local.clone().into());
+    fields.insert("remote".into(), followed.remote.clone().into());
+    if exchange.timed_out {
+        fields.insert("timed_out".into(), true.into());
+    }
+    if !exchange.headers.is_empty() {
+        let headers: serde_json::Map<String, Value> = exchange
+            .headers
+            .into_iter()
+            .map(|(name, value)| (name, json!(value)))
+            .collect();
+        fields.insert("headers".into(), Value::Object(headers));
+    }
+    fields
+}
+
+/// `CLOCK_MONOTONIC`, the clock of `bpf_ktime_get_ns`.
+fn monotonic_ns() -> u64 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid out-pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+    u64::try_from(now.tv_sec).unwrap_or(0) * 1_000_000_000 + u64::try_from(now.tv_nsec).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_match_by_class_or_code() {
+        assert!(status_matches("5xx", 503));
+        assert!(!status_matches("5xx", 404));
+        assert!(status_matches("404", 404));
+        assert!(!status_matches("404", 405));
+        assert!(!status_matches("x", 200));
+    }
+}

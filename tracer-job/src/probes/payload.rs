@@ -1,0 +1,255 @@
+//! The user side of `ebpf/probes/src/bin/payload.rs`: loads the socket-payload capture
+//! for the targets and reads its events. The application-protocol probes (`http`) parse
+//! what it captures; the bytes themselves never leave the node.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use aya::{
+    Ebpf, EbpfLoader,
+    maps::{MapData, PerCpuArray},
+    programs::TracePoint,
+};
+use ebpf_common::payload::{CLOSED, LOST_IN_FLIGHT_FULL, MAX_CAPTURE, Payload, RECEIVED, SENT};
+use tracer_protocol::ErrorCode;
+
+use super::{events, filter::FilterGlobals, load, maps, missing_program};
+use crate::{btf::Btf, failure::Failure, targets::ResolvedTargets, tracefs::Format};
+
+static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/payload"));
+
+/// Room for payloads waiting to be read: 16 MiB, about 4,000 full-size events.
+const RING_BYTES: u32 = 16 << 20;
+
+/// The syscalls whose payloads are taken, with their entry programs.
+const SYSCALLS: [(&str, &str); 6] = [
+    ("write", "payload_enter_write"),
+    ("sendto", "payload_enter_sendto"),
+    ("writev", "payload_enter_writev"),
+    ("read", "payload_enter_read"),
+    ("recvfrom", "payload_enter_recvfrom"),
+    ("readv", "payload_enter_readv"),
+];
+
+const EXIT_PROGRAM: &str = "payload_exit";
+const CLOSE_PROGRAM: &str = "payload_close";
+
+/// Which way a payload went, seen from the traced process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow {
+    Sent,
+    Received,
+    /// The process closed the socket.
+    Closed,
+}
+
+/// One syscall's payload on a TCP socket.
+#[derive(Debug)]
+pub struct Captured<'a> {
+    pub time_ns: u64,
+    pub cgroup: u64,
+    pub pid: u32,
+    pub tid: u32,
+    pub comm: String,
+    /// The kernel's socket: the connection's identity while it is open.
+    pub sock: u64,
+    pub flow: Flow,
+    /// Bytes the syscall moved; `data` is their first part.
+    pub len: u64,
+    pub data: &'a [u8],
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+}
+
+/// The loaded capture.
+pub struct Capture {
+    pub events: events::EventStream,
+    /// Syscalls that could not be followed (the in-flight map was full).
+    lost: PerCpuArray<MapData, u64>,
+    /// Holds the programs and their links; dropping it detaches them.
+    pub ebpf: Ebpf,
+}
+
+impl Capture {
+    /// Payloads the capture lost: the ring was full, an event could not be read, or a
+    /// syscall could not be followed.
+    pub fn lost(&self) -> Result<u64, Failure> {
+        let values = self
+            .lost
+            .get(&LOST_IN_FLIGHT_FULL, 0)
+            .map_err(|err| Failure::from_kernel("reading the payload loss counter", &err))?;
+        let not_followed = values.iter().fold(0u64, |total, v| total.wrapping_add(*v));
+        Ok(self.events.lost()?.wrapping_add(not_followed))
+    }
+}
+
+/// Loads and attaches the capture, copying at most `capture_bytes` of each payload.
+pub fn attach(
+    probe: &'static str,
+    capture_bytes: u32,
+    targets: &ResolvedTargets,
+) -> Result<Capture, Failure> {
+    check_syscall_layout()?;
+    let offsets = offsets()?;
+    let filter = FilterGlobals::new(targets);
+    let capture_bytes = capture_bytes.min(MAX_CAPTURE as u32);
+    let mut loader = EbpfLoader::new();
+    filter.apply(&mut loader);
+    for (name, offset) in &offsets {
+        loader.override_global(name, offset, true);
+    }
+    loader
+        .override_global("CAPTURE_BYTES", &capture_bytes, true)
+        .map_max_entries("EVENTS", RING_BYTES);
+    let mut ebpf = load(loader, OBJECT, probe, targets)?;
+    // Exits first, so no entry is recorded without its exit attached.
+    attach_many(
+        &mut ebpf,
+        EXIT_PROGRAM,
+        &SYSCALLS.map(|(syscall, _)| format!("sys_exit_{syscall}")),
+    )?;
+    attach_many(&mut ebpf, CLOSE_PROGRAM, &["sys_enter_close".to_owned()])?;
+    for (syscall, program) in SYSCALLS {
+        attach_many(&mut ebpf, program, &[format!("sys_enter_{syscall}")])?;
+    }
+    Ok(Capture {
+        events: events::EventStream::take(&mut ebpf, probe)?,
+        lost: maps::take(&mut ebpf, "LOST")?,
+        ebpf,
+    })
+}
+
+/// Reads one event; `None` when it is not a payload event.
+pub fn decode(bytes: &[u8]) -> Option<Captured<'_>> {
+    let event: Payload = events::read(bytes)?;
+    let flow = match event.direction {
+        SENT => Flow::Sent,
+        RECEIVED => Flow::Received,
+        CLOSED => Flow::Closed,
+        _ => return None,
+    };
+    let captured = (event.captured as usize).min(MAX_CAPTURE);
+    let start = std::mem::offset_of!(Payload, data);
+    let data = bytes.get(start..start + captured)?;
+    Some(Captured {
+        time_ns: event.header.time_ns,
+        cgroup: event.header.cgroup,
+        pid: event.header.pid,
+        tid: event.header.tid,
+        comm: events::text(&event.header.comm),
+        sock: event.sock,
+        flow,
+        len: event.len,
+        data,
+        local: address(event.family, &event.local_addr, event.local_port),
+        remote: address(event.family, &event.remote_addr, event.remote_port),
+    })
+}
+
+fn address(family: u8, bytes: &[u8; 16], port: u16) -> SocketAddr {
+    const AF_INET6: u8 = 10;
+    let ip = if family == AF_INET6 {
+        let v6 = Ipv6Addr::from(*bytes);
+        // A v4 peer of a dual-stack socket shows as ::ffff:a.b.c.d.
+        v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4)
+    } else {
+        IpAddr::V4(Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3]))
+    };
+    SocketAddr::new(ip, port)
+}
+
+/// The program reads a syscall's first two arguments and its return value at fixed
+/// places of the syscalls' tracepoint records: check this kernel agrees.
+fn check_syscall_layout() -> Result<(), Failure> {
+    for (syscall, _) in SYSCALLS {
+        let enter = Format::load("syscalls", &format!("sys_enter_{syscall}"))?;
+        let exit = Format::load("syscalls", &format!("sys_exit_{syscall}"))?;
+        let fd = enter.offset("fd", 8)?;
+        let ret = exit.offset("ret", 8)?;
+        if fd != 16 || ret != 16 {
+            return Err(Failure::new(
+                ErrorCode::KernelUnsupported,
+                format!(
+                    "tracepoint syscalls:sys_enter_{syscall} lays out its arguments in a way this tracer does not know"
+                ),
+                "the http probe needs the usual syscall tracepoint layout",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Where the kernel keeps what leads from a descriptor to its socket, and the socket's
+/// endpoints; all of them, or the probe cannot run.
+fn offsets() -> Result<Vec<(&'static str, u32)>, Failure> {
+    let unsupported = |what: String| {
+        Failure::new(
+            ErrorCode::KernelUnsupported,
+            what,
+            "the http probe needs a kernel with BTF (CONFIG_DEBUG_INFO_BTF)",
+        )
+    };
+    let btf = Btf::from_sys_fs()
+        .map_err(|err| unsupported(format!("cannot read the kernel's BTF: {err}")))?;
+    let wanted: [(&str, &str, &[&str]); 16] = [
+        ("TASK_FILES_OFFSET", "task_struct", &["files"]),
+        ("FILES_FDT_OFFSET", "files_struct", &["fdt"]),
+        ("FDTABLE_MAX_FDS_OFFSET", "fdtable", &["max_fds"]),
+        ("FDTABLE_FD_OFFSET", "fdtable", &["fd"]),
+        ("FILE_INODE_OFFSET", "file", &["f_inode"]),
+        ("FILE_PRIVATE_DATA_OFFSET", "file", &["private_data"]),
+        ("INODE_MODE_OFFSET", "inode", &["i_mode"]),
+        ("SOCKET_TYPE_OFFSET", "socket", &["type"]),
+        ("SOCKET_SK_OFFSET", "socket", &["sk"]),
+        ("SOCK_FAMILY_OFFSET", "sock", &["__sk_common", "skc_family"]),
+        ("SOCK_DADDR_OFFSET", "sock", &["__sk_common", "skc_daddr"]),
+        (
+            "SOCK_RCV_SADDR_OFFSET",
+            "sock",
+            &["__sk_common", "skc_rcv_saddr"],
+        ),
+        ("SOCK_DPORT_OFFSET", "sock", &["__sk_common", "skc_dport"]),
+        ("SOCK_NUM_OFFSET", "sock", &["__sk_common", "skc_num"]),
+        (
+            "SOCK_V6_DADDR_OFFSET",
+            "sock",
+            &["__sk_common", "skc_v6_daddr"],
+        ),
+        (
+            "SOCK_V6_RCV_SADDR_OFFSET",
+            "sock",
+            &["__sk_common", "skc_v6_rcv_saddr"],
+        ),
+    ];
+    wanted
+        .iter()
+        .map(|(global, owner, path)| {
+            btf.member(owner, path)
+                .map(|member| (*global, member.offset))
+                .map_err(|err| {
+                    unsupported(format!(
+                        "cannot find {owner}.{} in the kernel's BTF: {err}",
+                        path.join(".")
+                    ))
+                })
+        })
+        .collect()
+}
+
+/// Loads `program` once and attaches it to each `syscalls:` tracepoint named.
+fn attach_many(ebpf: &mut Ebpf, program: &str, tracepoints: &[String]) -> Result<(), Failure> {
+    let what = format!("attaching {program}");
+    let loaded: &mut TracePoint = ebpf
+        .program_mut(program)
+        .ok_or_else(|| missing_program(program))?
+        .try_into()
+        .map_err(|err| Failure::from_kernel(&what, &err))?;
+    loaded
+        .load()
+        .map_err(|err| Failure::from_kernel(&what, &err))?;
+    for tracepoint in tracepoints {
+        loaded.attach("syscalls", tracepoint).map_err(|err| {
+            Failure::from_kernel(&format!("{what} to syscalls:{tracepoint}"), &err)
+        })?;
+    }
+    Ok(())
+}

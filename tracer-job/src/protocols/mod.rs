@@ -1,0 +1,3 @@
+//! Application protocols, parsed on the node from captured socket payloads.
+
+pub mod http;
