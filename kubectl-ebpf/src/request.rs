@@ -109,6 +109,12 @@ pub fn probe_spec(args: &TraceArgs) -> Result<ProbeSpec, CliError> {
             capture_headers: args.capture_headers.clone(),
             keep_query: args.keep_query,
         }),
+        "http-red" => Ok(ProbeSpec::HttpRed {
+            filter: event_filter(args),
+            capture_bytes: args
+                .capture_bytes
+                .unwrap_or(tracer_protocol::spec::DEFAULT_CAPTURE_BYTES),
+        }),
         "programs" => Ok(ProbeSpec::Programs {}),
         other => Err(CliError::usage(
             format!("unknown probe '{other}'"),
@@ -159,7 +165,10 @@ fn check_flags(args: &TraceArgs) -> Result<(), CliError> {
         }
     }
     let http_only = [
-        (args.capture_bytes.is_some(), "--capture-bytes"),
+        (
+            args.capture_bytes.is_some() && probe != "http-red",
+            "--capture-bytes",
+        ),
         (!args.capture_headers.is_empty(), "--capture-header"),
         (args.keep_query, "--keep-query"),
     ];

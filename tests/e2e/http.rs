@@ -11,6 +11,7 @@ use e2e::{
     binaries,
     cgroup::TestCgroup,
     events::{self, Event},
+    plugin_run::PluginRun,
 };
 use serde_json::json;
 use tracer_protocol::{EventFilter, ProbeSpec};
@@ -219,4 +220,95 @@ fn filters_keep_only_the_status_class_and_slow_requests_asked_for() {
     let events = events::of_probe(&records, PROBE);
     let paths: Vec<&serde_json::Value> = events.iter().map(|e| e.field("path")).collect();
     assert_eq!(paths, [&json!("/fail")], "{events:#?}");
+}
+
+/// `http-red` through the plugin: per route, the requests and errors counted and a
+/// latency histogram holding every answered request; ids in paths collapse into one
+/// route; the table shows the same numbers.
+#[test]
+fn red_counts_requests_errors_and_latency_per_route() {
+    let cgroup = TestCgroup::create("http-red");
+    let server = Server::start(Some(&cgroup));
+    let cgroup_path = cgroup.path().to_str().expect("UTF-8").to_owned();
+    let run = |output: &str| {
+        PluginRun::start([
+            "trace",
+            "http-red",
+            "--local",
+            "--cgroup",
+            &cgroup_path,
+            "-d",
+            "3s",
+            "-o",
+            output,
+        ])
+    };
+    let requests = [
+        "GET:/users/1",
+        "GET:/users/22",
+        "GET:/users/333?tab=orders",
+        "GET:/fail",
+        "GET:/ok",
+    ];
+    let get = |port: u16| {
+        let output = Command::new(binaries::path("http-workload"))
+            .arg("get")
+            .arg(port.to_string())
+            .args(requests)
+            .output()
+            .expect("run http-workload get");
+        assert!(output.status.success(), "{output:?}");
+    };
+
+    let plugin = run("json");
+    get(server.port);
+    let (status, stdout, stderr) = plugin.finish();
+    assert!(status.success(), "{status}: {stderr}");
+    let result: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    let count = |name: &str, route: &str| -> u64 {
+        result["counts"]
+            .as_array()
+            .expect("counts")
+            .iter()
+            .filter(|c| c["name"] == name && c["key"]["route"] == route)
+            .map(|c| c["value"].as_u64().expect("value"))
+            .sum()
+    };
+    assert_eq!(count("requests", "/users/{id}"), 3, "{stdout}");
+    assert_eq!(count("errors", "/users/{id}"), 0, "{stdout}");
+    assert_eq!(count("requests", "/fail"), 1, "{stdout}");
+    assert_eq!(count("errors", "/fail"), 1, "{stdout}");
+    assert_eq!(count("requests", "/ok"), 1, "{stdout}");
+    let users = result["histograms"]
+        .as_array()
+        .expect("histograms")
+        .iter()
+        .find(|h| h["key"]["route"] == "/users/{id}")
+        .unwrap_or_else(|| panic!("no /users/{{id}} histogram: {stdout}"));
+    assert_eq!(users["count"], 3, "{users}");
+    assert_eq!(users["key"]["side"], "server", "{users}");
+    assert_eq!(users["key"]["method"], "GET", "{users}");
+
+    let plugin = run("table");
+    get(server.port);
+    let (status, stdout, stderr) = plugin.finish();
+    assert!(status.success(), "{status}: {stderr}");
+    let row = stdout
+        .lines()
+        .find(|line| line.contains("/users/{id}"))
+        .unwrap_or_else(|| panic!("no /users/{{id}} row: {stdout}"));
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    // CGROUP SIDE METHOD ROUTE REQUESTS RATE/S ERRORS ERROR% P50 P90 P99
+    assert_eq!(
+        &cells[1..5],
+        ["server", "GET", "/users/{id}", "3"],
+        "{stdout}"
+    );
+    assert_eq!(&cells[6..8], ["0", "0.0%"], "{stdout}");
+    let fail = stdout
+        .lines()
+        .find(|line| line.contains("/fail"))
+        .unwrap_or_else(|| panic!("no /fail row: {stdout}"));
+    let cells: Vec<&str> = fail.split_whitespace().collect();
+    assert_eq!(&cells[4..8], ["1", cells[5], "1", "100.0%"], "{stdout}");
 }

@@ -9,6 +9,7 @@ pub mod ndjson;
 pub mod overhead;
 pub mod profile;
 pub mod programs;
+pub mod red;
 pub mod script;
 pub mod side_by_side;
 pub mod summary;
@@ -99,6 +100,9 @@ pub fn render(
                 }
                 return events::write_total(result, out);
             }
+            if result.probe == red::PROBE {
+                return red::write(result, top, out);
+            }
             if side_by_side() {
                 for group in side_by_side::groups(&result.histograms) {
                     match group.as_slice() {
@@ -132,7 +136,7 @@ pub fn render(
 /// Key columns in the order people read them: where (node, pod), who (process), then
 /// what the probe split by; anything else after, by name.
 pub fn key_columns<'a>(names: impl IntoIterator<Item = &'a String>) -> Vec<&'a String> {
-    const ORDER: [&str; 15] = [
+    const ORDER: [&str; 18] = [
         "node",
         "namespace",
         "pod",
@@ -148,6 +152,9 @@ pub fn key_columns<'a>(names: impl IntoIterator<Item = &'a String>) -> Vec<&'a S
         "src",
         "dst",
         "state",
+        "side",
+        "method",
+        "route",
     ];
     let rank = |name: &str| {
         ORDER

@@ -88,6 +88,7 @@ const PROBES: &[&str] = &[
     "tcp-life",
     "tcp-retransmit",
     "http",
+    "http-red",
 ];
 
 const SPEC_FIELDS: &[&str] = &[

@@ -241,6 +241,15 @@ pub enum ProbeSpec {
         #[serde(default, skip_serializing_if = "is_false")]
         keep_query: bool,
     },
+    /// Rate, errors and duration of HTTP/1.x requests, parsed as `http` does, per pod
+    /// container, side, method and route (the path with ids collapsed): `count` records
+    /// `requests` and `errors` (5xx and unanswered) and `hist` records `latency`.
+    HttpRed {
+        #[serde(default, skip_serializing_if = "EventFilter::is_none")]
+        filter: EventFilter,
+        #[serde(default = "default_capture_bytes")]
+        capture_bytes: u32,
+    },
     /// Scripts' generic source: the raw records of any tracepoints (`category:name`),
     /// as events with the tracepoint's fields by name and a `tracepoint` field.
     Tracepoint { tracepoints: Vec<String> },
@@ -402,6 +411,7 @@ impl EventFilter {
             "open" => &["min_latency", "failed", "path_prefix"],
             "tcp-connect" => &["min_latency", "failed", "port"],
             "http" => &["min_latency", "path_prefix", "status"],
+            "http-red" => &["path_prefix"],
             _ => &[],
         }
     }
@@ -502,7 +512,8 @@ impl ProbeSpec {
         match self {
             ProbeSpec::Open { filter }
             | ProbeSpec::TcpConnect { filter }
-            | ProbeSpec::Http { filter, .. } => Some(filter),
+            | ProbeSpec::Http { filter, .. }
+            | ProbeSpec::HttpRed { filter, .. } => Some(filter),
             _ => None,
         }
     }
@@ -512,7 +523,8 @@ impl ProbeSpec {
         match self {
             ProbeSpec::Open { filter }
             | ProbeSpec::TcpConnect { filter }
-            | ProbeSpec::Http { filter, .. } => Some(filter),
+            | ProbeSpec::Http { filter, .. }
+            | ProbeSpec::HttpRed { filter, .. } => Some(filter),
             _ => None,
         }
     }
@@ -537,6 +549,7 @@ impl ProbeSpec {
             ProbeSpec::TcpLife {} => "tcp-life",
             ProbeSpec::TcpRetransmit {} => "tcp-retransmit",
             ProbeSpec::Http { .. } => "http",
+            ProbeSpec::HttpRed { .. } => "http-red",
             ProbeSpec::Tracepoint { .. } => "tracepoint",
             ProbeSpec::Uprobe { .. } => "uprobe",
             ProbeSpec::Programs {} => "programs",
@@ -696,6 +709,11 @@ impl TraceSpec {
                 if !filter.status.is_empty() && !is_status_filter(&filter.status) {
                     return Err(SpecError::Status(filter.status.chars().take(16).collect()));
                 }
+            }
+            if let ProbeSpec::HttpRed { capture_bytes, .. } = probe
+                && !(1..=MAX_CAPTURE_BYTES).contains(capture_bytes)
+            {
+                return Err(SpecError::CaptureBytes(*capture_bytes));
             }
             if let ProbeSpec::Http {
                 capture_bytes,

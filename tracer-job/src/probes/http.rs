@@ -7,9 +7,14 @@
 //!
 //! A request without an answer comes out when it has waited `TIMEOUT` (`timed_out`), or
 //! when its connection closes or the trace ends (`status` null).
+//!
+//! `http-red` parses the same way but sends no events: it counts requests and errors
+//! (5xx, and requests never answered) and a log2 latency histogram per pod container,
+//! side, method and route (the path with ids and hashes collapsed), as `count` records
+//! named `requests` and `errors` and `hist` records named `latency`.
 
 use std::{
-    collections::HashMap,
+    collections::{BTreeMap, HashMap},
     time::{Duration, Instant},
 };
 
@@ -20,16 +25,18 @@ use tracer_protocol::{EventFilter, Record};
 use super::{
     Probe,
     events::Fields,
-    hists,
+    hists::{self, Row},
+    owners::{Key, Owners},
     payload::{self, Capture, Captured, Flow},
 };
 use crate::{
     failure::Failure,
-    protocols::http::{Connection, Direction, Exchange, Options, Side},
+    protocols::http::{Connection, Direction, Exchange, Options, Side, route_template},
     targets::ResolvedTargets,
 };
 
 const NAME: &str = "http";
+const RED_NAME: &str = "http-red";
 
 /// How long a request may wait for its response before it is reported unanswered.
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -39,6 +46,8 @@ const MAX_CONNECTIONS: usize = 16_384;
 
 /// What the probe asks of the capture and the parser.
 pub struct Spec<'a> {
+    /// Rate, errors and duration per route instead of events (`http-red`).
+    pub red: bool,
     pub filter: &'a EventFilter,
     pub capture_bytes: u32,
     pub capture_headers: &'a [String],
@@ -58,8 +67,25 @@ struct Followed {
     last_ns: u64,
 }
 
+/// `http-red`'s tallies by (cgroup, side, method, route).
+#[derive(Default)]
+struct Red {
+    rows: BTreeMap<(u64, &'static str, String, String), Tally>,
+    owners: Option<Owners>,
+    written: HashMap<(Key, &'static str), u64>,
+}
+
+struct Tally {
+    requests: u64,
+    errors: u64,
+    latency: Row,
+}
+
 pub struct Http {
+    name: &'static str,
     capture: Capture,
+    /// `http-red` mode: exchanges are tallied, not sent.
+    red: Option<Red>,
     options: Options,
     filter: EventFilter,
     /// By process and kernel socket.
@@ -73,9 +99,16 @@ pub struct Http {
 }
 
 pub fn attach(spec: &Spec<'_>, targets: &ResolvedTargets) -> Result<Http, Failure> {
-    let capture = payload::attach(NAME, spec.capture_bytes, targets)?;
+    let name = if spec.red { RED_NAME } else { NAME };
+    let capture = payload::attach(name, spec.capture_bytes, targets)?;
+    let red = spec.red.then(|| Red {
+        owners: Some(Owners::new(targets)),
+        ..Red::default()
+    });
     Ok(Http {
+        name,
         capture,
+        red,
         options: Options {
             keep_query: spec.keep_query,
             capture_headers: spec
@@ -89,7 +122,7 @@ pub fn attach(spec: &Spec<'_>, targets: &ResolvedTargets) -> Result<Http, Failur
         pending: Vec::new(),
         now_ns: 0,
         last_expiry: Instant::now(),
-        snapshots: hists::Snapshots::new(NAME, "requests", "requests"),
+        snapshots: hists::Snapshots::new(name, "latency", "ns"),
     })
 }
 
@@ -136,9 +169,11 @@ impl Http {
             captured.time_ns,
             &mut exchanges,
         );
-        if !exchanges.is_empty() {
-            let followed = &self.connections[&key];
-            self.emit(followed, exchanges, out);
+        if !exchanges.is_empty()
+            && let Some(followed) = self.connections.remove(&key)
+        {
+            self.emit(&followed, exchanges, out);
+            self.connections.insert(key, followed);
         }
     }
 
@@ -179,20 +214,26 @@ impl Http {
             if let Some(followed) = self.connections.get_mut(&key) {
                 followed.parser.expire(now_ns, timeout_ns, &mut exchanges);
             }
-            if !exchanges.is_empty() {
-                let followed = &self.connections[&key];
-                self.emit(followed, exchanges, out);
+            if !exchanges.is_empty()
+                && let Some(followed) = self.connections.remove(&key)
+            {
+                self.emit(&followed, exchanges, out);
+                self.connections.insert(key, followed);
             }
         }
     }
 
-    fn emit(&self, followed: &Followed, exchanges: Vec<Exchange>, out: &mut Vec<Record>) {
+    fn emit(&mut self, followed: &Followed, exchanges: Vec<Exchange>, out: &mut Vec<Record>) {
         for exchange in exchanges {
             if !self.wanted(&exchange) {
                 continue;
             }
+            if let Some(red) = &mut self.red {
+                red.tally(followed.cgroup, &exchange);
+                continue;
+            }
             out.push(Record::Event {
-                probe: NAME.to_owned(),
+                probe: self.name.to_owned(),
                 time_ns: self.capture.events.unix_ns(exchange.request_time_ns),
                 pid: followed.pid,
                 tid: followed.tid,
@@ -234,10 +275,13 @@ impl Probe for Http {
     }
 
     fn name(&self) -> &'static str {
-        NAME
+        self.name
     }
 
     fn snapshot(&mut self, complete: bool, out: &mut Vec<Record>) -> Result<(), Failure> {
+        if let Some(red) = &mut self.red {
+            red.write(self.name, &mut self.snapshots, complete, out);
+        }
         let lost = self.capture.lost()?;
         self.snapshots.lost(lost, complete, out);
         Ok(())
@@ -273,6 +317,81 @@ impl Probe for Http {
             self.emit(&followed, exchanges, &mut out);
         }
         self.pending.extend(out);
+    }
+}
+
+impl Red {
+    fn tally(&mut self, cgroup: u64, exchange: &Exchange) {
+        let side = match exchange.side {
+            Side::Client => "client",
+            Side::Server => "server",
+        };
+        let key = (
+            cgroup,
+            side,
+            exchange.method.clone(),
+            route_template(&exchange.path),
+        );
+        let tally = self.rows.entry(key).or_insert(Tally {
+            requests: 0,
+            errors: 0,
+            latency: hists::EMPTY,
+        });
+        tally.requests += 1;
+        // A server error, or no answer at all.
+        let unanswered = exchange.latency_ns.is_none();
+        let server_error = exchange.status.is_some_and(|status| status >= 500);
+        if unanswered || server_error {
+            tally.errors += 1;
+        }
+        if let Some(latency) = exchange.latency_ns {
+            let bucket = ebpf_common::hist::bucket_of(latency) as usize;
+            if let Some(slot) = tally.latency.get_mut(bucket) {
+                *slot += 1;
+            }
+        }
+    }
+
+    /// `requests` and `errors` counts and `latency` histograms, each only when it
+    /// changed (or on the complete snapshot).
+    fn write(
+        &mut self,
+        probe: &'static str,
+        snapshots: &mut hists::Snapshots,
+        complete: bool,
+        out: &mut Vec<Record>,
+    ) {
+        let mut latency: BTreeMap<Key, Row> = BTreeMap::new();
+        let mut counts: BTreeMap<(Key, &'static str), u64> = BTreeMap::new();
+        for ((cgroup, side, method, route), tally) in &self.rows {
+            let mut key = match &mut self.owners {
+                Some(owners) => owners.key(*cgroup),
+                None => Key::new(),
+            };
+            key.insert("side".to_owned(), (*side).to_owned());
+            key.insert("method".to_owned(), method.clone());
+            key.insert("route".to_owned(), route.clone());
+            hists::add(
+                latency.entry(key.clone()).or_insert(hists::EMPTY),
+                &tally.latency,
+            );
+            *counts.entry((key.clone(), "requests")).or_default() += tally.requests;
+            *counts.entry((key, "errors")).or_default() += tally.errors;
+        }
+        for ((key, name), value) in counts {
+            let slot = (key, name);
+            if !complete && self.written.get(&slot) == Some(&value) {
+                continue;
+            }
+            out.push(Record::Count {
+                probe: probe.to_owned(),
+                name: name.to_owned(),
+                key: slot.0.clone(),
+                value,
+            });
+            self.written.insert(slot, value);
+        }
+        snapshots.write(latency, complete, out);
     }
 }
 

@@ -141,10 +141,24 @@ pub fn attach(spec: &ProbeSpec, targets: &ResolvedTargets) -> Result<Box<dyn Pro
             keep_query,
         } => {
             let spec = http::Spec {
+                red: false,
                 filter,
                 capture_bytes: *capture_bytes,
                 capture_headers,
                 keep_query: *keep_query,
+            };
+            Ok(Box::new(http::attach(&spec, targets)?))
+        }
+        ProbeSpec::HttpRed {
+            filter,
+            capture_bytes,
+        } => {
+            let spec = http::Spec {
+                red: true,
+                filter,
+                capture_bytes: *capture_bytes,
+                capture_headers: &[],
+                keep_query: false,
             };
             Ok(Box::new(http::attach(&spec, targets)?))
         }
