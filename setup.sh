@@ -26,17 +26,20 @@ if [ "$(bpf-linker --version 2>/dev/null | awk '{print $2}')" != "$linker_versio
 fi
 
 # The network tests build namespaces with ip and filter with nft; the terminal test of the
-# live view runs under tmux; the profile test of a stripped binary strips it with binutils.
+# live view runs under tmux; the profile test of a stripped binary strips it with binutils;
+# the http probe's TLS test runs curl against openssl's test server.
 missing=()
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v objcopy >/dev/null 2>&1 || missing+=(binutils)
 command -v nft >/dev/null 2>&1 || missing+=(nftables)
 command -v tmux >/dev/null 2>&1 || missing+=(tmux)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 if [ ${#missing[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
   else
-    echo "setup: install ${missing[*]} (the network, terminal and profile tests need them)" >&2
+    echo "setup: install ${missing[*]} (the network, terminal, profile and http tests need them)" >&2
     exit 1
   fi
 fi

@@ -312,3 +312,114 @@ fn red_counts_requests_errors_and_latency_per_route() {
     let cells: Vec<&str> = fail.split_whitespace().collect();
     assert_eq!(&cells[4..8], ["1", cells[5], "1", "100.0%"], "{stdout}");
 }
+
+/// HTTPS through OpenSSL: curl, started in the target cgroup after the trace (its
+/// container already runs), fetches from `openssl s_server` with a throwaway
+/// certificate; the plaintext at `SSL_write`/`SSL_read` shows the method, path and
+/// status, with the socket's endpoints.
+#[test]
+fn https_through_openssl_shows_the_decrypted_exchange() {
+    let dir = tempfile_dir("http-tls");
+    let key = dir.join("key.pem");
+    let cert = dir.join("cert.pem");
+    let made = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args(["-subj", "/CN=localhost", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .expect("run openssl req");
+    assert!(made.success(), "openssl req: {made}");
+    let port = free_port();
+    let mut server = Command::new("openssl")
+        .args([
+            "s_server",
+            "-www",
+            "-quiet",
+            "-accept",
+            &port.to_string(),
+            "-key",
+        ])
+        .arg(&key)
+        .arg("-cert")
+        .arg(&cert)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start openssl s_server");
+    wait_for_port(port);
+
+    let cgroup = TestCgroup::create("http-tls");
+    // The container's long-running process: the trace finds OpenSSL in its root.
+    let mut resident = cgroup.command("sleep").arg("60").spawn().expect("sleep");
+    let mut tracer = trace(spec(EventFilter::default(), 256), &cgroup);
+    let url = format!("https://127.0.0.1:{port}/hello?secret=1");
+    let fetched = cgroup
+        .command("curl")
+        .args(["-sk", "-o", "/dev/null", "-w", "%{http_code}", &url])
+        .output()
+        .expect("run curl");
+    // Outside the cgroup: not shown.
+    Command::new("curl")
+        .args([
+            "-sk",
+            "-o",
+            "/dev/null",
+            &format!("https://127.0.0.1:{port}/outside"),
+        ])
+        .status()
+        .expect("run curl");
+    assert_eq!(
+        String::from_utf8_lossy(&fetched.stdout),
+        "200",
+        "{fetched:?}"
+    );
+    wait_events(&mut tracer, PROBE, 1, |_| true);
+    let records = stop(tracer, PROBE);
+    let _ = server.kill();
+    let _ = server.wait();
+    let _ = resident.kill();
+    let _ = resident.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let events = events::of_probe(&records, PROBE);
+    assert_eq!(events.len(), 1, "{events:#?}");
+    let event = &events[0];
+    assert_eq!(event.comm, "curl", "{event:?}");
+    assert_eq!(event.field("tls"), &json!(true), "{event:?}");
+    assert_eq!(event.field("side"), &json!("client"), "{event:?}");
+    assert_eq!(event.field("method"), &json!("GET"), "{event:?}");
+    assert_eq!(event.field("path"), &json!("/hello"), "{event:?}");
+    assert_eq!(event.field("status"), &json!(200), "{event:?}");
+    assert_eq!(
+        event.field("remote"),
+        &json!(format!("127.0.0.1:{port}")),
+        "{event:?}"
+    );
+}
+
+fn tempfile_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("kubectl-ebpf-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("create a temporary directory");
+    dir
+}
+
+/// A port nothing listens on now.
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("address").port()
+}
+
+fn wait_for_port(port: u16) {
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    panic!("nothing listens on port {port}");
+}

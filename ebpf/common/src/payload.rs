@@ -17,6 +17,11 @@ pub const RECEIVED: u8 = 1;
 /// The process closed the socket; no bytes.
 pub const CLOSED: u8 = 2;
 
+/// `Payload::source`: bytes a syscall moved on a socket.
+pub const SOURCE_SOCKET: u8 = 0;
+/// Plaintext OpenSSL was given or gave back (`SSL_write`, `SSL_read`, and their `_ex`).
+pub const SOURCE_TLS: u8 = 1;
+
 /// Indexes into the `LOST` per-CPU counters.
 pub const LOST_IN_FLIGHT_FULL: u32 = 0;
 pub const LOST_COUNTERS: u32 = 1;
@@ -32,12 +37,40 @@ pub struct InFlight {
     pub _pad: [u8; 3],
 }
 
-/// One syscall's payload on a socket.
+/// An OpenSSL call of a target, between its entry and its return.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TlsInFlight {
+    /// The `SSL *`: the connection's identity.
+    pub ssl: u64,
+    pub buffer: u64,
+    /// `_ex` calls: where the byte count goes; 0 for the plain calls, which return it.
+    pub count_at: u64,
+    pub direction: u8,
+    pub _pad: [u8; 7],
+}
+
+/// The TCP socket a thread last moved bytes on, and its endpoints: the socket under an
+/// OpenSSL connection, which reads and writes it within its own calls.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LastSocket {
+    pub family: u8,
+    pub _pad: u8,
+    pub local_port: u16,
+    pub remote_port: u16,
+    pub _pad2: u16,
+    pub local_addr: [u8; 16],
+    pub remote_addr: [u8; 16],
+}
+
+/// One syscall's payload on a socket, or one OpenSSL call's plaintext.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct Payload {
     pub header: EventHeader,
-    /// The kernel's `struct sock`: a connection's identity while it is open.
+    /// The kernel's `struct sock` (`SOURCE_SOCKET`) or the `SSL *` (`SOURCE_TLS`): a
+    /// connection's identity while it is open.
     pub sock: u64,
     /// Bytes the syscall moved (its return value).
     pub len: u64,
@@ -51,7 +84,9 @@ pub struct Payload {
     /// In host order.
     pub local_port: u16,
     pub remote_port: u16,
-    pub _pad: u16,
+    /// `SOURCE_SOCKET` or `SOURCE_TLS`.
+    pub source: u8,
+    pub _pad: u8,
     /// IPv4 in the first four bytes, or IPv6.
     pub local_addr: [u8; 16],
     pub remote_addr: [u8; 16],
@@ -65,3 +100,11 @@ unsafe impl aya::Pod for InFlight {}
 #[cfg(feature = "user")]
 // SAFETY: plain old data, `#[repr(C)]`, no padding.
 unsafe impl aya::Pod for Payload {}
+
+#[cfg(feature = "user")]
+// SAFETY: plain old data, `#[repr(C)]`, no padding.
+unsafe impl aya::Pod for TlsInFlight {}
+
+#[cfg(feature = "user")]
+// SAFETY: plain old data, `#[repr(C)]`, no padding.
+unsafe impl aya::Pod for LastSocket {}

@@ -267,7 +267,8 @@ impl TraceLaunch {
 /// read other processes' /proc/PID/maps and their files through /proc/PID/root), kernel
 /// frames need SYSLOG (/proc/kallsyms shows addresses only to it once kptr_restrict is
 /// set or perf_event_paranoid is above 1). A script's uprobes find their binaries
-/// through /proc/PID/root too, so they need SYS_PTRACE as well. The programs inventory
+/// through /proc/PID/root too, so they need SYS_PTRACE as well, and so do `http` and
+/// `http-red` for the OpenSSL libraries of the targets (TLS). The programs inventory
 /// lists every program by id and turns on the kernel's run time counting, which only
 /// SYS_ADMIN may, and reads other processes' descriptors (SYS_PTRACE).
 fn capabilities(spec: Option<&TraceSpec>) -> Vec<String> {
@@ -277,7 +278,9 @@ fn capabilities(spec: Option<&TraceSpec>) -> Vec<String> {
             ProbeSpec::Profile { user, kernel, .. } => {
                 &[(*user, "SYS_PTRACE"), (*kernel, "SYSLOG")]
             }
-            ProbeSpec::Uprobe { .. } => &[(true, "SYS_PTRACE")],
+            ProbeSpec::Uprobe { .. } | ProbeSpec::Http { .. } | ProbeSpec::HttpRed { .. } => {
+                &[(true, "SYS_PTRACE")]
+            }
             ProbeSpec::Programs {} => &[(true, "SYS_ADMIN"), (true, "SYS_PTRACE")],
             _ => &[],
         };

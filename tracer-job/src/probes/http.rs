@@ -61,8 +61,10 @@ struct Followed {
     tid: u32,
     comm: String,
     cgroup: u64,
-    local: String,
-    remote: String,
+    /// Unknown for TLS before the thread used a socket.
+    local: Option<String>,
+    remote: Option<String>,
+    tls: bool,
     /// Kernel time of its last payload.
     last_ns: u64,
 }
@@ -148,12 +150,17 @@ impl Http {
             tid: captured.tid,
             comm: captured.comm.clone(),
             cgroup: captured.cgroup,
-            local: captured.local.to_string(),
-            remote: captured.remote.to_string(),
+            local: captured.local.map(|address| address.to_string()),
+            remote: captured.remote.map(|address| address.to_string()),
+            tls: captured.tls,
             last_ns: captured.time_ns,
         });
         followed.last_ns = captured.time_ns;
         followed.tid = captured.tid;
+        if followed.remote.is_none() {
+            followed.local = captured.local.map(|address| address.to_string());
+            followed.remote = captured.remote.map(|address| address.to_string());
+        }
         if !followed.parser.is_http() {
             return;
         }
@@ -432,6 +439,9 @@ fn fields(followed: &Followed, exchange: Exchange) -> Fields {
     fields.insert("response_bytes".into(), exchange.response_bytes.into());
     fields.insert("local".into(), followed.local.clone().into());
     fields.insert("remote".into(), followed.remote.clone().into());
+    if followed.tls {
+        fields.insert("tls".into(), true.into());
+    }
     if exchange.timed_out {
         fields.insert("timed_out".into(), true.into());
     }

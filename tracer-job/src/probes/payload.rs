@@ -1,18 +1,24 @@
 //! The user side of `ebpf/probes/src/bin/payload.rs`: loads the socket-payload capture
 //! for the targets and reads its events. The application-protocol probes (`http`) parse
 //! what it captures; the bytes themselves never leave the node.
+//!
+//! TLS: the OpenSSL libraries (`libssl.so*`) the target processes map when the trace
+//! starts, and those at the usual paths in their roots, get uprobes on `SSL_write`,
+//! `SSL_read`, their `_ex` forms and `SSL_free`, so their plaintext is captured too.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use aya::{
     Ebpf, EbpfLoader,
     maps::{MapData, PerCpuArray},
-    programs::TracePoint,
+    programs::{TracePoint, UProbe, uprobe::UProbeScope},
 };
-use ebpf_common::payload::{CLOSED, LOST_IN_FLIGHT_FULL, MAX_CAPTURE, Payload, RECEIVED, SENT};
+use ebpf_common::payload::{
+    CLOSED, LOST_IN_FLIGHT_FULL, MAX_CAPTURE, Payload, RECEIVED, SENT, SOURCE_TLS,
+};
 use tracer_protocol::ErrorCode;
 
-use super::{events, filter::FilterGlobals, load, maps, missing_program};
+use super::{events, filter::FilterGlobals, load, maps, missing_program, uprobe};
 use crate::{btf::Btf, failure::Failure, targets::ResolvedTargets, tracefs::Format};
 
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/payload"));
@@ -33,6 +39,30 @@ const SYSCALLS: [(&str, &str); 6] = [
 const EXIT_PROGRAM: &str = "payload_exit";
 const CLOSE_PROGRAM: &str = "payload_close";
 
+/// OpenSSL's functions and the entry programs attached to them; the ones that move
+/// bytes get the return program too.
+const TLS_FUNCTIONS: [(&str, &str, bool); 5] = [
+    ("SSL_write", "payload_tls_write", true),
+    ("SSL_write_ex", "payload_tls_write_ex", true),
+    ("SSL_read", "payload_tls_read", true),
+    ("SSL_read_ex", "payload_tls_read_ex", true),
+    ("SSL_free", "payload_tls_free", false),
+];
+const TLS_RETURN_PROGRAM: &str = "payload_tls_return";
+
+/// Where distributions install OpenSSL: looked for in the targets' roots, so processes
+/// that start after the trace are covered too.
+const USUAL_OPENSSL: [&str; 8] = [
+    "/usr/lib/x86_64-linux-gnu/libssl.so.3",
+    "/usr/lib/aarch64-linux-gnu/libssl.so.3",
+    "/lib/x86_64-linux-gnu/libssl.so.3",
+    "/lib/aarch64-linux-gnu/libssl.so.3",
+    "/usr/lib64/libssl.so.3",
+    "/usr/lib/libssl.so.3",
+    "/lib/libssl.so.3",
+    "/usr/lib/x86_64-linux-gnu/libssl.so.1.1",
+];
+
 /// Which way a payload went, seen from the traced process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Flow {
@@ -50,14 +80,18 @@ pub struct Captured<'a> {
     pub pid: u32,
     pub tid: u32,
     pub comm: String,
-    /// The kernel's socket: the connection's identity while it is open.
+    /// The kernel's socket, or the `SSL *` for TLS: the connection's identity while it
+    /// is open.
     pub sock: u64,
+    /// Plaintext of an OpenSSL call, not bytes on the socket.
+    pub tls: bool,
     pub flow: Flow,
     /// Bytes the syscall moved; `data` is their first part.
     pub len: u64,
     pub data: &'a [u8],
-    pub local: SocketAddr,
-    pub remote: SocketAddr,
+    /// Unknown for TLS when the thread had not used a socket yet.
+    pub local: Option<SocketAddr>,
+    pub remote: Option<SocketAddr>,
 }
 
 /// The loaded capture.
@@ -88,6 +122,11 @@ pub fn attach(
     capture_bytes: u32,
     targets: &ResolvedTargets,
 ) -> Result<Capture, Failure> {
+    let libraries = uprobe::mapped_files(
+        targets,
+        |name| name.starts_with("libssl.so"),
+        &USUAL_OPENSSL,
+    );
     check_syscall_layout()?;
     let offsets = offsets()?;
     let filter = FilterGlobals::new(targets);
@@ -111,6 +150,7 @@ pub fn attach(
     for (syscall, program) in SYSCALLS {
         attach_many(&mut ebpf, program, &[format!("sys_enter_{syscall}")])?;
     }
+    attach_tls(&mut ebpf, &libraries)?;
     Ok(Capture {
         events: events::EventStream::take(&mut ebpf, probe)?,
         lost: maps::take(&mut ebpf, "LOST")?,
@@ -137,6 +177,7 @@ pub fn decode(bytes: &[u8]) -> Option<Captured<'_>> {
         tid: event.header.tid,
         comm: events::text(&event.header.comm),
         sock: event.sock,
+        tls: event.source == SOURCE_TLS,
         flow,
         len: event.len,
         data,
@@ -145,16 +186,62 @@ pub fn decode(bytes: &[u8]) -> Option<Captured<'_>> {
     })
 }
 
-fn address(family: u8, bytes: &[u8; 16], port: u16) -> SocketAddr {
+fn address(family: u8, bytes: &[u8; 16], port: u16) -> Option<SocketAddr> {
+    const AF_INET: u8 = 2;
     const AF_INET6: u8 = 10;
-    let ip = if family == AF_INET6 {
-        let v6 = Ipv6Addr::from(*bytes);
-        // A v4 peer of a dual-stack socket shows as ::ffff:a.b.c.d.
-        v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4)
-    } else {
-        IpAddr::V4(Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3]))
+    let ip = match family {
+        AF_INET6 => {
+            let v6 = Ipv6Addr::from(*bytes);
+            // A v4 peer of a dual-stack socket shows as ::ffff:a.b.c.d.
+            v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4)
+        }
+        AF_INET => IpAddr::V4(Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3])),
+        _ => return None,
     };
-    SocketAddr::new(ip, port)
+    Some(SocketAddr::new(ip, port))
+}
+
+/// Attaches the OpenSSL uprobes to each library. A library without one of the
+/// functions (an old OpenSSL has no `_ex`) goes without that one.
+fn attach_tls(ebpf: &mut Ebpf, libraries: &[uprobe::Binary]) -> Result<(), Failure> {
+    if libraries.is_empty() {
+        return Ok(());
+    }
+    for (_, program, _) in TLS_FUNCTIONS {
+        load_uprobe(ebpf, program)?;
+    }
+    load_uprobe(ebpf, TLS_RETURN_PROGRAM)?;
+    for library in libraries {
+        for (function, program, returns) in TLS_FUNCTIONS {
+            let entry = uprobe_program(ebpf, program)?
+                .attach(function, library.attach_path(), UProbeScope::AllProcesses)
+                .is_ok();
+            if entry && returns {
+                uprobe_program(ebpf, TLS_RETURN_PROGRAM)?
+                    .attach(function, library.attach_path(), UProbeScope::AllProcesses)
+                    .map_err(|err| {
+                        Failure::from_kernel(
+                            &format!("attaching to the return of {function}"),
+                            &err,
+                        )
+                    })?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn uprobe_program<'a>(ebpf: &'a mut Ebpf, program: &str) -> Result<&'a mut UProbe, Failure> {
+    ebpf.program_mut(program)
+        .ok_or_else(|| missing_program(program))?
+        .try_into()
+        .map_err(|err| Failure::from_kernel(&format!("loading {program}"), &err))
+}
+
+fn load_uprobe(ebpf: &mut Ebpf, program: &str) -> Result<(), Failure> {
+    uprobe_program(ebpf, program)?
+        .load()
+        .map_err(|err| Failure::from_kernel(&format!("loading {program}"), &err))
 }
 
 /// The program reads a syscall's first two arguments and its return value at fixed

@@ -103,7 +103,7 @@ pub fn attach(functions: &[UprobeFunction], targets: &ResolvedTargets) -> Result
 }
 
 /// A binary to attach to: the host's own file, or one opened inside a target's root.
-struct Binary {
+pub(super) struct Binary {
     /// Where it is, for messages.
     path: PathBuf,
     /// Kept open so the attach reaches this very file through `/proc/self/fd`.
@@ -113,11 +113,11 @@ struct Binary {
 }
 
 impl Binary {
-    fn attach_path(&self) -> &Path {
+    pub(super) fn attach_path(&self) -> &Path {
         &self.attach
     }
 
-    fn display(&self) -> std::path::Display<'_> {
+    pub(super) fn display(&self) -> std::path::Display<'_> {
         self.path.display()
     }
 }
@@ -164,6 +164,59 @@ fn binaries(binary: &str, targets: &ResolvedTargets) -> Result<Vec<Binary>, Fail
         ));
     }
     Ok(found)
+}
+
+/// Every distinct file the target processes map whose name `wanted` accepts (shared
+/// libraries, such as OpenSSL's), and of `usual` (paths where such a library is usually
+/// installed) those present in the targets' roots, for processes that start later; each
+/// opened inside its process's root. A node-wide trace looks at the host's `usual` paths.
+pub(super) fn mapped_files(
+    targets: &ResolvedTargets,
+    wanted: impl Fn(&str) -> bool,
+    usual: &[&str],
+) -> Vec<Binary> {
+    let mut pids: Vec<u32> = targets.pids.clone();
+    for dir in &targets.cgroup_dirs {
+        pids.extend(cgroup_processes(dir, PROCESSES_PER_CGROUP));
+    }
+    let node_wide = targets.pids.is_empty() && targets.cgroup_dirs.is_empty();
+    let mut seen = BTreeSet::new();
+    let mut found = Vec::new();
+    let mut add = |root: &Path, path: &str| {
+        let Ok(file) = open_in_root(root, path) else {
+            return;
+        };
+        let Ok(metadata) = file.metadata() else {
+            return;
+        };
+        if metadata.is_file() && seen.insert((metadata.dev(), metadata.ino())) {
+            let attach = PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
+            found.push(Binary {
+                path: root.join(path.trim_start_matches('/')),
+                _file: Some(file),
+                attach,
+            });
+        }
+    };
+    if node_wide {
+        for path in usual {
+            add(Path::new("/"), path);
+        }
+    }
+    for pid in pids {
+        let root = PathBuf::from(format!("/proc/{pid}/root"));
+        let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();
+        let mapped: BTreeSet<&str> = maps
+            .lines()
+            .filter_map(|line| line.split_whitespace().nth(5))
+            .filter(|path| path.starts_with('/'))
+            .filter(|path| path.rsplit('/').next().is_some_and(&wanted))
+            .collect();
+        for path in mapped.into_iter().chain(usual.iter().copied()) {
+            add(&root, path);
+        }
+    }
+    found
 }
 
 /// Up to `limit` processes of a cgroup and its child cgroups.

@@ -4,6 +4,11 @@
 //! enter; at exit, when bytes moved and the descriptor is an internet stream socket, the
 //! first `CAPTURE_BYTES` of them go to the ring with the socket's identity and endpoints.
 //! A close of such a socket is sent too, so the node can end its connection.
+//!
+//! TLS: uprobes on OpenSSL's `SSL_write`, `SSL_read` and their `_ex` forms take the
+//! plaintext the same way, keyed by the `SSL *`; its endpoints are those of the socket
+//! the thread last moved bytes on, which is the one under the call (OpenSSL reads and
+//! writes it within the call).
 #![no_std]
 #![no_main]
 
@@ -12,13 +17,13 @@ use aya_ebpf::{
         bpf_get_current_pid_tgid, bpf_probe_read_user,
         generated::bpf_probe_read_user as read_user_raw,
     },
-    macros::{map, tracepoint},
+    macros::{map, tracepoint, uprobe, uretprobe},
     maps::{LruHashMap, PerCpuArray},
-    programs::TracePointContext,
+    programs::{ProbeContext, RetProbeContext, TracePointContext},
 };
 use ebpf_common::payload::{
-    CLOSED, InFlight, LOST_COUNTERS, LOST_IN_FLIGHT_FULL, MAX_CAPTURE, MAX_IN_FLIGHT, Payload,
-    RECEIVED, SENT,
+    CLOSED, InFlight, LOST_COUNTERS, LOST_IN_FLIGHT_FULL, LastSocket, MAX_CAPTURE, MAX_IN_FLIGHT,
+    Payload, RECEIVED, SENT, SOURCE_SOCKET, SOURCE_TLS, TlsInFlight,
 };
 use ebpf_probes::{
     events,
@@ -53,6 +58,14 @@ static IN_FLIGHT: LruHashMap<u32, InFlight> = LruHashMap::with_max_entries(MAX_I
 
 #[map]
 static LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(LOST_COUNTERS, 0);
+
+/// OpenSSL calls in flight, by thread (apart from `IN_FLIGHT`: the call makes syscalls).
+#[map]
+static TLS_IN_FLIGHT: LruHashMap<u32, TlsInFlight> = LruHashMap::with_max_entries(MAX_IN_FLIGHT, 0);
+
+/// The TCP socket each thread last moved bytes on.
+#[map]
+static LAST_SOCKET: LruHashMap<u32, LastSocket> = LruHashMap::with_max_entries(MAX_IN_FLIGHT, 0);
 
 /// Every syscall tracepoint's record has its arguments as 8-byte slots from offset 16
 /// (after the common fields and the syscall number), and its return value at 16.
@@ -189,11 +202,56 @@ fn send(pid_tgid: u64, fd: u32, direction: u8, buffer: u64, len: u64) {
     if socket.kind != SOCK_STREAM {
         return;
     }
-    let sock = socket.sock;
-    let family: u16 = at(sock, global(&SOCK_FAMILY_OFFSET)).unwrap_or(0);
-    if family != AF_INET && family != AF_INET6 {
+    let Some(ends) = endpoints(socket.sock) else {
         return;
+    };
+    let _ = LAST_SOCKET.insert(&(pid_tgid as u32), &ends, 0);
+    emit(
+        pid_tgid,
+        socket.sock as u64,
+        SOURCE_SOCKET,
+        &ends,
+        direction,
+        buffer,
+        len,
+    );
+}
+
+/// An internet socket's endpoints; `None` for other families.
+#[inline(always)]
+fn endpoints(sock: *const u8) -> Option<LastSocket> {
+    let family: u16 = at(sock, global(&SOCK_FAMILY_OFFSET))?;
+    let mut ends = LastSocket {
+        family: family as u8,
+        local_port: at::<u16>(sock, global(&SOCK_NUM_OFFSET)).unwrap_or(0),
+        remote_port: u16::from_be(at::<u16>(sock, global(&SOCK_DPORT_OFFSET)).unwrap_or(0)),
+        ..LastSocket::default()
+    };
+    if family == AF_INET {
+        let local: [u8; 4] = at(sock, global(&SOCK_RCV_SADDR_OFFSET)).unwrap_or([0; 4]);
+        let remote: [u8; 4] = at(sock, global(&SOCK_DADDR_OFFSET)).unwrap_or([0; 4]);
+        ends.local_addr[..4].copy_from_slice(&local);
+        ends.remote_addr[..4].copy_from_slice(&remote);
+    } else if family == AF_INET6 {
+        ends.local_addr = at(sock, global(&SOCK_V6_RCV_SADDR_OFFSET)).unwrap_or([0; 16]);
+        ends.remote_addr = at(sock, global(&SOCK_V6_DADDR_OFFSET)).unwrap_or([0; 16]);
+    } else {
+        return None;
     }
+    Some(ends)
+}
+
+/// Copies the first `CAPTURE_BYTES` of `len` bytes at `buffer` into an event.
+#[inline(always)]
+fn emit(
+    pid_tgid: u64,
+    id: u64,
+    source: u8,
+    ends: &LastSocket,
+    direction: u8,
+    buffer: u64,
+    len: u64,
+) {
     let Some(mut entry) = events::reserve::<Payload>() else {
         return;
     };
@@ -201,25 +259,17 @@ fn send(pid_tgid: u64, fd: u32, direction: u8, buffer: u64, len: u64) {
     // before it is submitted (the data only up to `captured`).
     let event = unsafe { &mut *entry.as_mut_ptr() };
     event.header = events::header(pid_tgid);
-    event.sock = sock as u64;
+    event.sock = id;
     event.len = len;
-    event.fd = fd;
+    event.fd = 0;
     event.direction = direction;
-    event.family = family as u8;
+    event.family = ends.family;
+    event.source = source;
     event._pad = 0;
-    event.local_port = at::<u16>(sock, global(&SOCK_NUM_OFFSET)).unwrap_or(0);
-    event.remote_port = u16::from_be(at::<u16>(sock, global(&SOCK_DPORT_OFFSET)).unwrap_or(0));
-    event.local_addr = [0; 16];
-    event.remote_addr = [0; 16];
-    if family == AF_INET {
-        let local: [u8; 4] = at(sock, global(&SOCK_RCV_SADDR_OFFSET)).unwrap_or([0; 4]);
-        let remote: [u8; 4] = at(sock, global(&SOCK_DADDR_OFFSET)).unwrap_or([0; 4]);
-        event.local_addr[..4].copy_from_slice(&local);
-        event.remote_addr[..4].copy_from_slice(&remote);
-    } else {
-        event.local_addr = at(sock, global(&SOCK_V6_RCV_SADDR_OFFSET)).unwrap_or([0; 16]);
-        event.remote_addr = at(sock, global(&SOCK_V6_DADDR_OFFSET)).unwrap_or([0; 16]);
-    }
+    event.local_port = ends.local_port;
+    event.remote_port = ends.remote_port;
+    event.local_addr = ends.local_addr;
+    event.remote_addr = ends.remote_addr;
     let mut captured = global(&CAPTURE_BYTES) as u64;
     if captured > len {
         captured = len;
@@ -243,6 +293,123 @@ fn send(pid_tgid: u64, fd: u32, direction: u8, buffer: u64, len: u64) {
         }
     }
     entry.submit(0);
+}
+
+/// `int SSL_write(SSL *ssl, const void *buf, int num)`
+#[uprobe]
+pub fn payload_tls_write(ctx: ProbeContext) -> u32 {
+    tls_enter(&ctx, SENT, false);
+    0
+}
+
+/// `int SSL_write_ex(SSL *s, const void *buf, size_t num, size_t *written)`
+#[uprobe]
+pub fn payload_tls_write_ex(ctx: ProbeContext) -> u32 {
+    tls_enter(&ctx, SENT, true);
+    0
+}
+
+/// `int SSL_read(SSL *ssl, void *buf, int num)`
+#[uprobe]
+pub fn payload_tls_read(ctx: ProbeContext) -> u32 {
+    tls_enter(&ctx, RECEIVED, false);
+    0
+}
+
+/// `int SSL_read_ex(SSL *ssl, void *buf, size_t num, size_t *readbytes)`
+#[uprobe]
+pub fn payload_tls_read_ex(ctx: ProbeContext) -> u32 {
+    tls_enter(&ctx, RECEIVED, true);
+    0
+}
+
+/// `void SSL_free(SSL *ssl)`: the connection is over.
+#[uprobe]
+pub fn payload_tls_free(ctx: ProbeContext) -> u32 {
+    let pid_tgid = bpf_get_current_pid_tgid();
+    if !is_target(pid_tgid) {
+        return 0;
+    }
+    let ssl = ctx.arg::<u64>(0).unwrap_or(0);
+    if ssl != 0 {
+        emit(
+            pid_tgid,
+            ssl,
+            SOURCE_TLS,
+            &LastSocket::default(),
+            CLOSED,
+            0,
+            0,
+        );
+    }
+    0
+}
+
+/// The return of any of them: the plain calls return the byte count, the `_ex` calls 1
+/// and the count through their last argument.
+#[uretprobe]
+pub fn payload_tls_return(ctx: RetProbeContext) -> u32 {
+    let pid_tgid = bpf_get_current_pid_tgid();
+    let tid = pid_tgid as u32;
+    let Some(call) = TLS_IN_FLIGHT.get_ptr(&tid) else {
+        return 0;
+    };
+    // SAFETY: a copy out of the map value.
+    let call = unsafe { *call };
+    let _ = TLS_IN_FLIGHT.remove(&tid);
+    let ret = ctx.ret::<u64>() as u32 as i32;
+    let len = if call.count_at != 0 {
+        if ret != 1 {
+            return 0;
+        }
+        // SAFETY: read through the helper, which fails cleanly on a bad address.
+        unsafe { bpf_probe_read_user(call.count_at as *const u64) }.unwrap_or(0)
+    } else {
+        if ret <= 0 {
+            return 0;
+        }
+        ret as u64
+    };
+    if len == 0 {
+        return 0;
+    }
+    let ends = LAST_SOCKET
+        .get_ptr(&tid)
+        // SAFETY: a copy out of the map value.
+        .map(|ends| unsafe { *ends })
+        .unwrap_or_default();
+    emit(
+        pid_tgid,
+        call.ssl,
+        SOURCE_TLS,
+        &ends,
+        call.direction,
+        call.buffer,
+        len,
+    );
+    0
+}
+
+#[inline(always)]
+fn tls_enter(ctx: &ProbeContext, direction: u8, ex: bool) {
+    let pid_tgid = bpf_get_current_pid_tgid();
+    if !is_target(pid_tgid) {
+        return;
+    }
+    let call = TlsInFlight {
+        ssl: ctx.arg::<u64>(0).unwrap_or(0),
+        buffer: ctx.arg::<u64>(1).unwrap_or(0),
+        count_at: if ex {
+            ctx.arg::<u64>(3).unwrap_or(0)
+        } else {
+            0
+        },
+        direction,
+        _pad: [0; 7],
+    };
+    if TLS_IN_FLIGHT.insert(&(pid_tgid as u32), &call, 0).is_err() {
+        increment(&LOST, LOST_IN_FLIGHT_FULL);
+    }
 }
 
 #[unsafe(link_section = "license")]
