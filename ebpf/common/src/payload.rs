@@ -64,17 +64,18 @@ pub struct LastSocket {
     pub remote_addr: [u8; 16],
 }
 
-/// One syscall's payload on a socket, or one OpenSSL call's plaintext.
+/// What an event says of one syscall's payload on a socket, or of one OpenSSL call's
+/// plaintext; its first `captured` bytes follow it in the ring.
 #[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct Payload {
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PayloadHead {
     pub header: EventHeader,
     /// The kernel's `struct sock` (`SOURCE_SOCKET`) or the `SSL *` (`SOURCE_TLS`): a
     /// connection's identity while it is open.
     pub sock: u64,
     /// Bytes the syscall moved (its return value).
     pub len: u64,
-    /// Bytes of them in `data`.
+    /// Bytes of them that follow.
     pub captured: u32,
     pub fd: u32,
     /// `SENT`, `RECEIVED` or `CLOSED`.
@@ -90,6 +91,14 @@ pub struct Payload {
     /// IPv4 in the first four bytes, or IPv6.
     pub local_addr: [u8; 16],
     pub remote_addr: [u8; 16],
+}
+
+/// An event as the program builds it; only the head and the captured bytes are sent,
+/// so a small capture takes little of the ring.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct Payload {
+    pub head: PayloadHead,
     pub data: [u8; MAX_CAPTURE],
 }
 
@@ -99,7 +108,7 @@ unsafe impl aya::Pod for InFlight {}
 
 #[cfg(feature = "user")]
 // SAFETY: plain old data, `#[repr(C)]`, no padding.
-unsafe impl aya::Pod for Payload {}
+unsafe impl aya::Pod for PayloadHead {}
 
 #[cfg(feature = "user")]
 // SAFETY: plain old data, `#[repr(C)]`, no padding.

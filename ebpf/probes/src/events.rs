@@ -57,6 +57,21 @@ pub fn output<T>(event: &T) {
     }
 }
 
+/// Copies the first `len` bytes at `data` into the ring as one event, counting it lost
+/// when the ring is full. For events of varying size, built in a map value.
+///
+/// # Safety
+///
+/// `data` points into a value at least `len` bytes long.
+#[inline(always)]
+pub unsafe fn output_bytes(data: *const u8, len: usize) {
+    // SAFETY: the caller keeps `len` within the value `data` points into.
+    let bytes = unsafe { core::slice::from_raw_parts(data, len) };
+    if EVENTS.output::<[u8]>(bytes, 0).is_err() {
+        count_lost();
+    }
+}
+
 /// Counts one event lost, for probes that lose one before it reaches the ring (an
 /// in-flight map that is full).
 #[inline(always)]

@@ -92,8 +92,10 @@ pub struct Http {
     filter: EventFilter,
     /// By process and kernel socket.
     connections: HashMap<(u32, u64), Followed>,
-    /// Records made outside a drain (at the end), for the next drain.
+    /// Records made outside a drain, for the next drain.
     pending: Vec<Record>,
+    /// The trace ends: the next drain closes every connection once the ring is empty.
+    ending: bool,
     /// Kernel time of the newest payload, the clock timeouts are measured on.
     now_ns: u64,
     last_expiry: Instant,
@@ -122,6 +124,7 @@ pub fn attach(spec: &Spec<'_>, targets: &ResolvedTargets) -> Result<Http, Failur
         filter: spec.filter.clone(),
         connections: HashMap::new(),
         pending: Vec::new(),
+        ending: false,
         now_ns: 0,
         last_expiry: Instant::now(),
         snapshots: hists::Snapshots::new(name, "latency", "ns"),
@@ -314,16 +317,18 @@ impl Probe for Http {
             }
         }
         self.expire(out);
+        if self.ending {
+            // Only now: the payloads still in the ring had to reach their connections.
+            for (_, mut followed) in std::mem::take(&mut self.connections) {
+                let mut exchanges = Vec::new();
+                followed.parser.close(&mut exchanges);
+                self.emit(&followed, exchanges, out);
+            }
+        }
     }
 
     fn end(&mut self) {
-        let mut out = Vec::new();
-        for (_, mut followed) in std::mem::take(&mut self.connections) {
-            let mut exchanges = Vec::new();
-            followed.parser.close(&mut exchanges);
-            self.emit(&followed, exchanges, &mut out);
-        }
-        self.pending.extend(out);
+        self.ending = true;
     }
 }
 

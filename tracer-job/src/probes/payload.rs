@@ -14,7 +14,7 @@ use aya::{
     programs::{TracePoint, UProbe, uprobe::UProbeScope},
 };
 use ebpf_common::payload::{
-    CLOSED, LOST_IN_FLIGHT_FULL, MAX_CAPTURE, Payload, RECEIVED, SENT, SOURCE_TLS,
+    CLOSED, LOST_IN_FLIGHT_FULL, MAX_CAPTURE, PayloadHead, RECEIVED, SENT, SOURCE_TLS,
 };
 use tracer_protocol::ErrorCode;
 
@@ -23,7 +23,7 @@ use crate::{btf::Btf, failure::Failure, targets::ResolvedTargets, tracefs::Forma
 
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/payload"));
 
-/// Room for payloads waiting to be read: 16 MiB, about 4,000 full-size events.
+/// Room for payloads waiting to be read: 16 MiB, some 45,000 events of 256 bytes.
 const RING_BYTES: u32 = 16 << 20;
 
 /// The syscalls whose payloads are taken, with their entry programs.
@@ -160,7 +160,7 @@ pub fn attach(
 
 /// Reads one event; `None` when it is not a payload event.
 pub fn decode(bytes: &[u8]) -> Option<Captured<'_>> {
-    let event: Payload = events::read(bytes)?;
+    let event: PayloadHead = events::read(bytes)?;
     let flow = match event.direction {
         SENT => Flow::Sent,
         RECEIVED => Flow::Received,
@@ -168,7 +168,7 @@ pub fn decode(bytes: &[u8]) -> Option<Captured<'_>> {
         _ => return None,
     };
     let captured = (event.captured as usize).min(MAX_CAPTURE);
-    let start = std::mem::offset_of!(Payload, data);
+    let start = size_of::<PayloadHead>();
     let data = bytes.get(start..start + captured)?;
     Some(Captured {
         time_ns: event.header.time_ns,

@@ -23,7 +23,7 @@ use aya_ebpf::{
 };
 use ebpf_common::payload::{
     CLOSED, InFlight, LOST_COUNTERS, LOST_IN_FLIGHT_FULL, LastSocket, MAX_CAPTURE, MAX_IN_FLIGHT,
-    Payload, RECEIVED, SENT, SOURCE_SOCKET, SOURCE_TLS, TlsInFlight,
+    Payload, PayloadHead, RECEIVED, SENT, SOURCE_SOCKET, SOURCE_TLS, TlsInFlight,
 };
 use ebpf_probes::{
     events,
@@ -62,6 +62,10 @@ static LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(LOST_COUNTERS, 0);
 /// OpenSSL calls in flight, by thread (apart from `IN_FLIGHT`: the call makes syscalls).
 #[map]
 static TLS_IN_FLIGHT: LruHashMap<u32, TlsInFlight> = LruHashMap::with_max_entries(MAX_IN_FLIGHT, 0);
+
+/// Where an event is built before its head and captured bytes go to the ring.
+#[map]
+static SCRATCH: PerCpuArray<Payload> = PerCpuArray::with_max_entries(1, 0);
 
 /// The TCP socket each thread last moved bytes on.
 #[map]
@@ -252,24 +256,27 @@ fn emit(
     buffer: u64,
     len: u64,
 ) {
-    let Some(mut entry) = events::reserve::<Payload>() else {
+    let Some(event) = SCRATCH.get_ptr_mut(0) else {
+        events::count_lost();
         return;
     };
-    // SAFETY: the entry is reserved for this program; every field is written below
-    // before it is submitted (the data only up to `captured`).
-    let event = unsafe { &mut *entry.as_mut_ptr() };
-    event.header = events::header(pid_tgid);
-    event.sock = id;
-    event.len = len;
-    event.fd = 0;
-    event.direction = direction;
-    event.family = ends.family;
-    event.source = source;
-    event._pad = 0;
-    event.local_port = ends.local_port;
-    event.remote_port = ends.remote_port;
-    event.local_addr = ends.local_addr;
-    event.remote_addr = ends.remote_addr;
+    // SAFETY: this CPU's buffer; programs on one CPU do not run concurrently.
+    let event = unsafe { &mut *event };
+    event.head = PayloadHead {
+        header: events::header(pid_tgid),
+        sock: id,
+        len,
+        captured: 0,
+        fd: 0,
+        direction,
+        family: ends.family,
+        local_port: ends.local_port,
+        remote_port: ends.remote_port,
+        source,
+        _pad: 0,
+        local_addr: ends.local_addr,
+        remote_addr: ends.remote_addr,
+    };
     let mut captured = global(&CAPTURE_BYTES) as u64;
     if captured > len {
         captured = len;
@@ -277,7 +284,6 @@ fn emit(
     if captured > MAX_CAPTURE as u64 {
         captured = MAX_CAPTURE as u64;
     }
-    event.captured = 0;
     if captured > 0 && buffer != 0 {
         // SAFETY: `captured` is at most the buffer's size; the helper fails cleanly on
         // a bad address, and then nothing counts as captured.
@@ -288,11 +294,21 @@ fn emit(
                 buffer as *const _,
             )
         };
-        if read == 0 {
-            event.captured = captured as u32;
+        if read != 0 {
+            captured = 0;
         }
+    } else {
+        captured = 0;
     }
-    entry.submit(0);
+    event.head.captured = captured as u32;
+    let head = core::mem::size_of::<PayloadHead>();
+    // SAFETY: the head and at most `MAX_CAPTURE` bytes of data: within the value.
+    unsafe {
+        events::output_bytes(
+            event as *const Payload as *const u8,
+            head + captured as usize,
+        )
+    };
 }
 
 /// `int SSL_write(SSL *ssl, const void *buf, int num)`
