@@ -4,6 +4,7 @@
 //! reports, so a loss is never silent.
 
 use aya_ebpf::{
+    bindings::{BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP},
     helpers::{
         bpf_get_current_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_ktime_get_ns,
     },
@@ -57,17 +58,27 @@ pub fn output<T>(event: &T) {
     }
 }
 
+/// Bytes waiting in the ring past which a batched event wakes the tracer.
+const WAKE_AT: u64 = 256 * 1024;
+
 /// Copies the first `len` bytes at `data` into the ring as one event, counting it lost
-/// when the ring is full. For events of varying size, built in a map value.
+/// when the ring is full. For frequent events of varying size, built in a map value:
+/// the tracer is woken only once `WAKE_AT` bytes wait (a wake-up per event costs more
+/// than the event), and otherwise drains the ring at its next tick.
 ///
 /// # Safety
 ///
 /// `data` points into a value at least `len` bytes long.
 #[inline(always)]
-pub unsafe fn output_bytes(data: *const u8, len: usize) {
+pub unsafe fn output_batched(data: *const u8, len: usize) {
     // SAFETY: the caller keeps `len` within the value `data` points into.
     let bytes = unsafe { core::slice::from_raw_parts(data, len) };
-    if EVENTS.output::<[u8]>(bytes, 0).is_err() {
+    let flags = if EVENTS.query(u64::from(BPF_RB_AVAIL_DATA)) >= WAKE_AT {
+        BPF_RB_FORCE_WAKEUP
+    } else {
+        BPF_RB_NO_WAKEUP
+    };
+    if EVENTS.output::<[u8]>(bytes, u64::from(flags)).is_err() {
         count_lost();
     }
 }

@@ -38,6 +38,8 @@ struct Round {
     lost: f64,
     tracer_cpu_ms: f64,
     ebpf_cpu_ms: f64,
+    /// Each program's runs and mean run time, as the kernel counted them.
+    programs: Vec<String>,
 }
 
 fn main() {
@@ -92,6 +94,10 @@ fn main() {
     let lost = med(&traced, |r| r.lost);
     let requests = on_rps * seconds as f64;
     let tracer_cpu = med(&traced, |r| r.tracer_cpu_ms);
+    let programs = traced
+        .last()
+        .map(|round| round.programs.join("; "))
+        .unwrap_or_default();
     let ebpf_cpu = med(&traced, |r| r.ebpf_cpu_ms);
     let report = format!(
         "# The `http` probe: added latency and parser throughput\n\n\
@@ -110,11 +116,13 @@ traced one, which then looks faster.) wrk's median latency is beside it. Rounds 
 |---|---:|---:|---:|---:|---:|---:|---:|\n\
 | untraced | {off_latency:.1} µs | {off_median:.1} µs | {off_rps:.0} | | | | |\n\
 | `http` probe | {on_latency:.1} µs | {on_median:.1} µs | {on_rps:.0} | {events:.0} | {lost:.0} | {tracer_cpu:.0} ms | {ebpf_cpu:.0} ms |\n\n\
-**Added per request: {added_us:.1} µs** ({:+.1}%). Each request is four captured \
-syscalls of the server (its read of the request, its two writes of the response head \
-and body, and its next read); the eBPF programs took {:.2} µs per request, the rest is \
+**Added per request: {added_us:.1} µs** ({:+.1}%). Each request is three captured \
+syscalls of the server (its read of the request, and its two writes of the response \
+head and body), and every read and write on the machine (wrk's too) runs an entry and \
+an exit program that returns at once for what is not traced; the eBPF programs took {:.2} µs per request, the rest is \
 the tracer's CPU ({:.1} µs per request) on the same {} CPUs. Events sent: one per \
 exchange seen, of about {requests:.0} requests in a traced round (wrk's own count).\n\n\
+The eBPF programs in the last traced round: {programs}.\n\n\
 **Parser.** `tracer_job::protocols::http::Connection` alone, fed a 77-byte request and \
 a 69-byte response per exchange on 64 connections in turn, as the capture delivers them: \
 **{parser:.0} exchanges/s on one core** ({:.2} µs each).\n\n\
@@ -220,6 +228,13 @@ fn traced_round(cgroup: &TestCgroup, port: u16, seconds: u64) -> Round {
             round.lost = *lost as f64;
             round.tracer_cpu_ms = cpu_ns.unwrap_or(0) as f64 / 1e6;
             round.ebpf_cpu_ms = programs.iter().map(|p| p.run_time_ns).sum::<u64>() as f64 / 1e6;
+            round.programs = programs
+                .iter()
+                .map(|p| {
+                    let each = p.run_time_ns as f64 / p.run_count.max(1) as f64;
+                    format!("`{}` {} runs, {each:.0} ns each", p.name, p.run_count)
+                })
+                .collect();
         }
     }
     round

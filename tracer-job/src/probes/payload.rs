@@ -136,8 +136,10 @@ pub fn attach(
     for (name, offset) in &offsets {
         loader.override_global(name, offset, true);
     }
+    let tls = u8::from(!libraries.is_empty());
     loader
         .override_global("CAPTURE_BYTES", &capture_bytes, true)
+        .override_global("TLS", &tls, true)
         .map_max_entries("EVENTS", RING_BYTES);
     let mut ebpf = load(loader, OBJECT, probe, targets)?;
     // Exits first, so no entry is recorded without its exit attached.

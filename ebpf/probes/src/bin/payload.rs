@@ -37,6 +37,10 @@ use ebpf_probes::{
 #[unsafe(no_mangle)]
 static CAPTURE_BYTES: u32 = 256;
 
+/// Non-zero when OpenSSL's functions have uprobes, which need `LAST_SOCKET`.
+#[unsafe(no_mangle)]
+static TLS: u8 = 0;
+
 /// `offsetof(struct sock, __sk_common.…)` of what identifies a connection's endpoints.
 #[unsafe(no_mangle)]
 static SOCK_FAMILY_OFFSET: u32 = 0;
@@ -209,7 +213,9 @@ fn send(pid_tgid: u64, fd: u32, direction: u8, buffer: u64, len: u64) {
     let Some(ends) = endpoints(socket.sock) else {
         return;
     };
-    let _ = LAST_SOCKET.insert(&(pid_tgid as u32), &ends, 0);
+    if global(&TLS) != 0 {
+        let _ = LAST_SOCKET.insert(&(pid_tgid as u32), &ends, 0);
+    }
     emit(
         pid_tgid,
         socket.sock as u64,
@@ -304,7 +310,7 @@ fn emit(
     let head = core::mem::size_of::<PayloadHead>();
     // SAFETY: the head and at most `MAX_CAPTURE` bytes of data: within the value.
     unsafe {
-        events::output_bytes(
+        events::output_batched(
             event as *const Payload as *const u8,
             head + captured as usize,
         )
