@@ -74,6 +74,10 @@ impl Symbols {
 
     /// `kernel` of many stacks at once: each address is looked up once.
     pub fn kernel_stacks(&self, stacks: &[&[u64]]) -> Vec<Vec<String>> {
+        // Even an empty lookup would read all of /proc/kallsyms.
+        if stacks.is_empty() {
+            return Vec::new();
+        }
         let src = Source::Kernel(Kernel {
             kallsyms: MaybeDefault::Default,
             // A vmlinux image adds nothing kallsyms lacks for function names, and
@@ -101,6 +105,9 @@ impl Symbols {
     /// `user` of many stacks of one process at once: its mappings are read, and each
     /// address looked up, once.
     pub fn user_stacks(&self, pid: u32, stacks: &[&[u64]]) -> Vec<Vec<String>> {
+        if stacks.is_empty() {
+            return Vec::new();
+        }
         let mut process = Process::new(pid.into());
         process.debug_syms = false;
         // Files are opened through /proc/PID/root by `through_root`.
