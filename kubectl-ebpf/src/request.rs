@@ -109,6 +109,7 @@ pub fn probe_spec(args: &TraceArgs) -> Result<ProbeSpec, CliError> {
             capture_headers: args.capture_headers.clone(),
             keep_query: args.keep_query,
         }),
+        "dns" => Ok(ProbeSpec::Dns {}),
         "http-red" => Ok(ProbeSpec::HttpRed {
             filter: event_filter(args),
             capture_bytes: args

@@ -6,6 +6,7 @@ mod cluster;
 mod completion;
 mod containers;
 mod cpu_time;
+mod dns;
 mod exec;
 mod exit;
 mod http;

@@ -26,15 +26,37 @@ pub const SOURCE_TLS: u8 = 1;
 pub const LOST_IN_FLIGHT_FULL: u32 = 0;
 pub const LOST_COUNTERS: u32 = 1;
 
+/// `InFlight::shape`: how a syscall's arguments hold its bytes.
+/// `read`, `write`, `recvfrom`, `sendto`: the buffer itself.
+pub const SHAPE_BUFFER: u8 = 0;
+/// `readv`, `writev`: an array of `struct iovec`.
+pub const SHAPE_IOVEC: u8 = 1;
+/// `recvmsg`, `sendmsg`: a `struct msghdr`.
+pub const SHAPE_MSGHDR: u8 = 2;
+/// `recvmmsg`, `sendmmsg`: an array of `struct mmsghdr`, one per message.
+pub const SHAPE_MMSGHDR: u8 = 3;
+
+/// `MODE` of the program: internet stream sockets (`http`).
+pub const MODE_STREAMS: u8 = 0;
+/// Stream and datagram sockets with port `DNS_PORT` at either end (`dns`).
+pub const MODE_DNS: u8 = 1;
+
+/// The socket types, as `PayloadHead::kind` gives them.
+pub const SOCK_STREAM: u8 = 1;
+pub const SOCK_DGRAM: u8 = 2;
+
 /// A read/write syscall of a target, between its enter and its exit.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct InFlight {
-    /// The user buffer.
+    /// The user buffer, or what holds it (`shape`).
     pub buffer: u64,
+    /// `recvfrom`/`sendto`: the peer's `struct sockaddr`, else 0.
+    pub address: u64,
     pub fd: u32,
     pub direction: u8,
-    pub _pad: [u8; 3],
+    pub shape: u8,
+    pub _pad: [u8; 2],
 }
 
 /// An OpenSSL call of a target, between its entry and its return.
@@ -87,7 +109,8 @@ pub struct PayloadHead {
     pub remote_port: u16,
     /// `SOURCE_SOCKET` or `SOURCE_TLS`.
     pub source: u8,
-    pub _pad: u8,
+    /// The socket's type: `SOCK_STREAM` or `SOCK_DGRAM` (0 for TLS).
+    pub kind: u8,
     /// IPv4 in the first four bytes, or IPv6.
     pub local_addr: [u8; 16],
     pub remote_addr: [u8; 16],

@@ -89,6 +89,7 @@ const PROBES: &[&str] = &[
     "tcp-retransmit",
     "http",
     "http-red",
+    "dns",
 ];
 
 const SPEC_FIELDS: &[&str] = &[

@@ -241,6 +241,10 @@ pub enum ProbeSpec {
         #[serde(default, skip_serializing_if = "is_false")]
         keep_query: bool,
     },
+    /// DNS lookups over UDP and TCP port 53, made or answered by the targets, parsed on
+    /// the node: one event per query and its answer (name, type, rcode, answers,
+    /// latency, resolver), and `count` records named `lookups` by name, type and rcode.
+    Dns {},
     /// Rate, errors and duration of HTTP/1.x requests, parsed as `http` does, per pod
     /// container, side, method and route (the path with ids collapsed): `count` records
     /// `requests` and `errors` (5xx and unanswered) and `hist` records `latency`.
@@ -550,6 +554,7 @@ impl ProbeSpec {
             ProbeSpec::TcpRetransmit {} => "tcp-retransmit",
             ProbeSpec::Http { .. } => "http",
             ProbeSpec::HttpRed { .. } => "http-red",
+            ProbeSpec::Dns {} => "dns",
             ProbeSpec::Tracepoint { .. } => "tracepoint",
             ProbeSpec::Uprobe { .. } => "uprobe",
             ProbeSpec::Programs {} => "programs",

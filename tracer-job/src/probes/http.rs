@@ -104,7 +104,7 @@ pub struct Http {
 
 pub fn attach(spec: &Spec<'_>, targets: &ResolvedTargets) -> Result<Http, Failure> {
     let name = if spec.red { RED_NAME } else { NAME };
-    let capture = payload::attach(name, spec.capture_bytes, targets)?;
+    let capture = payload::attach(name, spec.capture_bytes, payload::Mode::Streams, targets)?;
     let red = spec.red.then(|| Red {
         owners: Some(Owners::new(targets)),
         ..Red::default()
@@ -216,7 +216,7 @@ impl Http {
         }
         self.last_expiry = Instant::now();
         // The kernel clock now, from the capture's own clock source.
-        let now_ns = monotonic_ns().max(self.now_ns);
+        let now_ns = payload::monotonic_ns().max(self.now_ns);
         let timeout_ns = TIMEOUT.as_nanos() as u64;
         let keys: Vec<(u32, u64)> = self.connections.keys().copied().collect();
         for key in keys {
@@ -459,17 +459,6 @@ fn fields(followed: &Followed, exchange: Exchange) -> Fields {
         fields.insert("headers".into(), Value::Object(headers));
     }
     fields
-}
-
-/// `CLOCK_MONOTONIC`, the clock of `bpf_ktime_get_ns`.
-fn monotonic_ns() -> u64 {
-    let mut now = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: a valid out-pointer.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
-    u64::try_from(now.tv_sec).unwrap_or(0) * 1_000_000_000 + u64::try_from(now.tv_nsec).unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 pub mod block_latency;
 pub mod cpu_time;
+pub mod dns;
 pub mod events;
 pub mod exec;
 pub mod exit;
@@ -149,6 +150,7 @@ pub fn attach(spec: &ProbeSpec, targets: &ResolvedTargets) -> Result<Box<dyn Pro
             };
             Ok(Box::new(http::attach(&spec, targets)?))
         }
+        ProbeSpec::Dns {} => Ok(Box::new(dns::attach(targets)?)),
         ProbeSpec::HttpRed {
             filter,
             capture_bytes,

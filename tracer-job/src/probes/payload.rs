@@ -14,7 +14,8 @@ use aya::{
     programs::{TracePoint, UProbe, uprobe::UProbeScope},
 };
 use ebpf_common::payload::{
-    CLOSED, LOST_IN_FLIGHT_FULL, MAX_CAPTURE, PayloadHead, RECEIVED, SENT, SOURCE_TLS,
+    CLOSED, LOST_IN_FLIGHT_FULL, MAX_CAPTURE, MODE_DNS, MODE_STREAMS, PayloadHead, RECEIVED, SENT,
+    SOCK_DGRAM, SOURCE_TLS,
 };
 use tracer_protocol::ErrorCode;
 
@@ -26,15 +27,21 @@ static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/pa
 /// Room for payloads waiting to be read: 16 MiB, some 45,000 events of 256 bytes.
 const RING_BYTES: u32 = 16 << 20;
 
-/// The syscalls whose payloads are taken, with their entry programs.
-const SYSCALLS: [(&str, &str); 6] = [
-    ("write", "payload_enter_write"),
-    ("sendto", "payload_enter_sendto"),
-    ("writev", "payload_enter_writev"),
-    ("read", "payload_enter_read"),
-    ("recvfrom", "payload_enter_recvfrom"),
-    ("readv", "payload_enter_readv"),
+/// The syscalls whose payloads are taken; each has its entry program,
+/// `payload_enter_<syscall>`.
+const SYSCALLS: [&str; 10] = [
+    "write", "sendto", "writev", "sendmsg", "sendmmsg", "read", "recvfrom", "readv", "recvmsg",
+    "recvmmsg",
 ];
+
+/// What the capture takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Every internet stream socket (`http`).
+    Streams,
+    /// Stream and datagram sockets with port 53 at either end (`dns`).
+    Dns,
+}
 
 const EXIT_PROGRAM: &str = "payload_exit";
 const CLOSE_PROGRAM: &str = "payload_close";
@@ -85,6 +92,8 @@ pub struct Captured<'a> {
     pub sock: u64,
     /// Plaintext of an OpenSSL call, not bytes on the socket.
     pub tls: bool,
+    /// A datagram socket's message (UDP), not part of a stream.
+    pub datagram: bool,
     pub flow: Flow,
     /// Bytes the syscall moved; `data` is their first part.
     pub len: u64,
@@ -120,13 +129,22 @@ impl Capture {
 pub fn attach(
     probe: &'static str,
     capture_bytes: u32,
+    mode: Mode,
     targets: &ResolvedTargets,
 ) -> Result<Capture, Failure> {
-    let libraries = uprobe::mapped_files(
-        targets,
-        |name| name.starts_with("libssl.so"),
-        &USUAL_OPENSSL,
-    );
+    // DNS is not looked for inside TLS.
+    let libraries = match mode {
+        Mode::Streams => uprobe::mapped_files(
+            targets,
+            |name| name.starts_with("libssl.so"),
+            &USUAL_OPENSSL,
+        ),
+        Mode::Dns => Vec::new(),
+    };
+    let mode_global = match mode {
+        Mode::Streams => MODE_STREAMS,
+        Mode::Dns => MODE_DNS,
+    };
     check_syscall_layout()?;
     let offsets = offsets()?;
     let filter = FilterGlobals::new(targets);
@@ -140,17 +158,19 @@ pub fn attach(
     loader
         .override_global("CAPTURE_BYTES", &capture_bytes, true)
         .override_global("TLS", &tls, true)
+        .override_global("MODE", &mode_global, true)
         .map_max_entries("EVENTS", RING_BYTES);
     let mut ebpf = load(loader, OBJECT, probe, targets)?;
     // Exits first, so no entry is recorded without its exit attached.
     attach_many(
         &mut ebpf,
         EXIT_PROGRAM,
-        &SYSCALLS.map(|(syscall, _)| format!("sys_exit_{syscall}")),
+        &SYSCALLS.map(|syscall| format!("sys_exit_{syscall}")),
     )?;
     attach_many(&mut ebpf, CLOSE_PROGRAM, &["sys_enter_close".to_owned()])?;
-    for (syscall, program) in SYSCALLS {
-        attach_many(&mut ebpf, program, &[format!("sys_enter_{syscall}")])?;
+    for syscall in SYSCALLS {
+        let program = format!("payload_enter_{syscall}");
+        attach_many(&mut ebpf, &program, &[format!("sys_enter_{syscall}")])?;
     }
     attach_tls(&mut ebpf, &libraries)?;
     Ok(Capture {
@@ -180,6 +200,7 @@ pub fn decode(bytes: &[u8]) -> Option<Captured<'_>> {
         comm: events::text(&event.header.comm),
         sock: event.sock,
         tls: event.source == SOURCE_TLS,
+        datagram: event.kind == SOCK_DGRAM,
         flow,
         len: event.len,
         data,
@@ -246,21 +267,26 @@ fn load_uprobe(ebpf: &mut Ebpf, program: &str) -> Result<(), Failure> {
         .map_err(|err| Failure::from_kernel(&format!("loading {program}"), &err))
 }
 
-/// The program reads a syscall's first two arguments and its return value at fixed
-/// places of the syscalls' tracepoint records: check this kernel agrees.
+/// The program reads a syscall's first two arguments (and the fifth of `sendto` and
+/// `recvfrom`) and its return value at fixed places of the syscalls' tracepoint
+/// records: check this kernel agrees.
 fn check_syscall_layout() -> Result<(), Failure> {
-    for (syscall, _) in SYSCALLS {
+    for syscall in SYSCALLS {
         let enter = Format::load("syscalls", &format!("sys_enter_{syscall}"))?;
         let exit = Format::load("syscalls", &format!("sys_exit_{syscall}"))?;
         let fd = enter.offset("fd", 8)?;
         let ret = exit.offset("ret", 8)?;
-        if fd != 16 || ret != 16 {
+        let address = match syscall {
+            "sendto" | "recvfrom" => enter.offset("addr", 8)?,
+            _ => 48,
+        };
+        if fd != 16 || ret != 16 || address != 48 {
             return Err(Failure::new(
                 ErrorCode::KernelUnsupported,
                 format!(
                     "tracepoint syscalls:sys_enter_{syscall} lays out its arguments in a way this tracer does not know"
                 ),
-                "the http probe needs the usual syscall tracepoint layout",
+                "the http and dns probes need the usual syscall tracepoint layout",
             ));
         }
     }
@@ -341,4 +367,15 @@ fn attach_many(ebpf: &mut Ebpf, program: &str, tracepoints: &[String]) -> Result
         })?;
     }
     Ok(())
+}
+
+/// `CLOCK_MONOTONIC` now, the clock of the events' kernel times (`bpf_ktime_get_ns`).
+pub fn monotonic_ns() -> u64 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid out-pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+    u64::try_from(now.tv_sec).unwrap_or(0) * 1_000_000_000 + u64::try_from(now.tv_nsec).unwrap_or(0)
 }

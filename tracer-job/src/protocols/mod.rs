@@ -1,3 +1,4 @@
 //! Application protocols, parsed on the node from captured socket payloads.
 
+pub mod dns;
 pub mod http;

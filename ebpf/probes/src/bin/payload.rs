@@ -23,7 +23,8 @@ use aya_ebpf::{
 };
 use ebpf_common::payload::{
     CLOSED, InFlight, LOST_COUNTERS, LOST_IN_FLIGHT_FULL, LastSocket, MAX_CAPTURE, MAX_IN_FLIGHT,
-    Payload, PayloadHead, RECEIVED, SENT, SOURCE_SOCKET, SOURCE_TLS, TlsInFlight,
+    MODE_DNS, Payload, PayloadHead, RECEIVED, SENT, SHAPE_BUFFER, SHAPE_IOVEC, SHAPE_MMSGHDR,
+    SHAPE_MSGHDR, SOCK_DGRAM, SOCK_STREAM, SOURCE_SOCKET, SOURCE_TLS, TlsInFlight,
 };
 use ebpf_probes::{
     events,
@@ -36,6 +37,14 @@ use ebpf_probes::{
 /// Bytes copied of each payload, at most `MAX_CAPTURE`.
 #[unsafe(no_mangle)]
 static CAPTURE_BYTES: u32 = 256;
+
+/// `MODE_STREAMS` (every internet stream socket) or `MODE_DNS`.
+#[unsafe(no_mangle)]
+static MODE: u8 = 0;
+
+/// `MODE_DNS`: the port one end of a socket (or a datagram's peer) must have.
+#[unsafe(no_mangle)]
+static DNS_PORT: u16 = 53;
 
 /// Non-zero when OpenSSL's functions have uprobes, which need `LAST_SOCKET`.
 #[unsafe(no_mangle)]
@@ -79,45 +88,79 @@ static LAST_SOCKET: LruHashMap<u32, LastSocket> = LruHashMap::with_max_entries(M
 /// (after the common fields and the syscall number), and its return value at 16.
 const ARG0: usize = 16;
 const ARG1: usize = 24;
+/// `recvfrom` and `sendto`'s `struct sockaddr *`.
+const ARG4: usize = 48;
 const RET: usize = 16;
 
 const AF_INET: u16 = 2;
 const AF_INET6: u16 = 10;
-const SOCK_STREAM: u16 = 1;
+
+/// Messages of one `sendmmsg`/`recvmmsg` whose bytes are taken (a resolver sends its A
+/// and AAAA queries in one call).
+const MAX_MESSAGES: u64 = 4;
+/// `sizeof(struct mmsghdr)` and where its `msg_len` is; `struct msghdr` keeps
+/// `msg_name` at 0 and `msg_iov` at 16 (x86_64 and arm64 alike).
+const MMSGHDR_SIZE: u64 = 64;
+const MMSGHDR_LEN: u64 = 56;
+const MSGHDR_IOV: u64 = 16;
 
 #[tracepoint(category = "syscalls", name = "sys_enter_write")]
 pub fn payload_enter_write(ctx: TracePointContext) -> u32 {
-    enter(&ctx, SENT, false);
+    enter(&ctx, SENT, SHAPE_BUFFER, false);
     0
 }
 
 #[tracepoint(category = "syscalls", name = "sys_enter_sendto")]
 pub fn payload_enter_sendto(ctx: TracePointContext) -> u32 {
-    enter(&ctx, SENT, false);
+    enter(&ctx, SENT, SHAPE_BUFFER, true);
     0
 }
 
 #[tracepoint(category = "syscalls", name = "sys_enter_writev")]
 pub fn payload_enter_writev(ctx: TracePointContext) -> u32 {
-    enter(&ctx, SENT, true);
+    enter(&ctx, SENT, SHAPE_IOVEC, false);
+    0
+}
+
+#[tracepoint(category = "syscalls", name = "sys_enter_sendmsg")]
+pub fn payload_enter_sendmsg(ctx: TracePointContext) -> u32 {
+    enter(&ctx, SENT, SHAPE_MSGHDR, false);
+    0
+}
+
+#[tracepoint(category = "syscalls", name = "sys_enter_sendmmsg")]
+pub fn payload_enter_sendmmsg(ctx: TracePointContext) -> u32 {
+    enter(&ctx, SENT, SHAPE_MMSGHDR, false);
     0
 }
 
 #[tracepoint(category = "syscalls", name = "sys_enter_read")]
 pub fn payload_enter_read(ctx: TracePointContext) -> u32 {
-    enter(&ctx, RECEIVED, false);
+    enter(&ctx, RECEIVED, SHAPE_BUFFER, false);
     0
 }
 
 #[tracepoint(category = "syscalls", name = "sys_enter_recvfrom")]
 pub fn payload_enter_recvfrom(ctx: TracePointContext) -> u32 {
-    enter(&ctx, RECEIVED, false);
+    enter(&ctx, RECEIVED, SHAPE_BUFFER, true);
     0
 }
 
 #[tracepoint(category = "syscalls", name = "sys_enter_readv")]
 pub fn payload_enter_readv(ctx: TracePointContext) -> u32 {
-    enter(&ctx, RECEIVED, true);
+    enter(&ctx, RECEIVED, SHAPE_IOVEC, false);
+    0
+}
+
+#[tracepoint(category = "syscalls", name = "sys_enter_recvmsg")]
+pub fn payload_enter_recvmsg(ctx: TracePointContext) -> u32 {
+    enter(&ctx, RECEIVED, SHAPE_MSGHDR, false);
+    0
+}
+
+#[tracepoint(category = "syscalls", name = "sys_enter_recvmmsg")]
+pub fn payload_enter_recvmmsg(ctx: TracePointContext) -> u32 {
+    enter(&ctx, RECEIVED, SHAPE_MMSGHDR, false);
     0
 }
 
@@ -139,38 +182,38 @@ pub fn payload_close(ctx: TracePointContext) -> u32 {
     let Ok(fd) = u32::try_from(fd) else {
         return 0;
     };
-    send(pid_tgid, fd, CLOSED, 0, 0);
+    send(pid_tgid, fd, CLOSED, 0, 0, 0, 0);
     0
 }
 
 #[inline(always)]
-fn enter(ctx: &TracePointContext, direction: u8, vectored: bool) {
+fn enter(ctx: &TracePointContext, direction: u8, shape: u8, has_address: bool) {
     let pid_tgid = bpf_get_current_pid_tgid();
     if !is_target(pid_tgid) {
         return;
     }
-    // SAFETY: the syscall's first two argument slots.
-    let (fd, buffer) = unsafe {
+    // SAFETY: the syscall's argument slots.
+    let (fd, buffer, address) = unsafe {
         (
             ctx.read_at::<u64>(ARG0).unwrap_or(u64::MAX),
             ctx.read_at::<u64>(ARG1).unwrap_or(0),
+            if has_address {
+                ctx.read_at::<u64>(ARG4).unwrap_or(0)
+            } else {
+                0
+            },
         )
     };
     let Ok(fd) = u32::try_from(fd) else {
         return;
     };
-    // A vectored call's bytes start in its first `struct iovec { void *base; size_t len; }`.
-    let buffer = if vectored {
-        // SAFETY: read through the helper, which fails cleanly on a bad address.
-        unsafe { bpf_probe_read_user(buffer as *const u64) }.unwrap_or(0)
-    } else {
-        buffer
-    };
     let in_flight = InFlight {
         buffer,
+        address,
         fd,
         direction,
-        _pad: [0; 3],
+        shape,
+        _pad: [0; 2],
     };
     if IN_FLIGHT.insert(&(pid_tgid as u32), &in_flight, 0).is_err() {
         increment(&LOST, LOST_IN_FLIGHT_FULL);
@@ -181,50 +224,130 @@ fn enter(ctx: &TracePointContext, direction: u8, vectored: bool) {
 fn exit(ctx: &TracePointContext) {
     let pid_tgid = bpf_get_current_pid_tgid();
     let tid = pid_tgid as u32;
-    let Some(in_flight) = IN_FLIGHT.get_ptr(&tid) else {
+    let Some(call) = IN_FLIGHT.get_ptr(&tid) else {
         return;
     };
     // SAFETY: a copy out of the map value.
-    let in_flight = unsafe { *in_flight };
+    let call = unsafe { *call };
     let _ = IN_FLIGHT.remove(&tid);
     // SAFETY: the return value's slot.
     let ret = unsafe { ctx.read_at::<i64>(RET) }.unwrap_or(-1);
     if ret <= 0 {
         return;
     }
-    send(
-        pid_tgid,
-        in_flight.fd,
-        in_flight.direction,
-        in_flight.buffer,
-        ret as u64,
-    );
+    let ret = ret as u64;
+    let (fd, direction) = (call.fd, call.direction);
+    match call.shape {
+        SHAPE_BUFFER => send(pid_tgid, fd, direction, call.buffer, ret, ret, call.address),
+        SHAPE_IOVEC => {
+            let (base, first) = iovec(call.buffer);
+            send(pid_tgid, fd, direction, base, ret, first, 0);
+        }
+        SHAPE_MSGHDR => {
+            let (base, first, name) = msghdr(call.buffer);
+            send(pid_tgid, fd, direction, base, ret, first, name);
+        }
+        SHAPE_MMSGHDR => {
+            // `ret` messages went; each says its own length.
+            for i in 0..MAX_MESSAGES {
+                if i >= ret {
+                    break;
+                }
+                let header = call.buffer + i * MMSGHDR_SIZE;
+                // SAFETY: read through the helper, which fails cleanly on a bad address.
+                let len = unsafe { bpf_probe_read_user((header + MMSGHDR_LEN) as *const u32) }
+                    .unwrap_or(0);
+                let (base, first, name) = msghdr(header);
+                if len > 0 {
+                    send(pid_tgid, fd, direction, base, u64::from(len), first, name);
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
-/// Sends the event when `fd` is an internet stream socket.
+/// The first buffer of a `struct iovec` array and its length.
 #[inline(always)]
-fn send(pid_tgid: u64, fd: u32, direction: u8, buffer: u64, len: u64) {
+fn iovec(iov: u64) -> (u64, u64) {
+    // SAFETY: read through the helper, which fails cleanly on a bad address.
+    let iovec = unsafe { bpf_probe_read_user(iov as *const [u64; 2]) }.unwrap_or([0; 2]);
+    (iovec[0], iovec[1])
+}
+
+/// A `struct msghdr`'s first buffer, its length, and its `msg_name`.
+#[inline(always)]
+fn msghdr(header: u64) -> (u64, u64, u64) {
+    // SAFETY: read through the helper, which fails cleanly on a bad address.
+    let fields = unsafe { bpf_probe_read_user(header as *const [u64; 3]) }.unwrap_or([0; 3]);
+    let (base, first) = iovec(fields[(MSGHDR_IOV / 8) as usize]);
+    (base, first, fields[0])
+}
+
+/// Sends the event when `fd` is a socket the mode takes: `len` bytes moved, of which the
+/// first `first` are at `buffer` (the rest in later buffers of a vectored call);
+/// `address` is the peer's `struct sockaddr` a datagram call named, or 0.
+#[inline(always)]
+fn send(pid_tgid: u64, fd: u32, direction: u8, buffer: u64, len: u64, first: u64, address: u64) {
     let Some(socket) = socket_of(fd) else {
         return;
     };
-    if socket.kind != SOCK_STREAM {
+    let kind = socket.kind as u8;
+    if kind != SOCK_STREAM && kind != SOCK_DGRAM {
         return;
     }
-    let Some(ends) = endpoints(socket.sock) else {
+    let Some(mut ends) = endpoints(socket.sock) else {
         return;
     };
+    if address != 0 {
+        peer(address, &mut ends);
+    }
+    if global(&MODE) == MODE_DNS {
+        let port = global(&DNS_PORT);
+        if ends.local_port != port && ends.remote_port != port {
+            return;
+        }
+    } else if kind != SOCK_STREAM {
+        return;
+    }
     if global(&TLS) != 0 {
         let _ = LAST_SOCKET.insert(&(pid_tgid as u32), &ends, 0);
     }
+    let capturable = if first < len { first } else { len };
     emit(
         pid_tgid,
         socket.sock as u64,
         SOURCE_SOCKET,
+        kind,
         &ends,
         direction,
         buffer,
         len,
+        capturable,
     );
+}
+
+/// The peer a datagram call named (`sendto`'s destination, `recvfrom`'s source), over
+/// the socket's own when it is not connected.
+#[inline(always)]
+fn peer(address: u64, ends: &mut LastSocket) {
+    // SAFETY: read through the helper, which fails cleanly on a bad address.
+    let head = unsafe { bpf_probe_read_user(address as *const [u8; 8]) }.unwrap_or([0; 8]);
+    let family = u16::from_ne_bytes([head[0], head[1]]);
+    let port = u16::from_be_bytes([head[2], head[3]]);
+    if port == 0 || ends.remote_port != 0 {
+        return;
+    }
+    ends.remote_port = port;
+    if family == AF_INET {
+        ends.remote_addr = [0; 16];
+        ends.remote_addr[..4].copy_from_slice(&head[4..8]);
+    } else if family == AF_INET6 {
+        // `sin6_addr` follows `sin6_flowinfo`.
+        // SAFETY: read through the helper, which fails cleanly on a bad address.
+        ends.remote_addr =
+            unsafe { bpf_probe_read_user((address + 8) as *const [u8; 16]) }.unwrap_or([0; 16]);
+    }
 }
 
 /// An internet socket's endpoints; `None` for other families.
@@ -253,14 +376,17 @@ fn endpoints(sock: *const u8) -> Option<LastSocket> {
 
 /// Copies the first `CAPTURE_BYTES` of `len` bytes at `buffer` into an event.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn emit(
     pid_tgid: u64,
     id: u64,
     source: u8,
+    kind: u8,
     ends: &LastSocket,
     direction: u8,
     buffer: u64,
     len: u64,
+    capturable: u64,
 ) {
     let Some(event) = SCRATCH.get_ptr_mut(0) else {
         events::count_lost();
@@ -279,13 +405,13 @@ fn emit(
         local_port: ends.local_port,
         remote_port: ends.remote_port,
         source,
-        _pad: 0,
+        kind,
         local_addr: ends.local_addr,
         remote_addr: ends.remote_addr,
     };
     let mut captured = global(&CAPTURE_BYTES) as u64;
-    if captured > len {
-        captured = len;
+    if captured > capturable {
+        captured = capturable;
     }
     if captured > MAX_CAPTURE as u64 {
         captured = MAX_CAPTURE as u64;
@@ -358,8 +484,10 @@ pub fn payload_tls_free(ctx: ProbeContext) -> u32 {
             pid_tgid,
             ssl,
             SOURCE_TLS,
+            0,
             &LastSocket::default(),
             CLOSED,
+            0,
             0,
             0,
         );
@@ -404,9 +532,11 @@ pub fn payload_tls_return(ctx: RetProbeContext) -> u32 {
         pid_tgid,
         call.ssl,
         SOURCE_TLS,
+        0,
         &ends,
         call.direction,
         call.buffer,
+        len,
         len,
     );
     0
