@@ -423,3 +423,35 @@ fn wait_for_port(port: u16) {
     }
     panic!("nothing listens on port {port}");
 }
+
+/// A request whose response never comes is reported when its connection closes: method
+/// and path known, status and latency null.
+#[test]
+fn a_request_never_answered_is_reported_without_a_status() {
+    let cgroup = TestCgroup::create("http-hang");
+    let mut tracer = trace(spec(EventFilter::default(), 256), &cgroup);
+    let server = Server::start(None);
+    let output = cgroup
+        .command(binaries::path("http-workload").to_str().expect("UTF-8"))
+        .args(["get", &server.port.to_string(), "GET:/ok", "GET:/hang"])
+        .output()
+        .expect("run http-workload get");
+    assert!(output.status.success(), "{output:?}");
+    wait_events(&mut tracer, PROBE, 2, |_| true);
+    let records = stop(tracer, PROBE);
+    let events = events::of_probe(&records, PROBE);
+    let paths: Vec<(&serde_json::Value, &serde_json::Value)> = events
+        .iter()
+        .map(|e| (e.field("path"), e.field("status")))
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            (&json!("/ok"), &json!(200)),
+            (&json!("/hang"), &serde_json::Value::Null)
+        ],
+        "{events:#?}"
+    );
+    assert_eq!(events[1].field("latency_ns"), &serde_json::Value::Null);
+    assert_eq!(events[1].field("method"), &json!("GET"));
+}

@@ -3,12 +3,15 @@
 //!
 //! `http-workload serve`: listens on 127.0.0.1 (a free port), prints `listening PORT`,
 //! and answers on keep-alive connections, one thread each: `/ok` 200, `/missing` 404,
-//! `/fail` 500, `/slow` 200 after 300 ms, `/echo` 200 with the request's body. Each
-//! answer's response is written in two writes (head, then body) when it has a body.
+//! `/fail` 500, `/slow` 200 after 300 ms, `/echo` 200 with the request's body, `/hang`
+//! never (the connection stays open, unanswered). Each answer's response is written in
+//! two writes (head, then body) when it has a body.
 //!
 //! `http-workload get PORT [--pipeline] METHOD:PATH...`: on one connection, sends each
 //! request (a `POST` carries a 1000-byte body) and reads its response; prints
-//! `got METHOD PATH STATUS REQUEST_BYTES RESPONSE_BYTES` per exchange, then `done`.
+//! `got METHOD PATH STATUS REQUEST_BYTES RESPONSE_BYTES` per exchange, then `done`. A
+//! request to `/hang` is sent last and not waited for: it prints `abandoned PATH` and
+//! the client exits, leaving the connection open for a second.
 //! With `--pipeline`, sends every request before reading any response.
 
 use std::{
@@ -56,6 +59,12 @@ fn answer(stream: TcpStream) {
                 (200, "OK", b"finally".to_vec())
             }
             "/echo" => (200, "OK", body),
+            "/hang" => {
+                // Never answered: the client gives up and the connection closes.
+                let mut rest = [0u8; 1];
+                let _ = reader.get_mut().read(&mut rest);
+                return;
+            }
             _ => (400, "Bad Request", Vec::new()),
         };
         let _ = method;
@@ -123,6 +132,14 @@ fn get(args: &[String]) {
     let mut sizes = Vec::new();
     for (method, path) in &requests {
         let request = request_bytes(method, path);
+        if path == "/hang" {
+            stream.write_all(&request).expect("send");
+            println!("abandoned {path}");
+            let _ = std::io::stdout().flush();
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            println!("done");
+            return;
+        }
         stream.write_all(&request).expect("send");
         sizes.push(request.len());
         if !pipeline {
