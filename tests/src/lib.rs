@@ -12,6 +12,7 @@ pub mod netns;
 pub mod plugin_run;
 pub mod pods;
 pub mod schema;
+pub mod stats;
 pub mod summary;
 pub mod tracer;
 pub mod trials;

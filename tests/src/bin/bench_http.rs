@@ -22,7 +22,7 @@ use std::{
     time::Instant,
 };
 
-use e2e::{binaries, cgroup::TestCgroup, summary::Figure, tracer::TracerRun};
+use e2e::{binaries, cgroup::TestCgroup, stats::median, summary::Figure, tracer::TracerRun};
 use tracer_job::protocols::http::{Connection, Direction, Options};
 use tracer_protocol::{ProbeSpec, Record, Targets, TraceSpec};
 
@@ -319,19 +319,6 @@ fn parser_exchanges_per_s() -> f64 {
     let elapsed = started.elapsed().as_secs_f64();
     assert_eq!(answered, EXCHANGES, "every exchange parsed");
     EXCHANGES as f64 / elapsed
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    if values.is_empty() {
-        return f64::NAN;
-    }
-    values.sort_by(f64::total_cmp);
-    let mid = values.len() / 2;
-    if values.len().is_multiple_of(2) {
-        (values[mid - 1] + values[mid]) / 2.0
-    } else {
-        values[mid]
-    }
 }
 
 fn cpus() -> usize {

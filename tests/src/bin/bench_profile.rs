@@ -20,7 +20,7 @@ use std::{
     time::Instant,
 };
 
-use e2e::{binaries, summary::Figure};
+use e2e::{binaries, stats::median, summary::Figure};
 
 const WORKLOAD: &str = env!("PROFILE_WORKLOAD_FP");
 
@@ -215,19 +215,6 @@ fn one(tracer: Tracer, work_ms: u64) -> Measured {
         }
     }
     measured
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    if values.is_empty() {
-        return f64::NAN;
-    }
-    values.sort_by(f64::total_cmp);
-    let mid = values.len() / 2;
-    if values.len().is_multiple_of(2) {
-        (values[mid - 1] + values[mid]) / 2.0
-    } else {
-        values[mid]
-    }
 }
 
 fn main() {

@@ -142,12 +142,7 @@ impl Dns {
     }
 
     fn forget_oldest(&mut self, out: &mut Vec<Record>) {
-        let Some(oldest) = self
-            .sockets
-            .iter()
-            .min_by_key(|(_, followed)| followed.last_ns)
-            .map(|(key, _)| *key)
-        else {
+        let Some(oldest) = payload::idlest(&self.sockets, |followed| followed.last_ns) else {
             return;
         };
         if let Some(mut followed) = self.sockets.remove(&oldest) {
@@ -275,15 +270,7 @@ impl Probe for Dns {
     }
 
     fn drain_events(&mut self, out: &mut Vec<Record>) {
-        let mut payloads: Vec<Vec<u8>> = Vec::new();
-        self.capture.events.drain_raw(|bytes| {
-            let readable = payload::decode(bytes).is_some();
-            if readable {
-                payloads.push(bytes.to_vec());
-            }
-            readable
-        });
-        for bytes in &payloads {
+        for bytes in &payload::take_waiting(&mut self.capture.events) {
             if let Some(captured) = payload::decode(bytes) {
                 self.follow(&captured, out);
             }

@@ -192,12 +192,7 @@ impl Http {
         if self.connections.len() < MAX_CONNECTIONS {
             return;
         }
-        let Some(oldest) = self
-            .connections
-            .iter()
-            .min_by_key(|(_, followed)| followed.last_ns)
-            .map(|(key, _)| *key)
-        else {
+        let Some(oldest) = payload::idlest(&self.connections, |followed| followed.last_ns) else {
             return;
         };
         if let Some(mut followed) = self.connections.remove(&oldest) {
@@ -303,15 +298,7 @@ impl Probe for Http {
 
     fn drain_events(&mut self, out: &mut Vec<Record>) {
         out.append(&mut self.pending);
-        let mut payloads: Vec<Vec<u8>> = Vec::new();
-        self.capture.events.drain_raw(|bytes| {
-            let readable = payload::decode(bytes).is_some();
-            if readable {
-                payloads.push(bytes.to_vec());
-            }
-            readable
-        });
-        for bytes in &payloads {
+        for bytes in &payload::take_waiting(&mut self.capture.events) {
             if let Some(captured) = payload::decode(bytes) {
                 self.follow(&captured, out);
             }
