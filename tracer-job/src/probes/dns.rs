@@ -20,7 +20,8 @@ use tracer_protocol::Record;
 
 use super::{
     Probe,
-    events::Fields,
+    connections::{Connections, Followed},
+    events::{EventStream, Fields},
     hists,
     owners::{Key, Owners},
     payload::{self, Capture, Captured, Flow},
@@ -36,31 +37,26 @@ const NAME: &str = "dns";
 /// How long a query may wait for its answer (resolvers retry after about 5 s).
 const TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Sockets followed at once; beyond it, the one idle longest is forgotten.
-const MAX_SOCKETS: usize = 16_384;
-
 /// A DNS message is at most 512 bytes over UDP without EDNS; 1232 is the usual EDNS
 /// size. Capture that much so answers are whole.
 pub const CAPTURE_BYTES: u32 = 1232;
 
-struct Followed {
+/// One socket's queries waiting for their answers.
+struct Socket {
     pairing: Pairing,
-    pid: u32,
-    tid: u32,
-    comm: String,
-    cgroup: u64,
-    server: Option<String>,
-    /// Whether the process asked (client) or answered (server), from its first query.
+    /// Whether the process asked (client) or answered (server), from what it did first.
     client: Option<bool>,
-    last_ns: u64,
 }
+
+/// Lookups by (cgroup, name, type, rcode), for the `lookups` counts.
+#[derive(Default)]
+struct Tallies(BTreeMap<(u64, String, String, String), u64>);
 
 pub struct Dns {
     capture: Capture,
-    sockets: HashMap<(u32, u64), Followed>,
+    sockets: Connections<Socket>,
+    tallies: Tallies,
     owners: Owners,
-    /// Lookups by (cgroup, name, type, rcode).
-    tallies: BTreeMap<(u64, String, String, String), u64>,
     written: HashMap<Key, u64>,
     ending: bool,
     last_expiry: Instant,
@@ -70,9 +66,9 @@ pub struct Dns {
 pub fn attach(targets: &ResolvedTargets) -> Result<Dns, Failure> {
     Ok(Dns {
         capture: payload::attach(NAME, CAPTURE_BYTES, payload::Mode::Dns, targets)?,
-        sockets: HashMap::new(),
+        sockets: Connections::new(),
+        tallies: Tallies::default(),
         owners: Owners::new(targets),
-        tallies: BTreeMap::new(),
         written: HashMap::new(),
         ending: false,
         last_expiry: Instant::now(),
@@ -82,76 +78,44 @@ pub fn attach(targets: &ResolvedTargets) -> Result<Dns, Failure> {
 
 impl Dns {
     fn follow(&mut self, captured: &Captured<'_>, out: &mut Vec<Record>) {
-        let key = (captured.pid, captured.sock);
+        let events = &self.capture.events;
+        let mut lookups = Vec::new();
         if captured.flow == Flow::Closed {
-            if let Some(mut followed) = self.sockets.remove(&key) {
-                let mut lookups = Vec::new();
-                followed.pairing.close(&mut lookups);
-                self.emit(&followed, lookups, out);
+            if let Some(mut followed) = self.sockets.remove(captured) {
+                followed.state.pairing.close(&mut lookups);
+                self.tallies.emit(events, &followed, lookups, out);
             }
             return;
         }
-        if !self.sockets.contains_key(&key) && self.sockets.len() >= MAX_SOCKETS {
-            self.forget_oldest(out);
-        }
-        let followed = self.sockets.entry(key).or_insert_with(|| Followed {
+        let (followed, forgotten) = self.sockets.follow(captured, || Socket {
             pairing: Pairing::new(),
-            pid: captured.pid,
-            tid: captured.tid,
-            comm: captured.comm.clone(),
-            cgroup: captured.cgroup,
-            server: None,
             client: None,
-            last_ns: captured.time_ns,
         });
-        followed.last_ns = captured.time_ns;
-        followed.tid = captured.tid;
         let direction = match captured.flow {
             Flow::Sent => Direction::Sent,
             _ => Direction::Received,
         };
-        // The side that sends first asks; the resolver is the peer of a client and the
-        // process itself for a server.
-        if followed.client.is_none() {
-            followed.client = Some(direction == Direction::Sent);
-        }
-        let resolver = if followed.client == Some(true) {
-            captured.remote
-        } else {
-            captured.local
-        };
-        if let Some(resolver) = resolver {
-            followed.server = Some(resolver.to_string());
-        }
-        let mut lookups = Vec::new();
+        let socket = &mut followed.state;
+        // The side that sends first asks.
+        socket.client.get_or_insert(direction == Direction::Sent);
         if captured.datagram {
-            followed
+            socket
                 .pairing
                 .feed(direction, captured.data, captured.time_ns, &mut lookups);
         } else {
-            followed
+            socket
                 .pairing
                 .feed_stream(direction, captured.data, captured.time_ns, &mut lookups);
         }
-        if !lookups.is_empty()
-            && let Some(followed) = self.sockets.remove(&key)
-        {
-            self.emit(&followed, lookups, out);
-            self.sockets.insert(key, followed);
-        }
-    }
-
-    fn forget_oldest(&mut self, out: &mut Vec<Record>) {
-        let Some(oldest) = payload::idlest(&self.sockets, |followed| followed.last_ns) else {
-            return;
-        };
-        if let Some(mut followed) = self.sockets.remove(&oldest) {
+        self.tallies.emit(events, followed, lookups, out);
+        if let Some(mut forgotten) = forgotten {
             let mut lookups = Vec::new();
-            followed.pairing.close(&mut lookups);
-            self.emit(&followed, lookups, out);
+            forgotten.state.pairing.close(&mut lookups);
+            self.tallies.emit(events, &forgotten, lookups, out);
         }
     }
 
+    /// Queries that waited too long, at most once a second.
     fn expire(&mut self, out: &mut Vec<Record>) {
         if self.last_expiry.elapsed() < Duration::from_secs(1) {
             return;
@@ -159,22 +123,34 @@ impl Dns {
         self.last_expiry = Instant::now();
         let now_ns = payload::monotonic_ns();
         let timeout_ns = TIMEOUT.as_nanos() as u64;
-        let keys: Vec<(u32, u64)> = self.sockets.keys().copied().collect();
-        for key in keys {
+        for followed in self.sockets.iter_mut() {
             let mut lookups = Vec::new();
-            if let Some(followed) = self.sockets.get_mut(&key) {
-                followed.pairing.expire(now_ns, timeout_ns, &mut lookups);
-            }
-            if !lookups.is_empty()
-                && let Some(followed) = self.sockets.remove(&key)
-            {
-                self.emit(&followed, lookups, out);
-                self.sockets.insert(key, followed);
-            }
+            followed
+                .state
+                .pairing
+                .expire(now_ns, timeout_ns, &mut lookups);
+            self.tallies
+                .emit(&self.capture.events, followed, lookups, out);
         }
     }
+}
 
-    fn emit(&mut self, followed: &Followed, lookups: Vec<Lookup>, out: &mut Vec<Record>) {
+impl Tallies {
+    /// Counts each lookup and sends it as an event.
+    fn emit(
+        &mut self,
+        events: &EventStream,
+        followed: &Followed<Socket>,
+        lookups: Vec<Lookup>,
+        out: &mut Vec<Record>,
+    ) {
+        let client = followed.state.client != Some(false);
+        // The resolver: the peer of a client, the process itself for a server.
+        let resolver = if client {
+            &followed.remote
+        } else {
+            &followed.local
+        };
         for lookup in lookups {
             let rcode = match (lookup.rcode, lookup.timed_out) {
                 (Some(rcode), _) => Some(rcode_name(rcode)),
@@ -182,23 +158,20 @@ impl Dns {
                 (None, false) => None,
             };
             let qtype = type_name(lookup.qtype);
-            let tally = self
-                .tallies
+            *self
+                .0
                 .entry((
                     followed.cgroup,
                     lookup.name.clone(),
                     qtype.clone(),
                     rcode.clone().unwrap_or_else(|| "-".to_owned()),
                 ))
-                .or_default();
-            *tally += 1;
+                .or_default() += 1;
             let mut fields = Fields::new();
-            let side = if followed.client == Some(false) {
-                "server"
-            } else {
-                "client"
-            };
-            fields.insert("side".into(), side.into());
+            fields.insert(
+                "side".into(),
+                if client { "client" } else { "server" }.into(),
+            );
             fields.insert("name".into(), lookup.name.into());
             fields.insert("type".into(), qtype.into());
             fields.insert("rcode".into(), rcode.map_or(Value::Null, Value::from));
@@ -213,11 +186,11 @@ impl Dns {
             );
             fields.insert(
                 "resolver".into(),
-                followed.server.clone().map_or(Value::Null, Value::from),
+                resolver.clone().map_or(Value::Null, Value::from),
             );
             out.push(Record::Event {
                 probe: NAME.to_owned(),
-                time_ns: self.capture.events.unix_ns(lookup.query_time_ns),
+                time_ns: events.unix_ns(lookup.query_time_ns),
                 pid: followed.pid,
                 tid: followed.tid,
                 comm: followed.comm.clone(),
@@ -241,7 +214,7 @@ impl Probe for Dns {
     }
 
     fn snapshot(&mut self, complete: bool, out: &mut Vec<Record>) -> Result<(), Failure> {
-        for ((cgroup, name, qtype, rcode), value) in &self.tallies {
+        for ((cgroup, name, qtype, rcode), value) in &self.tallies.0 {
             let mut key = self.owners.key(*cgroup);
             key.insert("name".to_owned(), name.clone());
             key.insert("type".to_owned(), qtype.clone());
@@ -277,10 +250,11 @@ impl Probe for Dns {
         }
         self.expire(out);
         if self.ending {
-            for (_, mut followed) in std::mem::take(&mut self.sockets) {
+            for mut followed in self.sockets.take_all() {
                 let mut lookups = Vec::new();
-                followed.pairing.close(&mut lookups);
-                self.emit(&followed, lookups, out);
+                followed.state.pairing.close(&mut lookups);
+                self.tallies
+                    .emit(&self.capture.events, &followed, lookups, out);
             }
         }
     }

@@ -18,13 +18,15 @@ use std::{
     time::{Duration, Instant},
 };
 
+use super::connections::{Connections, Followed};
+
 use aya::Ebpf;
 use serde_json::{Value, json};
 use tracer_protocol::{EventFilter, Record};
 
 use super::{
     Probe,
-    events::Fields,
+    events::{EventStream, Fields},
     hists::{self, Row},
     owners::{Key, Owners},
     payload::{self, Capture, Captured, Flow},
@@ -41,9 +43,6 @@ const RED_NAME: &str = "http-red";
 /// How long a request may wait for its response before it is reported unanswered.
 const TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Connections followed at once; beyond it, the one idle longest is forgotten.
-const MAX_CONNECTIONS: usize = 16_384;
-
 /// What the probe asks of the capture and the parser.
 pub struct Spec<'a> {
     /// Rate, errors and duration per route instead of events (`http-red`).
@@ -54,26 +53,10 @@ pub struct Spec<'a> {
     pub keep_query: bool,
 }
 
-/// One connection: its parser and who holds it.
-struct Followed {
-    parser: Connection,
-    pid: u32,
-    tid: u32,
-    comm: String,
-    cgroup: u64,
-    /// Unknown for TLS before the thread used a socket.
-    local: Option<String>,
-    remote: Option<String>,
-    tls: bool,
-    /// Kernel time of its last payload.
-    last_ns: u64,
-}
-
 /// `http-red`'s tallies by (cgroup, side, method, route).
-#[derive(Default)]
 struct Red {
     rows: BTreeMap<(u64, &'static str, String, String), Tally>,
-    owners: Option<Owners>,
+    owners: Owners,
     written: HashMap<(Key, &'static str), u64>,
 }
 
@@ -83,17 +66,19 @@ struct Tally {
     latency: Row,
 }
 
-pub struct Http {
+/// Where finished exchanges go: filtered, then sent as events or tallied (`http-red`).
+struct Output {
     name: &'static str,
-    capture: Capture,
+    filter: EventFilter,
     /// `http-red` mode: exchanges are tallied, not sent.
     red: Option<Red>,
+}
+
+pub struct Http {
+    capture: Capture,
+    output: Output,
     options: Options,
-    filter: EventFilter,
-    /// By process and kernel socket.
-    connections: HashMap<(u32, u64), Followed>,
-    /// Records made outside a drain, for the next drain.
-    pending: Vec<Record>,
+    connections: Connections<Connection>,
     /// The trace ends: the next drain closes every connection once the ring is empty.
     ending: bool,
     /// Kernel time of the newest payload, the clock timeouts are measured on.
@@ -106,13 +91,17 @@ pub fn attach(spec: &Spec<'_>, targets: &ResolvedTargets) -> Result<Http, Failur
     let name = if spec.red { RED_NAME } else { NAME };
     let capture = payload::attach(name, spec.capture_bytes, payload::Mode::Streams, targets)?;
     let red = spec.red.then(|| Red {
-        owners: Some(Owners::new(targets)),
-        ..Red::default()
+        rows: BTreeMap::new(),
+        owners: Owners::new(targets),
+        written: HashMap::new(),
     });
     Ok(Http {
-        name,
         capture,
-        red,
+        output: Output {
+            name,
+            filter: spec.filter.clone(),
+            red,
+        },
         options: Options {
             keep_query: spec.keep_query,
             capture_headers: spec
@@ -121,9 +110,7 @@ pub fn attach(spec: &Spec<'_>, targets: &ResolvedTargets) -> Result<Http, Failur
                 .map(|name| name.to_ascii_lowercase())
                 .collect(),
         },
-        filter: spec.filter.clone(),
-        connections: HashMap::new(),
-        pending: Vec::new(),
+        connections: Connections::new(),
         ending: false,
         now_ns: 0,
         last_expiry: Instant::now(),
@@ -135,72 +122,35 @@ impl Http {
     /// Feeds one payload to its connection's parser.
     fn follow(&mut self, captured: &Captured<'_>, out: &mut Vec<Record>) {
         self.now_ns = self.now_ns.max(captured.time_ns);
-        let key = (captured.pid, captured.sock);
+        let events = &self.capture.events;
         let mut exchanges = Vec::new();
         if captured.flow == Flow::Closed {
-            if let Some(mut followed) = self.connections.remove(&key) {
-                followed.parser.close(&mut exchanges);
-                self.emit(&followed, exchanges, out);
+            if let Some(mut followed) = self.connections.remove(captured) {
+                followed.state.close(&mut exchanges);
+                self.output.emit(events, &followed, exchanges, out);
             }
             return;
         }
-        if !self.connections.contains_key(&key) {
-            self.make_room();
+        let (followed, forgotten) = self.connections.follow(captured, Connection::new);
+        if followed.state.is_http() {
+            let direction = match captured.flow {
+                Flow::Sent => Direction::Sent,
+                _ => Direction::Received,
+            };
+            followed.state.feed(
+                &self.options,
+                direction,
+                captured.data,
+                captured.len,
+                captured.time_ns,
+                &mut exchanges,
+            );
+            self.output.emit(events, followed, exchanges, out);
         }
-        let followed = self.connections.entry(key).or_insert_with(|| Followed {
-            parser: Connection::new(),
-            pid: captured.pid,
-            tid: captured.tid,
-            comm: captured.comm.clone(),
-            cgroup: captured.cgroup,
-            local: captured.local.map(|address| address.to_string()),
-            remote: captured.remote.map(|address| address.to_string()),
-            tls: captured.tls,
-            last_ns: captured.time_ns,
-        });
-        followed.last_ns = captured.time_ns;
-        followed.tid = captured.tid;
-        if followed.remote.is_none() {
-            followed.local = captured.local.map(|address| address.to_string());
-            followed.remote = captured.remote.map(|address| address.to_string());
-        }
-        if !followed.parser.is_http() {
-            return;
-        }
-        let direction = match captured.flow {
-            Flow::Sent => Direction::Sent,
-            _ => Direction::Received,
-        };
-        followed.parser.feed(
-            &self.options,
-            direction,
-            captured.data,
-            captured.len,
-            captured.time_ns,
-            &mut exchanges,
-        );
-        if !exchanges.is_empty()
-            && let Some(followed) = self.connections.remove(&key)
-        {
-            self.emit(&followed, exchanges, out);
-            self.connections.insert(key, followed);
-        }
-    }
-
-    /// Forgets the connection idle longest when the table is full.
-    fn make_room(&mut self) {
-        if self.connections.len() < MAX_CONNECTIONS {
-            return;
-        }
-        let Some(oldest) = payload::idlest(&self.connections, |followed| followed.last_ns) else {
-            return;
-        };
-        if let Some(mut followed) = self.connections.remove(&oldest) {
+        if let Some(mut forgotten) = forgotten {
             let mut exchanges = Vec::new();
-            followed.parser.close(&mut exchanges);
-            let mut out = Vec::new();
-            self.emit(&followed, exchanges, &mut out);
-            self.pending.extend(out);
+            forgotten.state.close(&mut exchanges);
+            self.output.emit(events, &forgotten, exchanges, out);
         }
     }
 
@@ -213,22 +163,23 @@ impl Http {
         // The kernel clock now, from the capture's own clock source.
         let now_ns = payload::monotonic_ns().max(self.now_ns);
         let timeout_ns = TIMEOUT.as_nanos() as u64;
-        let keys: Vec<(u32, u64)> = self.connections.keys().copied().collect();
-        for key in keys {
+        for followed in self.connections.iter_mut() {
             let mut exchanges = Vec::new();
-            if let Some(followed) = self.connections.get_mut(&key) {
-                followed.parser.expire(now_ns, timeout_ns, &mut exchanges);
-            }
-            if !exchanges.is_empty()
-                && let Some(followed) = self.connections.remove(&key)
-            {
-                self.emit(&followed, exchanges, out);
-                self.connections.insert(key, followed);
-            }
+            followed.state.expire(now_ns, timeout_ns, &mut exchanges);
+            self.output
+                .emit(&self.capture.events, followed, exchanges, out);
         }
     }
+}
 
-    fn emit(&mut self, followed: &Followed, exchanges: Vec<Exchange>, out: &mut Vec<Record>) {
+impl Output {
+    fn emit(
+        &mut self,
+        events: &EventStream,
+        followed: &Followed<Connection>,
+        exchanges: Vec<Exchange>,
+        out: &mut Vec<Record>,
+    ) {
         for exchange in exchanges {
             if !self.wanted(&exchange) {
                 continue;
@@ -239,7 +190,7 @@ impl Http {
             }
             out.push(Record::Event {
                 probe: self.name.to_owned(),
-                time_ns: self.capture.events.unix_ns(exchange.request_time_ns),
+                time_ns: events.unix_ns(exchange.request_time_ns),
                 pid: followed.pid,
                 tid: followed.tid,
                 comm: followed.comm.clone(),
@@ -280,12 +231,12 @@ impl Probe for Http {
     }
 
     fn name(&self) -> &'static str {
-        self.name
+        self.output.name
     }
 
     fn snapshot(&mut self, complete: bool, out: &mut Vec<Record>) -> Result<(), Failure> {
-        if let Some(red) = &mut self.red {
-            red.write(self.name, &mut self.snapshots, complete, out);
+        if let Some(red) = &mut self.output.red {
+            red.write(self.output.name, &mut self.snapshots, complete, out);
         }
         let lost = self.capture.lost()?;
         self.snapshots.lost(lost, complete, out);
@@ -297,7 +248,6 @@ impl Probe for Http {
     }
 
     fn drain_events(&mut self, out: &mut Vec<Record>) {
-        out.append(&mut self.pending);
         for bytes in &payload::take_waiting(&mut self.capture.events) {
             if let Some(captured) = payload::decode(bytes) {
                 self.follow(&captured, out);
@@ -306,10 +256,11 @@ impl Probe for Http {
         self.expire(out);
         if self.ending {
             // Only now: the payloads still in the ring had to reach their connections.
-            for (_, mut followed) in std::mem::take(&mut self.connections) {
+            for mut followed in self.connections.take_all() {
                 let mut exchanges = Vec::new();
-                followed.parser.close(&mut exchanges);
-                self.emit(&followed, exchanges, out);
+                followed.state.close(&mut exchanges);
+                self.output
+                    .emit(&self.capture.events, &followed, exchanges, out);
             }
         }
     }
@@ -363,10 +314,7 @@ impl Red {
         let mut latency: BTreeMap<Key, Row> = BTreeMap::new();
         let mut counts: BTreeMap<(Key, &'static str), u64> = BTreeMap::new();
         for ((cgroup, side, method, route), tally) in &self.rows {
-            let mut key = match &mut self.owners {
-                Some(owners) => owners.key(*cgroup),
-                None => Key::new(),
-            };
+            let mut key = self.owners.key(*cgroup);
             key.insert("side".to_owned(), (*side).to_owned());
             key.insert("method".to_owned(), method.clone());
             key.insert("route".to_owned(), route.clone());
@@ -402,7 +350,7 @@ fn status_matches(wanted: &str, status: u16) -> bool {
     }
 }
 
-fn fields(followed: &Followed, exchange: Exchange) -> Fields {
+fn fields(followed: &Followed<Connection>, exchange: Exchange) -> Fields {
     let mut fields = Fields::new();
     let side = match exchange.side {
         Side::Client => "client",

@@ -2,6 +2,7 @@
 //! maps into records.
 
 pub mod block_latency;
+mod connections;
 pub mod cpu_time;
 pub mod dns;
 pub mod events;

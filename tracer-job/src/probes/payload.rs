@@ -393,14 +393,3 @@ pub fn take_waiting(events: &mut events::EventStream) -> Vec<Vec<u8>> {
     });
     waiting
 }
-
-/// The key of the connection idle longest, to forget when the table is full.
-pub fn idlest<K: Copy, V>(
-    table: &std::collections::HashMap<K, V>,
-    last_ns: impl Fn(&V) -> u64,
-) -> Option<K> {
-    table
-        .iter()
-        .min_by_key(|(_, value)| last_ns(value))
-        .map(|(key, _)| *key)
-}
