@@ -21,7 +21,7 @@ use tracer_protocol::Record;
 use super::{
     Probe,
     connections::{Connections, Followed},
-    events::{EventStream, Fields},
+    events::{Clock, Fields},
     hists,
     owners::{Key, Owners},
     payload::{self, Capture, Captured, Flow},
@@ -76,45 +76,51 @@ pub fn attach(targets: &ResolvedTargets) -> Result<Dns, Failure> {
     })
 }
 
-impl Dns {
-    fn follow(&mut self, captured: &Captured<'_>, out: &mut Vec<Record>) {
-        let events = &self.capture.events;
-        let mut lookups = Vec::new();
-        if captured.flow == Flow::Closed {
-            if let Some(mut followed) = self.sockets.remove(captured) {
-                followed.state.pairing.close(&mut lookups);
-                self.tallies.emit(events, &followed, lookups, out);
-            }
-            return;
+/// Feeds one message to its socket's pairing; the lookups it finishes go to `tallies`.
+fn follow(
+    sockets: &mut Connections<Socket>,
+    tallies: &mut Tallies,
+    clock: Clock,
+    captured: &Captured<'_>,
+    out: &mut Vec<Record>,
+) {
+    let mut lookups = Vec::new();
+    if captured.flow == Flow::Closed {
+        if let Some(mut followed) = sockets.remove(captured) {
+            followed.state.pairing.close(&mut lookups);
+            tallies.emit(clock, &followed, lookups, out);
         }
-        let (followed, forgotten) = self.sockets.follow(captured, || Socket {
-            pairing: Pairing::new(),
-            client: None,
-        });
-        let direction = match captured.flow {
-            Flow::Sent => Direction::Sent,
-            _ => Direction::Received,
-        };
-        let socket = &mut followed.state;
-        // The side that sends first asks.
-        socket.client.get_or_insert(direction == Direction::Sent);
-        if captured.datagram {
-            socket
-                .pairing
-                .feed(direction, captured.data, captured.time_ns, &mut lookups);
-        } else {
-            socket
-                .pairing
-                .feed_stream(direction, captured.data, captured.time_ns, &mut lookups);
-        }
-        self.tallies.emit(events, followed, lookups, out);
-        if let Some(mut forgotten) = forgotten {
-            let mut lookups = Vec::new();
-            forgotten.state.pairing.close(&mut lookups);
-            self.tallies.emit(events, &forgotten, lookups, out);
-        }
+        return;
     }
+    let (followed, forgotten) = sockets.follow(captured, || Socket {
+        pairing: Pairing::new(),
+        client: None,
+    });
+    let direction = match captured.flow {
+        Flow::Sent => Direction::Sent,
+        _ => Direction::Received,
+    };
+    let socket = &mut followed.state;
+    // The side that sends first asks.
+    socket.client.get_or_insert(direction == Direction::Sent);
+    if captured.datagram {
+        socket
+            .pairing
+            .feed(direction, captured.data, captured.time_ns, &mut lookups);
+    } else {
+        socket
+            .pairing
+            .feed_stream(direction, captured.data, captured.time_ns, &mut lookups);
+    }
+    tallies.emit(clock, followed, lookups, out);
+    if let Some(mut forgotten) = forgotten {
+        let mut lookups = Vec::new();
+        forgotten.state.pairing.close(&mut lookups);
+        tallies.emit(clock, &forgotten, lookups, out);
+    }
+}
 
+impl Dns {
     /// Queries that waited too long, at most once a second.
     fn expire(&mut self, out: &mut Vec<Record>) {
         if self.last_expiry.elapsed() < Duration::from_secs(1) {
@@ -123,14 +129,14 @@ impl Dns {
         self.last_expiry = Instant::now();
         let now_ns = payload::monotonic_ns();
         let timeout_ns = TIMEOUT.as_nanos() as u64;
+        let clock = self.capture.events.clock();
         for followed in self.sockets.iter_mut() {
             let mut lookups = Vec::new();
             followed
                 .state
                 .pairing
                 .expire(now_ns, timeout_ns, &mut lookups);
-            self.tallies
-                .emit(&self.capture.events, followed, lookups, out);
+            self.tallies.emit(clock, followed, lookups, out);
         }
     }
 }
@@ -139,7 +145,7 @@ impl Tallies {
     /// Counts each lookup and sends it as an event.
     fn emit(
         &mut self,
-        events: &EventStream,
+        clock: Clock,
         followed: &Followed<Socket>,
         lookups: Vec<Lookup>,
         out: &mut Vec<Record>,
@@ -190,7 +196,7 @@ impl Tallies {
             );
             out.push(Record::Event {
                 probe: NAME.to_owned(),
-                time_ns: events.unix_ns(lookup.query_time_ns),
+                time_ns: clock.unix_ns(lookup.query_time_ns),
                 pid: followed.pid,
                 tid: followed.tid,
                 comm: followed.comm.clone(),
@@ -243,18 +249,26 @@ impl Probe for Dns {
     }
 
     fn drain_events(&mut self, out: &mut Vec<Record>) {
-        for bytes in &payload::take_waiting(&mut self.capture.events) {
-            if let Some(captured) = payload::decode(bytes) {
-                self.follow(&captured, out);
-            }
-        }
+        let clock = self.capture.events.clock();
+        let Dns {
+            capture,
+            sockets,
+            tallies,
+            ..
+        } = self;
+        capture.events.drain_raw(|bytes| {
+            let Some(captured) = payload::decode(bytes) else {
+                return false;
+            };
+            follow(sockets, tallies, clock, &captured, out);
+            true
+        });
         self.expire(out);
         if self.ending {
             for mut followed in self.sockets.take_all() {
                 let mut lookups = Vec::new();
                 followed.state.pairing.close(&mut lookups);
-                self.tallies
-                    .emit(&self.capture.events, &followed, lookups, out);
+                self.tallies.emit(clock, &followed, lookups, out);
             }
         }
     }

@@ -186,9 +186,11 @@ impl EventStream {
         }
     }
 
-    /// Unix nanoseconds of an event's kernel time.
-    pub fn unix_ns(&self, monotonic_ns: u64) -> u64 {
-        unix_ns(monotonic_ns, self.realtime_offset_ns)
+    /// The clock that turns this stream's kernel times into Unix time.
+    pub fn clock(&self) -> Clock {
+        Clock {
+            realtime_offset_ns: self.realtime_offset_ns,
+        }
     }
 
     /// Events the ring had no room for, and events that could not be read.
@@ -213,6 +215,19 @@ impl EventStream {
             self.lost_written = Some(lost);
         }
         Ok(())
+    }
+}
+
+/// Turns an event's kernel time (`bpf_ktime_get_ns`) into Unix time; a copy, so records
+/// can be made while the ring is being read.
+#[derive(Clone, Copy, Debug)]
+pub struct Clock {
+    realtime_offset_ns: i128,
+}
+
+impl Clock {
+    pub fn unix_ns(self, monotonic_ns: u64) -> u64 {
+        unix_ns(monotonic_ns, self.realtime_offset_ns)
     }
 }
 

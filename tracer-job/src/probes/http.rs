@@ -26,7 +26,7 @@ use tracer_protocol::{EventFilter, Record};
 
 use super::{
     Probe,
-    events::{EventStream, Fields},
+    events::{Clock, Fields},
     hists::{self, Row},
     owners::{Key, Owners},
     payload::{self, Capture, Captured, Flow},
@@ -81,8 +81,6 @@ pub struct Http {
     connections: Connections<Connection>,
     /// The trace ends: the next drain closes every connection once the ring is empty.
     ending: bool,
-    /// Kernel time of the newest payload, the clock timeouts are measured on.
-    now_ns: u64,
     last_expiry: Instant,
     snapshots: hists::Snapshots,
 }
@@ -112,62 +110,65 @@ pub fn attach(spec: &Spec<'_>, targets: &ResolvedTargets) -> Result<Http, Failur
         },
         connections: Connections::new(),
         ending: false,
-        now_ns: 0,
         last_expiry: Instant::now(),
         snapshots: hists::Snapshots::new(name, "latency", "ns"),
     })
 }
 
-impl Http {
-    /// Feeds one payload to its connection's parser.
-    fn follow(&mut self, captured: &Captured<'_>, out: &mut Vec<Record>) {
-        self.now_ns = self.now_ns.max(captured.time_ns);
-        let events = &self.capture.events;
-        let mut exchanges = Vec::new();
-        if captured.flow == Flow::Closed {
-            if let Some(mut followed) = self.connections.remove(captured) {
-                followed.state.close(&mut exchanges);
-                self.output.emit(events, &followed, exchanges, out);
-            }
-            return;
+/// Feeds one payload to its connection's parser; what it finishes goes to `output`.
+fn follow(
+    connections: &mut Connections<Connection>,
+    options: &Options,
+    output: &mut Output,
+    clock: Clock,
+    captured: &Captured<'_>,
+    out: &mut Vec<Record>,
+) {
+    let mut exchanges = Vec::new();
+    if captured.flow == Flow::Closed {
+        if let Some(mut followed) = connections.remove(captured) {
+            followed.state.close(&mut exchanges);
+            output.emit(clock, &followed, exchanges, out);
         }
-        let (followed, forgotten) = self.connections.follow(captured, Connection::new);
-        if followed.state.is_http() {
-            let direction = match captured.flow {
-                Flow::Sent => Direction::Sent,
-                _ => Direction::Received,
-            };
-            followed.state.feed(
-                &self.options,
-                direction,
-                captured.data,
-                captured.len,
-                captured.time_ns,
-                &mut exchanges,
-            );
-            self.output.emit(events, followed, exchanges, out);
-        }
-        if let Some(mut forgotten) = forgotten {
-            let mut exchanges = Vec::new();
-            forgotten.state.close(&mut exchanges);
-            self.output.emit(events, &forgotten, exchanges, out);
-        }
+        return;
     }
+    let (followed, forgotten) = connections.follow(captured, Connection::new);
+    if followed.state.is_http() {
+        let direction = match captured.flow {
+            Flow::Sent => Direction::Sent,
+            _ => Direction::Received,
+        };
+        followed.state.feed(
+            options,
+            direction,
+            captured.data,
+            captured.len,
+            captured.time_ns,
+            &mut exchanges,
+        );
+        output.emit(clock, followed, exchanges, out);
+    }
+    if let Some(mut forgotten) = forgotten {
+        let mut exchanges = Vec::new();
+        forgotten.state.close(&mut exchanges);
+        output.emit(clock, &forgotten, exchanges, out);
+    }
+}
 
+impl Http {
     /// Requests that waited too long, at most once a second.
     fn expire(&mut self, out: &mut Vec<Record>) {
         if self.last_expiry.elapsed() < Duration::from_secs(1) {
             return;
         }
         self.last_expiry = Instant::now();
-        // The kernel clock now, from the capture's own clock source.
-        let now_ns = payload::monotonic_ns().max(self.now_ns);
+        let now_ns = payload::monotonic_ns();
         let timeout_ns = TIMEOUT.as_nanos() as u64;
+        let clock = self.capture.events.clock();
         for followed in self.connections.iter_mut() {
             let mut exchanges = Vec::new();
             followed.state.expire(now_ns, timeout_ns, &mut exchanges);
-            self.output
-                .emit(&self.capture.events, followed, exchanges, out);
+            self.output.emit(clock, followed, exchanges, out);
         }
     }
 }
@@ -175,7 +176,7 @@ impl Http {
 impl Output {
     fn emit(
         &mut self,
-        events: &EventStream,
+        clock: Clock,
         followed: &Followed<Connection>,
         exchanges: Vec<Exchange>,
         out: &mut Vec<Record>,
@@ -190,7 +191,7 @@ impl Output {
             }
             out.push(Record::Event {
                 probe: self.name.to_owned(),
-                time_ns: events.unix_ns(exchange.request_time_ns),
+                time_ns: clock.unix_ns(exchange.request_time_ns),
                 pid: followed.pid,
                 tid: followed.tid,
                 comm: followed.comm.clone(),
@@ -248,19 +249,28 @@ impl Probe for Http {
     }
 
     fn drain_events(&mut self, out: &mut Vec<Record>) {
-        for bytes in &payload::take_waiting(&mut self.capture.events) {
-            if let Some(captured) = payload::decode(bytes) {
-                self.follow(&captured, out);
-            }
-        }
+        let clock = self.capture.events.clock();
+        let Http {
+            capture,
+            connections,
+            options,
+            output,
+            ..
+        } = self;
+        capture.events.drain_raw(|bytes| {
+            let Some(captured) = payload::decode(bytes) else {
+                return false;
+            };
+            follow(connections, options, output, clock, &captured, out);
+            true
+        });
         self.expire(out);
         if self.ending {
             // Only now: the payloads still in the ring had to reach their connections.
             for mut followed in self.connections.take_all() {
                 let mut exchanges = Vec::new();
                 followed.state.close(&mut exchanges);
-                self.output
-                    .emit(&self.capture.events, &followed, exchanges, out);
+                self.output.emit(clock, &followed, exchanges, out);
             }
         }
     }

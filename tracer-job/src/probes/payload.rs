@@ -379,17 +379,3 @@ pub fn monotonic_ns() -> u64 {
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
     u64::try_from(now.tv_sec).unwrap_or(0) * 1_000_000_000 + u64::try_from(now.tv_nsec).unwrap_or(0)
 }
-
-/// Every payload waiting in the ring, copied out: a probe's handling of them needs the
-/// probe mutably while the ring is borrowed. What cannot be read is counted lost.
-pub fn take_waiting(events: &mut events::EventStream) -> Vec<Vec<u8>> {
-    let mut waiting = Vec::new();
-    events.drain_raw(|bytes| {
-        let readable = decode(bytes).is_some();
-        if readable {
-            waiting.push(bytes.to_vec());
-        }
-        readable
-    });
-    waiting
-}
