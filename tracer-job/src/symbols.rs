@@ -67,12 +67,8 @@ impl Symbols {
         }
     }
 
-    /// Names of a kernel stack's frames, innermost first, each with `KERNEL_SUFFIX`.
-    pub fn kernel(&self, addrs: &[u64]) -> Vec<String> {
-        self.kernel_stacks(&[addrs]).pop().unwrap_or_default()
-    }
-
-    /// `kernel` of many stacks at once: each address is looked up once.
+    /// Names of kernel stacks' frames, innermost first, each with `KERNEL_SUFFIX`; each
+    /// address is looked up once.
     pub fn kernel_stacks(&self, stacks: &[&[u64]]) -> Vec<Vec<String>> {
         // Even an empty lookup would read all of /proc/kallsyms.
         if stacks.is_empty() {
@@ -97,13 +93,8 @@ impl Symbols {
         lookups.frames(stacks, &names, |name| format!("{name}{KERNEL_SUFFIX}"))
     }
 
-    /// Names of a user stack's frames in process `pid`, innermost first.
-    pub fn user(&self, pid: u32, addrs: &[u64]) -> Vec<String> {
-        self.user_stacks(pid, &[addrs]).pop().unwrap_or_default()
-    }
-
-    /// `user` of many stacks of one process at once: its mappings are read, and each
-    /// address looked up, once.
+    /// Names of user stacks' frames in process `pid`, innermost first; its mappings are
+    /// read, and each address looked up, once.
     pub fn user_stacks(&self, pid: u32, stacks: &[&[u64]]) -> Vec<Vec<String>> {
         if stacks.is_empty() {
             return Vec::new();
@@ -375,13 +366,17 @@ mod tests {
     #[test]
     fn names_a_function_of_this_process() {
         let addr = a_known_function as *const () as u64;
-        let names = Symbols::new().user(std::process::id(), &[addr]);
+        let names = Symbols::new()
+            .user_stacks(std::process::id(), &[&[addr]])
+            .remove(0);
         assert!(names[0].contains("a_known_function"), "{names:?}");
     }
 
     #[test]
     fn unknown_addresses_keep_their_frame() {
-        let names = Symbols::new().user(std::process::id(), &[8, 16]);
+        let names = Symbols::new()
+            .user_stacks(std::process::id(), &[&[8, 16]])
+            .remove(0);
         assert_eq!(
             names,
             ["[unknown 0x8]", "[unknown 0x10]"]

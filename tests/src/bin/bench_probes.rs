@@ -28,7 +28,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use e2e::{binaries, cgroup::cgroup2_mount, loopdev::LoopDevice, summary::Figure};
+use e2e::{binaries, cgroup::cgroup2_mount, loopdev::LoopDevice, stats::median, summary::Figure};
 use tracer_protocol::{Decoded, ErrorCode, Record, decode_line};
 
 /// One probe, its trigger and bpftrace's version of the same job. A probe the built
@@ -764,19 +764,6 @@ fn paced(op: &mut Workload, period: Duration, rate: Option<f64>) -> (u64, Durati
     (done, started.elapsed())
 }
 
-fn median(values: &mut [f64]) -> f64 {
-    if values.is_empty() {
-        return f64::NAN;
-    }
-    values.sort_by(f64::total_cmp);
-    let mid = values.len() / 2;
-    if values.len().is_multiple_of(2) {
-        (values[mid - 1] + values[mid]) / 2.0
-    } else {
-        values[mid]
-    }
-}
-
 /// One tracer's ns per operation over the rounds.
 #[derive(Default)]
 struct Timings {
@@ -792,15 +779,15 @@ struct Timings {
 
 impl Timings {
     fn median(&self) -> f64 {
-        median(&mut self.per_op.clone())
+        median(self.per_op.clone())
     }
 
     fn cpu(&self) -> f64 {
-        median(&mut self.cpu_per_op.clone())
+        median(self.cpu_per_op.clone())
     }
 
     fn tracer_cpu(&self) -> f64 {
-        median(&mut self.tracer_cpu_per_op.clone())
+        median(self.tracer_cpu_per_op.clone())
     }
 
     fn range(&self) -> (f64, f64) {
@@ -1333,8 +1320,7 @@ fn tracer_cost(
             lost: tally.lost as f64,
         });
     }
-    let med =
-        |field: fn(&TracerCost) -> f64| median(&mut runs.iter().map(field).collect::<Vec<_>>());
+    let med = |field: fn(&TracerCost) -> f64| median(runs.iter().map(field).collect::<Vec<_>>());
     Ok(TracerCost {
         idle_cpu_pct: med(|c| c.idle_cpu_pct),
         idle_rss_mib: med(|c| c.idle_rss_mib),

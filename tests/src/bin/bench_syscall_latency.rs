@@ -14,7 +14,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use e2e::{binaries, summary::Figure};
+use e2e::{binaries, stats::median, summary::Figure};
 
 const BPFTRACE_LATENCY: &str = "tracepoint:raw_syscalls:sys_enter { @s[tid] = nsecs; } \
 tracepoint:raw_syscalls:sys_exit /@s[tid]/ { @lat = hist(nsecs - @s[tid]); delete(@s[tid]); }";
@@ -157,16 +157,6 @@ fn getppid_loop(calls: u64) -> f64 {
     started.elapsed().as_nanos() as f64 / calls as f64
 }
 
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let mid = values.len() / 2;
-    if values.len().is_multiple_of(2) {
-        (values[mid - 1] + values[mid]) / 2.0
-    } else {
-        values[mid]
-    }
-}
-
 struct Samples {
     per_call_ns: Vec<f64>,
     attach_ms: Vec<f64>,
@@ -221,14 +211,14 @@ fn main() {
         eprintln!();
     }
 
-    let optional_median = |values: &mut Vec<f64>| (!values.is_empty()).then(|| median(values));
+    let optional_median = |values: &[f64]| (!values.is_empty()).then(|| median(values.to_vec()));
     let medians: Vec<Medians> = samples
-        .iter_mut()
+        .iter()
         .map(|s| Medians {
-            per_call: median(&mut s.per_call_ns),
-            attach_ms: optional_median(&mut s.attach_ms),
-            exit_ms: optional_median(&mut s.exit_ms),
-            rss_kib: optional_median(&mut s.rss_kib),
+            per_call: median(s.per_call_ns.clone()),
+            attach_ms: optional_median(&s.attach_ms),
+            exit_ms: optional_median(&s.exit_ms),
+            rss_kib: optional_median(&s.rss_kib),
         })
         .collect();
     let base = medians[0].per_call;
