@@ -2,7 +2,10 @@
 //!
 //! `profile-workload spin MILLIS`: for MILLIS of wall time, rounds of `hot_long` then
 //! `hot_short`, the first doing twice the work of the second, both called from `spin`;
-//! after `done` it prints `rounds N`, the rounds it did (the work, for benchmarks).
+//! after `done` it prints `rounds N`, the work it did in units of the shortest round
+//! (for benchmarks). Rounds vary in length (1 to 4 units, a fixed pseudo-random
+//! sequence) so that they never beat in step with a fixed sampling frequency, which
+//! would credit one function with more than its share.
 //! `profile-workload read MILLIS`: for MILLIS, reads of /dev/zero (time in the kernel).
 //! `profile-workload sleep MILLIS`: for MILLIS, `sleepy` sleeps 10 ms at a time (time
 //! off the CPU).
@@ -23,10 +26,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-/// Iterations of `hot_short` per round; `hot_long` does twice as many.
+/// Iterations of `hot_short` per unit of a round; `hot_long` does twice as many.
 const ROUND: u64 = 200_000;
 
-/// Rounds `spin` did.
+/// Units of work `spin` did.
 static ROUNDS: AtomicU64 = AtomicU64::new(0);
 
 fn main() {
@@ -85,29 +88,35 @@ fn main() {
 fn spin(until: Duration) {
     let started = Instant::now();
     let mut x = 1u64;
-    let mut rounds = 0;
+    let mut units_done = 0;
+    let mut lengths = 0x9e37_79b9_7f4a_7c15_u64;
     while started.elapsed() < until {
-        x = hot_long(x);
-        x = hot_short(x);
-        rounds += 1;
+        // xorshift: the same sequence every run, so runs do comparable work.
+        lengths ^= lengths << 13;
+        lengths ^= lengths >> 7;
+        lengths ^= lengths << 17;
+        let units = 1 + lengths % 4;
+        x = hot_long(x, units);
+        x = hot_short(x, units);
+        units_done += units;
     }
-    ROUNDS.store(rounds, Ordering::Relaxed);
+    ROUNDS.store(units_done, Ordering::Relaxed);
     black_box(x);
 }
 
 #[inline(never)]
-fn hot_long(seed: u64) -> u64 {
+fn hot_long(seed: u64, units: u64) -> u64 {
     let mut x = seed;
-    for _ in 0..2 * ROUND {
+    for _ in 0..2 * ROUND * units {
         x = black_box(x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1));
     }
     x
 }
 
 #[inline(never)]
-fn hot_short(seed: u64) -> u64 {
+fn hot_short(seed: u64, units: u64) -> u64 {
     let mut x = seed;
-    for _ in 0..ROUND {
+    for _ in 0..ROUND * units {
         x = black_box(x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1));
     }
     x
