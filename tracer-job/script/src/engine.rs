@@ -642,15 +642,10 @@ fn update(
     key: &Dynamic,
     value: f64,
 ) -> Outcome<()> {
-    let key =
-        maps::key(key).map_err(|refused| Fault::new(refused.0, "").at(ctx.call_position()))?;
     lock(host)
         .maps
         .update(name, kind, unit, key, value)
-        .map_err(|refused| {
-            Fault::new(refused.0, "use another name for another kind of map")
-                .at(ctx.call_position())
-        })
+        .map_err(|refused| Fault::new(refused.0, refused.1).at(ctx.call_position()))
 }
 
 fn aggregations(engine: &mut Engine, host: &SharedHost) {

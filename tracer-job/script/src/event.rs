@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use rhai::{Dynamic, EvalAltResult, Position};
+use rhai::{Dynamic, EvalAltResult, ImmutableString, Position};
 use serde_json::Value;
 
 use crate::{
@@ -17,7 +17,7 @@ pub struct Event(pub Arc<EventData>);
 #[derive(Debug)]
 pub struct EventData {
     pub source: &'static Source,
-    pub node: String,
+    pub node: ImmutableString,
     pub time_ns: u64,
     pub pid: u32,
     pub tid: u32,

@@ -21,7 +21,13 @@ pub const MAX_KEY_BYTES: usize = 1024;
 /// Most columns of a key.
 pub const MAX_KEY_COLUMNS: usize = 8;
 
+/// A key's columns by name, as records carry them.
 pub type Key = BTreeMap<String, String>;
+
+/// A key as a map stores it: every column name and value prefixed by its length in
+/// bytes (`3:pod5:api-1`), in one string. An existing key is found by encoding into a
+/// reused buffer, with no allocation; records take the columns apart again.
+type EncodedKey = Box<str>;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -72,35 +78,44 @@ struct Entry {
 struct Map {
     kind: Kind,
     unit: String,
-    entries: HashMap<Key, Entry>,
+    entries: HashMap<EncodedKey, Entry>,
     /// Values whose key did not fit.
     dropped: u64,
 }
 
-/// Why an update was refused; the message is for the script's author.
+/// Why an update was refused, and what to do: for the script's author.
 #[derive(Debug, PartialEq)]
-pub struct Refused(pub String);
+pub struct Refused(pub String, pub &'static str);
 
 #[derive(Debug, Default)]
 pub struct Maps {
     maps: BTreeMap<String, Map>,
+    /// Reused to encode keys, and their values, without allocating.
+    key: String,
+    text: String,
 }
 
 impl Maps {
-    /// Adds `value` into map `name` under `key`, creating the map as `kind`.
+    /// Adds `value` into map `name` under `key` (what the script passed, see [`encode`]),
+    /// creating the map as `kind`.
     pub fn update(
         &mut self,
         name: &str,
         kind: Kind,
         unit: &str,
-        key: Key,
+        key: &Dynamic,
         value: f64,
     ) -> Result<(), Refused> {
+        encode(key, &mut self.key, &mut self.text)?;
+        let key = self.key.as_str();
         if !self.maps.contains_key(name) {
             if self.maps.len() >= MAX_MAPS {
-                return Err(Refused(format!(
-                    "too many maps: a script may fill {MAX_MAPS}; `{name}` would be one more"
-                )));
+                return Err(Refused(
+                    format!(
+                        "too many maps: a script may fill {MAX_MAPS}; `{name}` would be one more"
+                    ),
+                    "keep related values in one map under a longer key",
+                ));
             }
             self.maps.insert(
                 name.to_owned(),
@@ -116,20 +131,23 @@ impl Maps {
             return Ok(());
         };
         if map.kind != kind {
-            return Err(Refused(format!(
-                "map `{name}` holds {}; it cannot also take {}",
-                map.kind.name(),
-                kind.name()
-            )));
+            return Err(Refused(
+                format!(
+                    "map `{name}` holds {}; it cannot also take {}",
+                    map.kind.name(),
+                    kind.name()
+                ),
+                "use another name for another kind of map",
+            ));
         }
         let entries = map.entries.len();
-        let entry = match map.entries.get_mut(&key) {
+        let entry = match map.entries.get_mut(key) {
             Some(entry) => entry,
             None if entries >= MAX_KEYS => {
                 map.dropped += 1;
                 return Ok(());
             }
-            None => map.entries.entry(key).or_insert(Entry {
+            None => map.entries.entry(key.into()).or_insert(Entry {
                 value: match kind {
                     Kind::Count => Value::Count(0),
                     Kind::Stat(StatOp::Min) => Value::Stat {
@@ -199,15 +217,15 @@ impl Maps {
     /// entry with `complete`).
     pub fn snapshot(&mut self, complete: bool, out: &mut Vec<Record>) {
         for (name, map) in &mut self.maps {
-            let mut changed: Vec<(&Key, &mut Entry)> = map
+            let mut changed: Vec<(Key, &mut Entry)> = map
                 .entries
                 .iter_mut()
                 .filter(|(_, entry)| complete || entry.changed)
+                .map(|(key, entry)| (decode(key), entry))
                 .collect();
-            changed.sort_by(|a, b| a.0.cmp(b.0));
+            changed.sort_by(|a, b| a.0.cmp(&b.0));
             for (key, entry) in changed {
                 entry.changed = false;
-                let key = key.clone();
                 out.push(match (&entry.value, map.kind) {
                     (Value::Count(value), _) => Record::Count {
                         probe: PROBE.to_owned(),
@@ -281,41 +299,93 @@ fn lhist_buckets(counts: &[u64], min: u64, max: u64, step: u64) -> Vec<Bucket> {
         .collect()
 }
 
-/// A key from what the script passed: a map of named columns, an array (`key1`,
-/// `key2`, ...) or one value (`key`).
-pub fn key(value: &Dynamic) -> Result<Key, Refused> {
-    let mut key = Key::new();
-    if let Some(map) = value.read_lock::<rhai::Map>() {
+/// The columns of a key given as an array; one more than allowed, to refuse it.
+const ARRAY_COLUMNS: [&str; MAX_KEY_COLUMNS + 1] = [
+    "key1", "key2", "key3", "key4", "key5", "key6", "key7", "key8", "key9",
+];
+
+/// Encodes into `key` what the script passed as a key: a map of named columns (in
+/// name order), an array (`key1`, `key2`, ...) or one value (`key`). `text` is scratch.
+fn encode(value: &Dynamic, key: &mut String, text: &mut String) -> Result<(), Refused> {
+    key.clear();
+    let mut column = |name: &str, value: &Dynamic| {
+        text.clear();
+        push_text(value, text);
+        push_counted(key, name);
+        push_counted(key, text);
+    };
+    let columns = if let Some(map) = value.read_lock::<rhai::Map>() {
         for (name, value) in map.iter() {
-            key.insert(name.to_string(), text(value));
+            column(name, value);
         }
+        map.len()
     } else if let Some(array) = value.read_lock::<rhai::Array>() {
-        for (i, value) in array.iter().enumerate() {
-            key.insert(format!("key{}", i + 1), text(value));
+        for (name, value) in ARRAY_COLUMNS.iter().zip(array.iter()) {
+            column(name, value);
         }
+        array.len()
     } else {
-        key.insert("key".to_owned(), text(value));
+        column("key", value);
+        1
+    };
+    if columns > MAX_KEY_COLUMNS {
+        return Err(Refused(
+            format!("a key has {columns} columns; the limit is {MAX_KEY_COLUMNS}"),
+            "",
+        ));
     }
-    if key.len() > MAX_KEY_COLUMNS {
-        return Err(Refused(format!(
-            "a key has {} columns; the limit is {MAX_KEY_COLUMNS}",
-            key.len()
-        )));
+    Ok(())
+}
+
+/// Appends `text`, prefixed by its length: `5:api-1`.
+fn push_counted(key: &mut String, text: &str) {
+    use std::fmt::Write;
+    let _ = write!(key, "{}:", text.len());
+    key.push_str(text);
+}
+
+/// The columns of an encoded key.
+fn decode(mut key: &str) -> Key {
+    let mut columns = Key::new();
+    let mut next = || {
+        let (len, rest) = key.split_once(':')?;
+        let len: usize = len.parse().ok()?;
+        let text = rest.get(..len)?;
+        key = &rest[len..];
+        Some(text.to_owned())
+    };
+    while let (Some(name), Some(value)) = (next(), next()) {
+        columns.insert(name, value);
     }
-    Ok(key)
+    columns
 }
 
 /// A value as a key column or a row cell: strings as they are, `()` as empty.
 pub fn text(value: &Dynamic) -> String {
-    let mut text = if value.is_unit() {
-        String::new()
-    } else if let Some(string) = value.read_lock::<rhai::ImmutableString>() {
-        string.to_string()
-    } else {
-        value.to_string()
-    };
-    cut(&mut text, MAX_KEY_BYTES);
+    let mut text = String::new();
+    push_text(value, &mut text);
     text
+}
+
+/// Appends [`text`] of `value` to `out`, cut at [`MAX_KEY_BYTES`].
+fn push_text(value: &Dynamic, out: &mut String) {
+    use std::fmt::Write;
+    let start = out.len();
+    if value.is_unit() {
+        return;
+    } else if let Some(string) = value.read_lock::<rhai::ImmutableString>() {
+        out.push_str(&string);
+    } else {
+        let _ = write!(out, "{value}");
+    }
+    if out.len() - start > MAX_KEY_BYTES {
+        let mut end = start + MAX_KEY_BYTES - 3;
+        while !out.is_char_boundary(end) {
+            end -= 1;
+        }
+        out.truncate(end);
+        out.push_str("...");
+    }
 }
 
 /// Cuts `text` to at most `max` bytes, on a character boundary, marking the cut.
@@ -335,8 +405,17 @@ pub fn cut(text: &mut String, max: usize) {
 mod tests {
     use super::*;
 
-    fn one(column: &str, value: &str) -> Key {
-        [(column.to_owned(), value.to_owned())].into()
+    fn one(column: &str, value: &str) -> Dynamic {
+        let map: rhai::Map = [(column.into(), Dynamic::from(value.to_owned()))]
+            .into_iter()
+            .collect();
+        Dynamic::from_map(map)
+    }
+
+    fn key(value: &Dynamic) -> Result<Key, Refused> {
+        let (mut key, mut text) = (String::new(), String::new());
+        encode(value, &mut key, &mut text)?;
+        Ok(decode(&key))
     }
 
     #[test]
@@ -344,12 +423,12 @@ mod tests {
         let mut maps = Maps::default();
         for v in [5.0, 1.0, 9.0] {
             for op in [StatOp::Sum, StatOp::Min, StatOp::Max, StatOp::Avg] {
-                maps.update(op.as_str(), Kind::Stat(op), "", one("k", "a"), v)
+                maps.update(op.as_str(), Kind::Stat(op), "", &one("k", "a"), v)
                     .expect("fits");
             }
-            maps.update("n", Kind::Count, "", one("k", "a"), 1.0)
+            maps.update("n", Kind::Count, "", &one("k", "a"), 1.0)
                 .expect("fits");
-            maps.update("h", Kind::Hist, "ns", one("k", "a"), v)
+            maps.update("h", Kind::Hist, "ns", &one("k", "a"), v)
                 .expect("fits");
         }
         let mut out = Vec::new();
@@ -414,14 +493,14 @@ mod tests {
     #[test]
     fn a_map_keeps_its_kind_and_its_size() {
         let mut maps = Maps::default();
-        maps.update("m", Kind::Count, "", Key::new(), 1.0)
+        maps.update("m", Kind::Count, "", &Dynamic::UNIT, 1.0)
             .expect("fits");
         let err = maps
-            .update("m", Kind::Hist, "", Key::new(), 1.0)
+            .update("m", Kind::Hist, "", &Dynamic::UNIT, 1.0)
             .expect_err("kind");
         assert!(err.0.contains("holds count"), "{err:?}");
         for i in 0..MAX_KEYS + 5 {
-            maps.update("big", Kind::Count, "", one("k", &i.to_string()), 1.0)
+            maps.update("big", Kind::Count, "", &one("k", &i.to_string()), 1.0)
                 .expect("never refused, only dropped");
         }
         assert_eq!(maps.dropped().collect::<Vec<_>>(), [("big", 5)]);
@@ -452,6 +531,25 @@ mod tests {
             ]
             .into()
         );
+        // Values that look like the encoding come back as they were.
+        let tricky: rhai::Map = [
+            ("a".into(), Dynamic::from("3:b:c")),
+            ("b".into(), Dynamic::from("")),
+            ("c".into(), Dynamic::from("é:1")),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(
+            key(&Dynamic::from_map(tricky)).expect("key"),
+            [
+                ("a".to_owned(), "3:b:c".to_owned()),
+                ("b".to_owned(), String::new()),
+                ("c".to_owned(), "é:1".to_owned())
+            ]
+            .into()
+        );
+        let wide: rhai::Array = (0..=MAX_KEY_COLUMNS as i64).map(Dynamic::from).collect();
+        assert!(key(&Dynamic::from_array(wide)).is_err());
         let mut long = text(&Dynamic::from("é".repeat(MAX_KEY_BYTES)));
         assert!(long.len() <= MAX_KEY_BYTES && long.ends_with("..."));
         cut(&mut long, 10);

@@ -7,7 +7,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use rhai::{AST, Dynamic, Engine, FnPtr};
+use rhai::{AST, Dynamic, Engine, FnPtr, ImmutableString};
 use tracer_protocol::{EventFilter, ProbeSpec, Record, ScriptSpec, UprobeFunction};
 
 use crate::{
@@ -21,18 +21,18 @@ use crate::{
 /// dropped and counted, so a script that cannot keep up never stalls the tracer.
 pub const MAX_HANDLER_SHARE: f64 = 0.5;
 
-/// Calls `callback` with the wall-clock deadline set.
+/// Calls `callback`, started `now`, with its wall-clock deadline set. Every call sets
+/// its own, so none is cleared after.
 fn call(
     rhai_engine: &Engine,
     ast: &AST,
     host: &SharedHost,
     callback: &FnPtr,
+    now: Instant,
     args: impl rhai::FuncArgs,
 ) -> Result<Dynamic, Box<rhai::EvalAltResult>> {
-    lock(host).deadline = Some(Instant::now() + engine::MAX_CALLBACK_TIME);
-    let result = callback.call::<Dynamic>(rhai_engine, ast, args);
-    lock(host).deadline = None;
-    result
+    lock(host).deadline = Some(now + engine::MAX_CALLBACK_TIME);
+    callback.call::<Dynamic>(rhai_engine, ast, args)
 }
 
 /// How the script names a handler's source: the probe, `tracepoint:CATEGORY:NAME` or
@@ -83,14 +83,15 @@ struct Failures {
 pub struct Script {
     name: String,
     source: String,
-    node: String,
+    node: ImmutableString,
     engine: Engine,
     ast: AST,
     host: SharedHost,
     handlers: Vec<Handler>,
     traced: Vec<ProbeSpec>,
-    /// Handler indexes by what routes events to them ([`route`]).
-    by_probe: HashMap<String, Vec<usize>>,
+    /// Handler indexes by what routes events to them ([`route`]); shared, so an event
+    /// holds them while the handlers change the script.
+    by_probe: HashMap<String, Arc<[usize]>>,
     /// Why a handler was stopped for good, by index.
     disabled: HashMap<usize, (String, u32, u32, String)>,
     every: Vec<(Periodic, u64)>,
@@ -160,14 +161,18 @@ impl Script {
                 r#"handle events with on("exec", |e| { ... })"#.to_owned(),
             ));
         }
-        let mut by_probe: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut routes: HashMap<String, Vec<usize>> = HashMap::new();
         for (index, handler) in handlers.iter().enumerate() {
-            by_probe.entry(route(handler)).or_default().push(index);
+            routes.entry(route(handler)).or_default().push(index);
         }
+        let by_probe = routes
+            .into_iter()
+            .map(|(route, indexes)| (route, indexes.into()))
+            .collect();
         Ok(Script {
             name: spec.name.clone(),
             source: spec.source.clone(),
-            node: node.to_owned(),
+            node: node.into(),
             engine,
             ast,
             host,
@@ -278,7 +283,7 @@ impl Script {
         let Some(source) = sources::find(&probe) else {
             return;
         };
-        let Some(indexes) = self.by_probe.get(event_route(&probe, &fields)) else {
+        let Some(indexes) = self.by_probe.get(event_route(&probe, &fields)).cloned() else {
             return;
         };
         let started = Instant::now();
@@ -303,7 +308,8 @@ impl Script {
             container,
             fields,
         }));
-        for index in indexes.clone() {
+        let mut now = started;
+        for &index in indexes.iter() {
             if let Some(key) = self.disabled.get(&index) {
                 // A stopped handler's events count as failed, so the loss shows.
                 if let Some(failures) = self.failures.get_mut(key) {
@@ -321,8 +327,10 @@ impl Script {
                 &self.ast,
                 &self.host,
                 &handler.callback,
+                now,
                 (Dynamic::from(event.clone()),),
             );
+            now = Instant::now();
             if let Err(err) = result {
                 let label = format!("on {}", source_name(handler));
                 let line = handler.line;
@@ -336,7 +344,7 @@ impl Script {
                 }
             }
         }
-        self.busy += started.elapsed();
+        self.busy += now.duration_since(started);
     }
 
     /// Runs the `every` callbacks that are due `elapsed_ns` after the trace started.
@@ -351,7 +359,8 @@ impl Script {
                 *next = next.saturating_add(periodic.interval_ns);
             }
             let (callback, line) = (periodic.callback.clone(), periodic.line);
-            if let Err(err) = call(&self.engine, &self.ast, &self.host, &callback, ()) {
+            let now = Instant::now();
+            if let Err(err) = call(&self.engine, &self.ast, &self.host, &callback, now, ()) {
                 self.failed("every".to_owned(), line, &err);
             }
         }
@@ -360,7 +369,8 @@ impl Script {
     /// Runs the `end` callbacks, once, after the last events.
     pub fn finish(&mut self) {
         for (callback, line) in std::mem::take(&mut self.end) {
-            if let Err(err) = call(&self.engine, &self.ast, &self.host, &callback, ()) {
+            let now = Instant::now();
+            if let Err(err) = call(&self.engine, &self.ast, &self.host, &callback, now, ()) {
                 self.failed("end".to_owned(), line, &err);
             }
         }
