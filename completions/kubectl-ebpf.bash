@@ -1013,7 +1013,7 @@ _kubectl__ebpf() {
             return 0
             ;;
         kubectl__subcmd__ebpf__subcmd__trace)
-            opts="-l -A -c -d -o -n -h --selector --all-namespaces --container --all-nodes --image --privileged --no-stats --dry-run --start-timeout --local --pid --cgroup --tracer --duration --by --per-node --per-pod --side-by-side --top --min-latency --failed --path-prefix --port --status --capture-bytes --capture-header --keep-query --output --sort --heatmap --interval --kubeconfig --context --cluster --user --namespace --job-namespace --api-qps --api-burst --no-headers --help syscall-latency exec exit open signal oom-kill syscall-count runq-latency block-latency cpu-time packet-drop tcp-connect tcp-reset http dns http-red tcp-life tcp-retransmit"
+            opts="-l -A -c -d -o -n -h --selector --all-namespaces --container --all-nodes --image --privileged --no-stats --dry-run --start-timeout --local --pid --cgroup --tracer --duration --by --per-node --per-pod --side-by-side --top --min-latency --failed --path-prefix --port --signal --status --capture-bytes --capture-header --keep-query --output --sort --heatmap --interval --kubeconfig --context --cluster --user --namespace --job-namespace --api-qps --api-burst --no-headers --help syscall-latency exec exit open signal oom-kill syscall-count runq-latency block-latency cpu-time packet-drop tcp-connect tcp-reset http dns http-red tcp-life tcp-retransmit"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1080,6 +1080,10 @@ _kubectl__ebpf() {
                     return 0
                     ;;
                 --port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --signal)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -58,8 +58,9 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -s d -l
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l by -d 'Split the result: `syscall` keeps one histogram per syscall' -r -f -a "syscall\t''"
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l top -d 'Show the N largest rows of each table of counts (default 20; 0 shows all)' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l min-latency -d 'Ignore calls faster than this (e.g. 10us), filtered in the kernel (syscall-latency, open; tcp-connect: the handshake; http: request to response, on the node)' -r
-complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l path-prefix -d 'Only paths that start with PREFIX as the program passed them, filtered in the kernel (open; at most 64 bytes); http: request paths, on the node' -r
-complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l port -d 'Only connections to this remote port, filtered in the kernel (tcp-connect)' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l path-prefix -d 'Only paths that start with PREFIX as the program passed them, filtered in the kernel (open, exec; at most 64 bytes); http: request paths, on the node' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l port -d 'Only this port, filtered in the kernel: the remote one (tcp-connect), either end (tcp-life, tcp-reset, tcp-retransmit, packet-drop)' -r
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l signal -d 'Only this signal (SIGKILL, KILL or 9), filtered in the kernel: the one sent (signal), the one that ended the process (exit)' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l status -d 'Only responses with this status (404) or class (5xx) (http)' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l capture-bytes -d 'Bytes of each socket read and write to capture and parse on the node (http; 1 to 4096, default 256). Payloads never leave the node' -r
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l capture-header -d 'Also show this header\'s value (http; repeat for more). Headers are otherwise never shipped off the node' -r
@@ -88,7 +89,7 @@ complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l loca
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l per-node -d 'Keep each node\'s histograms apart instead of summing them'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l per-pod -d 'One histogram per pod container, split by cgroup in the kernel and added up across nodes (syscall-latency, runq-latency, block-latency)'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l side-by-side -d 'With --per-pod or --per-node: draw the split histograms next to each other, on shared rows and one scale, as many as the terminal\'s width fits'
-complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l failed -d 'Only the calls or connects that failed, filtered in the kernel (open, tcp-connect)'
+complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l failed -d 'Only what failed, filtered in the kernel: calls (open, exec), connects (tcp-connect), processes that exited non-zero or by a signal (exit)'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l keep-query -d 'Keep the query string of request paths (http; left out by default, as it can hold secrets)'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l heatmap -d 'Also draw each histogram over time: one column per --interval, log2 buckets up, shaded by count (histogram probes; `-o svg` writes it as SVG)'
 complete -c kubectl-ebpf -n "__fish_kubectl_ebpf_using_subcommand trace" -l no-headers -d 'Print tables without their line of column names'

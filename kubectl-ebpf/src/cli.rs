@@ -5,7 +5,10 @@ use std::{path::PathBuf, time::Duration};
 
 use clap::{Args, Parser, Subcommand, ValueEnum, builder::PossibleValuesParser};
 
-use crate::{catalogue, examples, units::parse_duration};
+use crate::{
+    catalogue, examples,
+    units::{parse_duration, parse_signal},
+};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -179,18 +182,25 @@ pub struct TraceArgs {
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub min_latency: Option<Duration>,
 
-    /// Only the calls or connects that failed, filtered in the kernel (open, tcp-connect).
+    /// Only what failed, filtered in the kernel: calls (open, exec), connects
+    /// (tcp-connect), processes that exited non-zero or by a signal (exit).
     #[arg(long)]
     pub failed: bool,
 
     /// Only paths that start with PREFIX as the program passed them, filtered in the
-    /// kernel (open; at most 64 bytes); http: request paths, on the node.
+    /// kernel (open, exec; at most 64 bytes); http: request paths, on the node.
     #[arg(long, value_name = "PREFIX")]
     pub path_prefix: Option<String>,
 
-    /// Only connections to this remote port, filtered in the kernel (tcp-connect).
+    /// Only this port, filtered in the kernel: the remote one (tcp-connect), either end
+    /// (tcp-life, tcp-reset, tcp-retransmit, packet-drop).
     #[arg(long)]
     pub port: Option<u16>,
+
+    /// Only this signal (SIGKILL, KILL or 9), filtered in the kernel: the one sent
+    /// (signal), the one that ended the process (exit).
+    #[arg(long, value_parser = parse_signal, value_name = "SIGNAL")]
+    pub signal: Option<u8>,
 
     /// Only responses with this status (404) or class (5xx) (http).
     #[arg(long, value_name = "STATUS")]

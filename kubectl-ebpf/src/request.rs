@@ -58,12 +58,18 @@ pub fn probe_spec(args: &TraceArgs) -> Result<ProbeSpec, CliError> {
             min_latency_ns: args.min_latency.map_or(0, |d| d.as_nanos() as u64),
             per_pod: args.per_pod,
         }),
-        "exec" => Ok(ProbeSpec::Exec {}),
-        "exit" => Ok(ProbeSpec::Exit {}),
+        "exec" => Ok(ProbeSpec::Exec {
+            filter: event_filter(args),
+        }),
+        "exit" => Ok(ProbeSpec::Exit {
+            filter: event_filter(args),
+        }),
         "open" => Ok(ProbeSpec::Open {
             filter: event_filter(args),
         }),
-        "signal" => Ok(ProbeSpec::Signal {}),
+        "signal" => Ok(ProbeSpec::Signal {
+            filter: event_filter(args),
+        }),
         "oom-kill" => Ok(ProbeSpec::OomKill {}),
         "syscall-count" => Ok(ProbeSpec::SyscallCount {}),
         "runq-latency" => Ok(ProbeSpec::RunqLatency {
@@ -94,13 +100,21 @@ pub fn probe_spec(args: &TraceArgs) -> Result<ProbeSpec, CliError> {
                     }),
             })
         }
-        "packet-drop" => Ok(ProbeSpec::PacketDrop {}),
+        "packet-drop" => Ok(ProbeSpec::PacketDrop {
+            filter: event_filter(args),
+        }),
         "tcp-connect" => Ok(ProbeSpec::TcpConnect {
             filter: event_filter(args),
         }),
-        "tcp-reset" => Ok(ProbeSpec::TcpReset {}),
-        "tcp-life" => Ok(ProbeSpec::TcpLife {}),
-        "tcp-retransmit" => Ok(ProbeSpec::TcpRetransmit {}),
+        "tcp-reset" => Ok(ProbeSpec::TcpReset {
+            filter: event_filter(args),
+        }),
+        "tcp-life" => Ok(ProbeSpec::TcpLife {
+            filter: event_filter(args),
+        }),
+        "tcp-retransmit" => Ok(ProbeSpec::TcpRetransmit {
+            filter: event_filter(args),
+        }),
         "http" => Ok(ProbeSpec::Http {
             filter: event_filter(args),
             capture_bytes: args
@@ -134,6 +148,7 @@ fn event_filter(args: &TraceArgs) -> EventFilter {
         path_prefix: args.path_prefix.clone().unwrap_or_default(),
         port: args.port.unwrap_or(0),
         status: args.status.clone().unwrap_or_default(),
+        signal: args.signal.unwrap_or(0),
     }
 }
 
@@ -151,6 +166,7 @@ fn check_flags(args: &TraceArgs) -> Result<(), CliError> {
         (args.path_prefix.is_some(), "path_prefix", "--path-prefix"),
         (args.port.is_some(), "port", "--port"),
         (args.status.is_some(), "status", "--status"),
+        (args.signal.is_some(), "signal", "--signal"),
     ] {
         if given && !takes(probe, parameter) {
             let probes: Vec<&str> = catalogue::names()
@@ -325,8 +341,25 @@ mod tests {
             probe_spec(&args).expect("valid").filter().map(|f| f.port),
             Some(443)
         );
+        let args = trace_args(&["exit", "--local", "--failed", "--signal", "KILL"]);
+        assert_eq!(
+            probe_spec(&args).expect("valid"),
+            ProbeSpec::Exit {
+                filter: EventFilter {
+                    failed: true,
+                    signal: 9,
+                    ..EventFilter::default()
+                }
+            }
+        );
+        let args = trace_args(&["tcp-life", "--local", "--port", "8080"]);
+        assert_eq!(
+            probe_spec(&args).expect("valid").filter().map(|f| f.port),
+            Some(8080)
+        );
         for (probe, flag, value) in [
-            ("exec", "--failed", None),
+            ("signal", "--failed", None),
+            ("exec", "--signal", Some("9")),
             ("open", "--port", Some("80")),
             ("tcp-connect", "--path-prefix", Some("/x")),
             ("runq-latency", "--min-latency", Some("1ms")),

@@ -454,11 +454,21 @@ mod tests {
         };
         assert_eq!(trace.on.targets, ["pod/api"]);
         let script = trace.script.as_ref().expect("a script");
-        assert_eq!(script.probes, [ProbeSpec::Exit {}]);
+        assert_eq!(
+            script.probes,
+            [ProbeSpec::Exit {
+                filter: Default::default()
+            }]
+        );
         assert_eq!(script.tops.get("exits"), Some(&3));
         assert_eq!(script.spec.name, "-e");
         let spec = crate::request::base_spec(&trace, Default::default()).expect("valid");
-        assert_eq!(spec.probes, [ProbeSpec::Exit {}]);
+        assert_eq!(
+            spec.probes,
+            [ProbeSpec::Exit {
+                filter: Default::default()
+            }]
+        );
         assert_eq!(spec.script.as_ref().map(|s| s.args.len()), Some(1));
     }
 

@@ -32,6 +32,12 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_nanos(nanos as u64))
 }
 
+/// A signal for `--signal`: `SIGKILL`, `KILL`, `kill` or `9`.
+pub fn parse_signal(text: &str) -> Result<u8, String> {
+    tracer_protocol::names::signal_number(text)
+        .ok_or_else(|| format!("`{text}` is no signal: give a name (SIGKILL, TERM) or 1 to 64"))
+}
+
 /// A nanosecond count with a readable unit: `812ns`, `1.2µs`, `34ms`, `2.5s`.
 pub fn format_ns(ns: f64) -> String {
     let (value, unit) = if ns < 1e3 {

@@ -8,7 +8,9 @@ use tracer_protocol::{ProbeSpec, Record, Targets, TraceSpec};
 
 fn exec_spec(cgroup: &TestCgroup) -> TraceSpec {
     TraceSpec::new(
-        vec![ProbeSpec::Exec {}],
+        vec![ProbeSpec::Exec {
+            filter: Default::default(),
+        }],
         Targets {
             cgroup_paths: vec![cgroup.path().display().to_string()],
             ..Targets::default()

@@ -18,7 +18,9 @@ fn workload() -> String {
 
 fn exit_spec(cgroup: &TestCgroup) -> TraceSpec {
     TraceSpec::new(
-        vec![ProbeSpec::Exit {}],
+        vec![ProbeSpec::Exit {
+            filter: Default::default(),
+        }],
         Targets {
             cgroup_paths: vec![cgroup.path().display().to_string()],
             ..Targets::default()

@@ -12,6 +12,7 @@ mod exit;
 mod http;
 mod interrupt;
 mod json_schema;
+mod kernel_filters;
 mod netns;
 mod oom_kill;
 mod open;

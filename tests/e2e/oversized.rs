@@ -58,7 +58,12 @@ fn tracer_refuses_a_spec_over_the_limit_without_reading_it_all() {
 
 #[test]
 fn tracer_refuses_an_oversized_script_argument() {
-    let mut spec = TraceSpec::new(vec![ProbeSpec::Exec {}], Targets::default());
+    let mut spec = TraceSpec::new(
+        vec![ProbeSpec::Exec {
+            filter: Default::default(),
+        }],
+        Targets::default(),
+    );
     spec.script = Some(ScriptSpec {
         name: "audit.rhai".into(),
         source: r#"on("exec", |e| count("execs", arg("who", "")));"#.into(),

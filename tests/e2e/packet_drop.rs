@@ -24,7 +24,9 @@ const FILTERED_OUT_PORT: u16 = 8083;
 
 fn spec(cgroup: &TestCgroup) -> TraceSpec {
     TraceSpec::new(
-        vec![ProbeSpec::PacketDrop {}],
+        vec![ProbeSpec::PacketDrop {
+            filter: Default::default(),
+        }],
         Targets {
             cgroup_paths: vec![cgroup.path().display().to_string()],
             ..Targets::default()

@@ -12,7 +12,9 @@ const EXECS: u64 = 20;
 /// A tracer of `exec` on a test cgroup, holding its programs while the test lists them.
 fn exec_tracer(cgroup: &TestCgroup) -> TracerRun {
     let spec = TraceSpec::new(
-        vec![ProbeSpec::Exec {}],
+        vec![ProbeSpec::Exec {
+            filter: Default::default(),
+        }],
         Targets {
             cgroup_paths: vec![cgroup.path().display().to_string()],
             ..Targets::default()

@@ -89,7 +89,9 @@ fn sigkill_leaves_no_program_link_or_map_loaded() {
                 min_latency_ns: 0,
                 per_pod: false,
             },
-            ProbeSpec::Exec {},
+            ProbeSpec::Exec {
+                filter: Default::default(),
+            },
         ],
         Targets {
             cgroup_paths: vec![cgroup.path().display().to_string()],

@@ -51,7 +51,9 @@ fn shows_signals_from_and_to_a_target_pod_and_nothing_else() {
     let target = node.container("checkout-7d9f", "app", QosClass::Burstable, false);
     let neighbour = node.container("cart-5c8b", "app", QosClass::BestEffort, false);
     let mut spec = TraceSpec::new(
-        vec![ProbeSpec::Signal {}],
+        vec![ProbeSpec::Signal {
+            filter: Default::default(),
+        }],
         Targets {
             containers: vec![target.target.clone()],
             ..Targets::default()

@@ -39,7 +39,12 @@ fn shows_endpoints_lifetime_bytes_and_close_state_of_the_targets_connections() {
     early.expect_line("connected ");
     let early_peer = accepted_peer(&mut early_listener);
 
-    let mut tracer = trace(ProbeSpec::TcpLife {}, &cgroup);
+    let mut tracer = trace(
+        ProbeSpec::TcpLife {
+            filter: Default::default(),
+        },
+        &cgroup,
+    );
     std::fs::write(&stop_file, "").expect("write stop file");
     assert!(lines_of(early)[0].starts_with("stopped after "));
     let _ = std::fs::remove_file(&stop_file);

@@ -30,10 +30,22 @@ fn each_side_sees_its_own_resets_and_a_closed_port_resets_for_no_socket() {
     let pair = NetPair::new();
     let server_cgroup = TestCgroup::create("tcp-reset-server");
     let client_cgroup = TestCgroup::create("tcp-reset-client");
-    let mut server_trace = trace(ProbeSpec::TcpReset {}, &server_cgroup);
-    let mut client_trace = trace(ProbeSpec::TcpReset {}, &client_cgroup);
+    let mut server_trace = trace(
+        ProbeSpec::TcpReset {
+            filter: Default::default(),
+        },
+        &server_cgroup,
+    );
+    let mut client_trace = trace(
+        ProbeSpec::TcpReset {
+            filter: Default::default(),
+        },
+        &client_cgroup,
+    );
     let mut node_trace = TracerRun::start(&TraceSpec::new(
-        vec![ProbeSpec::TcpReset {}],
+        vec![ProbeSpec::TcpReset {
+            filter: Default::default(),
+        }],
         Default::default(),
     ));
     node_trace.wait_attached();

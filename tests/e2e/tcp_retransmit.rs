@@ -40,7 +40,12 @@ fn shows_and_counts_the_targets_retransmits_only() {
     pair.a().sysctl("net.ipv4.tcp_retries2", "5");
     let cgroup = TestCgroup::create(PROBE);
     let other = TestCgroup::create("tcp-retransmit-other");
-    let mut tracer = trace(ProbeSpec::TcpRetransmit {}, &cgroup);
+    let mut tracer = trace(
+        ProbeSpec::TcpRetransmit {
+            filter: Default::default(),
+        },
+        &cgroup,
+    );
 
     let mut flows = Vec::new();
     for (n, server) in both_families(pair.b(), PORT).into_iter().enumerate() {

@@ -10,13 +10,16 @@ pub const PREFIX_LEN: usize = 64;
 pub struct EventFilter {
     /// Events that took less (open's call, a connect's handshake) are dropped.
     pub min_latency_ns: u64,
-    /// Only this port (the remote one of a connection).
+    /// Only this port: the remote one of a connect, either end for the other network
+    /// probes.
     pub port: u16,
-    /// Non-zero: only calls that failed.
+    /// Non-zero: only calls that failed (exits with a non-zero status or a signal).
     pub failed_only: u8,
     /// Bytes of `prefix` in use; 0: every path.
     pub prefix_len: u8,
-    pub _pad: u32,
+    /// Only this signal: the one sent, or the one that ended the process.
+    pub signal: u8,
+    pub _pad: [u8; 3],
     /// Only paths that start with these bytes.
     pub prefix: [u8; PREFIX_LEN],
 }
@@ -27,7 +30,8 @@ impl EventFilter {
         port: 0,
         failed_only: 0,
         prefix_len: 0,
-        _pad: 0,
+        signal: 0,
+        _pad: [0; 3],
         prefix: [0; PREFIX_LEN],
     };
 
@@ -48,6 +52,18 @@ impl EventFilter {
     #[inline(always)]
     pub fn failed_only(&self) -> bool {
         read(&self.failed_only) != 0
+    }
+
+    #[inline(always)]
+    pub fn signal(&self) -> u8 {
+        read(&self.signal)
+    }
+
+    /// Whether a flow with these ports passes the port filter (either end).
+    #[inline(always)]
+    pub fn either_port_matches(&self, sport: u16, dport: u16) -> bool {
+        let port = self.port();
+        port == 0 || sport == port || dport == port
     }
 
     #[inline(always)]

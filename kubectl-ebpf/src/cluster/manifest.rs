@@ -501,7 +501,9 @@ mod tests {
             ["BPF", "PERFMON", "SYS_RESOURCE", "SYSLOG"]
         );
         assert_eq!(
-            added_capabilities(ProbeSpec::Exec {}),
+            added_capabilities(ProbeSpec::Exec {
+                filter: Default::default()
+            }),
             ["BPF", "PERFMON", "SYS_RESOURCE"]
         );
         let uprobe = ProbeSpec::Uprobe {

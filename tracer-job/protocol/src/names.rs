@@ -179,6 +179,21 @@ pub fn signal(number: i64) -> String {
     name.to_owned()
 }
 
+/// The number of a signal given as `9`, `SIGKILL`, `KILL` or `sigkill`, or
+/// `SIGRTMIN+3`; `None` for anything else.
+pub fn signal_number(text: &str) -> Option<u8> {
+    if let Ok(number) = text.parse::<u8>() {
+        return (1..=64).contains(&number).then_some(number);
+    }
+    let upper = text.to_ascii_uppercase();
+    let name = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
+    (1..=64).find(|&number| signal(i64::from(number)) == name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,5 +208,16 @@ mod tests {
         assert_eq!(signal(15), "SIGTERM");
         assert_eq!(signal(34), "SIGRTMIN+2");
         assert_eq!(signal(0), "signal 0");
+    }
+
+    #[test]
+    fn reads_signal_names_and_numbers() {
+        assert_eq!(signal_number("9"), Some(9));
+        assert_eq!(signal_number("SIGKILL"), Some(9));
+        assert_eq!(signal_number("term"), Some(15));
+        assert_eq!(signal_number("SIGRTMIN+2"), Some(34));
+        assert_eq!(signal_number("0"), None);
+        assert_eq!(signal_number("65"), None);
+        assert_eq!(signal_number("SIGNOPE"), None);
     }
 }

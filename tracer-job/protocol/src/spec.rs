@@ -168,16 +168,25 @@ pub enum ProbeSpec {
         per_pod: bool,
     },
     /// execve/execveat: path, arguments, parent and result.
-    Exec {},
+    Exec {
+        #[serde(default, skip_serializing_if = "EventFilter::is_none")]
+        filter: EventFilter,
+    },
     /// Processes that end: exit status or signal, core dump, lifetime.
-    Exit {},
+    Exit {
+        #[serde(default, skip_serializing_if = "EventFilter::is_none")]
+        filter: EventFilter,
+    },
     /// open/openat/openat2: path, flags, result, latency.
     Open {
         #[serde(default, skip_serializing_if = "EventFilter::is_none")]
         filter: EventFilter,
     },
     /// Signals sent by or to targets: signal, sender, receiver, origin, result.
-    Signal {},
+    Signal {
+        #[serde(default, skip_serializing_if = "EventFilter::is_none")]
+        filter: EventFilter,
+    },
     /// Processes the OOM killer chooses: victim, its memory, the triggering task.
     OomKill {},
     /// Syscalls counted by name and errno.
@@ -213,18 +222,30 @@ pub enum ProbeSpec {
         min_block_ns: u64,
     },
     /// Packets the kernel drops: reason, protocol, location, flow; counts and events.
-    PacketDrop {},
+    PacketDrop {
+        #[serde(default, skip_serializing_if = "EventFilter::is_none")]
+        filter: EventFilter,
+    },
     /// Outbound TCP connects: endpoints, handshake latency, or how they failed.
     TcpConnect {
         #[serde(default, skip_serializing_if = "EventFilter::is_none")]
         filter: EventFilter,
     },
     /// TCP resets sent and received: flow, direction, state, reason.
-    TcpReset {},
+    TcpReset {
+        #[serde(default, skip_serializing_if = "EventFilter::is_none")]
+        filter: EventFilter,
+    },
     /// TCP connections that close: endpoints, lifetime, bytes, closing state.
-    TcpLife {},
+    TcpLife {
+        #[serde(default, skip_serializing_if = "EventFilter::is_none")]
+        filter: EventFilter,
+    },
     /// TCP retransmits: flow and state, as events and counts per flow.
-    TcpRetransmit {},
+    TcpRetransmit {
+        #[serde(default, skip_serializing_if = "EventFilter::is_none")]
+        filter: EventFilter,
+    },
     /// HTTP/1.x requests and their responses, parsed on the node from the first
     /// `capture_bytes` of each read and write on the targets' TCP sockets: one event per
     /// exchange (method, path, status, latency, sizes, endpoints). Payloads never leave
@@ -363,9 +384,14 @@ pub struct EventFilter {
     /// Keep only paths that start with this, as the program passed them.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub path_prefix: String,
-    /// Keep only connections to this remote port.
+    /// Keep only connections to this port: the remote one for tcp-connect, either end
+    /// for the other network probes.
     #[serde(default, skip_serializing_if = "is_zero_port")]
     pub port: u16,
+    /// Keep only this signal (1 to 64): the one sent (signal), the one that killed the
+    /// process (exit).
+    #[serde(default, skip_serializing_if = "is_zero_signal")]
+    pub signal: u8,
     /// Keep only responses of this status (`404`) or class (`5xx`); checked on the node.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub status: String,
@@ -412,8 +438,12 @@ impl EventFilter {
     /// The parameters `probe` takes, by their script names.
     pub fn takes(probe: &str) -> &'static [&'static str] {
         match probe {
+            "exec" => &["failed", "path_prefix"],
+            "exit" => &["failed", "signal"],
             "open" => &["min_latency", "failed", "path_prefix"],
+            "signal" => &["signal"],
             "tcp-connect" => &["min_latency", "failed", "port"],
+            "tcp-life" | "tcp-reset" | "tcp-retransmit" | "packet-drop" => &["port"],
             "http" => &["min_latency", "path_prefix", "status"],
             "http-red" => &["path_prefix"],
             _ => &[],
@@ -437,6 +467,9 @@ impl EventFilter {
         }
         if !self.status.is_empty() {
             set.push("status");
+        }
+        if self.signal != 0 {
+            set.push("signal");
         }
         set
     }
@@ -472,6 +505,11 @@ impl EventFilter {
             } else {
                 String::new()
             },
+            signal: if self.signal == other.signal {
+                self.signal
+            } else {
+                0
+            },
         }
     }
 }
@@ -483,6 +521,13 @@ fn is_zero(value: &u64) -> bool {
 fn is_zero_port(value: &u16) -> bool {
     *value == 0
 }
+
+fn is_zero_signal(value: &u8) -> bool {
+    *value == 0
+}
+
+/// Highest signal number (`SIGRTMAX`).
+pub const MAX_SIGNAL: u8 = 64;
 
 /// Samples per second per CPU when the spec does not say: off the timer tick's multiples,
 /// so sampling does not run in lockstep with periodic work.
@@ -514,8 +559,15 @@ impl ProbeSpec {
     /// The kernel-side filter of an event probe that takes one.
     pub fn filter(&self) -> Option<&EventFilter> {
         match self {
-            ProbeSpec::Open { filter }
+            ProbeSpec::Exec { filter }
+            | ProbeSpec::Exit { filter }
+            | ProbeSpec::Open { filter }
+            | ProbeSpec::Signal { filter }
+            | ProbeSpec::PacketDrop { filter }
             | ProbeSpec::TcpConnect { filter }
+            | ProbeSpec::TcpReset { filter }
+            | ProbeSpec::TcpLife { filter }
+            | ProbeSpec::TcpRetransmit { filter }
             | ProbeSpec::Http { filter, .. }
             | ProbeSpec::HttpRed { filter, .. } => Some(filter),
             _ => None,
@@ -525,8 +577,15 @@ impl ProbeSpec {
     /// The filter, to set; `None` for probes that take none.
     pub fn filter_mut(&mut self) -> Option<&mut EventFilter> {
         match self {
-            ProbeSpec::Open { filter }
+            ProbeSpec::Exec { filter }
+            | ProbeSpec::Exit { filter }
+            | ProbeSpec::Open { filter }
+            | ProbeSpec::Signal { filter }
+            | ProbeSpec::PacketDrop { filter }
             | ProbeSpec::TcpConnect { filter }
+            | ProbeSpec::TcpReset { filter }
+            | ProbeSpec::TcpLife { filter }
+            | ProbeSpec::TcpRetransmit { filter }
             | ProbeSpec::Http { filter, .. }
             | ProbeSpec::HttpRed { filter, .. } => Some(filter),
             _ => None,
@@ -537,21 +596,21 @@ impl ProbeSpec {
     pub fn name(&self) -> &'static str {
         match self {
             ProbeSpec::SyscallLatency { .. } => "syscall-latency",
-            ProbeSpec::Exec {} => "exec",
-            ProbeSpec::Exit {} => "exit",
+            ProbeSpec::Exec { .. } => "exec",
+            ProbeSpec::Exit { .. } => "exit",
             ProbeSpec::Open { .. } => "open",
-            ProbeSpec::Signal {} => "signal",
+            ProbeSpec::Signal { .. } => "signal",
             ProbeSpec::OomKill {} => "oom-kill",
             ProbeSpec::SyscallCount {} => "syscall-count",
             ProbeSpec::RunqLatency { .. } => "runq-latency",
             ProbeSpec::BlockLatency { .. } => "block-latency",
             ProbeSpec::CpuTime {} => "cpu-time",
             ProbeSpec::Profile { .. } => "profile",
-            ProbeSpec::PacketDrop {} => "packet-drop",
+            ProbeSpec::PacketDrop { .. } => "packet-drop",
             ProbeSpec::TcpConnect { .. } => "tcp-connect",
-            ProbeSpec::TcpReset {} => "tcp-reset",
-            ProbeSpec::TcpLife {} => "tcp-life",
-            ProbeSpec::TcpRetransmit {} => "tcp-retransmit",
+            ProbeSpec::TcpReset { .. } => "tcp-reset",
+            ProbeSpec::TcpLife { .. } => "tcp-life",
+            ProbeSpec::TcpRetransmit { .. } => "tcp-retransmit",
             ProbeSpec::Http { .. } => "http",
             ProbeSpec::HttpRed { .. } => "http-red",
             ProbeSpec::Dns {} => "dns",
@@ -592,6 +651,8 @@ pub enum SpecError {
     },
     #[error("path prefix is {0} bytes; the kernel compares at most {MAX_PATH_PREFIX_BYTES}")]
     PathPrefixTooLong(usize),
+    #[error("signal filter {0} is no signal: signals are 1 to {MAX_SIGNAL}")]
+    Signal(u8),
     #[error("status filter `{0}` is neither a status code (100 to 599) nor a class (1xx to 5xx)")]
     Status(String),
     #[error("capture of {0} bytes per payload is outside 1..={MAX_CAPTURE_BYTES}")]
@@ -713,6 +774,9 @@ impl TraceSpec {
                 }
                 if !filter.status.is_empty() && !is_status_filter(&filter.status) {
                     return Err(SpecError::Status(filter.status.chars().take(16).collect()));
+                }
+                if filter.signal > MAX_SIGNAL {
+                    return Err(SpecError::Signal(filter.signal));
                 }
             }
             if let ProbeSpec::HttpRed { capture_bytes, .. } = probe

@@ -17,7 +17,7 @@ use rhai::{
 };
 use tracer_protocol::{
     EventFilter, ProbeSpec, Record, StatOp, UprobeFunction,
-    names::{errno, signal},
+    names::{errno, signal, signal_number},
     spec::{MAX_PATH_PREFIX_BYTES, MAX_TRACEPOINTS, MAX_UPROBES_PER_KIND, split_tracepoint},
 };
 
@@ -315,6 +315,7 @@ fn event_filter(probe: &str, params: &rhai::Map, position: Position) -> Outcome<
                     "min_latency" => "give nanoseconds, e.g. min_latency: ms(5)",
                     "failed" => "give true or false",
                     "port" => "give a port number, e.g. port: 443",
+                    "signal" => "give a signal's name or number, e.g. signal: \"SIGKILL\"",
                     _ => "give a path, e.g. path_prefix: \"/etc/\"",
                 },
             )
@@ -336,6 +337,16 @@ fn event_filter(probe: &str, params: &rhai::Map, position: Position) -> Outcome<
                     .and_then(|port| u16::try_from(port).ok())
                     .filter(|port| *port != 0)
                     .ok_or_else(|| wrong("a port from 1 to 65535"))?;
+            }
+            "signal" => {
+                let number = match value.read_lock::<rhai::ImmutableString>() {
+                    Some(name) => signal_number(&name),
+                    None => value
+                        .as_int()
+                        .ok()
+                        .and_then(|n| signal_number(&n.to_string())),
+                };
+                filter.signal = number.ok_or_else(|| wrong("a signal (1 to 64, or a name)"))?;
             }
             _ => {
                 let prefix = value

@@ -584,7 +584,9 @@ mod tests {
                 ProbeSpec::Open {
                     filter: Default::default()
                 },
-                ProbeSpec::Exec {}
+                ProbeSpec::Exec {
+                    filter: Default::default()
+                }
             ]
         );
         for _ in 0..3 {
@@ -659,6 +661,73 @@ mod tests {
             ]
             .into()
         );
+    }
+
+    #[test]
+    fn exit_signal_and_network_probes_take_their_parameters() {
+        let mut script = load(
+            r#"
+            on("exit", #{signal: "KILL"}, |e| count("killed", e.pid));
+            on("exit", #{failed: true, signal: 9}, |e| count("failed", e.pid));
+            on("signal", #{signal: "SIGUSR1"}, |e| count("usr1", e.target_pid));
+            on("tcp-life", #{port: 8080}, |e| count("served", e.src));
+            "#,
+        );
+        assert_eq!(
+            script.probes(),
+            [
+                ProbeSpec::Exit {
+                    filter: EventFilter {
+                        signal: 9,
+                        ..EventFilter::default()
+                    }
+                },
+                ProbeSpec::Signal {
+                    filter: EventFilter {
+                        signal: 10,
+                        ..EventFilter::default()
+                    }
+                },
+                ProbeSpec::TcpLife {
+                    filter: EventFilter {
+                        port: 8080,
+                        ..EventFilter::default()
+                    }
+                },
+            ]
+        );
+        script.handle(event("exit", 7, json!({"signal": "SIGKILL"})));
+        script.handle(event("exit", 8, json!({"code": 1})));
+        script.handle(event(
+            "tcp-life",
+            9,
+            json!({"src": "10.0.0.1:8080", "dst": "10.0.0.2:51000"}),
+        ));
+        script.handle(event(
+            "tcp-life",
+            9,
+            json!({"src": "10.0.0.1:51001", "dst": "10.0.0.2:443"}),
+        ));
+        let mut counted: Vec<(String, u64)> = snapshot(&mut script)
+            .into_iter()
+            .filter_map(|record| match record {
+                Record::Count { name, value, .. } => Some((name, value)),
+                _ => None,
+            })
+            .collect();
+        counted.sort();
+        assert_eq!(
+            counted,
+            [
+                ("failed".to_owned(), 1),
+                ("killed".to_owned(), 1),
+                ("served".to_owned(), 1)
+            ]
+        );
+        let err = failure(r#"on("signal", #{signal: "SIGNOPE"}, |e| {});"#);
+        assert!(err.message.contains("takes a signal"), "{err}");
+        let err = failure(r#"on("exec", #{port: 80}, |e| {});"#);
+        assert!(err.hint.contains("exec takes failed, path_prefix"), "{err}");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! events carry, and the kernel-side parameters they take.
 
 use serde_json::{Map, Value};
-use tracer_protocol::{EventFilter, ProbeSpec};
+use tracer_protocol::{EventFilter, ProbeSpec, names};
 
 /// One built-in probe as a script source.
 #[derive(Debug)]
@@ -156,21 +156,18 @@ impl Source {
 
     /// The probe to attach for this source, with its kernel-side filter.
     pub fn probe_spec(&self, filter: &EventFilter) -> Option<ProbeSpec> {
+        let filter = filter.clone();
         Some(match self.name {
-            "exec" => ProbeSpec::Exec {},
-            "exit" => ProbeSpec::Exit {},
-            "open" => ProbeSpec::Open {
-                filter: filter.clone(),
-            },
-            "signal" => ProbeSpec::Signal {},
+            "exec" => ProbeSpec::Exec { filter },
+            "exit" => ProbeSpec::Exit { filter },
+            "open" => ProbeSpec::Open { filter },
+            "signal" => ProbeSpec::Signal { filter },
             "oom-kill" => ProbeSpec::OomKill {},
-            "packet-drop" => ProbeSpec::PacketDrop {},
-            "tcp-connect" => ProbeSpec::TcpConnect {
-                filter: filter.clone(),
-            },
-            "tcp-reset" => ProbeSpec::TcpReset {},
-            "tcp-life" => ProbeSpec::TcpLife {},
-            "tcp-retransmit" => ProbeSpec::TcpRetransmit {},
+            "packet-drop" => ProbeSpec::PacketDrop { filter },
+            "tcp-connect" => ProbeSpec::TcpConnect { filter },
+            "tcp-reset" => ProbeSpec::TcpReset { filter },
+            "tcp-life" => ProbeSpec::TcpLife { filter },
+            "tcp-retransmit" => ProbeSpec::TcpRetransmit { filter },
             _ => return None,
         })
     }
@@ -192,23 +189,33 @@ pub fn admits(filter: &EventFilter, probe: &str, fields: &Map<String, Value>) ->
     if filter.failed {
         let failed = match probe {
             "tcp-connect" => text("result") != "connected",
+            "exit" => number("code").is_none_or(|code| code != 0),
             _ => number("ret").is_some_and(|ret| ret < 0),
         };
         if !failed {
             return false;
         }
     }
-    if !filter.path_prefix.is_empty() && !text("path").starts_with(&filter.path_prefix) {
+    let path = if probe == "exec" { "filename" } else { "path" };
+    if !filter.path_prefix.is_empty() && !text(path).starts_with(&filter.path_prefix) {
         return false;
     }
     if filter.port != 0 {
-        let port = text("dst")
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.parse::<u16>().ok());
-        if port != Some(filter.port) {
+        let port = |field: &str| {
+            text(field)
+                .rsplit(':')
+                .next()
+                .and_then(|p| p.parse::<u16>().ok())
+        };
+        // A connect's port is the remote one; the other probes' is either end.
+        let matches = port("dst") == Some(filter.port)
+            || (probe != "tcp-connect" && port("src") == Some(filter.port));
+        if !matches {
             return false;
         }
+    }
+    if filter.signal != 0 && text("signal") != names::signal(i64::from(filter.signal)) {
+        return false;
     }
     true
 }

@@ -4,12 +4,13 @@
 use aya::EbpfLoader;
 use ebpf_common::exec::{ExecEvent, MAX_ARGS};
 use serde_json::{Value, json};
+use tracer_protocol::EventFilter;
 
 use super::{
     attach_tracepoint,
     events::{self, EventProbe, Fields},
     filter::FilterGlobals,
-    load, task,
+    kernel_filter, load, task,
 };
 use crate::{failure::Failure, names, targets::ResolvedTargets, tracefs::Format};
 
@@ -17,7 +18,7 @@ const NAME: &str = "exec";
 
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/exec"));
 
-pub fn attach(targets: &ResolvedTargets) -> Result<EventProbe, Failure> {
+pub fn attach(wanted: &EventFilter, targets: &ResolvedTargets) -> Result<EventProbe, Failure> {
     let execve = Format::load("syscalls", "sys_enter_execve")?;
     let execveat = Format::load("syscalls", "sys_enter_execveat")?;
     let exit = Format::load("syscalls", "sys_exit_execve")?;
@@ -41,6 +42,8 @@ pub fn attach(targets: &ResolvedTargets) -> Result<EventProbe, Failure> {
     for (name, offset) in &offsets {
         loader.override_global(name, offset, true);
     }
+    let wanted = kernel_filter(wanted);
+    loader.override_global("EXEC_FILTER", &wanted, true);
     let mut ebpf = load(loader, OBJECT, NAME, targets)?;
     // Exits first, so no entry waits for an exit program not yet attached.
     for (program, tracepoint) in [

@@ -4,12 +4,13 @@
 use aya::EbpfLoader;
 use ebpf_common::exit::{ExitEvent, KNOWN_EXIT_CODE, KNOWN_LIFETIME, KNOWN_PPID};
 use serde_json::json;
+use tracer_protocol::EventFilter;
 
 use super::{
     attach_tracepoint,
     events::{self, EventProbe, Fields},
     filter::FilterGlobals,
-    load, task,
+    kernel_filter, load, task,
 };
 use crate::{failure::Failure, names, targets::ResolvedTargets, tracefs::Format};
 
@@ -17,7 +18,7 @@ const NAME: &str = "exit";
 
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/exit"));
 
-pub fn attach(targets: &ResolvedTargets) -> Result<EventProbe, Failure> {
+pub fn attach(wanted: &EventFilter, targets: &ResolvedTargets) -> Result<EventProbe, Failure> {
     let format = Format::load("sched", "sched_process_exit")?;
     // Added in Linux 6.16; without it the main thread's exit stands for the process.
     let group_dead = format.offset("group_dead", 1).unwrap_or(0);
@@ -27,6 +28,8 @@ pub fn attach(targets: &ResolvedTargets) -> Result<EventProbe, Failure> {
     filter.apply(&mut loader);
     task.apply(&mut loader);
     loader.override_global("GROUP_DEAD_OFFSET", &group_dead, true);
+    let wanted = kernel_filter(wanted);
+    loader.override_global("EXIT_FILTER", &wanted, true);
     let mut ebpf = load(loader, OBJECT, NAME, targets)?;
     attach_tracepoint(
         &mut ebpf,

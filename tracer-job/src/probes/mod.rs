@@ -91,10 +91,10 @@ pub fn attach(spec: &ProbeSpec, targets: &ResolvedTargets) -> Result<Box<dyn Pro
             *per_pod,
             targets,
         )?)),
-        ProbeSpec::Exec {} => Ok(Box::new(exec::attach(targets)?)),
-        ProbeSpec::Exit {} => Ok(Box::new(exit::attach(targets)?)),
+        ProbeSpec::Exec { filter } => Ok(Box::new(exec::attach(filter, targets)?)),
+        ProbeSpec::Exit { filter } => Ok(Box::new(exit::attach(filter, targets)?)),
         ProbeSpec::Open { filter } => Ok(Box::new(open::attach(filter, targets)?)),
-        ProbeSpec::Signal {} => Ok(Box::new(signal::attach(targets)?)),
+        ProbeSpec::Signal { filter } => Ok(Box::new(signal::attach(filter, targets)?)),
         ProbeSpec::OomKill {} => Ok(Box::new(oom_kill::attach(targets)?)),
         ProbeSpec::SyscallCount {} => Ok(Box::new(syscall_count::SyscallCount::attach(targets)?)),
         ProbeSpec::RunqLatency { per_pod } => Ok(Box::new(runq_latency::RunqLatency::attach(
@@ -119,10 +119,12 @@ pub fn attach(spec: &ProbeSpec, targets: &ResolvedTargets) -> Result<Box<dyn Pro
             },
             targets,
         )?)),
-        ProbeSpec::PacketDrop {} => Ok(Box::new(packet_drop::PacketDrop::attach(targets)?)),
+        ProbeSpec::PacketDrop { filter } => {
+            Ok(Box::new(packet_drop::PacketDrop::attach(filter, targets)?))
+        }
         ProbeSpec::TcpConnect { filter } => Ok(Box::new(tcp_connect::attach(filter, targets)?)),
-        ProbeSpec::TcpReset {} => Ok(Box::new(tcp_reset::attach(targets)?)),
-        ProbeSpec::TcpLife {} => Ok(Box::new(tcp_life::attach(targets)?)),
+        ProbeSpec::TcpReset { filter } => Ok(Box::new(tcp_reset::attach(filter, targets)?)),
+        ProbeSpec::TcpLife { filter } => Ok(Box::new(tcp_life::attach(filter, targets)?)),
         ProbeSpec::Uprobe { functions } => Ok(Box::new(uprobe::attach(functions, targets)?)),
         // The run loop takes the inventory itself; the spec keeps it alone.
         ProbeSpec::Programs {} => Err(Failure::new(
@@ -133,9 +135,9 @@ pub fn attach(spec: &ProbeSpec, targets: &ResolvedTargets) -> Result<Box<dyn Pro
         ProbeSpec::Tracepoint { tracepoints } => {
             Ok(Box::new(tracepoint::attach(tracepoints, targets)?))
         }
-        ProbeSpec::TcpRetransmit {} => {
-            Ok(Box::new(tcp_retransmit::TcpRetransmit::attach(targets)?))
-        }
+        ProbeSpec::TcpRetransmit { filter } => Ok(Box::new(tcp_retransmit::TcpRetransmit::attach(
+            filter, targets,
+        )?)),
         ProbeSpec::Http {
             filter,
             capture_bytes,
@@ -174,6 +176,7 @@ fn kernel_filter(filter: &EventFilter) -> KernelFilter {
     kernel.min_latency_ns = filter.min_latency_ns;
     kernel.port = filter.port;
     kernel.failed_only = u8::from(filter.failed);
+    kernel.signal = filter.signal;
     let prefix = filter.path_prefix.as_bytes();
     let len = prefix.len().min(kernel.prefix.len());
     kernel.prefix[..len].copy_from_slice(&prefix[..len]);

@@ -21,13 +21,13 @@ use ebpf_common::{
     packet_drop::{BY_NETNS, BY_SOCKET, DropEvent, DropKey, MAX_TARGET_NETNS},
 };
 use serde_json::json;
-use tracer_protocol::{ErrorCode, Record};
+use tracer_protocol::{ErrorCode, EventFilter, Record};
 
 use super::{
     Probe, attach_tracepoint,
     events::{self, Decoder, EventStream, Fields},
     filter::FilterGlobals,
-    load, maps, netns, sock, task,
+    kernel_filter, load, maps, netns, sock, task,
 };
 use crate::{btf::Btf, failure::Failure, targets::ResolvedTargets, tracefs::Format};
 
@@ -109,7 +109,7 @@ impl SkbOffsets {
 }
 
 impl PacketDrop {
-    pub fn attach(targets: &ResolvedTargets) -> Result<Self, Failure> {
+    pub fn attach(wanted: &EventFilter, targets: &ResolvedTargets) -> Result<Self, Failure> {
         let format = Format::load("skb", "kfree_skb")?;
         // `rx_sk` came in Linux 6.11; 0 tells the probe it is absent.
         let rx_sk = match format.field("rx_sk") {
@@ -153,6 +153,8 @@ impl PacketDrop {
         loader
             .override_global("REASON_NOT_DROPPED_YET", &not_dropped_yet, true)
             .override_global("REASON_CONSUMED", &consumed, true);
+        let wanted = kernel_filter(wanted);
+        loader.override_global("DROP_FILTER", &wanted, true);
         let mut ebpf = load(loader, OBJECT, NAME, targets)?;
         {
             let mut map: KernelHashMap<&mut MapData, u32, u64> =

@@ -4,12 +4,13 @@
 use aya::EbpfLoader;
 use ebpf_common::signal::SignalEvent;
 use serde_json::json;
+use tracer_protocol::EventFilter;
 
 use super::{
     attach_raw_tracepoint,
     events::{self, EventProbe, Fields},
     filter::FilterGlobals,
-    load, task,
+    kernel_filter, load, task,
 };
 use crate::{btf::Btf, failure::Failure, names, targets::ResolvedTargets};
 
@@ -17,7 +18,7 @@ const NAME: &str = "signal";
 
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/signal"));
 
-pub fn attach(targets: &ResolvedTargets) -> Result<EventProbe, Failure> {
+pub fn attach(wanted: &EventFilter, targets: &ResolvedTargets) -> Result<EventProbe, Failure> {
     let task = task::Offsets::from_kernel();
     let (errno, code) = siginfo_offsets();
     let filter = FilterGlobals::new(targets);
@@ -27,6 +28,8 @@ pub fn attach(targets: &ResolvedTargets) -> Result<EventProbe, Failure> {
     loader
         .override_global("SIGINFO_ERRNO_OFFSET", &errno, true)
         .override_global("SIGINFO_CODE_OFFSET", &code, true);
+    let wanted = kernel_filter(wanted);
+    loader.override_global("SIGNAL_FILTER", &wanted, true);
     let mut ebpf = load(loader, OBJECT, NAME, targets)?;
     attach_raw_tracepoint(&mut ebpf, "signal_generate", "signal_generate")?;
     EventProbe::new(ebpf, NAME, decode)

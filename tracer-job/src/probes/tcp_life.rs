@@ -3,10 +3,11 @@
 
 use ebpf_common::tcp::{LifeEvent, TCP_SYN_SENT};
 use serde_json::json;
+use tracer_protocol::EventFilter;
 
 use super::{
     events::{self, EventProbe, Fields},
-    tcp,
+    kernel_filter, tcp,
 };
 use crate::{failure::Failure, targets::ResolvedTargets};
 
@@ -14,8 +15,16 @@ const NAME: &str = "tcp-life";
 
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/tcp-life"));
 
-pub fn attach(targets: &ResolvedTargets) -> Result<EventProbe, Failure> {
-    tcp::attach_set_state(NAME, OBJECT, "tcp_life_set_state", None, targets, decode)
+pub fn attach(wanted: &EventFilter, targets: &ResolvedTargets) -> Result<EventProbe, Failure> {
+    let wanted = kernel_filter(wanted);
+    tcp::attach_set_state(
+        NAME,
+        OBJECT,
+        "tcp_life_set_state",
+        Some(("LIFE_FILTER", &wanted)),
+        targets,
+        decode,
+    )
 }
 
 fn decode(bytes: &[u8]) -> Option<Fields> {

@@ -6,11 +6,12 @@ use std::{collections::HashMap, sync::OnceLock};
 use aya::EbpfLoader;
 use ebpf_common::tcp::ResetEvent;
 use serde_json::json;
+use tracer_protocol::EventFilter;
 
 use super::{
     attach_tracepoint,
     events::{self, EventProbe, Fields},
-    load,
+    kernel_filter, load,
     tcp::{self, Globals},
 };
 use crate::{btf::Btf, failure::Failure, targets::ResolvedTargets, tracefs::Format};
@@ -23,7 +24,7 @@ static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/tc
 /// read from the running one's BTF.
 static REASONS: OnceLock<HashMap<u32, String>> = OnceLock::new();
 
-pub fn attach(targets: &ResolvedTargets) -> Result<EventProbe, Failure> {
+pub fn attach(wanted: &EventFilter, targets: &ResolvedTargets) -> Result<EventProbe, Failure> {
     let send = Format::load("tcp", "tcp_send_reset")?;
     let receive = Format::load("tcp", "tcp_receive_reset")?;
     let receive_flow = tcp::flow_offsets(&receive)?;
@@ -40,6 +41,8 @@ pub fn attach(targets: &ResolvedTargets) -> Result<EventProbe, Failure> {
     let mut loader = EbpfLoader::new();
     globals.apply(&mut loader);
     loader.override_global("RECEIVE_FLOW", &receive_flow, true);
+    let wanted = kernel_filter(wanted);
+    loader.override_global("RESET_FILTER", &wanted, true);
     for (name, offset) in &offsets {
         loader.override_global(name, offset, true);
     }

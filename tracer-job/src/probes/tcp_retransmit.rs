@@ -10,12 +10,12 @@ use aya::{
 };
 use ebpf_common::tcp::{RetransmitEvent, RetransmitKey};
 use serde_json::json;
-use tracer_protocol::Record;
+use tracer_protocol::{EventFilter, Record};
 
 use super::{
     Probe, attach_tracepoint,
     events::{self, Decoder, EventStream, Fields},
-    load, maps,
+    kernel_filter, load, maps,
     tcp::{self, Globals},
 };
 use crate::{failure::Failure, names, targets::ResolvedTargets, tracefs::Format};
@@ -36,7 +36,7 @@ pub struct TcpRetransmit {
 }
 
 impl TcpRetransmit {
-    pub fn attach(targets: &ResolvedTargets) -> Result<Self, Failure> {
+    pub fn attach(wanted: &EventFilter, targets: &ResolvedTargets) -> Result<Self, Failure> {
         let skb = Format::load("tcp", "tcp_retransmit_skb")?;
         let synack = Format::load("tcp", "tcp_retransmit_synack")?;
         let skb_flow = tcp::flow_offsets(&skb)?;
@@ -55,6 +55,8 @@ impl TcpRetransmit {
         loader
             .override_global("SKB_FLOW", &skb_flow, true)
             .override_global("SYNACK_FLOW", &synack_flow, true);
+        let wanted = kernel_filter(wanted);
+        loader.override_global("RETRANSMIT_FILTER", &wanted, true);
         for (name, offset) in &offsets {
             loader.override_global(name, offset, true);
         }

@@ -14,7 +14,10 @@ use aya_ebpf::{
     maps::{LruHashMap, PerCpuArray},
     programs::TracePointContext,
 };
-use ebpf_common::exec::{ExecEvent, MAX_ARGS, MAX_IN_FLIGHT};
+use ebpf_common::{
+    event_filter::EventFilter,
+    exec::{ExecEvent, MAX_ARGS, MAX_IN_FLIGHT},
+};
 use ebpf_probes::{events, filter::is_target, global, task::current_ppid};
 
 /// Field offsets from tracefs, set by the tracer.
@@ -32,6 +35,10 @@ static EXIT_RET_OFFSET: u32 = 16;
 static SCHED_EXEC_FILENAME_OFFSET: u32 = 8;
 
 /// Execs between entry and exit, by thread id.
+/// Kernel-side parameters: `failed`, and `path_prefix` on the file as the caller named it.
+#[unsafe(no_mangle)]
+static EXEC_FILTER: EventFilter = EventFilter::NONE;
+
 #[map]
 static IN_FLIGHT: LruHashMap<u32, ExecEvent> = LruHashMap::with_max_entries(MAX_IN_FLIGHT, 0);
 
@@ -113,6 +120,12 @@ fn enter(ctx: &TracePointContext, filename_offset: u32, argv_offset: u32) {
         if let Ok(filename) = ctx.read_at::<*const u8>(filename_offset as usize) {
             let _ = bpf_probe_read_user_str_bytes(filename, &mut event.filename);
         }
+    }
+    // A name that could not be read is kept: the node checks it again once known.
+    if event.filename[0] != 0 && !EXEC_FILTER.path_matches(&event.filename) {
+        return;
+    }
+    unsafe {
         if let Ok(argv) = ctx.read_at::<*const *const u8>(argv_offset as usize) {
             read_args(argv, event);
         }
@@ -155,6 +168,10 @@ fn exit(ctx: &TracePointContext) {
     event.header = events::header(pid_tgid);
     // SAFETY: a tracepoint field at the offset tracefs gave.
     event.ret = unsafe { ctx.read_at::<i64>(global(&EXIT_RET_OFFSET) as usize) }.unwrap_or(0);
+    if EXEC_FILTER.failed_only() && event.ret >= 0 {
+        let _ = IN_FLIGHT.remove(tid);
+        return;
+    }
     event.ppid = current_ppid();
     events::output(&*event);
     let _ = IN_FLIGHT.remove(tid);

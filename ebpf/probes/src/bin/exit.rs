@@ -9,13 +9,20 @@ use aya_ebpf::{
     macros::tracepoint,
     programs::TracePointContext,
 };
-use ebpf_common::exit::{ExitEvent, KNOWN_EXIT_CODE, KNOWN_LIFETIME, KNOWN_PPID};
+use ebpf_common::{
+    event_filter::EventFilter,
+    exit::{ExitEvent, KNOWN_EXIT_CODE, KNOWN_LIFETIME, KNOWN_PPID},
+};
 use ebpf_probes::{events, filter::is_target, global, task};
 
 /// Where sched_process_exit keeps `group_dead`, from tracefs; 0 on kernels without it
 /// (before 6.16), which then report the main thread's exit instead.
 #[unsafe(no_mangle)]
 static GROUP_DEAD_OFFSET: u32 = 0;
+
+/// Kernel-side parameters: `failed` (a non-zero status or a signal) and `signal`.
+#[unsafe(no_mangle)]
+static EXIT_FILTER: EventFilter = EventFilter::NONE;
 
 #[tracepoint(category = "sched", name = "sched_process_exit")]
 pub fn exit_sched_process_exit(ctx: TracePointContext) -> u32 {
@@ -39,9 +46,18 @@ pub fn exit_sched_process_exit(ctx: TracePointContext) -> u32 {
         _pad: 0,
     };
     let current = task::current();
-    if let Some(code) = task::exit_code(current) {
+    let code = task::exit_code(current);
+    if let Some(code) = code {
         event.exit_code = code;
         event.known |= KNOWN_EXIT_CODE;
+    }
+    // An unknown status passes: the node checks the event again.
+    let wanted_signal = EXIT_FILTER.signal();
+    if let Some(code) = code
+        && ((EXIT_FILTER.failed_only() && code == 0)
+            || (wanted_signal != 0 && code & 0x7f != i32::from(wanted_signal)))
+    {
+        return 0;
     }
     // The process is its main thread: its name and its fork time, even when another
     // thread is the last to go.

@@ -14,12 +14,18 @@ use aya_ebpf::{
 };
 use ebpf_common::{
     event::EventHeader,
+    event_filter::EventFilter,
     flow::Flow,
     packet_drop::{
         BY_NETNS, BY_NONE, BY_SOCKET, DropEvent, DropKey, MAX_COUNT_KEYS, MAX_TARGET_NETNS,
     },
 };
 use ebpf_probes::{events, filter::is_target_cgroup, global, skb, sock};
+
+/// Kernel-side parameters: `port`, either end of the flow; drops without ports (not
+/// TCP or UDP) do not match one.
+#[unsafe(no_mangle)]
+static DROP_FILTER: EventFilter = EventFilter::NONE;
 
 /// Field offsets from tracefs, set by the tracer. `RX_SK_OFFSET` is 0 on kernels whose
 /// tracepoint has no `rx_sk` (before 6.11).
@@ -96,6 +102,12 @@ fn record(ctx: &TracePointContext) -> Option<()> {
     event.by = by;
     event.flow = Flow::default();
     skb::flow(skb, event.ethertype, &mut event.flow);
+    if DROP_FILTER.port() != 0
+        && (event.flow.has_ports == 0
+            || !DROP_FILTER.either_port_matches(event.flow.sport, event.flow.dport))
+    {
+        return None;
+    }
     count(&DropKey {
         location: event.location,
         reason,

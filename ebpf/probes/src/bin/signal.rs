@@ -13,7 +13,7 @@ use aya_ebpf::{
     macros::raw_tracepoint,
     programs::RawTracePointContext,
 };
-use ebpf_common::{event::COMM_LEN, signal::SignalEvent};
+use ebpf_common::{event::COMM_LEN, event_filter::EventFilter, signal::SignalEvent};
 use ebpf_probes::{
     events,
     filter::{is_target, is_target_task},
@@ -32,8 +32,16 @@ const SI_KERNEL: i32 = 0x80;
 
 /// args: (int sig, struct kernel_siginfo *info, struct task_struct *task, int group,
 /// int result), unchanged since Linux 4.20.
+/// Kernel-side parameters: `signal`.
+#[unsafe(no_mangle)]
+static SIGNAL_FILTER: EventFilter = EventFilter::NONE;
+
 #[raw_tracepoint(tracepoint = "signal_generate")]
 pub fn signal_generate(ctx: RawTracePointContext) -> i32 {
+    let wanted = SIGNAL_FILTER.signal();
+    if wanted != 0 && ctx.arg::<u64>(0) as i32 != i32::from(wanted) {
+        return 0;
+    }
     let pid_tgid = bpf_get_current_pid_tgid();
     let target: *const u8 = ctx.arg::<u64>(2) as *const u8;
     let target_pid = task::tgid(target).unwrap_or(0);

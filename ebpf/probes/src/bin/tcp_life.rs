@@ -13,11 +13,18 @@ use aya_ebpf::{
     maps::HashMap,
     programs::TracePointContext,
 };
-use ebpf_common::tcp::{
-    LifeEvent, LifeStart, MAX_SOCKETS, Owner, TCP_CLOSE, TCP_FIN_WAIT1, TCP_LAST_ACK, TCP_LISTEN,
-    TCP_SYN_RECV, TCP_SYN_SENT,
+use ebpf_common::{
+    event_filter::EventFilter,
+    tcp::{
+        LifeEvent, LifeStart, MAX_SOCKETS, Owner, TCP_CLOSE, TCP_FIN_WAIT1, TCP_LAST_ACK,
+        TCP_LISTEN, TCP_SYN_RECV, TCP_SYN_SENT,
+    },
 };
 use ebpf_probes::{events, sock, tcp};
+
+/// Kernel-side parameters: `port`, either end of the flow.
+#[unsafe(no_mangle)]
+static LIFE_FILTER: EventFilter = EventFilter::NONE;
 
 /// Open connections of targets, by socket. Not LRU: an entry that does not fit is
 /// counted lost rather than silently pushing out another; CLOSE removes every entry.
@@ -106,6 +113,12 @@ fn send(ctx: &TracePointContext, sk: u64, entry: &LifeStart, close_state: u32) {
     } else {
         tcp::current_owner(entry.cgroup)
     };
+    // Filtered when the connection closes, when both ports are surely known: a
+    // connect's local port is not yet bound when it enters SYN_SENT.
+    let flow = tcp::read_set_state_flow(ctx);
+    if !LIFE_FILTER.either_port_matches(flow.sport, flow.dport) {
+        return;
+    }
     let (acked, received) = tcp::bytes(sk as *const u8);
     let Some(mut slot) = events::reserve::<LifeEvent>() else {
         return;
@@ -114,7 +127,7 @@ fn send(ctx: &TracePointContext, sk: u64, entry: &LifeStart, close_state: u32) {
     // SAFETY: every field of the reserved event is written before it is submitted.
     unsafe {
         (*event).header = tcp::header(bpf_ktime_get_ns(), entry.cgroup, owner);
-        (*event).flow = tcp::read_set_state_flow(ctx);
+        (*event).flow = flow;
         (*event).start_ns = entry.start_ns;
         (*event).bytes_acked = acked.unwrap_or(u64::MAX);
         (*event).bytes_received = received.unwrap_or(u64::MAX);

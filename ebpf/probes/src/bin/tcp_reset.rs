@@ -6,8 +6,15 @@
 #![no_main]
 
 use aya_ebpf::{helpers::bpf_ktime_get_ns, macros::tracepoint, programs::TracePointContext};
-use ebpf_common::tcp::{FlowOffsets, ResetEvent};
+use ebpf_common::{
+    event_filter::EventFilter,
+    tcp::{FlowOffsets, ResetEvent},
+};
 use ebpf_probes::{events, global, sock, tcp};
+
+/// Kernel-side parameters: `port`, either end of the flow.
+#[unsafe(no_mangle)]
+static RESET_FILTER: EventFilter = EventFilter::NONE;
 
 /// Field offsets of tcp:tcp_send_reset, from tracefs.
 #[unsafe(no_mangle)]
@@ -74,6 +81,9 @@ fn send(
     reason: u32,
     has_socket: bool,
 ) {
+    if !RESET_FILTER.either_port_matches(flow.sport, flow.dport) {
+        return;
+    }
     let owner = tcp::current_owner(cgroup);
     if !tcp::is_target(cgroup, owner) {
         return;

@@ -11,8 +11,9 @@ use aya_ebpf::{
     maps::PerCpuHashMap,
     programs::TracePointContext,
 };
-use ebpf_common::tcp::{
-    Flow, FlowOffsets, MAX_RETRANSMIT_FLOWS, RetransmitEvent, RetransmitKey, TCP_SYN_RECV,
+use ebpf_common::{
+    event_filter::EventFilter,
+    tcp::{Flow, FlowOffsets, MAX_RETRANSMIT_FLOWS, RetransmitEvent, RetransmitKey, TCP_SYN_RECV},
 };
 use ebpf_probes::{events, global, sock, tcp};
 
@@ -34,6 +35,10 @@ static SYNACK_FLOW: FlowOffsets = FlowOffsets::ZERO;
 static SYNACK_SKADDR_OFFSET: u32 = 8;
 
 /// Retransmits per flow and state, per CPU; the tracer sums and reports them.
+/// Kernel-side parameters: `port`, either end of the flow.
+#[unsafe(no_mangle)]
+static RETRANSMIT_FILTER: EventFilter = EventFilter::NONE;
+
 #[map]
 static COUNTS: PerCpuHashMap<RetransmitKey, u64> =
     PerCpuHashMap::with_max_entries(MAX_RETRANSMIT_FLOWS, 0);
@@ -75,7 +80,7 @@ pub fn tcp_retransmit_synack(ctx: TracePointContext) -> u32 {
 
 #[inline(always)]
 fn record(sk: u64, flow: Flow, state: u32, err: i32) {
-    if sk == 0 {
+    if sk == 0 || !RETRANSMIT_FILTER.either_port_matches(flow.sport, flow.dport) {
         return;
     }
     let cgroup = sock::cgroup_id(sk as *const u8).unwrap_or(0);
