@@ -8,7 +8,7 @@ use std::{
 
 use e2e::{binaries, cgroup::TestCgroup, plugin_run::PluginRun, tracer::TracerRun};
 use serde_json::Value;
-use tracer_protocol::{ProbeSpec, Record, ScriptSpec, Targets, TraceSpec};
+use tracer_protocol::{ProbeSpec, Record, ScriptSpec, Targets, TraceSpec, UprobeFunction};
 
 fn workload() -> String {
     binaries::path("proc-workload").display().to_string()
@@ -872,6 +872,119 @@ fn libc_path() -> String {
         .to_owned()
 }
 
+/// A tracer running `source` on `cgroup`'s events, attached.
+fn script_trace(cgroup: &TestCgroup, name: &str, source: String) -> TracerRun {
+    let mut spec = TraceSpec::new(
+        vec![],
+        Targets {
+            cgroup_paths: vec![cgroup.path().display().to_string()],
+            ..Targets::default()
+        },
+    );
+    let script = ScriptSpec {
+        name: name.into(),
+        source,
+        args: Default::default(),
+    };
+    spec.probes = tracer_script::Script::load(&script, "n")
+        .unwrap_or_else(|err| panic!("{err}"))
+        .probes();
+    spec.script = Some(script);
+    let mut tracer = TracerRun::start(&spec);
+    tracer.wait_attached();
+    tracer
+}
+
+/// Where the dynamic symbol `name` of the ELF file `path` is, as `nm -D` shows it.
+fn symbol_address(path: &str, name: &str) -> u64 {
+    use object::{Object, ObjectSymbol};
+    let data = std::fs::read(path).expect("read the library");
+    let elf = object::File::parse(&*data).expect("an ELF file");
+    elf.dynamic_symbols()
+        .find(|symbol| symbol.name() == Ok(name))
+        .map(|symbol| symbol.address())
+        .unwrap_or_else(|| panic!("no {name} in {path}"))
+}
+
+#[test]
+fn a_uprobe_by_address_or_symbol_offset_sees_what_the_symbol_sees() {
+    let cgroup = TestCgroup::create("script-uprobe-address");
+    let dir = scratch("uprobe-address");
+    let missing = dir.join("missing").display().to_string();
+    let libc = libc_path();
+    let address = symbol_address(&libc, "open64");
+    let mut sleeper = cgroup
+        .command(&workload())
+        .arg("sleep")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start the sleeper");
+    // For a stripped binary: the address `nm` or `objdump -d` shows, and an offset into
+    // a symbol (0: its first instruction, where a probe surely may go).
+    let source = format!(
+        r#"on("uprobe:{libc}:{address:#x}", #{{read: 0}}, |e| {{
+    if e.data.starts_with("{dir}") {{ count("by address", e.data); }}
+}});
+on("uprobe:{libc}:open64+0x0", #{{read: 0}}, |e| {{
+    if e.data.starts_with("{dir}") {{ count("by offset", e.data); }}
+}});
+"#,
+        dir = dir.display()
+    );
+    let mut tracer = script_trace(&cgroup, "uprobe-address.rhai", source);
+    run(cgroup.command(&workload()), &["open", &missing, &missing]);
+    run(Command::new(workload()), &["open", &missing]);
+    // The two maps go out in one snapshot; the final one has both in full.
+    tracer.wait_for("both opens by offset", |record| {
+        matches!(record, Record::Count { name, value, .. } if name == "by offset" && *value >= 2)
+    });
+    let (status, records) = tracer.stop();
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(status.success(), "tracer exited {status}: {records:?}");
+    // The two opens inside, not the one outside.
+    for map in ["by address", "by offset"] {
+        assert_eq!(
+            script_count(&records, map, "key", &missing),
+            Some(2),
+            "{map}: {records:?}"
+        );
+    }
+}
+
+#[test]
+fn a_uprobe_address_outside_the_binary_is_one_clear_error() {
+    let libc = libc_path();
+    let mut spec = TraceSpec::new(
+        vec![ProbeSpec::Uprobe {
+            functions: vec![
+                UprobeFunction::parse(&format!("uprobe:{libc}:0x7fffffffffff"))
+                    .expect("well formed"),
+            ],
+        }],
+        Targets::default(),
+    );
+    spec.duration_ms = Some(1_000);
+    let (status, records) = TracerRun::start(&spec).finish();
+    assert_eq!(status.code(), Some(2), "{records:?}");
+    let errors: Vec<_> = records
+        .iter()
+        .filter_map(|record| match record {
+            Record::Error { message, hint, .. } => Some((message, hint)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(errors.len(), 1, "{records:?}");
+    assert!(
+        errors[0]
+            .0
+            .contains("0x7fffffffffff is in no loaded part of"),
+        "{errors:?}"
+    );
+    assert!(errors[0].1.contains("objdump -d"), "{errors:?}");
+}
+
 #[test]
 fn the_uprobe_source_sees_arguments_strings_and_return_values_of_the_target_only() {
     let cgroup = TestCgroup::create("script-uprobe");
@@ -895,30 +1008,7 @@ on("uretprobe:{libc}:open64", |e| count("returns", i32(e.ret)));
 "#,
         dir = dir.display()
     );
-    let mut spec = TraceSpec::new(
-        vec![],
-        Targets {
-            cgroup_paths: vec![cgroup.path().display().to_string()],
-            ..Targets::default()
-        },
-    );
-    let script = tracer_script::Script::load(
-        &ScriptSpec {
-            name: "uprobe.rhai".into(),
-            source: source.clone(),
-            args: Default::default(),
-        },
-        "n",
-    )
-    .unwrap_or_else(|err| panic!("{err}"));
-    spec.probes = script.probes();
-    spec.script = Some(ScriptSpec {
-        name: "uprobe.rhai".into(),
-        source,
-        args: Default::default(),
-    });
-    let mut tracer = TracerRun::start(&spec);
-    tracer.wait_attached();
+    let mut tracer = script_trace(&cgroup, "uprobe.rhai", source);
     run(cgroup.command(&workload()), &["open", &missing, &missing]);
     run(Command::new(workload()), &["open", &missing]);
     tracer.wait_for("the failed returns", |record| {

@@ -293,7 +293,9 @@ pub enum ProbeSpec {
 pub struct UprobeFunction {
     /// The binary or library, as an absolute path inside the target containers.
     pub binary: String,
-    /// The symbol (as `nm` shows it: mangled for Rust and C++).
+    /// Where: a symbol (as `nm` shows it: mangled for Rust and C++), a symbol and a byte
+    /// offset into it (`SYMBOL+0x1c`), or a virtual address (`0x4f2a0`, as `nm` and
+    /// `objdump -d` show it), for stripped binaries ([`UprobeFunction::location`]).
     pub function: String,
     /// At the function's return instead of its entry.
     #[serde(default, skip_serializing_if = "is_false")]
@@ -325,17 +327,56 @@ impl UprobeFunction {
             (false, name.strip_prefix("uprobe:")?)
         };
         let (binary, function) = rest.rsplit_once(':')?;
-        let function_ok = !function.is_empty()
-            && function.len() <= 512
-            && function
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '$' | '@'));
+        let function_ok = function.len() <= 512 && location(function).is_some();
         (valid_binary_path(binary) && function_ok).then(|| UprobeFunction {
             binary: binary.to_owned(),
             function: function.to_owned(),
             at_return,
             read_arg: None,
         })
+    }
+}
+
+/// Where in a binary a uprobe attaches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UprobeLocation<'a> {
+    Symbol(&'a str),
+    /// Bytes past the symbol's start.
+    SymbolOffset(&'a str, u64),
+    /// A virtual address, as the binary's symbol table and disassembly show it.
+    Address(u64),
+}
+
+impl UprobeFunction {
+    /// Where `function` points; `None` when malformed (validated by [`Self::parse`]).
+    pub fn location(&self) -> Option<UprobeLocation<'_>> {
+        location(&self.function)
+    }
+}
+
+/// `SYMBOL`, `SYMBOL+OFFSET` or `0xADDRESS`; offsets in hex (`0x1c`) or decimal.
+fn location(function: &str) -> Option<UprobeLocation<'_>> {
+    let number = |text: &str| match text.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => text.parse().ok(),
+    };
+    let symbol_ok = |symbol: &str| {
+        !symbol.is_empty()
+            && !symbol.starts_with(|c: char| c.is_ascii_digit())
+            && symbol
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '$' | '@'))
+    };
+    if let Some(hex) = function.strip_prefix("0x") {
+        return u64::from_str_radix(hex, 16)
+            .ok()
+            .filter(|address| *address != 0)
+            .map(UprobeLocation::Address);
+    }
+    match function.rsplit_once('+') {
+        Some((symbol, offset)) => Some(UprobeLocation::SymbolOffset(symbol, number(offset)?))
+            .filter(|_| symbol_ok(symbol)),
+        None => symbol_ok(function).then_some(UprobeLocation::Symbol(function)),
     }
 }
 
@@ -875,7 +916,27 @@ mod tests {
             UprobeFunction::parse("uretprobe:/app/server:_ZN3app4main17h1E")
                 .is_some_and(|f| f.at_return)
         );
+        let location = |name: &str| {
+            UprobeFunction::parse(name)
+                .and_then(|f| f.location().map(|l| format!("{l:?}")))
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            location("uprobe:/bin/app:main+0x1c"),
+            r#"SymbolOffset("main", 28)"#
+        );
+        assert_eq!(
+            location("uprobe:/bin/app:main+16"),
+            r#"SymbolOffset("main", 16)"#
+        );
+        assert_eq!(location("uretprobe:/bin/app:0x4f2a0"), "Address(324256)");
         for bad in [
+            "uprobe:/bin/app:0x",
+            "uprobe:/bin/app:0x0",
+            "uprobe:/bin/app:0xzz",
+            "uprobe:/bin/app:main+",
+            "uprobe:/bin/app:+4",
+            "uprobe:/bin/app:1234",
             "uprobe:libc.so.6:malloc",
             "uprobe:/usr/../etc/shadow:x",
             "uprobe:/usr/lib/libc.so.6:",

@@ -11,11 +11,15 @@ use std::{
 
 use aya::{
     EbpfLoader,
-    programs::{UProbe, uprobe::UProbeScope},
+    programs::{
+        UProbe,
+        uprobe::{UProbeAttachLocation, UProbeScope},
+    },
 };
 use ebpf_common::uprobe::{DATA_LEN, MAX_PER_KIND, UprobeEvent};
+use object::{Object, ObjectSegment, ReadCache};
 use serde_json::json;
-use tracer_protocol::{ErrorCode, UprobeFunction};
+use tracer_protocol::{ErrorCode, UprobeFunction, spec::UprobeLocation};
 
 use super::{
     events::{ContextProbe, Fields},
@@ -79,13 +83,25 @@ pub fn attach(functions: &[UprobeFunction], targets: &ResolvedTargets) -> Result
         program
             .load()
             .map_err(|err| Failure::from_kernel(&what, &err))?;
+        let location = function.location().ok_or_else(|| {
+            Failure::new(
+                ErrorCode::InvalidSpec,
+                format!("{} names no symbol or address", function.source_name()),
+                "give SYMBOL, SYMBOL+OFFSET or 0xADDRESS",
+            )
+        })?;
         for binary in binaries(&function.binary, targets)? {
+            let at = match location {
+                UprobeLocation::Symbol(symbol) => UProbeAttachLocation::Symbol(symbol),
+                UprobeLocation::SymbolOffset(symbol, offset) => {
+                    UProbeAttachLocation::SymbolOffset(symbol, offset)
+                }
+                UprobeLocation::Address(address) => {
+                    UProbeAttachLocation::AbsoluteOffset(file_offset(&binary, address)?)
+                }
+            };
             program
-                .attach(
-                    function.function.as_str(),
-                    binary.attach_path(),
-                    UProbeScope::AllProcesses,
-                )
+                .attach(at, binary.attach_path(), UProbeScope::AllProcesses)
                 .map_err(|err| {
                     Failure::new(
                         ErrorCode::InvalidTarget,
@@ -94,12 +110,45 @@ pub fn attach(functions: &[UprobeFunction], targets: &ResolvedTargets) -> Result
                             function.function,
                             binary.display()
                         ),
-                        "check the symbol with `nm -D BINARY` (Rust and C++ names are mangled)",
+                        "check the symbol with `nm -D BINARY` (Rust and C++ names are mangled), or the address with `objdump -d`",
                     )
                 })?;
         }
     }
     ContextProbe::new(ebpf, NAME, slots, decode)
+}
+
+/// Where a virtual address of `binary` (as its symbol table and disassembly show it) is
+/// in the file: the loadable segment that holds it says.
+fn file_offset(binary: &Binary, address: u64) -> Result<u64, Failure> {
+    let unreadable = |err: &dyn std::fmt::Display| {
+        Failure::new(
+            ErrorCode::InvalidTarget,
+            format!("cannot read {} as an ELF file: {err}", binary.display()),
+            "give the path of an executable or shared library",
+        )
+    };
+    // Read on demand: only the headers, not a binary that may be hundreds of MiB.
+    let file = File::open(binary.attach_path()).map_err(|err| unreadable(&err))?;
+    let cache = ReadCache::new(file);
+    let elf = object::File::parse(&cache).map_err(|err| unreadable(&err))?;
+    elf.segments()
+        .find_map(|segment| {
+            let (start, size) = (segment.address(), segment.size());
+            let (offset, file_size) = segment.file_range();
+            let inside = address >= start && address - start < size.min(file_size);
+            inside.then(|| offset + (address - start))
+        })
+        .ok_or_else(|| {
+            Failure::new(
+                ErrorCode::InvalidTarget,
+                format!(
+                    "address {address:#x} is in no loaded part of {}",
+                    binary.display()
+                ),
+                "give an address `nm` or `objdump -d` shows for this very file",
+            )
+        })
 }
 
 /// A binary to attach to: the host's own file, or one opened inside a target's root.
