@@ -2,13 +2,17 @@
 //! through the plugin, and the shipped scripts against workloads that trigger them.
 
 use std::{
+    collections::BTreeMap,
+    io::{BufRead, BufReader},
     path::{Path, PathBuf},
     process::{Command, ExitStatus, Stdio},
 };
 
 use e2e::{binaries, cgroup::TestCgroup, plugin_run::PluginRun, tracer::TracerRun};
 use serde_json::Value;
-use tracer_protocol::{ProbeSpec, Record, ScriptSpec, Targets, TraceSpec, UprobeFunction};
+use tracer_protocol::{
+    ProbeSpec, Record, ScriptSpec, Targets, TraceSpec, TracepointCount, UprobeFunction,
+};
 
 fn workload() -> String {
     binaries::path("proc-workload").display().to_string()
@@ -719,6 +723,7 @@ fn the_tracepoint_source_decodes_any_tracepoint_by_field_name() {
     let mut spec = TraceSpec::new(
         vec![ProbeSpec::Tracepoint {
             tracepoints: vec!["sched:sched_process_fork".into()],
+            counts: Vec::new(),
         }],
         Targets {
             cgroup_paths: vec![cgroup.path().display().to_string()],
@@ -775,6 +780,115 @@ on("tracepoint:sched:sched_process_fork", |e| count("typo", e.child_pidd));
     );
 }
 
+/// The last value of map `name` under exactly `key`.
+fn keyed_count(records: &[Record], name: &str, key: &[(&str, &str)]) -> Option<u64> {
+    let key: BTreeMap<String, String> = key
+        .iter()
+        .map(|(column, value)| (column.to_string(), value.to_string()))
+        .collect();
+    records.iter().rev().find_map(|record| match record {
+        Record::Count {
+            probe,
+            name: n,
+            key: k,
+            value,
+        } if probe == "script" && n == name && *k == key => Some(*value),
+        _ => None,
+    })
+}
+
+#[test]
+fn tracepoints_counted_in_the_kernel_by_text_and_integer_fields() {
+    let cgroup = TestCgroup::create("script-kernel-count");
+    // Outside the target, as the receiver of the signal sent from inside.
+    let mut sleeper = Command::new(workload())
+        .arg("sleep")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the sleeper");
+    let mut ready = String::new();
+    BufReader::new(sleeper.stdout.take().expect("piped"))
+        .read_line(&mut ready)
+        .expect("read the sleeper");
+    // What `count_in_kernel(NAME, "tracepoint:...", FIELDS)` asks for, with no script
+    // on the node: any event sent would show in the output.
+    let count = |name: &str, tracepoint: &str, fields: &[&str]| TracepointCount {
+        name: name.into(),
+        tracepoint: tracepoint.into(),
+        fields: fields.iter().map(|field| field.to_string()).collect(),
+    };
+    let spec = TraceSpec::new(
+        vec![ProbeSpec::Tracepoint {
+            tracepoints: Vec::new(),
+            counts: vec![
+                count(
+                    "forks",
+                    "sched:sched_process_fork",
+                    &["parent_comm", "child_comm"],
+                ),
+                count("signals", "signal:signal_generate", &["sig", "comm"]),
+            ],
+        }],
+        Targets {
+            cgroup_paths: vec![cgroup.path().display().to_string()],
+            ..Targets::default()
+        },
+    );
+    let mut tracer = TracerRun::start(&spec);
+    tracer.wait_attached();
+    // Two forks by a shell inside the target; the same outside does not count.
+    let script = "/bin/true; /bin/true; exit 0";
+    let status = cgroup
+        .command("/bin/sh")
+        .args(["-c", script])
+        .status()
+        .expect("run sh");
+    assert!(status.success());
+    let _ = Command::new("/bin/sh").args(["-c", script]).status();
+    let sent = cgroup
+        .command(&workload())
+        .args(["kill", &sleeper.id().to_string(), "10"])
+        .output()
+        .expect("run the sender");
+    assert_eq!(String::from_utf8_lossy(&sent.stdout).trim(), "sent");
+    let _ = sleeper.wait();
+    tracer.wait_for(
+        "the signal counted",
+        |record| matches!(record, Record::Count { name, .. } if name == "signals"),
+    );
+    let (status, records) = tracer.stop();
+    assert!(status.success(), "tracer exited {status}: {records:?}");
+    assert_eq!(
+        keyed_count(
+            &records,
+            "forks",
+            &[("parent_comm", "sh"), ("child_comm", "sh")]
+        ),
+        Some(2),
+        "{records:?}"
+    );
+    assert_eq!(
+        keyed_count(
+            &records,
+            "signals",
+            &[("sig", "10"), ("comm", "proc-workload")]
+        ),
+        Some(1),
+        "{records:?}"
+    );
+    // The children of the shell inside signal it as they end.
+    assert_eq!(
+        keyed_count(&records, "signals", &[("sig", "17"), ("comm", "sh")]),
+        Some(2),
+        "{records:?}"
+    );
+    // Counted only: no event was sent.
+    assert!(
+        !records.iter().any(|r| matches!(r, Record::Event { .. })),
+        "{records:?}"
+    );
+}
+
 #[test]
 fn top_syscalls_counts_each_syscall_of_the_target() {
     use e2e::workload::Workload;
@@ -783,6 +897,7 @@ fn top_syscalls_counts_each_syscall_of_the_target() {
     let mut spec = TraceSpec::new(
         vec![ProbeSpec::Tracepoint {
             tracepoints: vec!["raw_syscalls:sys_enter".into()],
+            counts: Vec::new(),
         }],
         Targets {
             cgroup_paths: vec![cgroup.path().display().to_string()],

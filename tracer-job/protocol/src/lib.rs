@@ -18,7 +18,7 @@ pub use record::{
 };
 pub use spec::{
     ContainerTarget, EventFilter, ProbeSpec, QosClass, ScriptSpec, SpecError, Targets, TraceSpec,
-    UprobeFunction,
+    TracepointCount, UprobeFunction,
 };
 
 /// Version of both the spec and the record stream. A tracer refuses a spec of another

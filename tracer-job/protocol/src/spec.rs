@@ -276,8 +276,14 @@ pub enum ProbeSpec {
         capture_bytes: u32,
     },
     /// Scripts' generic source: the raw records of any tracepoints (`category:name`),
-    /// as events with the tracepoint's fields by name and a `tracepoint` field.
-    Tracepoint { tracepoints: Vec<String> },
+    /// as events with the tracepoint's fields by name and a `tracepoint` field; and
+    /// `counts` of tracepoints' records by some of their fields, kept in the kernel and
+    /// written as `count` records of the script's map.
+    Tracepoint {
+        tracepoints: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        counts: Vec<TracepointCount>,
+    },
     /// Scripts' generic user-space source: functions of binaries in the targets, at
     /// entry (arguments) or return (return value), as events with a `uprobe` field.
     Uprobe { functions: Vec<UprobeFunction> },
@@ -286,6 +292,23 @@ pub enum ProbeSpec {
     /// Loads nothing; must be the spec's only probe.
     Programs {},
 }
+
+/// A script's map that the kernel fills: a tracepoint's records counted by some of its
+/// fields (`count_in_kernel`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TracepointCount {
+    /// The map's name, as the script's other maps are named.
+    pub name: String,
+    /// `category:name`.
+    pub tracepoint: String,
+    /// The tracepoint's fields whose values make the key.
+    pub fields: Vec<String>,
+}
+
+/// Fields one kernel count may be keyed by, and the bytes of each it keeps.
+pub const MAX_COUNT_FIELDS: usize = 4;
+pub const COUNT_FIELD_BYTES: usize = 32;
 
 /// One function a uprobe source attaches to.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -335,6 +358,14 @@ impl UprobeFunction {
             read_arg: None,
         })
     }
+}
+
+/// A C identifier, as tracepoint fields are named.
+fn is_identifier(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// Where in a binary a uprobe attaches.
@@ -597,6 +628,25 @@ fn is_false(value: &bool) -> bool {
 }
 
 impl ProbeSpec {
+    /// The tracepoints a tracepoint source attaches to: those whose events it sends, then
+    /// those it only counts, each once.
+    pub fn attached_tracepoints<'a>(
+        tracepoints: &'a [String],
+        counts: &'a [TracepointCount],
+    ) -> Vec<&'a str> {
+        let mut attached: Vec<&str> = Vec::new();
+        let named = tracepoints
+            .iter()
+            .map(String::as_str)
+            .chain(counts.iter().map(|count| count.tracepoint.as_str()));
+        for tracepoint in named {
+            if !attached.contains(&tracepoint) {
+                attached.push(tracepoint);
+            }
+        }
+        attached
+    }
+
     /// The kernel-side filter of an event probe that takes one.
     pub fn filter(&self) -> Option<&EventFilter> {
         match self {
@@ -702,6 +752,10 @@ pub enum SpecError {
     CaptureHeaderCount(usize),
     #[error("`{0}` is not an HTTP header name")]
     HeaderName(String),
+    #[error(
+        "a kernel count of `{0}` needs a name, 1 to {MAX_COUNT_FIELDS} field names, and no other count of that tracepoint"
+    )]
+    TracepointCountFields(String),
     #[error("the tracepoint source names {0} tracepoints; it takes 1 to {MAX_TRACEPOINTS}")]
     TracepointCount(usize),
     #[error("`{0}` is not a tracepoint name (category:name)")]
@@ -862,12 +916,27 @@ impl TraceSpec {
                     }
                 }
             }
-            if let ProbeSpec::Tracepoint { tracepoints } = probe {
-                if !(1..=MAX_TRACEPOINTS).contains(&tracepoints.len()) {
-                    return Err(SpecError::TracepointCount(tracepoints.len()));
+            if let ProbeSpec::Tracepoint {
+                tracepoints,
+                counts,
+            } = probe
+            {
+                let attached = ProbeSpec::attached_tracepoints(tracepoints, counts);
+                if !(1..=MAX_TRACEPOINTS).contains(&attached.len()) {
+                    return Err(SpecError::TracepointCount(attached.len()));
                 }
-                if let Some(bad) = tracepoints.iter().find(|t| split_tracepoint(t).is_none()) {
+                if let Some(bad) = attached.iter().find(|t| split_tracepoint(t).is_none()) {
                     return Err(SpecError::TracepointName(bad.chars().take(128).collect()));
+                }
+                for (i, count) in counts.iter().enumerate() {
+                    let fields_ok = (1..=MAX_COUNT_FIELDS).contains(&count.fields.len())
+                        && count.fields.iter().all(|field| is_identifier(field));
+                    let once = counts[..i].iter().all(|c| c.tracepoint != count.tracepoint);
+                    if count.name.is_empty() || count.name.len() > 128 || !fields_ok || !once {
+                        return Err(SpecError::TracepointCountFields(
+                            count.tracepoint.chars().take(128).collect(),
+                        ));
+                    }
                 }
             }
             if let ProbeSpec::Profile {
@@ -975,17 +1044,47 @@ mod tests {
         let mut spec = TraceSpec::new(
             vec![ProbeSpec::Tracepoint {
                 tracepoints: vec!["../../etc:passwd".into()],
+                counts: Vec::new(),
             }],
             Targets::default(),
         );
         assert!(matches!(spec.validate(), Err(SpecError::TracepointName(_))));
         spec.probes = vec![ProbeSpec::Tracepoint {
             tracepoints: vec![],
+            counts: Vec::new(),
         }];
         assert!(matches!(
             spec.validate(),
             Err(SpecError::TracepointCount(0))
         ));
+        // Counted only is a source; a count needs 1 to 4 identifiers, once per
+        // tracepoint.
+        let count = |tracepoint: &str, fields: &[&str]| TracepointCount {
+            name: "n".into(),
+            tracepoint: tracepoint.into(),
+            fields: fields.iter().map(|field| field.to_string()).collect(),
+        };
+        spec.probes = vec![ProbeSpec::Tracepoint {
+            tracepoints: vec!["sched:sched_switch".into()],
+            counts: vec![count("sched:sched_switch", &["prev_comm"])],
+        }];
+        assert!(spec.validate().is_ok());
+        for counts in [
+            vec![count("sched:sched_switch", &[])],
+            vec![count("sched:sched_switch", &["a", "b", "c", "d", "e"])],
+            vec![count("sched:sched_switch", &["x; y"])],
+            vec![count("a:b", &["x"]), count("a:b", &["y"])],
+        ] {
+            spec.probes = vec![ProbeSpec::Tracepoint {
+                tracepoints: Vec::new(),
+                counts,
+            }];
+            assert!(
+                matches!(spec.validate(), Err(SpecError::TracepointCountFields(_))),
+                "{:?}",
+                spec.probes
+            );
+        }
     }
 
     #[test]

@@ -16,9 +16,12 @@ use rhai::{
     },
 };
 use tracer_protocol::{
-    EventFilter, ProbeSpec, Record, StatOp, UprobeFunction,
+    EventFilter, ProbeSpec, Record, StatOp, TracepointCount, UprobeFunction,
     names::{errno, signal, signal_number},
-    spec::{MAX_PATH_PREFIX_BYTES, MAX_TRACEPOINTS, MAX_UPROBES_PER_KIND, split_tracepoint},
+    spec::{
+        MAX_COUNT_FIELDS, MAX_PATH_PREFIX_BYTES, MAX_TRACEPOINTS, MAX_UPROBES_PER_KIND,
+        split_tracepoint,
+    },
 };
 
 use crate::{
@@ -50,6 +53,7 @@ pub const MAX_CALLBACKS: usize = 64;
 pub const API_FUNCTIONS: &[&str] = &[
     "on",
     "trace",
+    "count_in_kernel",
     "every",
     "end",
     "top",
@@ -108,6 +112,8 @@ pub struct Host {
     pub handlers: Vec<Handler>,
     /// Built-in aggregating probes whose results join the script's (`trace(...)`).
     pub traced: Vec<ProbeSpec>,
+    /// Maps the kernel fills: tracepoints counted by fields (`count_in_kernel(...)`).
+    pub kernel_counts: Vec<TracepointCount>,
     pub every: Vec<Periodic>,
     pub end: Vec<(FnPtr, u32)>,
     pub tops: BTreeMap<String, usize>,
@@ -473,7 +479,105 @@ fn read_param(
     Ok(read)
 }
 
+/// Refuses a tracepoint beyond the [`MAX_TRACEPOINTS`] that handlers and kernel counts
+/// together may name.
+fn tracepoint_room(host: &Host, tracepoint: &str, position: Position) -> Outcome<()> {
+    let mut named: Vec<&str> = host
+        .handlers
+        .iter()
+        .filter_map(|h| h.tracepoint.as_deref())
+        .chain(host.kernel_counts.iter().map(|c| c.tracepoint.as_str()))
+        .collect();
+    named.push(tracepoint);
+    named.sort();
+    named.dedup();
+    if named.len() > MAX_TRACEPOINTS {
+        return Err(Fault::new(
+            format!("a script may handle and count {MAX_TRACEPOINTS} tracepoints"),
+            "split the question over two scripts",
+        )
+        .at(position));
+    }
+    Ok(())
+}
+
+/// `count_in_kernel(NAME, "tracepoint:CATEGORY:NAME", FIELDS)`: the map NAME, filled in
+/// the kernel with the tracepoint's records counted by FIELDS (a name or an array).
+fn kernel_count(
+    host: &mut Host,
+    name: &str,
+    source: &str,
+    fields: &Dynamic,
+    position: Position,
+) -> Outcome<()> {
+    declaration_only(host, "count_in_kernel()", position)?;
+    let tracepoint = source
+        .strip_prefix(sources::TRACEPOINT_PREFIX)
+        .filter(|tracepoint| split_tracepoint(tracepoint).is_some())
+        .ok_or_else(|| {
+            Fault::new(
+                format!("count_in_kernel counts a tracepoint's records, not `{source}`"),
+                "name it \"tracepoint:CATEGORY:NAME\", as /sys/kernel/tracing/events/CATEGORY/NAME",
+            )
+            .at(position)
+        })?;
+    let fields: Vec<String> = match fields.read_lock::<rhai::Array>() {
+        Some(array) => array.iter().map(maps::text).collect(),
+        None => vec![maps::text(fields)],
+    };
+    let count = TracepointCount {
+        name: name.to_owned(),
+        tracepoint: tracepoint.to_owned(),
+        fields,
+    };
+    if count.fields.is_empty() || count.fields.len() > MAX_COUNT_FIELDS {
+        return Err(Fault::new(
+            format!(
+                "count_in_kernel takes 1 to {MAX_COUNT_FIELDS} fields, not {}",
+                count.fields.len()
+            ),
+            "count by fewer fields, or handle the events with on(...)",
+        )
+        .at(position));
+    }
+    if host
+        .kernel_counts
+        .iter()
+        .any(|c| c.tracepoint == count.tracepoint)
+    {
+        return Err(Fault::new(
+            format!("{tracepoint} is counted in the kernel twice"),
+            "one kernel count per tracepoint; handle the events with on(...) for more",
+        )
+        .at(position));
+    }
+    if name.is_empty() || host.kernel_counts.iter().any(|c| c.name == name) {
+        return Err(Fault::new(
+            format!("count_in_kernel needs a map name of its own, not `{name}`"),
+            "give each count its own name",
+        )
+        .at(position));
+    }
+    tracepoint_room(host, tracepoint, position)?;
+    host.maps.reserve_for_kernel(name);
+    host.kernel_counts.push(count);
+    Ok(())
+}
+
 fn declarations(engine: &mut Engine, host: &SharedHost) {
+    let counts = host.clone();
+    engine.register_fn(
+        "count_in_kernel",
+        move |ctx: NativeCallContext, name: &str, source: &str, fields: Dynamic| {
+            kernel_count(
+                &mut lock(&counts),
+                name,
+                source,
+                &fields,
+                ctx.call_position(),
+            )
+        },
+    );
     let trace = {
         let host = host.clone();
         move |ctx: NativeCallContext, probe: &str, params: rhai::Map| -> Outcome<()> {
@@ -538,21 +642,7 @@ fn declarations(engine: &mut Engine, host: &SharedHost) {
                 }
             }
             if let Some(tracepoint) = &tracepoint {
-                let mut named: Vec<&String> = host
-                    .handlers
-                    .iter()
-                    .filter_map(|h| h.tracepoint.as_ref())
-                    .collect();
-                named.push(tracepoint);
-                named.sort();
-                named.dedup();
-                if named.len() > MAX_TRACEPOINTS {
-                    return Err(Fault::new(
-                        format!("a script may handle {MAX_TRACEPOINTS} tracepoints"),
-                        "split the question over two scripts",
-                    )
-                    .at(ctx.call_position()));
-                }
+                tracepoint_room(&host, tracepoint, ctx.call_position())?;
             }
             host.handlers.push(Handler {
                 source,

@@ -1,6 +1,6 @@
 //! A script's named maps: keyed aggregates that become cumulative records.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use ebpf_common::hist::{BUCKETS, bucket_bounds, bucket_of};
 use rhai::Dynamic;
@@ -90,6 +90,8 @@ pub struct Refused(pub String, pub &'static str);
 #[derive(Debug, Default)]
 pub struct Maps {
     maps: BTreeMap<String, Map>,
+    /// Maps the kernel fills (`count_in_kernel`), which scripts cannot add to.
+    in_kernel: BTreeSet<String>,
     /// Reused to encode keys, and their values, without allocating.
     key: String,
     text: String,
@@ -106,6 +108,14 @@ impl Maps {
         key: &Dynamic,
         value: f64,
     ) -> Result<(), Refused> {
+        if self.in_kernel.contains(name) {
+            return Err(Refused(
+                format!(
+                    "map `{name}` is counted in the kernel (count_in_kernel); a script cannot add to it"
+                ),
+                "use another name for the script's own map",
+            ));
+        }
         encode(key, &mut self.key, &mut self.text)?;
         let key = self.key.as_str();
         if !self.maps.contains_key(name) {
@@ -203,6 +213,11 @@ impl Maps {
             (Value::Stat { .. } | Value::Lhist(_), _) => {}
         }
         Ok(())
+    }
+
+    /// Keeps `name` for a map the kernel fills.
+    pub fn reserve_for_kernel(&mut self, name: &str) {
+        self.in_kernel.insert(name.to_owned());
     }
 
     /// Maps whose new keys were dropped, with how many values were lost.

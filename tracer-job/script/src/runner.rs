@@ -8,7 +8,9 @@ use std::{
 };
 
 use rhai::{AST, Dynamic, Engine, FnPtr, ImmutableString};
-use tracer_protocol::{EventFilter, ProbeSpec, Record, ScriptSpec, UprobeFunction};
+use tracer_protocol::{
+    EventFilter, ProbeSpec, Record, ScriptSpec, TracepointCount, UprobeFunction,
+};
 
 use crate::{
     diagnostic::Diagnostic,
@@ -89,6 +91,8 @@ pub struct Script {
     host: SharedHost,
     handlers: Vec<Handler>,
     traced: Vec<ProbeSpec>,
+    /// Tracepoints counted in the kernel, into maps of these names.
+    kernel_counts: Vec<TracepointCount>,
     /// Handler indexes by what routes events to them ([`route`]); shared, so an event
     /// holds them while the handlers change the script.
     by_probe: HashMap<String, Arc<[usize]>>,
@@ -140,19 +144,25 @@ impl Script {
         let ran = engine.run_ast(&ast);
         lock(&host).deadline = None;
         ran.map_err(|err| Diagnostic::from_eval(&spec.name, &spec.source, &err))?;
-        let (handlers, traced, every, end, tops) = {
+        let (handlers, traced, kernel_counts, every, end, tops) = {
             let mut host = lock(&host);
             host.top_level = false;
             // Lines printed by the top level are the script's first output.
             (
                 std::mem::take(&mut host.handlers),
                 std::mem::take(&mut host.traced),
+                std::mem::take(&mut host.kernel_counts),
                 std::mem::take(&mut host.every),
                 std::mem::take(&mut host.end),
                 std::mem::take(&mut host.tops),
             )
         };
-        if handlers.is_empty() && traced.is_empty() && every.is_empty() && end.is_empty() {
+        if handlers.is_empty()
+            && traced.is_empty()
+            && kernel_counts.is_empty()
+            && every.is_empty()
+            && end.is_empty()
+        {
             return Err(Diagnostic::new(
                 &spec.name,
                 &spec.source,
@@ -178,6 +188,7 @@ impl Script {
             host,
             handlers,
             traced,
+            kernel_counts,
             by_probe,
             disabled: HashMap::new(),
             every: every
@@ -240,6 +251,7 @@ impl Script {
                 if std::ptr::eq(*source, &sources::TRACEPOINT) {
                     Some(ProbeSpec::Tracepoint {
                         tracepoints: tracepoints.clone(),
+                        counts: self.kernel_counts.clone(),
                     })
                 } else if std::ptr::eq(*source, &sources::UPROBE) {
                     Some(ProbeSpec::Uprobe {
@@ -249,8 +261,22 @@ impl Script {
                     source.probe_spec(filter)
                 }
             })
+            .chain(self.counted_only())
             .chain(self.traced.iter().cloned())
             .collect()
+    }
+
+    /// The tracepoint source when the script only counts tracepoints in the kernel
+    /// (with handlers, their source carries the counts).
+    fn counted_only(&self) -> Option<ProbeSpec> {
+        let handled = self
+            .handlers
+            .iter()
+            .any(|handler| handler.tracepoint.is_some());
+        (!handled && !self.kernel_counts.is_empty()).then(|| ProbeSpec::Tracepoint {
+            tracepoints: Vec::new(),
+            counts: self.kernel_counts.clone(),
+        })
     }
 
     /// The built-in probes whose results the script shows as they are (`trace(...)`).
@@ -731,6 +757,81 @@ mod tests {
     }
 
     #[test]
+    fn kernel_counts_join_the_tracepoint_source_or_stand_alone() {
+        let count = |name: &str, tracepoint: &str, fields: &[&str]| TracepointCount {
+            name: name.into(),
+            tracepoint: tracepoint.into(),
+            fields: fields.iter().map(|field| field.to_string()).collect(),
+        };
+        let alone = load(
+            r#"count_in_kernel("forks", "tracepoint:sched:sched_process_fork", "parent_comm");"#,
+        );
+        assert_eq!(
+            alone.probes(),
+            [ProbeSpec::Tracepoint {
+                tracepoints: Vec::new(),
+                counts: vec![count("forks", "sched:sched_process_fork", &["parent_comm"])],
+            }]
+        );
+        let mut joined = load(
+            r#"count_in_kernel("switches", "tracepoint:sched:sched_switch", ["prev_comm", "next_comm"]);
+on("tracepoint:sched:sched_process_fork", |e| count("forks", e.parent_comm));
+on("open", |e| count("switches", e.path));"#,
+        );
+        assert_eq!(
+            joined.probes()[0],
+            ProbeSpec::Tracepoint {
+                tracepoints: vec!["sched:sched_process_fork".into()],
+                counts: vec![count(
+                    "switches",
+                    "sched:sched_switch",
+                    &["prev_comm", "next_comm"]
+                )],
+            }
+        );
+        // The kernel fills that map: the script's own count() into it is an error.
+        joined.handle(event("open", 1, json!({"path": "/a"})));
+        let mut out = Vec::new();
+        joined.snapshot(true, &mut out);
+        assert!(
+            out.iter()
+                .any(|r| matches!(r, Record::ScriptError { message, .. }
+                if message.contains("counted in the kernel"))),
+            "{out:?}"
+        );
+        for (bad, wanted) in [
+            (
+                r#"count_in_kernel("x", "open", "path");"#,
+                "tracepoint's records",
+            ),
+            (
+                r#"count_in_kernel("x", "tracepoint:a:b", ["a", "b", "c", "d", "e"]);"#,
+                "1 to 4 fields",
+            ),
+            (
+                r#"count_in_kernel("x", "tracepoint:a:b", "f"); count_in_kernel("y", "tracepoint:a:b", "g");"#,
+                "counted in the kernel twice",
+            ),
+            (
+                r#"on("open", |e| count_in_kernel("x", "tracepoint:a:b", "f"));"#,
+                "",
+            ),
+        ] {
+            let err = match Script::load(&spec(bad), "node-1") {
+                Ok(mut script) => {
+                    // Declared in a handler: refused when the handler runs.
+                    script.handle(event("open", 1, json!({"path": "/a"})));
+                    let mut out = Vec::new();
+                    script.snapshot(true, &mut out);
+                    format!("{out:?}")
+                }
+                Err(err) => err.to_string(),
+            };
+            assert!(err.contains(wanted), "{bad}: {err}");
+        }
+    }
+
+    #[test]
     fn traced_builtins_join_the_probes_with_their_options() {
         let script = load(
             r#"trace("runq-latency", #{per_pod: true});
@@ -772,7 +873,8 @@ on("tracepoint:sched:sched_process_fork", |e| count("children", e.child_comm));"
                     tracepoints: vec![
                         "sched:sched_process_fork".into(),
                         "signal:signal_generate".into()
-                    ]
+                    ],
+                    counts: Vec::new(),
                 },
                 ProbeSpec::Open {
                     filter: EventFilter::default()
@@ -1103,7 +1205,7 @@ on("exec", |e| deep(0));
             "{err}"
         );
         assert_eq!(err.hint, "did you mean `min_latency`?");
-        let err = failure(r#"on("exec", #{port: 5}, |e| print(e));"#);
+        let err = failure(r#"on("oom-kill", #{port: 5}, |e| print(e));"#);
         assert!(err.hint.contains("takes no parameters"), "{err}");
         let err = failure(r#"on("tcp-connect", #{port: 70000}, |e| print(e));"#);
         assert!(err.message.contains("a port from 1 to 65535"), "{err}");

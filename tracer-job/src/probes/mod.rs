@@ -132,9 +132,10 @@ pub fn attach(spec: &ProbeSpec, targets: &ResolvedTargets) -> Result<Box<dyn Pro
             "the programs inventory runs alone, not with other probes",
             "ask for it in a spec of its own",
         )),
-        ProbeSpec::Tracepoint { tracepoints } => {
-            Ok(Box::new(tracepoint::attach(tracepoints, targets)?))
-        }
+        ProbeSpec::Tracepoint {
+            tracepoints,
+            counts,
+        } => Ok(Box::new(tracepoint::attach(tracepoints, counts, targets)?)),
         ProbeSpec::TcpRetransmit { filter } => Ok(Box::new(tcp_retransmit::TcpRetransmit::attach(
             filter, targets,
         )?)),
