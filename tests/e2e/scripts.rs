@@ -972,6 +972,26 @@ fn top_syscalls_through_the_plugin_attaches_the_tracepoint_it_handles() {
     );
 }
 
+#[test]
+fn a_kernel_count_through_the_plugin_is_a_map_like_the_scripts_own() {
+    let cgroup = TestCgroup::create("script-kernel-count-plugin");
+    let source =
+        r#"count_in_kernel("forks", "tracepoint:sched:sched_process_fork", "parent_comm");"#;
+    let (status, result, stderr) = plugin_run(&["-e", source], cgroup.path(), || {
+        let script = "/bin/true; /bin/true; /bin/true; exit 0";
+        let inside = cgroup.command("/bin/sh").args(["-c", script]).status();
+        assert!(inside.expect("run sh").success());
+        let _ = Command::new("/bin/sh").args(["-c", script]).status();
+    });
+    assert!(status.success(), "{stderr}");
+    let forks = counts(&result, "forks");
+    assert_eq!(
+        forks,
+        [(serde_json::json!({"parent_comm": "sh"}), 3)],
+        "{result:#}"
+    );
+}
+
 /// The C library this test runs with, as its own maps name it.
 fn libc_path() -> String {
     std::fs::read_to_string("/proc/self/maps")
