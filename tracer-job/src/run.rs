@@ -22,6 +22,10 @@ use crate::{
     targets,
 };
 
+/// How often the event rings are drained. Events wake the tracer only once many wait
+/// (`ebpf/probes/src/events.rs`), so this bounds how late an event shows.
+const DRAIN_EVERY: Duration = Duration::from_millis(25);
+
 /// Runs the trace and returns the process exit code. Every failure is written as one
 /// `error` record first.
 pub fn run<W: Write>(spec: Result<TraceSpec, Failure>, out: &mut Emitter<W>) -> u8 {
@@ -102,25 +106,32 @@ fn trace<W: Write>(
         .map(|ms| attached_at + Duration::from_millis(ms));
     let interval = Duration::from_millis(spec.interval_ms);
     let mut next_snapshot = attached_at + interval;
+    let mut next_drain = attached_at + DRAIN_EVERY;
     let reason = loop {
         let now = Instant::now();
         if deadline.is_some_and(|deadline| now >= deadline) {
             break "duration".to_owned();
         }
-        let wake = deadline.map_or(next_snapshot, |deadline| deadline.min(next_snapshot));
         let fds: Vec<RawFd> = attached
             .iter_mut()
             .filter_map(|probe| probe.event_fd())
             .collect();
-        match signals.wait(wake.saturating_duration_since(now), &fds) {
+        let mut wake = deadline.map_or(next_snapshot, |deadline| deadline.min(next_snapshot));
+        if !fds.is_empty() {
+            wake = wake.min(next_drain);
+        }
+        let ready = match signals.wait(wake.saturating_duration_since(now), &fds) {
             Wake::Signal(signal) => break signal.to_owned(),
-            Wake::Ready => {
-                let records = drain(&mut attached, &targets.naming);
-                if out.emit_all(&to_script(records, script.as_mut())).is_err() {
-                    return Ok(());
-                }
+            Wake::Ready => true,
+            Wake::Timeout => false,
+        };
+        // Events wake the tracer only when many wait; otherwise it drains them here.
+        if ready || (!fds.is_empty() && Instant::now() >= next_drain) {
+            next_drain = Instant::now() + DRAIN_EVERY;
+            let records = drain(&mut attached, &targets.naming);
+            if out.emit_all(&to_script(records, script.as_mut())).is_err() {
+                return Ok(());
             }
-            Wake::Timeout => {}
         }
         if Instant::now() >= next_snapshot {
             next_snapshot += interval;

@@ -50,35 +50,47 @@ pub fn reserve<T: 'static>() -> Option<RingBufEntry<T>> {
     entry
 }
 
-/// Copies a small event into the ring, counting it lost when the ring is full.
-#[inline(always)]
-pub fn output<T>(event: &T) {
-    if EVENTS.output::<T>(event, 0).is_err() {
-        count_lost();
-    }
-}
-
-/// Bytes waiting in the ring past which a batched event wakes the tracer.
+/// Bytes waiting in the ring past which an event wakes the tracer. Below it, none does:
+/// the tracer drains the ring every few milliseconds anyway, and a wake-up per event (an
+/// interrupt here, a context switch there) costs more than the event itself.
 const WAKE_AT: u64 = 256 * 1024;
 
-/// Copies the first `len` bytes at `data` into the ring as one event, counting it lost
-/// when the ring is full. For frequent events of varying size, built in a map value:
-/// the tracer is woken only once `WAKE_AT` bytes wait (a wake-up per event costs more
-/// than the event), and otherwise drains the ring at its next tick.
-///
-/// # Safety
-///
-/// `data` points into a value at least `len` bytes long.
+/// The flags an event is committed with: wake the tracer only when `WAKE_AT` bytes wait.
 #[inline(always)]
-pub unsafe fn output_batched(data: *const u8, len: usize) {
-    // SAFETY: the caller keeps `len` within the value `data` points into.
-    let bytes = unsafe { core::slice::from_raw_parts(data, len) };
+pub fn wake_flags() -> u64 {
     let flags = if EVENTS.query(u64::from(BPF_RB_AVAIL_DATA)) >= WAKE_AT {
         BPF_RB_FORCE_WAKEUP
     } else {
         BPF_RB_NO_WAKEUP
     };
-    if EVENTS.output::<[u8]>(bytes, u64::from(flags)).is_err() {
+    u64::from(flags)
+}
+
+/// Commits a reserved event (see [`wake_flags`]).
+#[inline(always)]
+pub fn submit<T>(entry: RingBufEntry<T>) {
+    entry.submit(wake_flags());
+}
+
+/// Copies a small event into the ring, counting it lost when the ring is full.
+#[inline(always)]
+pub fn output<T>(event: &T) {
+    if EVENTS.output::<T>(event, wake_flags()).is_err() {
+        count_lost();
+    }
+}
+
+/// Copies the first `len` bytes at `data` into the ring as one event, counting it lost
+/// when the ring is full. For frequent events of varying size, built in a map value.
+///
+/// # Safety
+///
+/// `data` points into a value at least `len` bytes long.
+#[inline(always)]
+pub unsafe fn output_bytes(data: *const u8, len: usize) {
+    // SAFETY: the caller keeps `len` within the value `data` points into.
+    let bytes = unsafe { core::slice::from_raw_parts(data, len) };
+    if EVENTS.output::<[u8]>(bytes, wake_flags()).is_err() {
         count_lost();
     }
 }

@@ -436,7 +436,7 @@ fn emit(
     let head = core::mem::size_of::<PayloadHead>();
     // SAFETY: the head and at most `MAX_CAPTURE` bytes of data: within the value.
     unsafe {
-        events::output_batched(
+        events::output_bytes(
             event as *const Payload as *const u8,
             head + captured as usize,
         )

@@ -134,7 +134,7 @@ fn send(ctx: &TracePointContext, sk: u64, entry: &LifeStart, close_state: u32) {
         (*event).close_state = close_state;
         (*event).first_state = entry.first_state;
     }
-    slot.submit(0);
+    events::submit(slot);
 }
 
 #[unsafe(link_section = "license")]

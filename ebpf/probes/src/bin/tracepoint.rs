@@ -184,7 +184,7 @@ fn copy(ctx: &TracePointContext, index: u32, pid_tgid: u64) {
             *data = [0; RAW_LEN];
         }
     }
-    slot.submit(0);
+    events::submit(slot);
 }
 
 #[unsafe(link_section = "license")]

@@ -93,7 +93,7 @@ fn enter(ctx: &ProbeContext, slot: u32) -> u32 {
             }
         }
     }
-    entry.submit(0);
+    events::submit(entry);
     0
 }
 
@@ -116,7 +116,7 @@ fn leave(ctx: &RetProbeContext, slot: u32) -> u32 {
         (*event).ret = ctx.ret::<u64>();
         (*event).data[0] = 0;
     }
-    entry.submit(0);
+    events::submit(entry);
     0
 }
 
