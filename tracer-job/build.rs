@@ -5,7 +5,7 @@ use anyhow::{Context as _, anyhow};
 use aya_build::{Package, Toolchain};
 
 /// Must match `rust-toolchain.toml`.
-const TOOLCHAIN: &str = "1.95.0";
+const TOOLCHAIN: &str = "1.98.0";
 
 fn main() -> anyhow::Result<()> {
     let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").context("CARGO_MANIFEST_DIR")?;

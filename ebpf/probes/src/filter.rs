@@ -41,13 +41,13 @@ pub fn is_target(pid_tgid: u64) -> bool {
         return true;
     }
     // SAFETY: the value is only tested for presence, never read.
-    if by_pid && unsafe { TARGET_PIDS.get(tgid) }.is_some() {
+    if by_pid && unsafe { TARGET_PIDS.get(&tgid) }.is_some() {
         return true;
     }
     if by_cgroup {
         // SAFETY: as above; the helper has no preconditions.
         let cgroup = unsafe { bpf_get_current_cgroup_id() };
-        return unsafe { TARGET_CGROUPS.get(cgroup) }.is_some();
+        return unsafe { TARGET_CGROUPS.get(&cgroup) }.is_some();
     }
     false
 }
@@ -62,7 +62,7 @@ pub fn is_target_cgroup(cgroup: u64) -> bool {
         return true;
     }
     // SAFETY: the value is only tested for presence, never read.
-    by_cgroup && cgroup != 0 && unsafe { TARGET_CGROUPS.get(cgroup) }.is_some()
+    by_cgroup && cgroup != 0 && unsafe { TARGET_CGROUPS.get(&cgroup) }.is_some()
 }
 
 /// Whether a task that may not be the current one belongs to the trace, by its process
@@ -73,7 +73,7 @@ pub fn is_target_task(tgid: u32, cgroup: u64) -> bool {
         return false;
     }
     // SAFETY: the value is only tested for presence, never read.
-    if global(&FILTER_BY_PID) != 0 && unsafe { TARGET_PIDS.get(tgid) }.is_some() {
+    if global(&FILTER_BY_PID) != 0 && unsafe { TARGET_PIDS.get(&tgid) }.is_some() {
         return true;
     }
     is_target_cgroup(cgroup)

@@ -13,7 +13,7 @@ pub fn add(counters: &PerCpuHashMap<BucketKey, u64>, cgroup: u64, row: u64, valu
         bucket: bucket_of(value),
         _pad: 0,
     };
-    match counters.get_ptr_mut(key) {
+    match counters.get_ptr_mut(&key) {
         Some(count) => {
             // SAFETY: this CPU's slot of a per-CPU value; programs on one CPU do not run
             // concurrently.
@@ -22,7 +22,7 @@ pub fn add(counters: &PerCpuHashMap<BucketKey, u64>, cgroup: u64, row: u64, valu
         }
         // Inserting sets this CPU's slot and zeroes the others, so a race with another
         // CPU inserting the same key loses nothing.
-        None => counters.insert(key, 1, 0).is_ok(),
+        None => counters.insert(&key, &1, 0).is_ok(),
     }
 }
 

@@ -89,7 +89,7 @@ pub fn block_latency_start(ctx: TracePointContext) -> u32 {
         op: op_of(rwbs[0], rwbs[1]),
         _pad: 0,
     };
-    if IN_FLIGHT.insert(key, request, 0).is_err() {
+    if IN_FLIGHT.insert(&key, &request, 0).is_err() {
         increment(&LOST, LOST_START_NOT_RECORDED);
     }
     0
@@ -113,12 +113,12 @@ pub fn block_latency_complete(ctx: TracePointContext) -> u32 {
         sector,
     };
     // Only target requests are in flight, so this lookup is the filter.
-    let Some(request) = IN_FLIGHT.get_ptr(key) else {
+    let Some(request) = IN_FLIGHT.get_ptr(&key) else {
         return 0;
     };
     // SAFETY: a copy out of the map value.
     let request = unsafe { *request };
-    let _ = IN_FLIGHT.remove(key);
+    let _ = IN_FLIGHT.remove(&key);
     // SAFETY: the helper has no preconditions.
     let latency = unsafe { bpf_ktime_get_ns() }.saturating_sub(request.start_ns);
     if !rows::add(&ROWS, request.cgroup, row_of(dev, request.op), latency) {

@@ -76,7 +76,7 @@ fn add(key: &ProcessKey, ns: u64) {
     };
     // Inserting sets this CPU's slot and zeroes the others (their comm too: the tracer
     // takes the one that is set), so a race with another CPU loses nothing.
-    if TIMES.insert(key, first, 0).is_err() {
+    if TIMES.insert(&key, &first, 0).is_err() {
         increment(&LOST, LOST_MAP_FULL);
     }
 }

@@ -83,7 +83,7 @@ pub fn exec_exit_execveat(ctx: TracePointContext) -> u32 {
 #[tracepoint(category = "sched", name = "sched_process_exec")]
 pub fn exec_sched_process_exec(ctx: TracePointContext) -> u32 {
     let tid = bpf_get_current_pid_tgid() as u32;
-    let Some(event) = IN_FLIGHT.get_ptr_mut(tid) else {
+    let Some(event) = IN_FLIGHT.get_ptr_mut(&tid) else {
         return 0;
     };
     // SAFETY: this thread's own entry, inside its exec.
@@ -130,7 +130,7 @@ fn enter(ctx: &TracePointContext, filename_offset: u32, argv_offset: u32) {
             read_args(argv, event);
         }
     }
-    let _ = IN_FLIGHT.insert(pid_tgid as u32, &*event, 0);
+    let _ = IN_FLIGHT.insert(&(pid_tgid as u32), &*event, 0);
 }
 
 /// Copies up to `MAX_ARGS` arguments from user memory.
@@ -160,7 +160,7 @@ fn exit(ctx: &TracePointContext) {
     let pid_tgid = bpf_get_current_pid_tgid();
     let tid = pid_tgid as u32;
     // Only targets have an entry, so this lookup is the filter.
-    let Some(event) = IN_FLIGHT.get_ptr_mut(tid) else {
+    let Some(event) = IN_FLIGHT.get_ptr_mut(&tid) else {
         return;
     };
     // SAFETY: this thread's own entry; it is inside the syscall that made it.
@@ -169,12 +169,12 @@ fn exit(ctx: &TracePointContext) {
     // SAFETY: a tracepoint field at the offset tracefs gave.
     event.ret = unsafe { ctx.read_at::<i64>(global(&EXIT_RET_OFFSET) as usize) }.unwrap_or(0);
     if EXEC_FILTER.failed_only() && event.ret >= 0 {
-        let _ = IN_FLIGHT.remove(tid);
+        let _ = IN_FLIGHT.remove(&tid);
         return;
     }
     event.ppid = current_ppid();
     events::output(&*event);
-    let _ = IN_FLIGHT.remove(tid);
+    let _ = IN_FLIGHT.remove(&tid);
 }
 
 #[unsafe(link_section = "license")]

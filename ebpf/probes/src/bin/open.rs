@@ -166,7 +166,7 @@ fn enter(syscall: u32, dirfd: i32, path: u64, flags: u64) {
     if event.path_read == PATH_AT_ENTRY && !OPEN_FILTER.path_matches(&event.path) {
         return;
     }
-    if IN_FLIGHT.insert(pid_tgid as u32, &*event, 0).is_err() {
+    if IN_FLIGHT.insert(&(pid_tgid as u32), &*event, 0).is_err() {
         events::count_lost();
     }
 }
@@ -176,7 +176,7 @@ fn exit(ctx: &TracePointContext) {
     let pid_tgid = bpf_get_current_pid_tgid();
     let tid = pid_tgid as u32;
     // Only targets have an entry, so this lookup is the filter.
-    let Some(event) = IN_FLIGHT.get_ptr_mut(tid) else {
+    let Some(event) = IN_FLIGHT.get_ptr_mut(&tid) else {
         return;
     };
     // SAFETY: this thread's own entry; it is inside the syscall that made it.
@@ -199,7 +199,7 @@ fn exit(ctx: &TracePointContext) {
     if wanted(event) {
         events::output(&*event);
     }
-    let _ = IN_FLIGHT.remove(tid);
+    let _ = IN_FLIGHT.remove(&tid);
 }
 
 /// Whether the finished open passes the kernel-side filter.

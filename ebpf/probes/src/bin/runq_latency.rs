@@ -76,12 +76,12 @@ pub fn runq_latency_switch(ctx: RawTracePointContext) -> i32 {
         return 0;
     }
     // Only targets are ever queued, so this lookup is the filter.
-    let Some(entry) = QUEUED.get_ptr(tid) else {
+    let Some(entry) = QUEUED.get_ptr(&tid) else {
         return 0;
     };
     // SAFETY: a copy out of the map value.
     let Queued { since_ns, cgroup } = unsafe { *entry };
-    let _ = QUEUED.remove(tid);
+    let _ = QUEUED.remove(&tid);
     // SAFETY: the helper has no preconditions.
     let waited = unsafe { bpf_ktime_get_ns() }.saturating_sub(since_ns);
     if global(&PER_POD) != 0 {
@@ -108,7 +108,7 @@ fn queued(task: u64) {
         since_ns: unsafe { bpf_ktime_get_ns() },
         cgroup: ids.cgroup,
     };
-    if QUEUED.insert(ids.tid, queued, 0).is_err() {
+    if QUEUED.insert(&ids.tid, &queued, 0).is_err() {
         increment(&LOST, LOST_START_NOT_RECORDED);
     }
 }

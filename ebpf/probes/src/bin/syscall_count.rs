@@ -51,13 +51,13 @@ pub fn syscall_count_exit(ctx: TracePointContext) -> u32 {
         nr: nr as u32,
         errno: errno_of(ret),
     };
-    match COUNTS.get_ptr_mut(key) {
+    match COUNTS.get_ptr_mut(&key) {
         // SAFETY: this CPU's slot of a per-CPU value; this program is its only writer.
         Some(count) => unsafe { *count += 1 },
         None => {
             // Inserting sets this CPU's slot and zeroes the others, so a race with
             // another CPU inserting the same key loses nothing.
-            if COUNTS.insert(key, 1, 0).is_err() {
+            if COUNTS.insert(&key, &1, 0).is_err() {
                 increment(&LOST, LOST_MAP_FULL);
             }
         }

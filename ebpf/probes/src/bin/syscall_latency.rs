@@ -85,13 +85,13 @@ pub fn syscall_latency_enter(ctx: RawTracePointContext) -> i32 {
     // SAFETY: the helper has no preconditions.
     let start_ns = unsafe { bpf_ktime_get_ns() };
     // Reuse the thread's slot in place: a lookup is far cheaper than an update.
-    match IN_FLIGHT.get_ptr_mut(tid) {
+    match IN_FLIGHT.get_ptr_mut(&tid) {
         Some(slot) => {
             // SAFETY: only this thread writes its own slot, and it is in this syscall.
             unsafe { *slot = InFlight { start_ns, nr } };
         }
         None => {
-            if IN_FLIGHT.insert(tid, InFlight { start_ns, nr }, 0).is_err() {
+            if IN_FLIGHT.insert(&tid, &InFlight { start_ns, nr }, 0).is_err() {
                 increment(&LOST, LOST_START_NOT_RECORDED);
             }
         }
@@ -103,7 +103,7 @@ pub fn syscall_latency_enter(ctx: RawTracePointContext) -> i32 {
 pub fn syscall_latency_exit(_ctx: RawTracePointContext) -> i32 {
     let tid = bpf_get_current_pid_tgid() as u32;
     // Only targets ever have a slot, so this lookup is the filter.
-    let Some(slot) = IN_FLIGHT.get_ptr_mut(tid) else {
+    let Some(slot) = IN_FLIGHT.get_ptr_mut(&tid) else {
         return 0;
     };
     // SAFETY: see `syscall_latency_enter`.

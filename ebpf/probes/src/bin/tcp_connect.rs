@@ -59,7 +59,7 @@ fn start(sk: u64) {
         cgroup,
         owner,
     };
-    if CONNECTING.insert(sk, &entry, 0).is_err() {
+    if CONNECTING.insert(&sk, &entry, 0).is_err() {
         events::count_lost();
     }
 }
@@ -68,10 +68,10 @@ fn start(sk: u64) {
 fn finish(ctx: &TracePointContext, sk: u64, old_state: u32, new_state: u32) {
     // Only targets' connects have an entry, so this lookup is the filter.
     // SAFETY: copied out at once; the entry is removed below.
-    let Some(entry) = (unsafe { CONNECTING.get(sk) }).copied() else {
+    let Some(entry) = (unsafe { CONNECTING.get(&sk) }).copied() else {
         return;
     };
-    let _ = CONNECTING.remove(sk);
+    let _ = CONNECTING.remove(&sk);
     // SAFETY: the helper has no preconditions.
     let now = unsafe { bpf_ktime_get_ns() };
     let error = if new_state == TCP_CLOSE {

@@ -45,7 +45,7 @@ pub fn tcp_life_set_state(ctx: TracePointContext) -> u32 {
     if new_state == TCP_LISTEN || old_state == TCP_LISTEN && new_state == TCP_CLOSE {
         return 0;
     }
-    let closed = match OPEN.get_ptr_mut(sk) {
+    let closed = match OPEN.get_ptr_mut(&sk) {
         Some(entry) => {
             // SAFETY: the socket's own entry; its transitions are serialised by the
             // socket lock.
@@ -58,7 +58,7 @@ pub fn tcp_life_set_state(ctx: TracePointContext) -> u32 {
             }
             if new_state == TCP_CLOSE {
                 let entry = *entry;
-                let _ = OPEN.remove(sk);
+                let _ = OPEN.remove(&sk);
                 Some(entry)
             } else {
                 None
@@ -99,7 +99,7 @@ fn first_seen(sk: u64, new_state: u32) -> Option<LifeStart> {
         // Open before the trace, and closing now: nothing to keep.
         return Some(entry);
     }
-    if OPEN.insert(sk, &entry, 0).is_err() {
+    if OPEN.insert(&sk, &entry, 0).is_err() {
         events::count_lost();
     }
     None
