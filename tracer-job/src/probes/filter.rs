@@ -35,13 +35,13 @@ impl FilterGlobals {
 pub fn fill(ebpf: &mut Ebpf, targets: &ResolvedTargets) -> Result<(), Failure> {
     let mut pids: HashMap<&mut MapData, u32, u8> = super::maps::typed(ebpf, "TARGET_PIDS")?;
     for pid in &targets.pids {
-        pids.insert(pid, 1, 0)
+        pids.insert(pid, &1, 0)
             .map_err(|err| Failure::from_kernel("adding a target process", &err))?;
     }
     let mut cgroups: HashMap<&mut MapData, u64, u8> = super::maps::typed(ebpf, "TARGET_CGROUPS")?;
     for id in &targets.cgroup_ids {
         cgroups
-            .insert(id, 1, 0)
+            .insert(id, &1, 0)
             .map_err(|err| Failure::from_kernel("adding a target cgroup", &err))?;
     }
     Ok(())

@@ -237,11 +237,11 @@ fn attach_tls(ebpf: &mut Ebpf, libraries: &[uprobe::Binary]) -> Result<(), Failu
     for library in libraries {
         for (function, program, returns) in TLS_FUNCTIONS {
             let entry = uprobe_program(ebpf, program)?
-                .attach(function, library.attach_path(), UProbeScope::AllProcesses)
+                .attach([function], library.attach_path(), UProbeScope::AllProcesses)
                 .is_ok();
             if entry && returns {
                 uprobe_program(ebpf, TLS_RETURN_PROGRAM)?
-                    .attach(function, library.attach_path(), UProbeScope::AllProcesses)
+                    .attach([function], library.attach_path(), UProbeScope::AllProcesses)
                     .map_err(|err| {
                         Failure::from_kernel(
                             &format!("attaching to the return of {function}"),

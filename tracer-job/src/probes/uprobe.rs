@@ -101,7 +101,7 @@ pub fn attach(functions: &[UprobeFunction], targets: &ResolvedTargets) -> Result
                 }
             };
             program
-                .attach(at, binary.attach_path(), UProbeScope::AllProcesses)
+                .attach([at], binary.attach_path(), UProbeScope::AllProcesses)
                 .map_err(|err| {
                     Failure::new(
                         ErrorCode::InvalidTarget,
