@@ -108,10 +108,13 @@ fn first_seen(sk: u64, new_state: u32) -> Option<LifeStart> {
 /// Builds the event in the ring itself: it is too big for the stack beside the rest.
 #[inline(always)]
 fn send(ctx: &TracePointContext, sk: u64, entry: &LifeStart, close_state: u32) {
+    // Resolved to a plain `Owner` at once: an `Option` whose `None` leaves the payload
+    // undefined lets LLVM read a register a helper call clobbered, which the verifier
+    // rejects (`R3 !read_ok`, seen with aya-ebpf 0.3).
     let owner = if entry.owner.pid != 0 {
-        Some(entry.owner)
+        entry.owner
     } else {
-        tcp::current_owner(entry.cgroup)
+        tcp::current_owner(entry.cgroup).unwrap_or_default()
     };
     // Filtered when the connection closes, when both ports are surely known: a
     // connect's local port is not yet bound when it enters SYN_SENT.
@@ -126,7 +129,7 @@ fn send(ctx: &TracePointContext, sk: u64, entry: &LifeStart, close_state: u32) {
     let event = slot.as_mut_ptr();
     // SAFETY: every field of the reserved event is written before it is submitted.
     unsafe {
-        (*event).header = tcp::header(bpf_ktime_get_ns(), entry.cgroup, owner);
+        (*event).header = tcp::header(bpf_ktime_get_ns(), entry.cgroup, Some(owner));
         (*event).flow = flow;
         (*event).start_ns = entry.start_ns;
         (*event).bytes_acked = acked.unwrap_or(u64::MAX);
