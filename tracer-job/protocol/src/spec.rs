@@ -405,8 +405,10 @@ fn location(function: &str) -> Option<UprobeLocation<'_>> {
             .map(UprobeLocation::Address);
     }
     match function.rsplit_once('+') {
-        Some((symbol, offset)) => Some(UprobeLocation::SymbolOffset(symbol, number(offset)?))
-            .filter(|_| symbol_ok(symbol)),
+        Some((symbol, offset)) => {
+            let offset = number(offset)?;
+            symbol_ok(symbol).then_some(UprobeLocation::SymbolOffset(symbol, offset))
+        }
         None => symbol_ok(function).then_some(UprobeLocation::Symbol(function)),
     }
 }

@@ -227,7 +227,7 @@ fn count_key(counted: &Counted, key: &CountKey) -> BTreeMap<String, String> {
     counted
         .fields
         .iter()
-        .zip(key.bytes.chunks_exact(KEY_FIELD_BYTES))
+        .zip(key.bytes.as_chunks::<KEY_FIELD_BYTES>().0)
         .map(|(field, bytes)| {
             // The field's bytes where the format puts them, so it decodes as in events.
             let start = field.offset as usize;

@@ -91,7 +91,10 @@ pub fn syscall_latency_enter(ctx: RawTracePointContext) -> i32 {
             unsafe { *slot = InFlight { start_ns, nr } };
         }
         None => {
-            if IN_FLIGHT.insert(&tid, &InFlight { start_ns, nr }, 0).is_err() {
+            if IN_FLIGHT
+                .insert(&tid, &InFlight { start_ns, nr }, 0)
+                .is_err()
+            {
                 increment(&LOST, LOST_START_NOT_RECORDED);
             }
         }
