@@ -1,14 +1,9 @@
 //! The `exit` probe against processes that end in known ways inside and outside a
 //! target cgroup.
 
-use std::{
-    io::{BufRead, BufReader},
-    os::unix::process::ExitStatusExt,
-    process::{Command, Stdio},
-    time::Duration,
-};
+use std::{os::unix::process::ExitStatusExt, process::Command, time::Duration};
 
-use e2e::{binaries, cgroup::TestCgroup, events, tracer::TracerRun};
+use e2e::{binaries, cgroup::TestCgroup, events, tracer::TracerRun, workload::ready_sleeper};
 use serde_json::json;
 use tracer_protocol::{ProbeSpec, Record, Targets, TraceSpec};
 
@@ -50,17 +45,7 @@ fn shows_exit_codes_signals_and_lifetimes_of_processes_only_inside_the_cgroup() 
         Some(5),
     );
     let raised = run(cgroup.command(&workload()), &["raise", "15"], None);
-    let mut sleeper = cgroup
-        .command(&workload())
-        .arg("sleep")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start the sleeper");
-    let mut ready = String::new();
-    BufReader::new(sleeper.stdout.take().expect("piped"))
-        .read_line(&mut ready)
-        .expect("read the sleeper");
-    assert_eq!(ready.trim(), "ready");
+    let mut sleeper = ready_sleeper(cgroup.command(&workload()));
     sleeper.kill().expect("SIGKILL the sleeper");
     let status = sleeper.wait().expect("wait the sleeper");
     assert_eq!(status.signal(), Some(libc::SIGKILL));

@@ -4,51 +4,21 @@
 //! with no filter of its own, so what is missing was dropped in the kernel.
 
 use std::{
-    io::{BufRead, BufReader},
     os::unix::process::ExitStatusExt,
     process::{Child, Command, Stdio},
 };
 
 use e2e::{
     binaries, cgroup::TestCgroup, events, net_workload::NetWorkload, netns::NetPair,
-    tracer::TracerRun,
+    tracer::TracerRun, workload::ready_sleeper,
 };
 use serde_json::json;
-use tracer_protocol::{EventFilter, ProbeSpec, Record, Targets, TraceSpec};
+use tracer_protocol::{EventFilter, ProbeSpec, Record};
 
 use crate::tcp::{PORT, accepted_peer, lines_of, start_in, stop, trace};
 
 fn workload() -> String {
     binaries::path("proc-workload").display().to_string()
-}
-
-fn started(probe: ProbeSpec, cgroup: &TestCgroup) -> TracerRun {
-    let spec = TraceSpec::new(
-        vec![probe],
-        Targets {
-            cgroup_paths: vec![cgroup.path().display().to_string()],
-            ..Targets::default()
-        },
-    );
-    let mut tracer = TracerRun::start(&spec);
-    tracer.wait_attached();
-    tracer
-}
-
-/// A `proc-workload sleep` in `cgroup`, once it says it is ready.
-fn sleeper(cgroup: &TestCgroup) -> Child {
-    let mut child = cgroup
-        .command(&workload())
-        .arg("sleep")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start a sleeper");
-    let mut ready = String::new();
-    BufReader::new(child.stdout.take().expect("piped"))
-        .read_line(&mut ready)
-        .expect("read the sleeper");
-    assert_eq!(ready.trim(), "ready");
-    child
 }
 
 fn signal(child: &mut Child, signal: i32) {
@@ -72,7 +42,7 @@ fn stopped(tracer: TracerRun, probe: &str) -> Vec<events::Event> {
 #[test]
 fn exit_keeps_only_failures_or_only_the_asked_signal() {
     let cgroup = TestCgroup::create("exit-filter");
-    let mut failed = started(
+    let mut failed = trace(
         ProbeSpec::Exit {
             filter: EventFilter {
                 failed: true,
@@ -81,7 +51,7 @@ fn exit_keeps_only_failures_or_only_the_asked_signal() {
         },
         &cgroup,
     );
-    let mut killed = started(
+    let mut killed = trace(
         ProbeSpec::Exit {
             filter: EventFilter {
                 signal: libc::SIGKILL as u8,
@@ -93,9 +63,9 @@ fn exit_keeps_only_failures_or_only_the_asked_signal() {
 
     exited(cgroup.command(&workload()), &["exit", "0"], 0);
     exited(cgroup.command(&workload()), &["exit", "3"], 3);
-    let mut terminated = sleeper(&cgroup);
+    let mut terminated = ready_sleeper(cgroup.command(&workload()));
     signal(&mut terminated, libc::SIGTERM);
-    let mut sigkilled = sleeper(&cgroup);
+    let mut sigkilled = ready_sleeper(cgroup.command(&workload()));
     let sigkilled_pid = sigkilled.id();
     signal(&mut sigkilled, libc::SIGKILL);
 
@@ -130,7 +100,7 @@ fn exit_keeps_only_failures_or_only_the_asked_signal() {
 #[test]
 fn exec_keeps_only_failures_or_only_paths_under_the_prefix() {
     let cgroup = TestCgroup::create("exec-filter");
-    let mut failed = started(
+    let mut failed = trace(
         ProbeSpec::Exec {
             filter: EventFilter {
                 failed: true,
@@ -139,7 +109,7 @@ fn exec_keeps_only_failures_or_only_paths_under_the_prefix() {
         },
         &cgroup,
     );
-    let mut prefixed = started(
+    let mut prefixed = trace(
         ProbeSpec::Exec {
             filter: EventFilter {
                 path_prefix: "/bin/ec".to_owned(),
@@ -214,7 +184,7 @@ fn exec_keeps_only_failures_or_only_paths_under_the_prefix() {
 #[test]
 fn signal_keeps_only_the_asked_signal() {
     let cgroup = TestCgroup::create("signal-filter");
-    let mut tracer = started(
+    let mut tracer = trace(
         ProbeSpec::Signal {
             filter: EventFilter {
                 signal: libc::SIGUSR1 as u8,
@@ -223,9 +193,9 @@ fn signal_keeps_only_the_asked_signal() {
         },
         &cgroup,
     );
-    let mut terminated = sleeper(&cgroup);
+    let mut terminated = ready_sleeper(cgroup.command(&workload()));
     signal(&mut terminated, libc::SIGTERM);
-    let mut interrupted = sleeper(&cgroup);
+    let mut interrupted = ready_sleeper(cgroup.command(&workload()));
     let interrupted_pid = interrupted.id();
     signal(&mut interrupted, libc::SIGUSR1);
     tracer.wait_for("the SIGUSR1", |record| {

@@ -3,12 +3,13 @@
 
 use std::{
     collections::BTreeMap,
-    io::{BufRead, BufReader},
     path::{Path, PathBuf},
     process::{Command, ExitStatus, Stdio},
 };
 
-use e2e::{binaries, cgroup::TestCgroup, plugin_run::PluginRun, tracer::TracerRun};
+use e2e::{
+    binaries, cgroup::TestCgroup, plugin_run::PluginRun, tracer::TracerRun, workload::ready_sleeper,
+};
 use serde_json::Value;
 use tracer_protocol::{
     ProbeSpec, Record, ScriptSpec, Targets, TraceSpec, TracepointCount, UprobeFunction,
@@ -801,15 +802,7 @@ fn keyed_count(records: &[Record], name: &str, key: &[(&str, &str)]) -> Option<u
 fn tracepoints_counted_in_the_kernel_by_text_and_integer_fields() {
     let cgroup = TestCgroup::create("script-kernel-count");
     // Outside the target, as the receiver of the signal sent from inside.
-    let mut sleeper = Command::new(workload())
-        .arg("sleep")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start the sleeper");
-    let mut ready = String::new();
-    BufReader::new(sleeper.stdout.take().expect("piped"))
-        .read_line(&mut ready)
-        .expect("read the sleeper");
+    let mut sleeper = ready_sleeper(Command::new(workload()));
     // What `count_in_kernel(NAME, "tracepoint:...", FIELDS)` asks for, with no script
     // on the node: any event sent would show in the output.
     let count = |name: &str, tracepoint: &str, fields: &[&str]| TracepointCount {

@@ -1,38 +1,20 @@
 //! The `signal` probe: signals sent from a target pod, signals sent to it from outside,
 //! and one between two other processes, which must not show.
 
-use std::{
-    io::{BufRead, BufReader},
-    os::unix::process::ExitStatusExt,
-    process::{Child, Command, Stdio},
-};
+use std::{os::unix::process::ExitStatusExt, process::Child};
 
 use e2e::{
     binaries,
     events::{self, Event},
     pods::EmulatedNode,
     tracer::TracerRun,
+    workload::ready_sleeper,
 };
 use serde_json::json;
 use tracer_protocol::{ProbeSpec, QosClass, Record, Targets, TraceSpec};
 
 fn workload() -> String {
     binaries::path("proc-workload").display().to_string()
-}
-
-/// A `proc-workload sleep` started by `command`, once it says it is ready.
-fn sleeper(mut command: Command) -> Child {
-    let mut child = command
-        .arg("sleep")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start a sleeper");
-    let mut ready = String::new();
-    BufReader::new(child.stdout.take().expect("piped"))
-        .read_line(&mut ready)
-        .expect("read the sleeper");
-    assert_eq!(ready.trim(), "ready");
-    child
 }
 
 fn ended_by(mut child: Child, signal: i32) {
@@ -64,7 +46,7 @@ fn shows_signals_from_and_to_a_target_pod_and_nothing_else() {
     tracer.wait_attached();
 
     // From the target pod to its neighbour.
-    let in_neighbour = sleeper(neighbour.cgroup().command(&workload()));
+    let in_neighbour = ready_sleeper(neighbour.cgroup().command(&workload()));
     let sent = target
         .cgroup()
         .command(&workload())
@@ -76,13 +58,13 @@ fn shows_signals_from_and_to_a_target_pod_and_nothing_else() {
     ended_by(in_neighbour, libc::SIGUSR1);
 
     // From outside (this test) into the target pod.
-    let in_target = sleeper(target.cgroup().command(&workload()));
+    let in_target = ready_sleeper(target.cgroup().command(&workload()));
     let target_pid = in_target.id();
     kill(target_pid, libc::SIGUSR2);
     ended_by(in_target, libc::SIGUSR2);
 
     // Between two processes that are not targets.
-    let elsewhere = sleeper(neighbour.cgroup().command(&workload()));
+    let elsewhere = ready_sleeper(neighbour.cgroup().command(&workload()));
     let elsewhere_pid = elsewhere.id();
     kill(elsewhere_pid, libc::SIGTERM);
     ended_by(elsewhere, libc::SIGTERM);

@@ -9,6 +9,22 @@ use std::{
 
 use crate::binaries;
 
+/// A `proc-workload sleep` started by `command` (inside a cgroup or not), once it says
+/// it is ready: a process to signal, or to find running.
+pub fn ready_sleeper(mut command: Command) -> Child {
+    let mut child = command
+        .arg("sleep")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start a sleeper");
+    let mut ready = String::new();
+    BufReader::new(child.stdout.take().expect("piped"))
+        .read_line(&mut ready)
+        .expect("read the sleeper");
+    assert_eq!(ready.trim(), "ready");
+    child
+}
+
 pub struct Workload {
     child: Child,
     stdin: Option<ChildStdin>,
