@@ -57,7 +57,8 @@ impl StopSignals {
                 revents: 0,
             })
             .collect();
-        let millis = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+        // Rounded up: a remainder under a millisecond must not become a busy poll.
+        let millis = i32::try_from(timeout.as_micros().div_ceil(1000)).unwrap_or(i32::MAX);
         // SAFETY: `polled` is a valid array of `polled.len()` entries.
         let ready =
             unsafe { libc::poll(polled.as_mut_ptr(), polled.len() as libc::nfds_t, millis) };
