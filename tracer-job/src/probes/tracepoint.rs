@@ -295,12 +295,10 @@ pub fn field_value(field: &Field, data: &[u8]) -> Option<Value> {
         let text = data.get(offset..end).unwrap_or_default();
         return Some(json!(super::events::text(text)));
     }
+    if is_text(declaration) {
+        return Some(json!(super::events::text(bytes)));
+    }
     if let Some(open) = declaration.find('[') {
-        let element = declaration[..open].trim();
-        let element = element.rsplit_once(' ').map_or(element, |(ty, _)| ty);
-        if element.ends_with("char") || element == "u8" || element == "__u8" {
-            return Some(json!(super::events::text(bytes)));
-        }
         let count = declaration[open + 1..]
             .split(']')
             .next()
