@@ -27,6 +27,12 @@ static TARGET_PIDS: HashMap<u32, u8> = HashMap::with_max_entries(MAX_TARGETS, 0)
 #[map]
 static TARGET_CGROUPS: HashMap<u64, u8> = HashMap::with_max_entries(MAX_TARGETS, 0);
 
+/// Whether the trace is restricted by cgroup, so a task's cgroup must be known to tell.
+#[inline(always)]
+pub fn by_cgroup() -> bool {
+    global(&FILTER_BY_CGROUP) != 0
+}
+
 /// Whether the current task belongs to the trace; `pid_tgid` is
 /// `bpf_get_current_pid_tgid()`.
 #[inline(always)]
