@@ -9,7 +9,7 @@ use aya::{
     maps::{MapData, PerCpuArray, PerCpuHashMap},
 };
 use ebpf_common::{
-    block_latency::{LOST_ROWS_FULL, LOST_START_NOT_RECORDED, op_name, split_row},
+    block_latency::{LOST_ROWS_FULL, LOST_START_NOT_RECORDED, MAX_IN_FLIGHT, op_name, split_row},
     rows::BucketKey,
 };
 use tracer_protocol::{ErrorCode, Record};
@@ -20,6 +20,7 @@ use super::{
     hists::{self, Row},
     load, maps,
     owners::{Key, Owners},
+    slots, without_events,
 };
 use crate::{
     failure::Failure,
@@ -75,7 +76,10 @@ impl BlockLatency {
         let per_pod_flag = u8::from(per_pod);
         let mut loader = EbpfLoader::new();
         filter.apply(&mut loader);
-        loader.override_global("PER_POD", &per_pod_flag, true);
+        without_events(&mut loader);
+        loader
+            .override_global("PER_POD", &per_pod_flag, true)
+            .map_max_entries("IN_FLIGHT", slots::in_flight(MAX_IN_FLIGHT));
         for (name, offset) in &offsets {
             loader.override_global(name, offset, true);
         }

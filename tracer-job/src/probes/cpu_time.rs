@@ -22,7 +22,7 @@ use super::{
     filter::FilterGlobals,
     hists, load, maps,
     owners::{Key, Owners},
-    task,
+    task, without_events,
 };
 use crate::{failure::Failure, power, targets::ResolvedTargets};
 
@@ -60,6 +60,7 @@ impl CpuTime {
         let filter = FilterGlobals::new(targets);
         let mut loader = EbpfLoader::new();
         filter.apply(&mut loader);
+        without_events(&mut loader);
         offsets.apply(&mut loader);
         let mut ebpf = load(loader, OBJECT, NAME, targets)?;
         attach_raw_tracepoint(&mut ebpf, "cpu_time_switch", "sched_switch")?;

@@ -2,7 +2,7 @@
 //! pid and the result.
 
 use aya::EbpfLoader;
-use ebpf_common::exec::{ExecEvent, MAX_ARGS};
+use ebpf_common::exec::{ExecEvent, MAX_ARGS, MAX_IN_FLIGHT};
 use serde_json::{Value, json};
 use tracer_protocol::EventFilter;
 
@@ -10,7 +10,7 @@ use super::{
     attach_tracepoint,
     events::{self, EventProbe, Fields},
     filter::FilterGlobals,
-    kernel_filter, load, task,
+    kernel_filter, load, slots, task,
 };
 use crate::{failure::Failure, names, targets::ResolvedTargets, tracefs::Format};
 
@@ -43,7 +43,9 @@ pub fn attach(wanted: &EventFilter, targets: &ResolvedTargets) -> Result<EventPr
         loader.override_global(name, offset, true);
     }
     let wanted = kernel_filter(wanted);
-    loader.override_global("EXEC_FILTER", &wanted, true);
+    loader
+        .override_global("EXEC_FILTER", &wanted, true)
+        .map_max_entries("IN_FLIGHT", slots::in_flight(MAX_IN_FLIGHT));
     let mut ebpf = load(loader, OBJECT, NAME, targets)?;
     // Exits first, so no entry waits for an exit program not yet attached.
     for (program, tracepoint) in [

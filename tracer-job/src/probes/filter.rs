@@ -11,6 +11,8 @@ pub struct FilterGlobals {
     by_pid: u8,
     by_cgroup: u8,
     tracer_tgid: u32,
+    pids: u32,
+    cgroups: u32,
 }
 
 impl FilterGlobals {
@@ -19,6 +21,8 @@ impl FilterGlobals {
             by_pid: u8::from(!targets.pids.is_empty()),
             by_cgroup: u8::from(!targets.cgroup_ids.is_empty()),
             tracer_tgid: std::process::id(),
+            pids: entries(targets.pids.len()),
+            cgroups: entries(targets.cgroup_ids.len()),
         }
     }
 
@@ -27,8 +31,17 @@ impl FilterGlobals {
         loader
             .override_global("FILTER_BY_PID", &self.by_pid, true)
             .override_global("FILTER_BY_CGROUP", &self.by_cgroup, true)
-            .override_global("TRACER_TGID", &self.tracer_tgid, true);
+            .override_global("TRACER_TGID", &self.tracer_tgid, true)
+            // The maps are filled once, before anything is attached; the kernel
+            // preallocates every entry, so they get only the room they need.
+            .map_max_entries("TARGET_PIDS", self.pids)
+            .map_max_entries("TARGET_CGROUPS", self.cgroups);
     }
+}
+
+/// Entries for a map of `targets`; a map holds at least one.
+fn entries(targets: usize) -> u32 {
+    u32::try_from(targets.max(1)).unwrap_or(u32::MAX)
 }
 
 /// Fills the target maps; call after `load`, before attaching.

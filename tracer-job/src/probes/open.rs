@@ -3,7 +3,8 @@
 
 use aya::EbpfLoader;
 use ebpf_common::open::{
-    OpenEvent, PATH_AT_EXIT, PATH_UNREADABLE, SYSCALL_OPEN, SYSCALL_OPENAT, SYSCALL_OPENAT2,
+    MAX_IN_FLIGHT, OpenEvent, PATH_AT_EXIT, PATH_UNREADABLE, SYSCALL_OPEN, SYSCALL_OPENAT,
+    SYSCALL_OPENAT2,
 };
 use serde_json::json;
 use tracer_protocol::EventFilter;
@@ -12,7 +13,7 @@ use super::{
     attach_tracepoint,
     events::{self, EventProbe, Fields},
     filter::FilterGlobals,
-    kernel_filter, load,
+    kernel_filter, load, slots,
 };
 use crate::{
     failure::Failure,
@@ -67,7 +68,9 @@ pub fn attach(wanted: &EventFilter, targets: &ResolvedTargets) -> Result<EventPr
         loader.override_global(name, offset, true);
     }
     let wanted = kernel_filter(wanted);
-    loader.override_global("OPEN_FILTER", &wanted, true);
+    loader
+        .override_global("OPEN_FILTER", &wanted, true)
+        .map_max_entries("IN_FLIGHT", slots::in_flight(MAX_IN_FLIGHT));
     let mut ebpf = load(loader, OBJECT, NAME, targets)?;
     let mut syscalls = vec![("openat", "open_enter_openat", "open_exit_openat")];
     if has_open {

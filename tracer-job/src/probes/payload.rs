@@ -14,12 +14,12 @@ use aya::{
     programs::{TracePoint, UProbe, uprobe::UProbeScope},
 };
 use ebpf_common::payload::{
-    CLOSED, LOST_IN_FLIGHT_FULL, MAX_CAPTURE, MODE_DNS, MODE_STREAMS, PayloadHead, RECEIVED, SENT,
-    SOCK_DGRAM, SOURCE_TLS,
+    CLOSED, LOST_IN_FLIGHT_FULL, MAX_CAPTURE, MAX_IN_FLIGHT, MODE_DNS, MODE_STREAMS, PayloadHead,
+    RECEIVED, SENT, SOCK_DGRAM, SOURCE_TLS,
 };
 use tracer_protocol::ErrorCode;
 
-use super::{events, filter::FilterGlobals, load, maps, missing_program, uprobe};
+use super::{events, filter::FilterGlobals, load, maps, missing_program, slots, uprobe};
 use crate::{btf::Btf, failure::Failure, targets::ResolvedTargets, tracefs::Format};
 
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/payload"));
@@ -155,11 +155,20 @@ pub fn attach(
         loader.override_global(name, offset, true);
     }
     let tls = u8::from(!libraries.is_empty());
+    // Only OpenSSL's uprobes use the TLS maps.
+    let tls_entries = if tls != 0 {
+        slots::in_flight(MAX_IN_FLIGHT)
+    } else {
+        1
+    };
     loader
         .override_global("CAPTURE_BYTES", &capture_bytes, true)
         .override_global("TLS", &tls, true)
         .override_global("MODE", &mode_global, true)
-        .map_max_entries("EVENTS", RING_BYTES);
+        .map_max_entries("EVENTS", RING_BYTES)
+        .map_max_entries("IN_FLIGHT", slots::in_flight(MAX_IN_FLIGHT))
+        .map_max_entries("LAST_SOCKET", tls_entries)
+        .map_max_entries("TLS_IN_FLIGHT", tls_entries);
     let mut ebpf = load(loader, OBJECT, probe, targets)?;
     // Exits first, so no entry is recorded without its exit attached.
     attach_many(

@@ -27,8 +27,8 @@ use aya::{
     util::online_cpus,
 };
 use ebpf_common::profile::{
-    FIRST_STACK_ID, LOST_BLOCK_NOT_RECORDED, LOST_MAP_FULL, LOST_STACK, NO_STACK, STACK_LOST,
-    SampleCount, SampleKey, Stack,
+    FIRST_STACK_ID, LOST_BLOCK_NOT_RECORDED, LOST_MAP_FULL, LOST_STACK, MAX_BLOCKED, NO_STACK,
+    STACK_LOST, SampleCount, SampleKey, Stack,
 };
 use tracer_protocol::{ErrorCode, Record};
 
@@ -37,7 +37,7 @@ use super::{
     filter::FilterGlobals,
     hists, load, maps, missing_program,
     owners::{Key, Owners},
-    task,
+    slots, task, without_events,
 };
 use crate::{
     failure::Failure,
@@ -108,13 +108,20 @@ impl Profile {
             Some(_) => task::Offsets::required_by(NAME)?,
             None => task::Offsets::default(),
         };
+        // Only the off-CPU program keeps sleeping threads.
+        let blocked_entries = match mode.off_cpu {
+            Some(_) => slots::in_flight(MAX_BLOCKED),
+            None => 1,
+        };
         let mut loader = EbpfLoader::new();
         filter.apply(&mut loader);
+        without_events(&mut loader);
         offsets.apply(&mut loader);
         loader
             .override_global("USER_STACKS", &user_stacks, true)
             .override_global("KERNEL_STACKS", &kernel_stacks, true)
-            .override_global("MIN_BLOCK_NS", &min_block_ns, true);
+            .override_global("MIN_BLOCK_NS", &min_block_ns, true)
+            .map_max_entries("BLOCKED", blocked_entries);
         let mut ebpf = load(loader, OBJECT, NAME, targets)?;
         let (count_name, per_unit) = match mode.off_cpu {
             Some(_) => {

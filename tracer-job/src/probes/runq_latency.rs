@@ -9,7 +9,7 @@ use aya::{
 };
 use ebpf_common::{
     rows::BucketKey,
-    runq_latency::{LOST_ROWS_FULL, LOST_START_NOT_RECORDED},
+    runq_latency::{LOST_ROWS_FULL, LOST_START_NOT_RECORDED, MAX_IN_FLIGHT},
 };
 use tracer_protocol::Record;
 
@@ -19,7 +19,7 @@ use super::{
     hists::{self, Row},
     load, maps,
     owners::{Key, Owners},
-    task,
+    slots, task, without_events,
 };
 use crate::{failure::Failure, targets::ResolvedTargets};
 
@@ -44,8 +44,11 @@ impl RunqLatency {
         let per_pod_flag = u8::from(per_pod);
         let mut loader = EbpfLoader::new();
         filter.apply(&mut loader);
+        without_events(&mut loader);
         offsets.apply(&mut loader);
-        loader.override_global("PER_POD", &per_pod_flag, true);
+        loader
+            .override_global("PER_POD", &per_pod_flag, true)
+            .map_max_entries("QUEUED", slots::in_flight(MAX_IN_FLIGHT));
         if !per_pod {
             loader.map_max_entries("ROWS", 1);
         }

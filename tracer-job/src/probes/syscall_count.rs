@@ -10,10 +10,19 @@ use aya::{
 use ebpf_common::syscall_count::{CountKey, LOST_MAP_FULL};
 use tracer_protocol::Record;
 
-use super::{Probe, attach_tracepoint, filter::FilterGlobals, hists, load, maps};
-use crate::{failure::Failure, names, syscalls, targets::ResolvedTargets, tracefs::Format};
+use super::{
+    Probe, attach_raw_tracepoint, filter::FilterGlobals, hists, load, maps, without_events,
+};
+use crate::{failure::Failure, names, syscalls, targets::ResolvedTargets};
 
 const NAME: &str = "syscall-count";
+
+/// Where `struct pt_regs` keeps the syscall number, and whether it is 32 bits wide there:
+/// x86-64's `orig_ax`, arm64's `syscallno`. Both layouts are the kernel's user ABI.
+#[cfg(target_arch = "x86_64")]
+const PT_REGS_NR: (u32, bool) = (15 * 8, false);
+#[cfg(target_arch = "aarch64")]
+const PT_REGS_NR: (u32, bool) = (34 * 8 + 8, true);
 
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/syscall-count"));
 
@@ -28,17 +37,17 @@ pub struct SyscallCount {
 
 impl SyscallCount {
     pub fn attach(targets: &ResolvedTargets) -> Result<Self, Failure> {
-        let exit = Format::load("raw_syscalls", "sys_exit")?;
-        let id_offset = exit.offset("id", 8)?;
-        let ret_offset = exit.offset("ret", 8)?;
+        let (nr_offset, nr_32_bit) = PT_REGS_NR;
+        let nr_32_bit = u8::from(nr_32_bit);
         let filter = FilterGlobals::new(targets);
         let mut loader = EbpfLoader::new();
         filter.apply(&mut loader);
+        without_events(&mut loader);
         loader
-            .override_global("EXIT_ID_OFFSET", &id_offset, true)
-            .override_global("EXIT_RET_OFFSET", &ret_offset, true);
+            .override_global("PT_REGS_NR_OFFSET", &nr_offset, true)
+            .override_global("PT_REGS_NR_32_BIT", &nr_32_bit, true);
         let mut ebpf = load(loader, OBJECT, NAME, targets)?;
-        attach_tracepoint(&mut ebpf, "syscall_count_exit", "raw_syscalls", "sys_exit")?;
+        attach_raw_tracepoint(&mut ebpf, "syscall_count_exit", "sys_exit")?;
         Ok(SyscallCount {
             counts: maps::take(&mut ebpf, "COUNTS")?,
             lost: maps::take(&mut ebpf, "LOST")?,

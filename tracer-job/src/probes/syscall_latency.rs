@@ -11,7 +11,7 @@ use aya::{
 use ebpf_common::{
     hist::{BUCKETS, bucket_bounds},
     rows::BucketKey,
-    syscall_latency::{HistRow, LOST_ROWS_FULL, LOST_START_NOT_RECORDED, ROWS},
+    syscall_latency::{HistRow, LOST_ROWS_FULL, LOST_START_NOT_RECORDED, MAX_IN_FLIGHT, ROWS},
 };
 use tracer_protocol::{Bucket, Record};
 
@@ -20,6 +20,7 @@ use super::{
     filter::FilterGlobals,
     hists, load, maps,
     owners::{Key, Owners},
+    slots, without_events,
 };
 use crate::{failure::Failure, syscalls, targets::ResolvedTargets};
 
@@ -59,7 +60,9 @@ impl SyscallLatency {
         let rows = if by_syscall && !per_pod { ROWS } else { 1 };
         let mut loader = EbpfLoader::new();
         filter.apply(&mut loader);
+        without_events(&mut loader);
         loader
+            .map_max_entries("IN_FLIGHT", slots::in_flight(MAX_IN_FLIGHT))
             .map_max_entries("LATENCY_HIST", rows)
             .map_max_entries("ROW_COUNT", rows);
         if !per_pod {
