@@ -5,6 +5,7 @@
 //! it ([`Script`]) and the plugin checks them with it before creating anything. Nothing
 //! here touches the kernel, so the plugin builds everywhere.
 
+mod caller;
 mod calls;
 pub mod diagnostic;
 pub mod engine;

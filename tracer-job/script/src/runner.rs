@@ -13,6 +13,7 @@ use tracer_protocol::{
 };
 
 use crate::{
+    caller::Caller,
     diagnostic::Diagnostic,
     engine::{self, Handler, Host, Periodic, SharedHost, lock},
     event::{Event, EventData},
@@ -88,6 +89,8 @@ pub struct Script {
     node: ImmutableString,
     engine: Engine,
     ast: AST,
+    /// Calls the handlers, keeping what rhai resolved from one event to the next.
+    caller: Caller,
     host: SharedHost,
     handlers: Vec<Handler>,
     traced: Vec<ProbeSpec>,
@@ -183,6 +186,7 @@ impl Script {
             name: spec.name.clone(),
             source: spec.source.clone(),
             node: node.into(),
+            caller: Caller::new(&engine, &ast),
             engine,
             ast,
             host,
@@ -348,13 +352,12 @@ impl Script {
             if !sources::admits(&handler.filter, source.name, &event.0.fields) {
                 continue;
             }
-            let result = call(
+            lock(&self.host).deadline = Some(now + engine::MAX_CALLBACK_TIME);
+            let result = self.caller.call(
                 &self.engine,
                 &self.ast,
-                &self.host,
                 &handler.callback,
-                now,
-                (Dynamic::from(event.clone()),),
+                Dynamic::from(event.clone()),
             );
             now = Instant::now();
             if let Err(err) = result {
@@ -1160,6 +1163,31 @@ on("exec", |e| deep(0));
             .find(|e| e.0 == "on exec")
             .expect("recursion error");
         assert!(deep.2.contains("nest too deep"), "{deep:?}");
+    }
+
+    #[test]
+    fn every_call_gets_the_whole_operation_budget_and_closures_keep_their_captures() {
+        // 1,500 calls of over 1,000 operations each: past the budget of one call in
+        // total, so a budget that did not start again at each call would stop it.
+        let mut script = load(
+            r#"on("open", |e| {
+    let n = 0;
+    for i in 0..500 { n += 1; }
+    if n == 500 { count("calls", "plain"); }
+});
+let floor = 3;
+on("open", |e| if e.ret >= floor { count("calls", "closure"); });"#,
+        );
+        script.set_cpu_share(1.0);
+        for _ in 0..1_500 {
+            script.handle(open("/a", 3));
+        }
+        let records = snapshot(&mut script);
+        assert!(errors(&records).is_empty(), "{records:?}");
+        assert_eq!(
+            counts(&records),
+            [("plain".to_owned(), 1_500), ("closure".to_owned(), 1_500)].into()
+        );
     }
 
     #[test]
