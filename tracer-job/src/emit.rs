@@ -7,6 +7,8 @@ use tracer_protocol::Record;
 
 pub struct Emitter<W: Write = Stdout> {
     out: BufWriter<W>,
+    /// One record's line, reused: no allocation per record.
+    line: Vec<u8>,
 }
 
 impl Emitter<Stdout> {
@@ -18,15 +20,22 @@ impl Emitter<Stdout> {
 impl<W: Write> Emitter<W> {
     pub fn new(out: W) -> Self {
         Emitter {
-            out: BufWriter::new(out),
+            out: BufWriter::with_capacity(64 * 1024, out),
+            line: Vec::new(),
         }
     }
 
     /// Writes and flushes records. An error means the reader is gone (a closed pipe).
     pub fn emit_all(&mut self, records: &[Record]) -> io::Result<()> {
         for record in records {
-            self.out.write_all(record.to_line().as_bytes())?;
-            self.out.write_all(b"\n")?;
+            self.line.clear();
+            // Serializing these types cannot fail: every map key is a string.
+            if serde_json::to_writer(&mut self.line, record).is_err() {
+                self.line.clear();
+                self.line.extend_from_slice(record.to_line().as_bytes());
+            }
+            self.line.push(b'\n');
+            self.out.write_all(&self.line)?;
         }
         self.out.flush()
     }

@@ -26,6 +26,14 @@ use crate::{
 /// (`ebpf/probes/src/events.rs`), so this bounds how late an event shows.
 const DRAIN_EVERY: Duration = Duration::from_millis(25);
 
+/// Most batches of events one drain writes while the trace runs (a batch is up to 4,096
+/// events per probe), so a flood cannot starve snapshots and signals.
+const BATCHES: usize = 16;
+
+/// Most batches the drain at the end writes: everything still waiting, unless the node
+/// floods the rings faster than they are read.
+const LAST_BATCHES: usize = 256;
+
 /// Runs the trace and returns the process exit code. Every failure is written as one
 /// `error` record first.
 pub fn run<W: Write>(spec: Result<TraceSpec, Failure>, out: &mut Emitter<W>) -> u8 {
@@ -127,17 +135,26 @@ fn trace<W: Write>(
         };
         // Events wake the tracer only when many wait; otherwise it drains them here.
         if ready || (!fds.is_empty() && Instant::now() >= next_drain) {
-            next_drain = Instant::now() + DRAIN_EVERY;
-            let records = drain(&mut attached, &targets.naming);
-            if out.emit_all(&to_script(records, script.as_mut())).is_err() {
+            let naming = &targets.naming;
+            let Ok(more) = drain_and_emit(&mut attached, naming, script.as_mut(), out, BATCHES)
+            else {
                 return Ok(());
-            }
+            };
+            // Left over from a flood: taken at the next turn, after signals and snapshots.
+            next_drain = if more {
+                Instant::now()
+            } else {
+                Instant::now() + DRAIN_EVERY
+            };
         }
         if Instant::now() >= next_snapshot {
             next_snapshot += interval;
             // Probes that pair events (http) also give records when time passes.
-            let mut records = to_script(drain(&mut attached, &targets.naming), script.as_mut());
-            records.extend(watched.gone());
+            let naming = &targets.naming;
+            if drain_and_emit(&mut attached, naming, script.as_mut(), out, BATCHES).is_err() {
+                return Ok(());
+            }
+            let mut records = watched.gone();
             records.extend(snapshot(&mut attached, false)?);
             if let Some(script) = script.as_mut() {
                 let elapsed = attached_at.elapsed().as_nanos();
@@ -153,8 +170,11 @@ fn trace<W: Write>(
     for probe in attached.iter_mut() {
         probe.end();
     }
-    let mut last = to_script(drain(&mut attached, &targets.naming), script.as_mut());
-    last.extend(watched.gone());
+    let naming = &targets.naming;
+    if drain_and_emit(&mut attached, naming, script.as_mut(), out, LAST_BATCHES).is_err() {
+        return Ok(());
+    }
+    let mut last = watched.gone();
     last.extend(snapshot(&mut attached, true)?);
     if let Some(script) = script.as_mut() {
         script.finish();
@@ -258,11 +278,34 @@ fn to_script(records: Vec<Record>, script: Option<&mut Script>) -> Vec<Record> {
     rest
 }
 
-/// Every waiting event of every probe, named after its container where known.
-fn drain(probes: &mut [Box<dyn Probe>], naming: &Naming) -> Vec<Record> {
+/// Drains the probes' waiting events and writes them, through the script if there is
+/// one, a batch at a time, for up to `batches` batches; so the tracer holds one batch
+/// however many wait, and a flood cannot starve snapshots and signals. True when more
+/// may wait.
+fn drain_and_emit<W: Write>(
+    probes: &mut [Box<dyn Probe>],
+    naming: &Naming,
+    mut script: Option<&mut Script>,
+    out: &mut Emitter<W>,
+    batches: usize,
+) -> std::io::Result<bool> {
+    for _ in 0..batches {
+        let (records, more) = drain(probes, naming);
+        out.emit_all(&to_script(records, script.as_deref_mut()))?;
+        if !more {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// A batch of waiting events of every probe, named after its container where known, and
+/// whether more may wait.
+fn drain(probes: &mut [Box<dyn Probe>], naming: &Naming) -> (Vec<Record>, bool) {
     let mut records = Vec::new();
+    let mut more = false;
     for probe in probes {
-        probe.drain_events(&mut records);
+        more |= probe.drain_events(&mut records);
     }
     for record in &mut records {
         if let Record::Event {
@@ -282,7 +325,7 @@ fn drain(probes: &mut [Box<dyn Probe>], naming: &Naming) -> Vec<Record> {
             name_other_task(fields, naming);
         }
     }
-    records
+    (records, more)
 }
 
 /// Names the pod and container of the other task an event is about (the receiver of a

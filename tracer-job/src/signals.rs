@@ -1,13 +1,24 @@
 //! Waiting for SIGINT/SIGTERM without a handler: the signals are blocked and read from a
-//! signalfd, so a stop request is never lost between two checks, and one `poll` waits for
+//! signalfd, so a stop request is never lost between two checks, and one epoll waits for
 //! a signal and for probe events together.
+//!
+//! Event rings are watched edge-triggered. A ring reports readable whenever anything
+//! waits in it, so a plain poll returned at once under any load and the tracer woke for
+//! every handful of events; edge-triggered, it wakes only when the kernel wakes the ring's
+//! waiters, which the probes do once a good amount waits (`ebpf/probes/src/events.rs`).
+//! The rest is drained on a timer.
 
-use std::{mem::MaybeUninit, os::fd::RawFd, time::Duration};
+use std::{cell::RefCell, mem::MaybeUninit, os::fd::RawFd, time::Duration};
 
 pub struct StopSignals {
     set: libc::sigset_t,
     /// A signalfd for the set, or -1 when none could be made (then `sigtimedwait`).
     fd: RawFd,
+    /// An epoll holding `fd` and the event rings, or -1 when none could be made (then
+    /// `poll`, which wakes more often).
+    epoll: RawFd,
+    /// The event rings added to `epoll` so far.
+    watched: RefCell<Vec<RawFd>>,
 }
 
 /// Why `wait` returned.
@@ -41,14 +52,68 @@ impl StopSignals {
         };
         // SAFETY: a valid set; the flags are plain.
         let fd = unsafe { libc::signalfd(-1, &set, libc::SFD_NONBLOCK | libc::SFD_CLOEXEC) };
-        StopSignals { set, fd }
+        let epoll = if fd >= 0 { epoll_with(fd) } else { -1 };
+        StopSignals {
+            set,
+            fd,
+            epoll,
+            watched: RefCell::new(Vec::new()),
+        }
     }
 
-    /// Waits up to `timeout` for a stop signal or for data on one of `fds`.
+    /// Waits up to `timeout` for a stop signal or for the kernel to wake the waiters of
+    /// one of the event rings `fds`.
     pub fn wait(&self, timeout: Duration, fds: &[RawFd]) -> Wake {
         if self.fd < 0 {
             return self.wait_signal_only(timeout);
         }
+        if self.epoll < 0 || !self.watch(fds) {
+            return self.poll(timeout, fds);
+        }
+        let mut events = [libc::epoll_event { events: 0, u64: 0 }; 8];
+        // SAFETY: `events` has room for the count passed.
+        let ready = unsafe {
+            libc::epoll_wait(
+                self.epoll,
+                events.as_mut_ptr(),
+                events.len() as i32,
+                millis(timeout),
+            )
+        };
+        let ready = &events[..usize::try_from(ready).unwrap_or(0)];
+        let signalled = ready.iter().any(|event| event.u64 == self.fd as u64);
+        if signalled && let Some(signal) = self.read_signal() {
+            return Wake::Signal(signal);
+        }
+        if ready.iter().any(|event| event.u64 != self.fd as u64) {
+            Wake::Ready
+        } else {
+            Wake::Timeout
+        }
+    }
+
+    /// Adds the rings not yet in the epoll, edge-triggered; false when one cannot be.
+    fn watch(&self, fds: &[RawFd]) -> bool {
+        let mut watched = self.watched.borrow_mut();
+        for &fd in fds {
+            if watched.contains(&fd) {
+                continue;
+            }
+            let mut event = libc::epoll_event {
+                events: (libc::EPOLLIN | libc::EPOLLET) as u32,
+                u64: fd as u64,
+            };
+            // SAFETY: valid descriptors and event.
+            if unsafe { libc::epoll_ctl(self.epoll, libc::EPOLL_CTL_ADD, fd, &mut event) } != 0 {
+                return false;
+            }
+            watched.push(fd);
+        }
+        true
+    }
+
+    /// Waits with `poll`, which reports a ring readable whenever anything waits in it.
+    fn poll(&self, timeout: Duration, fds: &[RawFd]) -> Wake {
         let mut polled: Vec<libc::pollfd> = std::iter::once(self.fd)
             .chain(fds.iter().copied())
             .map(|fd| libc::pollfd {
@@ -57,11 +122,14 @@ impl StopSignals {
                 revents: 0,
             })
             .collect();
-        // Rounded up: a remainder under a millisecond must not become a busy poll.
-        let millis = i32::try_from(timeout.as_micros().div_ceil(1000)).unwrap_or(i32::MAX);
         // SAFETY: `polled` is a valid array of `polled.len()` entries.
-        let ready =
-            unsafe { libc::poll(polled.as_mut_ptr(), polled.len() as libc::nfds_t, millis) };
+        let ready = unsafe {
+            libc::poll(
+                polled.as_mut_ptr(),
+                polled.len() as libc::nfds_t,
+                millis(timeout),
+            )
+        };
         if ready <= 0 {
             return Wake::Timeout;
         }
@@ -100,6 +168,32 @@ impl StopSignals {
     }
 }
 
+/// A wait's timeout in milliseconds, rounded up: a remainder under a millisecond must not
+/// become a busy wait.
+fn millis(timeout: Duration) -> i32 {
+    i32::try_from(timeout.as_micros().div_ceil(1000)).unwrap_or(i32::MAX)
+}
+
+/// A new epoll watching the signalfd `fd`, or -1.
+fn epoll_with(fd: RawFd) -> RawFd {
+    // SAFETY: plain flags.
+    let epoll = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+    if epoll < 0 {
+        return -1;
+    }
+    let mut event = libc::epoll_event {
+        events: libc::EPOLLIN as u32,
+        u64: fd as u64,
+    };
+    // SAFETY: valid descriptors and event.
+    if unsafe { libc::epoll_ctl(epoll, libc::EPOLL_CTL_ADD, fd, &mut event) } != 0 {
+        // SAFETY: our own descriptor, closed once.
+        unsafe { libc::close(epoll) };
+        return -1;
+    }
+    epoll
+}
+
 fn name(signal: i32) -> Option<&'static str> {
     match signal {
         libc::SIGINT => Some("SIGINT"),
@@ -110,9 +204,11 @@ fn name(signal: i32) -> Option<&'static str> {
 
 impl Drop for StopSignals {
     fn drop(&mut self) {
-        if self.fd >= 0 {
-            // SAFETY: our own descriptor, closed once.
-            unsafe { libc::close(self.fd) };
+        for fd in [self.epoll, self.fd] {
+            if fd >= 0 {
+                // SAFETY: our own descriptor, closed once.
+                unsafe { libc::close(fd) };
+            }
         }
     }
 }

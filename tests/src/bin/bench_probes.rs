@@ -1262,6 +1262,8 @@ node's (the cost rows are unaffected).\n",
 /// The probes whose tracer's own cost is measured idle and under `COST_RATE`: one that
 /// sends every event to the tracer, one that counts in the kernel.
 const COST_PROBES: &[&str] = &["open", "syscall-count"];
+/// The cost probe whose every operation is one event the tracer decodes and writes.
+const EVERY_OP_AN_EVENT: &str = "open";
 /// Operations per second of the busy window.
 const COST_RATE: f64 = 100_000.0;
 /// Length of the idle and of the busy window.
@@ -1351,10 +1353,14 @@ then for {idle} s while the workload runs its operation {rate:.0} times a second
 achieved rate is shown). CPU % is of one CPU. Medians of up to 3 fresh tracers each. \
 bpftrace's figures are its own process; both tracers' in-kernel work lands on the \
 workload, as the tables above show.\n\n\
+For `{every}`, whose every operation is an event the tracer decodes and writes as a \
+line, busy ops/s ÷ busy CPU is what one core of the tracer delivers: the events per \
+second of tracer CPU.\n\n\
 | probe | tracer | idle CPU % | idle RSS MiB | busy ops/s | busy CPU % | peak RSS MiB | lost |\n\
 |---|---|---:|---:|---:|---:|---:|---:|\n",
         idle = COST_WINDOW.as_secs(),
         rate = COST_RATE,
+        every = EVERY_OP_AN_EVENT,
     );
     for (case, tracer, cost) in costs {
         match cost {
@@ -1479,6 +1485,21 @@ fn summary_figures(
         }
         figures.push(idle);
         figures.push(busy);
+        // Every operation of this probe is an event sent to the tracer: what one second of
+        // the tracer's CPU delivers is what one core delivers.
+        if *probe == EVERY_OP_AN_EVENT && ours.busy_cpu_pct > 0.0 && ours.lost == 0.0 {
+            let per_cpu_second = ours.busy_rate / (ours.busy_cpu_pct / 100.0);
+            figures.push(
+                Figure::new(
+                    BENCH,
+                    &format!("events delivered per second of tracer CPU, {probe}"),
+                    "events/s",
+                    per_cpu_second,
+                    "≥ 500k events/s on one core",
+                )
+                .met(per_cpu_second >= 500_000.0),
+            );
+        }
     }
     figures
 }

@@ -248,7 +248,7 @@ impl Probe for Dns {
         Some(self.capture.events.fd())
     }
 
-    fn drain_events(&mut self, out: &mut Vec<Record>) {
+    fn drain_events(&mut self, out: &mut Vec<Record>) -> bool {
         let clock = self.capture.events.clock();
         let Dns {
             capture,
@@ -256,7 +256,7 @@ impl Probe for Dns {
             tallies,
             ..
         } = self;
-        capture.events.drain_raw(|bytes| {
+        let more = capture.events.drain_raw(|bytes| {
             let Some(captured) = payload::decode(bytes) else {
                 return false;
             };
@@ -264,13 +264,15 @@ impl Probe for Dns {
             true
         });
         self.expire(out);
-        if self.ending {
+        // Only once the ring is empty: what waits there may still belong to them.
+        if self.ending && !more {
             for mut followed in self.sockets.take_all() {
                 let mut lookups = Vec::new();
                 followed.state.pairing.close(&mut lookups);
                 self.tallies.emit(clock, &followed, lookups, out);
             }
         }
+        more
     }
 
     fn end(&mut self) {

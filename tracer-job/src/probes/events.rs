@@ -14,8 +14,9 @@ use tracer_protocol::Record;
 use super::{Probe, maps};
 use crate::failure::Failure;
 
-/// Most events taken in one drain, so a flood cannot starve snapshots and signals.
-const MAX_PER_DRAIN: usize = 65_536;
+/// Most events taken from a ring at a time: the tracer writes them before it takes more,
+/// so however many wait, it holds one batch.
+const BATCH: usize = 4_096;
 
 /// The fields a probe decodes from one raw event, beyond the common header.
 pub type Fields = Map<String, Value>;
@@ -107,9 +108,9 @@ impl<C> Probe for ContextProbe<C> {
         Some(self.events.fd())
     }
 
-    fn drain_events(&mut self, out: &mut Vec<Record>) {
+    fn drain_events(&mut self, out: &mut Vec<Record>) -> bool {
         let (context, decode) = (&self.context, self.decode);
-        self.events.drain(out, |bytes| decode(context, bytes));
+        self.events.drain(out, |bytes| decode(context, bytes))
     }
 }
 
@@ -141,16 +142,17 @@ impl EventStream {
         self.ring.as_raw_fd()
     }
 
-    /// Turns every waiting event into a record; `decode` reads the probe's own fields.
+    /// Turns up to a batch of waiting events into records; `decode` reads the probe's own
+    /// fields. True when the batch was full, so more may wait.
     pub fn drain(
         &mut self,
         out: &mut Vec<Record>,
         mut decode: impl FnMut(&[u8]) -> Option<Fields>,
-    ) {
+    ) -> bool {
         let offset = self.realtime_offset_ns;
-        for _ in 0..MAX_PER_DRAIN {
+        for _ in 0..BATCH {
             let Some(item) = self.ring.next() else {
-                break;
+                return false;
             };
             let bytes: &[u8] = &item;
             let decoded = read::<EventHeader>(bytes).zip(decode(bytes));
@@ -171,19 +173,22 @@ impl EventStream {
                 fields,
             });
         }
+        true
     }
 
-    /// Hands every waiting raw event to `each`, for probes whose records are not one per
-    /// event; an event `each` cannot read (it returns false) is counted lost.
-    pub fn drain_raw(&mut self, mut each: impl FnMut(&[u8]) -> bool) {
-        for _ in 0..MAX_PER_DRAIN {
+    /// Hands up to a batch of waiting raw events to `each`, for probes whose records are
+    /// not one per event; an event `each` cannot read (it returns false) is counted lost.
+    /// True when the batch was full, so more may wait.
+    pub fn drain_raw(&mut self, mut each: impl FnMut(&[u8]) -> bool) -> bool {
+        for _ in 0..BATCH {
             let Some(item) = self.ring.next() else {
-                break;
+                return false;
             };
             if !each(&item) {
                 self.undecodable += 1;
             }
         }
+        true
     }
 
     /// The clock that turns this stream's kernel times into Unix time.

@@ -248,7 +248,7 @@ impl Probe for Http {
         Some(self.capture.events.fd())
     }
 
-    fn drain_events(&mut self, out: &mut Vec<Record>) {
+    fn drain_events(&mut self, out: &mut Vec<Record>) -> bool {
         let clock = self.capture.events.clock();
         let Http {
             capture,
@@ -257,7 +257,7 @@ impl Probe for Http {
             output,
             ..
         } = self;
-        capture.events.drain_raw(|bytes| {
+        let more = capture.events.drain_raw(|bytes| {
             let Some(captured) = payload::decode(bytes) else {
                 return false;
             };
@@ -265,14 +265,16 @@ impl Probe for Http {
             true
         });
         self.expire(out);
-        if self.ending {
-            // Only now: the payloads still in the ring had to reach their connections.
+        // Only once the ring is empty: the payloads still in it had to reach their
+        // connections.
+        if self.ending && !more {
             for mut followed in self.connections.take_all() {
                 let mut exchanges = Vec::new();
                 followed.state.close(&mut exchanges);
                 self.output.emit(clock, &followed, exchanges, out);
             }
         }
+        more
     }
 
     fn end(&mut self) {

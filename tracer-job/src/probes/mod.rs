@@ -72,10 +72,11 @@ pub trait Probe {
     /// out with the last drain.
     fn end(&mut self) {}
 
-    /// Appends every waiting event as a record.
-    fn drain_events(&mut self, out: &mut Vec<Record>) {
-        if let Some((stream, decode)) = self.events() {
-            stream.drain(out, decode);
+    /// Appends up to a batch of waiting events as records. True when more may wait.
+    fn drain_events(&mut self, out: &mut Vec<Record>) -> bool {
+        match self.events() {
+            Some((stream, decode)) => stream.drain(out, decode),
+            None => false,
         }
     }
 }

@@ -216,9 +216,9 @@ impl Probe for Tracepoints {
         Some(self.events.fd())
     }
 
-    fn drain_events(&mut self, out: &mut Vec<Record>) {
+    fn drain_events(&mut self, out: &mut Vec<Record>) -> bool {
         let formats = &self.formats;
-        self.events.drain(out, |bytes| decode(formats, bytes));
+        self.events.drain(out, |bytes| decode(formats, bytes))
     }
 }
 
