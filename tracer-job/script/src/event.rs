@@ -34,13 +34,13 @@ impl Event {
     /// error naming the nearest field when the probe has no such field.
     pub fn get(&self, name: &str) -> Result<Dynamic, Box<EvalAltResult>> {
         let data = &*self.0;
-        let optional = |text: &Option<String>| Dynamic::from(text.clone().unwrap_or_default());
+        let optional = |text: &Option<String>| shared(text.as_deref().unwrap_or_default());
         Ok(match name {
             "probe" => Dynamic::from(data.source.name),
             "time" => Dynamic::from(data.time_ns as i64),
             "pid" => Dynamic::from(i64::from(data.pid)),
             "tid" => Dynamic::from(i64::from(data.tid)),
-            "comm" => Dynamic::from(data.comm.clone()),
+            "comm" => shared(&data.comm),
             "cgroup" => Dynamic::from(data.cgroup as i64),
             "node" => Dynamic::from(data.node.clone()),
             "namespace" => optional(&data.namespace),
@@ -88,6 +88,12 @@ impl Event {
     }
 }
 
+/// Text as a script string, made straight from the borrowed text, without an owned copy
+/// first.
+fn shared(text: &str) -> Dynamic {
+    Dynamic::from(ImmutableString::from(text))
+}
+
 /// A JSON field as a script value: integers as `i64`, other numbers as `f64`.
 pub fn dynamic(value: &Value) -> Dynamic {
     match value {
@@ -97,7 +103,7 @@ pub fn dynamic(value: &Value) -> Dynamic {
             Some(i) => Dynamic::from(i),
             None => Dynamic::from(n.as_f64().unwrap_or(0.0)),
         },
-        Value::String(s) => Dynamic::from(s.clone()),
+        Value::String(s) => shared(s),
         Value::Array(items) => Dynamic::from_array(items.iter().map(dynamic).collect()),
         Value::Object(map) => Dynamic::from_map(
             map.iter()
