@@ -1034,43 +1034,63 @@ fn symbol_address(path: &str, name: &str) -> u64 {
         .unwrap_or_else(|| panic!("no {name} in {path}"))
 }
 
-#[test]
-fn a_uprobe_by_address_or_symbol_offset_sees_what_the_symbol_sees() {
-    let cgroup = TestCgroup::create("script-uprobe-address");
-    let dir = scratch("uprobe-address");
+/// Runs the uprobe script `source(libc, dir)` and, once it is attached, opens the missing
+/// file `dir/missing` twice from the cgroup and once from outside; stops the trace once
+/// `until` (named `what`) is seen. Returns the missing file's path and what the tracer
+/// wrote.
+fn uprobe_opens(
+    name: &str,
+    source: impl FnOnce(&str, &Path) -> String,
+    what: &str,
+    until: impl Fn(&Record) -> bool,
+) -> (String, Vec<Record>) {
+    let cgroup = TestCgroup::create(&format!("script-{name}"));
+    let dir = scratch(name);
     let missing = dir.join("missing").display().to_string();
-    let libc = libc_path();
-    let address = symbol_address(&libc, "open64");
+    // A target process must run when the trace starts: the binary is found below its
+    // root.
     let mut sleeper = cgroup
         .command(&workload())
         .arg("sleep")
         .stdout(Stdio::null())
         .spawn()
         .expect("start the sleeper");
+    let mut tracer = script_trace(&cgroup, &format!("{name}.rhai"), source(&libc_path(), &dir));
+    run(cgroup.command(&workload()), &["open", &missing, &missing]);
+    run(Command::new(workload()), &["open", &missing]);
+    tracer.wait_for(what, until);
+    let (status, records) = tracer.stop();
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(status.success(), "tracer exited {status}: {records:?}");
+    (missing, records)
+}
+
+#[test]
+fn a_uprobe_by_address_or_symbol_offset_sees_what_the_symbol_sees() {
     // For a stripped binary: the address `nm` or `objdump -d` shows, and an offset into
     // a symbol (0: its first instruction, where a probe surely may go).
-    let source = format!(
-        r#"on("uprobe:{libc}:{address:#x}", #{{read: 0}}, |e| {{
+    let source = |libc: &str, dir: &Path| {
+        let address = symbol_address(libc, "open64");
+        format!(
+            r#"on("uprobe:{libc}:{address:#x}", #{{read: 0}}, |e| {{
     if e.data.starts_with("{dir}") {{ count("by address", e.data); }}
 }});
 on("uprobe:{libc}:open64+0x0", #{{read: 0}}, |e| {{
     if e.data.starts_with("{dir}") {{ count("by offset", e.data); }}
 }});
 "#,
-        dir = dir.display()
-    );
-    let mut tracer = script_trace(&cgroup, "uprobe-address.rhai", source);
-    run(cgroup.command(&workload()), &["open", &missing, &missing]);
-    run(Command::new(workload()), &["open", &missing]);
+            dir = dir.display()
+        )
+    };
     // The two maps go out in one snapshot; the final one has both in full.
-    tracer.wait_for("both opens by offset", |record| {
-        matches!(record, Record::Count { name, value, .. } if name == "by offset" && *value >= 2)
-    });
-    let (status, records) = tracer.stop();
-    let _ = sleeper.kill();
-    let _ = sleeper.wait();
-    let _ = std::fs::remove_dir_all(&dir);
-    assert!(status.success(), "tracer exited {status}: {records:?}");
+    let (missing, records) = uprobe_opens(
+        "uprobe-address",
+        source,
+        "both opens by offset",
+        |record| matches!(record, Record::Count { name, value, .. } if name == "by offset" && *value >= 2),
+    );
     // The two opens inside, not the one outside.
     for map in ["by address", "by offset"] {
         assert_eq!(
@@ -1115,38 +1135,23 @@ fn a_uprobe_address_outside_the_binary_is_one_clear_error() {
 
 #[test]
 fn the_uprobe_source_sees_arguments_strings_and_return_values_of_the_target_only() {
-    let cgroup = TestCgroup::create("script-uprobe");
-    let dir = scratch("uprobe");
-    let missing = dir.join("missing").display().to_string();
-    let libc = libc_path();
-    // A target process must run when the trace starts: the binary is found below its
-    // root.
-    let mut sleeper = cgroup
-        .command(&workload())
-        .arg("sleep")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start the sleeper");
-    let source = format!(
-        r#"on("uprobe:{libc}:open64", #{{read: 0}}, |e| {{
+    let source = |libc: &str, dir: &Path| {
+        format!(
+            r#"on("uprobe:{libc}:open64", #{{read: 0}}, |e| {{
     if e.data.starts_with("{dir}") {{ count("opens", #{{path: e.data, flags: e.arg1}}); }}
 }});
 // open64 returns an int: the register's low 32 bits, sign-extended.
 on("uretprobe:{libc}:open64", |e| count("returns", i32(e.ret)));
 "#,
-        dir = dir.display()
+            dir = dir.display()
+        )
+    };
+    let (missing, records) = uprobe_opens(
+        "uprobe",
+        source,
+        "the failed returns",
+        |record| matches!(record, Record::Count { name, value, .. } if name == "returns" && *value >= 2),
     );
-    let mut tracer = script_trace(&cgroup, "uprobe.rhai", source);
-    run(cgroup.command(&workload()), &["open", &missing, &missing]);
-    run(Command::new(workload()), &["open", &missing]);
-    tracer.wait_for("the failed returns", |record| {
-        matches!(record, Record::Count { name, value, .. } if name == "returns" && *value >= 2)
-    });
-    let (status, records) = tracer.stop();
-    let _ = sleeper.kill();
-    let _ = sleeper.wait();
-    let _ = std::fs::remove_dir_all(&dir);
-    assert!(status.success(), "tracer exited {status}: {records:?}");
     // Both opens inside, none outside; the string read at the first argument, the
     // flags (O_RDONLY|O_CLOEXEC) as the second.
     assert_eq!(

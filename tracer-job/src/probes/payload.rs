@@ -155,18 +155,15 @@ pub fn attach(
         loader.override_global(name, offset, true);
     }
     let tls = u8::from(!libraries.is_empty());
+    let in_flight = slots::in_flight(MAX_IN_FLIGHT);
     // Only OpenSSL's uprobes use the TLS maps.
-    let tls_entries = if tls != 0 {
-        slots::in_flight(MAX_IN_FLIGHT)
-    } else {
-        1
-    };
+    let tls_entries = if tls != 0 { in_flight } else { 1 };
     loader
         .override_global("CAPTURE_BYTES", &capture_bytes, true)
         .override_global("TLS", &tls, true)
         .override_global("MODE", &mode_global, true)
         .map_max_entries("EVENTS", RING_BYTES)
-        .map_max_entries("IN_FLIGHT", slots::in_flight(MAX_IN_FLIGHT))
+        .map_max_entries("IN_FLIGHT", in_flight)
         .map_max_entries("LAST_SOCKET", tls_entries)
         .map_max_entries("TLS_IN_FLIGHT", tls_entries);
     let mut ebpf = load(loader, OBJECT, probe, targets)?;
