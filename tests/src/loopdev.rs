@@ -7,9 +7,9 @@ use std::{
     path::{Path, PathBuf},
 };
 
-const LOOP_SET_FD: libc::c_ulong = 0x4C00;
-const LOOP_CLR_FD: libc::c_ulong = 0x4C01;
-const LOOP_CTL_GET_FREE: libc::c_ulong = 0x4C82;
+const LOOP_SET_FD: libc::Ioctl = 0x4C00;
+const LOOP_CLR_FD: libc::Ioctl = 0x4C01;
+const LOOP_CTL_GET_FREE: libc::Ioctl = 0x4C82;
 
 pub struct LoopDevice {
     device: PathBuf,

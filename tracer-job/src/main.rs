@@ -7,6 +7,9 @@ use std::{io::Read, process::ExitCode};
 use tracer_job::{emit::Emitter, failure::Failure, run::run};
 use tracer_protocol::{ErrorCode, TraceSpec, spec::MAX_SPEC_BYTES};
 
+#[global_allocator]
+static ALLOCATOR: tracer_job::Allocator = tracer_job::Allocator;
+
 const USAGE: &str = "usage: tracer-job [SPEC.json | -]\n\
 Reads a trace spec (stdin when no file or `-` is given) and writes NDJSON records to stdout.";
 
@@ -29,23 +32,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    keep_freed_memory();
     let spec = read_spec(source.as_deref());
     ExitCode::from(run(spec, &mut Emitter::stdout()))
-}
-
-/// The tracer frees each batch of events before it takes the next. By default glibc
-/// hands the freed top of the heap back to the kernel and takes it again for the next
-/// batch, so every batch paid for faulting in fresh pages (a tenth of the tracer's time
-/// under a flood of events). Keeping up to 64 MiB of freed memory costs nothing more than
-/// the peak of one batch, which the tracer reached anyway.
-fn keep_freed_memory() {
-    #[cfg(target_env = "gnu")]
-    // SAFETY: sets a tunable of the allocator, before any thread exists.
-    unsafe {
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 64 << 20);
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 64 << 20);
-    }
 }
 
 fn read_spec(path: Option<&str>) -> Result<TraceSpec, Failure> {

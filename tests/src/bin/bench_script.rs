@@ -13,6 +13,10 @@ use serde_json::json;
 use tracer_protocol::{Record, ScriptSpec};
 use tracer_script::Script;
 
+// What tracer-job runs with: allocation is a good part of a handler's cost.
+#[global_allocator]
+static ALLOCATOR: tracer_job::Allocator = tracer_job::Allocator;
+
 const HANDLER: &str = r#"on("open", |e| {
     if e.ret < 0 {
         count("failed opens", #{pod: e.pod, path: e.path});

@@ -4,7 +4,8 @@
 //! every call, so each event made the handler look up again every function it calls
 //! (`count`, `<`, a field getter), filling and freeing a new cache each time. Here both
 //! live as long as the script; only the count of operations, which the engine's limits
-//! apply to per call, starts again from zero.
+//! apply to per call, starts again from zero. So does the scope the handler's argument
+//! and variables live in, which keeps its room from call to call.
 
 use rhai::{
     AST, Caches, Dynamic, Engine, EvalAltResult, EvalContext, FnPtr, GlobalRuntimeState, Scope,
@@ -13,6 +14,7 @@ use rhai::{
 pub struct Caller {
     global: GlobalRuntimeState,
     caches: Caches,
+    scope: Scope<'static>,
 }
 
 impl Caller {
@@ -23,6 +25,7 @@ impl Caller {
         Caller {
             global,
             caches: Caches::new(),
+            scope: Scope::new(),
         }
     }
 
@@ -41,12 +44,17 @@ impl Caller {
         }
         self.global.num_operations = 0;
         let mut arg = arg;
-        let mut scope = Scope::new();
-        EvalContext::new(engine, &mut self.global, &mut self.caches, &mut scope, None).call_fn_raw(
-            callback.fn_name(),
-            false,
-            false,
-            &mut [&mut arg],
+        let result = EvalContext::new(
+            engine,
+            &mut self.global,
+            &mut self.caches,
+            &mut self.scope,
+            None,
         )
+        .call_fn_raw(callback.fn_name(), false, false, &mut [&mut arg]);
+        // The engine unwinds the scope itself; this only makes sure nothing of one event
+        // is left for the next.
+        self.scope.clear();
+        result
     }
 }

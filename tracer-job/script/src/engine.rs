@@ -972,7 +972,11 @@ fn events(engine: &mut Engine) {
     names.sort_unstable();
     names.dedup();
     for name in names {
-        engine.register_get(name, move |event: &mut Event| event.get(name));
+        if sources::COMMON_FIELDS.contains(&name) {
+            engine.register_get(name, move |event: &mut Event| event.get(name));
+        } else {
+            engine.register_get(name, move |event: &mut Event| event.field(name));
+        }
     }
     engine.register_indexer_get(|event: &mut Event, name: &str| event.get(name));
     engine.register_fn("has", |event: &mut Event, name: &str| event.has(name));

@@ -46,12 +46,18 @@ impl Event {
             "namespace" => optional(&data.namespace),
             "pod" => optional(&data.pod),
             "container" => optional(&data.container),
-            _ => match data.fields.get(name) {
-                Some(value) => dynamic(value),
-                None if data.source.has_field(name) => Dynamic::UNIT,
-                None => return Err(self.unknown(name)),
-            },
+            _ => return self.field(name),
         })
+    }
+
+    /// `e.NAME` for a name that is not a common field: the probe's own.
+    pub fn field(&self, name: &str) -> Result<Dynamic, Box<EvalAltResult>> {
+        let data = &*self.0;
+        match data.fields.get(name) {
+            Some(value) => Ok(dynamic(value)),
+            None if data.source.has_field(name) => Ok(Dynamic::UNIT),
+            None => Err(self.unknown(name)),
+        }
     }
 
     /// Whether this event carries `name`.
