@@ -196,3 +196,62 @@ fn kernel_side_filters_keep_only_failed_opens_under_the_prefix() {
     assert!(status.success(), "tracer exited with {status}: {records:?}");
     assert!(events::of_probe(&records, "open").is_empty(), "{records:?}");
 }
+
+/// Under a flood the tracer cannot keep up with, the last drain takes the events of the
+/// trace and stops at its end, instead of following the flood for as long as it lasts.
+#[test]
+fn the_last_drain_stops_at_the_end_of_the_trace() {
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    use e2e::workload::Workload;
+
+    let cgroup = TestCgroup::create("flood");
+    let mut floods: Vec<Workload> = (0..2)
+        .map(|_| {
+            let args = ["0", "--failing-opens", "100000000"].map(str::to_owned);
+            Workload::start("syscall-workload", &args)
+        })
+        .collect();
+    for flood in &floods {
+        cgroup.add(flood.pid());
+    }
+    let mut tracer = TracerRun::start(&open_spec(&cgroup));
+    tracer.wait_attached();
+    for flood in &mut floods {
+        flood.go();
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    let stopped_ns = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("after 1970")
+        .as_nanos() as u64;
+    let (status, records) = tracer.stop();
+    for flood in &floods {
+        // SAFETY: killing our own child, which is still running.
+        unsafe { libc::kill(flood.pid() as libc::pid_t, libc::SIGKILL) };
+    }
+    assert!(status.success(), "tracer exited with {status}");
+    let times: Vec<u64> = records
+        .iter()
+        .filter_map(|record| match record {
+            Record::Event { time_ns, .. } => Some(*time_ns),
+            _ => None,
+        })
+        .collect();
+    // The flood did outrun the tracer: otherwise there is nothing to follow.
+    assert!(
+        events::lost(&records, "open").is_some_and(|lost| lost > 0),
+        "the flood should outrun the tracer, and the loss should show"
+    );
+    // Between SIGTERM and the loop seeing it, the tracer writes at most one turn of
+    // batches (a drain and a snapshot's drain, 16 each); the last drain then takes what
+    // the 1 MiB ring held at the end. Following the flood instead, the last drain wrote
+    // 256 full batches more (1,179,648 events in all, 60 s, on the test machine).
+    let after = times.iter().filter(|&&time| time > stopped_ns).count();
+    let most = 2 * 16 * 4_096 + 16_384;
+    assert!(
+        after <= most,
+        "{after} of {} events happened after SIGTERM (at most {most} expected): the tracer followed the flood",
+        times.len()
+    );
+}

@@ -30,8 +30,9 @@ const DRAIN_EVERY: Duration = Duration::from_millis(25);
 /// events per probe), so a flood cannot starve snapshots and signals.
 const BATCHES: usize = 16;
 
-/// Most batches the drain at the end writes: everything still waiting, unless the node
-/// floods the rings faster than they are read.
+/// Most batches the drain at the end writes: everything that happened before the end and
+/// still waits (event streams stop at the first event stamped later; the cap bounds the
+/// streams that cannot tell).
 const LAST_BATCHES: usize = 256;
 
 /// Runs the trace and returns the process exit code. Every failure is written as one

@@ -112,6 +112,10 @@ impl<C> Probe for ContextProbe<C> {
         let (context, decode) = (&self.context, self.decode);
         self.events.drain(out, |bytes| decode(context, bytes))
     }
+
+    fn end(&mut self) {
+        self.events.end();
+    }
 }
 
 pub struct EventStream {
@@ -123,6 +127,8 @@ pub struct EventStream {
     realtime_offset_ns: i128,
     /// Events the probe could not decode (a tracer and object that disagree).
     undecodable: u64,
+    /// When the trace ended, on the kernel's clock: later events are past its end.
+    ended_ns: Option<u64>,
 }
 
 impl EventStream {
@@ -135,7 +141,15 @@ impl EventStream {
             lost_written: None,
             realtime_offset_ns: realtime_offset_ns(),
             undecodable: 0,
+            ended_ns: None,
         })
+    }
+
+    /// The trace ends now: the drains that follow stop at the first event stamped later.
+    /// While a node floods the ring, the last drain would otherwise go on taking events
+    /// that happened after the end, for as long as the reader is slower than the flood.
+    pub fn end(&mut self) {
+        self.ended_ns = u64::try_from(clock_ns(libc::CLOCK_MONOTONIC)).ok();
     }
 
     pub fn fd(&self) -> RawFd {
@@ -160,6 +174,9 @@ impl EventStream {
                 self.undecodable += 1;
                 continue;
             };
+            if self.ended_ns.is_some_and(|ended| header.time_ns > ended) {
+                return false;
+            }
             out.push(Record::Event {
                 probe: self.probe.to_owned(),
                 time_ns: unix_ns(header.time_ns, offset),

@@ -68,9 +68,13 @@ pub trait Probe {
         self.events().map(|(stream, _)| stream.fd())
     }
 
-    /// The trace ends: what the probe holds back (requests waiting for an answer) goes
-    /// out with the last drain.
-    fn end(&mut self) {}
+    /// The trace ends: the last drain takes what happened until now, and what the probe
+    /// holds back (requests waiting for an answer) goes out with it.
+    fn end(&mut self) {
+        if let Some((stream, _)) = self.events() {
+            stream.end();
+        }
+    }
 
     /// Appends up to a batch of waiting events as records. True when more may wait.
     fn drain_events(&mut self, out: &mut Vec<Record>) -> bool {

@@ -220,6 +220,10 @@ impl Probe for Tracepoints {
         let formats = &self.formats;
         self.events.drain(out, |bytes| decode(formats, bytes))
     }
+
+    fn end(&mut self) {
+        self.events.end();
+    }
 }
 
 /// A count's key columns: each field's value as the events write it, as text.
