@@ -31,8 +31,8 @@ const DRAIN_EVERY: Duration = Duration::from_millis(25);
 const BATCHES: usize = 16;
 
 /// Most batches the drain at the end writes: everything that happened before the end and
-/// still waits (event streams stop at the first event stamped later; the cap bounds the
-/// streams that cannot tell).
+/// still waits (event streams stop at the first event stamped later, so a flood after the
+/// end is not followed).
 const LAST_BATCHES: usize = 256;
 
 /// Runs the trace and returns the process exit code. Every failure is written as one

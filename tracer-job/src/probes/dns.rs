@@ -277,5 +277,6 @@ impl Probe for Dns {
 
     fn end(&mut self) {
         self.ending = true;
+        self.capture.events.end();
     }
 }

@@ -164,19 +164,23 @@ impl EventStream {
         mut decode: impl FnMut(&[u8]) -> Option<Fields>,
     ) -> bool {
         let offset = self.realtime_offset_ns;
+        let ended_ns = self.ended_ns;
         for _ in 0..BATCH {
             let Some(item) = self.ring.next() else {
                 return false;
             };
             let bytes: &[u8] = &item;
-            let decoded = read::<EventHeader>(bytes).zip(decode(bytes));
-            let Some((header, fields)) = decoded else {
+            let Some(header) = read::<EventHeader>(bytes) else {
                 self.undecodable += 1;
                 continue;
             };
-            if self.ended_ns.is_some_and(|ended| header.time_ns > ended) {
+            if ended_ns.is_some_and(|ended| header.time_ns > ended) {
                 return false;
             }
+            let Some(fields) = decode(bytes) else {
+                self.undecodable += 1;
+                continue;
+            };
             out.push(Record::Event {
                 probe: self.probe.to_owned(),
                 time_ns: unix_ns(header.time_ns, offset),
@@ -197,10 +201,18 @@ impl EventStream {
     /// not one per event; an event `each` cannot read (it returns false) is counted lost.
     /// True when the batch was full, so more may wait.
     pub fn drain_raw(&mut self, mut each: impl FnMut(&[u8]) -> bool) -> bool {
+        let ended_ns = self.ended_ns;
         for _ in 0..BATCH {
             let Some(item) = self.ring.next() else {
                 return false;
             };
+            let time_ns = read::<EventHeader>(&item).map(|header| header.time_ns);
+            if ended_ns
+                .zip(time_ns)
+                .is_some_and(|(ended, time)| time > ended)
+            {
+                return false;
+            }
             if !each(&item) {
                 self.undecodable += 1;
             }

@@ -279,6 +279,7 @@ impl Probe for Http {
 
     fn end(&mut self) {
         self.ending = true;
+        self.capture.events.end();
     }
 }
 
