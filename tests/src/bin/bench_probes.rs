@@ -29,6 +29,10 @@ use std::{
 };
 
 use e2e::{binaries, cgroup::cgroup2_mount, loopdev::LoopDevice, stats::median, summary::Figure};
+
+// The kernel-counted comparison, in a file of its own.
+#[path = "bench_probes/kernel_time.rs"]
+mod kernel_time;
 use tracer_protocol::{Decoded, ErrorCode, Record, decode_line};
 
 /// One probe, its trigger and bpftrace's version of the same job. A probe the built
@@ -1062,12 +1066,30 @@ fn main() {
     } else {
         Vec::new()
     };
+    let kernel_times: Vec<_> = kernel_time::PROBES
+        .iter()
+        .filter_map(|probe| CASES.iter().find(|case| case.probe == *probe))
+        .filter(|case| only.as_deref().is_none_or(|only| only == case.probe))
+        .map(|case| {
+            eprintln!("{} eBPF time, kernel-counted:", case.probe);
+            let time = kernel_time::measure(case, rounds, &cgroup);
+            if let Err(why) = &time {
+                eprintln!("  failed: {why}");
+            }
+            (case, time)
+        })
+        .collect();
     drop(cgroup);
 
-    e2e::summary::append(summary.as_deref(), &summary_figures(&results, &costs));
+    let mut figures = summary_figures(&results, &costs);
+    figures.extend(kernel_time::figures(&kernel_times));
+    e2e::summary::append(summary.as_deref(), &figures);
     let mut report = report(rounds, &results);
     if !costs.is_empty() {
         report.push_str(&cost_report(&costs));
+    }
+    if !kernel_times.is_empty() {
+        report.push_str(&kernel_time::report(&kernel_times));
     }
     print!("{report}");
     if let Some(path) = out_file {
