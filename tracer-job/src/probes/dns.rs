@@ -58,7 +58,6 @@ pub struct Dns {
     tallies: Tallies,
     owners: Owners,
     written: HashMap<Key, u64>,
-    ending: bool,
     last_expiry: Instant,
     snapshots: hists::Snapshots,
 }
@@ -70,7 +69,6 @@ pub fn attach(targets: &ResolvedTargets) -> Result<Dns, Failure> {
         tallies: Tallies::default(),
         owners: Owners::new(targets),
         written: HashMap::new(),
-        ending: false,
         last_expiry: Instant::now(),
         snapshots: hists::Snapshots::new(NAME, "lookups", "lookups"),
     })
@@ -265,7 +263,7 @@ impl Probe for Dns {
         });
         self.expire(out);
         // Only once the ring is empty: what waits there may still belong to them.
-        if self.ending && !more {
+        if self.capture.events.ended() && !more {
             for mut followed in self.sockets.take_all() {
                 let mut lookups = Vec::new();
                 followed.state.pairing.close(&mut lookups);
@@ -276,7 +274,6 @@ impl Probe for Dns {
     }
 
     fn end(&mut self) {
-        self.ending = true;
         self.capture.events.end();
     }
 }

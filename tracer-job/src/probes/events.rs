@@ -152,6 +152,11 @@ impl EventStream {
         self.ended_ns = u64::try_from(clock_ns(libc::CLOCK_MONOTONIC)).ok();
     }
 
+    /// Whether the trace has ended.
+    pub fn ended(&self) -> bool {
+        self.ended_ns.is_some()
+    }
+
     pub fn fd(&self) -> RawFd {
         self.ring.as_raw_fd()
     }

@@ -79,8 +79,6 @@ pub struct Http {
     output: Output,
     options: Options,
     connections: Connections<Connection>,
-    /// The trace ends: the next drain closes every connection once the ring is empty.
-    ending: bool,
     last_expiry: Instant,
     snapshots: hists::Snapshots,
 }
@@ -109,7 +107,6 @@ pub fn attach(spec: &Spec<'_>, targets: &ResolvedTargets) -> Result<Http, Failur
                 .collect(),
         },
         connections: Connections::new(),
-        ending: false,
         last_expiry: Instant::now(),
         snapshots: hists::Snapshots::new(name, "latency", "ns"),
     })
@@ -267,7 +264,7 @@ impl Probe for Http {
         self.expire(out);
         // Only once the ring is empty: the payloads still in it had to reach their
         // connections.
-        if self.ending && !more {
+        if self.capture.events.ended() && !more {
             for mut followed in self.connections.take_all() {
                 let mut exchanges = Vec::new();
                 followed.state.close(&mut exchanges);
@@ -278,7 +275,6 @@ impl Probe for Http {
     }
 
     fn end(&mut self) {
-        self.ending = true;
         self.capture.events.end();
     }
 }
