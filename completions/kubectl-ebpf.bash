@@ -543,7 +543,7 @@ _kubectl__ebpf() {
             return 0
             ;;
         kubectl__subcmd__ebpf__subcmd__profile)
-            opts="-l -A -c -d -F -o -n -h --selector --all-namespaces --container --all-nodes --image --privileged --no-stats --dry-run --start-timeout --local --pid --cgroup --tracer --duration --frequency --stacks --off-cpu --min-block --output --output-file --kubeconfig --context --cluster --user --namespace --job-namespace --api-qps --api-burst --no-headers --help"
+            opts="-l -A -c -d -F -o -n -h --selector --all-namespaces --container --all-nodes --image --privileged --no-stats --exact-stats --dry-run --start-timeout --local --pid --cgroup --tracer --duration --frequency --stacks --off-cpu --min-block --output --output-file --kubeconfig --context --cluster --user --namespace --job-namespace --api-qps --api-burst --no-headers --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -665,7 +665,7 @@ _kubectl__ebpf() {
             return 0
             ;;
         kubectl__subcmd__ebpf__subcmd__programs)
-            opts="-l -A -c -d -o -n -h --selector --all-namespaces --container --all-nodes --image --privileged --no-stats --dry-run --start-timeout --local --pid --cgroup --tracer --duration --output --kubeconfig --context --cluster --user --namespace --job-namespace --api-qps --api-burst --no-headers --help"
+            opts="-l -A -c -d -o -n -h --selector --all-namespaces --container --all-nodes --image --privileged --no-stats --exact-stats --dry-run --start-timeout --local --pid --cgroup --tracer --duration --output --kubeconfig --context --cluster --user --namespace --job-namespace --api-qps --api-burst --no-headers --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -837,7 +837,7 @@ _kubectl__ebpf() {
             return 0
             ;;
         kubectl__subcmd__ebpf__subcmd__run)
-            opts="-e -l -A -c -d -o -n -h --expr --arg --check --selector --all-namespaces --container --all-nodes --image --privileged --no-stats --dry-run --start-timeout --local --pid --cgroup --tracer --duration --top --output --kubeconfig --context --cluster --user --namespace --job-namespace --api-qps --api-burst --no-headers --help"
+            opts="-e -l -A -c -d -o -n -h --expr --arg --check --selector --all-namespaces --container --all-nodes --image --privileged --no-stats --exact-stats --dry-run --start-timeout --local --pid --cgroup --tracer --duration --top --output --kubeconfig --context --cluster --user --namespace --job-namespace --api-qps --api-burst --no-headers --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1013,7 +1013,7 @@ _kubectl__ebpf() {
             return 0
             ;;
         kubectl__subcmd__ebpf__subcmd__trace)
-            opts="-l -A -c -d -o -n -h --selector --all-namespaces --container --all-nodes --image --privileged --no-stats --dry-run --start-timeout --local --pid --cgroup --tracer --duration --by --per-node --per-pod --side-by-side --top --min-latency --failed --path-prefix --port --signal --status --capture-bytes --capture-header --keep-query --output --sort --heatmap --interval --kubeconfig --context --cluster --user --namespace --job-namespace --api-qps --api-burst --no-headers --help syscall-latency exec exit open signal oom-kill syscall-count runq-latency block-latency cpu-time packet-drop tcp-connect tcp-reset http dns http-red tcp-life tcp-retransmit"
+            opts="-l -A -c -d -o -n -h --selector --all-namespaces --container --all-nodes --image --privileged --no-stats --exact-stats --dry-run --start-timeout --local --pid --cgroup --tracer --duration --by --per-node --per-pod --side-by-side --top --min-latency --failed --path-prefix --port --signal --status --capture-bytes --capture-header --keep-query --output --sort --heatmap --interval --kubeconfig --context --cluster --user --namespace --job-namespace --api-qps --api-burst --no-headers --help syscall-latency exec exit open signal oom-kill syscall-count runq-latency block-latency cpu-time packet-drop tcp-connect tcp-reset http dns http-red tcp-life tcp-retransmit"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

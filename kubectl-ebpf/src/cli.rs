@@ -336,10 +336,15 @@ pub struct TargetArgs {
     #[arg(long)]
     pub privileged: bool,
 
-    /// Do not have the kernel count eBPF run time during the trace (it costs a few
-    /// nanoseconds per program run, node-wide); the overhead line then says unknown.
-    #[arg(long)]
+    /// Do not have the kernel count eBPF run time during the trace; the overhead line
+    /// then says unknown. By default it counts a tenth of the time and scales up.
+    #[arg(long, conflicts_with = "exact_stats")]
     pub no_stats: bool,
+
+    /// Have the kernel count eBPF run time for the whole trace, not a tenth of it (while
+    /// on, every eBPF program run on the node reads the clock twice more).
+    #[arg(long)]
+    pub exact_stats: bool,
 
     /// Print the objects the trace would create (with -o yaml or json) and create nothing.
     #[arg(long)]

@@ -314,6 +314,7 @@ impl Merger {
                 max_rss_bytes,
                 lost,
                 elapsed_ms,
+                run_time_counted_ms,
             } => {
                 state.cost = Some(NodeCost {
                     programs,
@@ -322,6 +323,7 @@ impl Merger {
                     max_rss_bytes,
                     lost,
                     elapsed_ms,
+                    run_time_counted_ms,
                 });
             }
             Record::Unknown => {}
@@ -508,6 +510,7 @@ impl Merger {
             }
             overhead.ebpf_nodes += 1;
             overhead.ebpf_traced_ms += cost.elapsed_ms;
+            overhead.ebpf_counted_ms += cost.run_time_counted_ms.unwrap_or(cost.elapsed_ms);
             let (time, runs) = ebpf.get_or_insert((0, 0));
             for program in &cost.programs {
                 *time += program.run_time_ns;
@@ -640,6 +643,7 @@ struct NodeCost {
     max_rss_bytes: Option<u64>,
     lost: u64,
     elapsed_ms: u64,
+    run_time_counted_ms: Option<u64>,
 }
 
 /// What the trace cost, over the nodes whose tracers measured it. A node that did not
@@ -660,6 +664,10 @@ pub struct Overhead {
     pub ebpf_nodes: u64,
     /// Time the programs were attached, summed over `ebpf_nodes`.
     pub ebpf_traced_ms: u64,
+    /// Of that, the time the kernel counted their run time: less when the tracers
+    /// sampled, and `ebpf_cpu_ns` and `ebpf_runs` are then scaled up from what it
+    /// counted.
+    pub ebpf_counted_ms: u64,
     /// `ebpf_cpu_ns` as a share of `ebpf_traced_ms` (of one CPU per node): 0.0004 is 0.04%.
     pub ebpf_cpu_share: Option<f64>,
     /// Nodes that reported, but whose kernel did not count run time.

@@ -42,6 +42,7 @@ pub fn base_spec(args: &TraceArgs, targets: Targets) -> Result<TraceSpec, CliErr
     spec.script = args.script.as_ref().map(|script| script.spec.clone());
     spec.duration_ms = args.duration.map(|d| d.as_millis().max(1) as u64);
     spec.stats = !args.on.no_stats;
+    spec.stats_exact = args.on.exact_stats;
     if let Some(interval) = args.interval {
         spec.interval_ms = u64::try_from(interval.as_millis()).unwrap_or(u64::MAX);
     }

@@ -1,9 +1,17 @@
 //! What a trace cost, measured: the `stats` record of tracer-job and the overhead the
 //! plugin prints and puts in its JSON.
 
-use std::process::Command;
+use std::{
+    process::Command,
+    time::{Duration, Instant},
+};
 
-use e2e::{binaries, cgroup::TestCgroup, tracer::TracerRun, workload::Workload};
+use e2e::{
+    binaries,
+    cgroup::TestCgroup,
+    tracer::{TracerRun, last_hists},
+    workload::Workload,
+};
 use serde_json::Value;
 use tracer_protocol::{ProbeSpec, Record, Targets, TraceSpec};
 
@@ -14,7 +22,7 @@ fn the_stats_record_measures_the_programs_and_the_tracer() {
     let cgroup = TestCgroup::create("overhead");
     let mut workload = Workload::spawn(CALLS);
     cgroup.add(workload.pid());
-    let spec = TraceSpec::new(
+    let mut spec = TraceSpec::new(
         vec![ProbeSpec::SyscallLatency {
             by_syscall: false,
             min_latency_ns: 0,
@@ -25,6 +33,8 @@ fn the_stats_record_measures_the_programs_and_the_tracer() {
             ..Targets::default()
         },
     );
+    // Counted throughout, so every call is in the count.
+    spec.stats_exact = true;
     let mut tracer = TracerRun::start(&spec);
     tracer.wait_attached();
     workload.run();
@@ -41,11 +51,16 @@ fn the_stats_record_measures_the_programs_and_the_tracer() {
         max_rss_bytes,
         lost,
         elapsed_ms,
+        run_time_counted_ms,
     } = stats
     else {
         panic!("expected the stats record before done, got {stats:?}");
     };
     assert!(*run_time_counted, "the kernel did not count run time");
+    assert_eq!(
+        *run_time_counted_ms, None,
+        "counted throughout, not sampled"
+    );
     let names: Vec<&str> = programs.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(
         names,
@@ -73,6 +88,68 @@ fn the_stats_record_measures_the_programs_and_the_tracer() {
     );
     assert_eq!(*lost, 0);
     assert!(*elapsed_ms > 0);
+}
+
+#[test]
+fn a_sampled_count_is_scaled_up_to_the_whole_trace() {
+    let cgroup = TestCgroup::create("overhead-sampled");
+    let spec = TraceSpec::new(
+        vec![ProbeSpec::SyscallLatency {
+            by_syscall: false,
+            min_latency_ns: 0,
+            per_pod: false,
+        }],
+        Targets {
+            cgroup_paths: vec![cgroup.path().display().to_string()],
+            ..Targets::default()
+        },
+    );
+    let mut tracer = TracerRun::start(&spec);
+    tracer.wait_attached();
+    // A steady load for several periods of the sampling, so the windows land in it
+    // wherever they fall.
+    let busy = Instant::now();
+    while busy.elapsed() < Duration::from_secs(3) {
+        let mut workload = Workload::spawn(100_000);
+        cgroup.add(workload.pid());
+        workload.run();
+    }
+    let (status, records) = tracer.stop();
+    assert!(status.success(), "tracer exited with {status}: {records:?}");
+
+    let Some(Record::Stats {
+        programs,
+        run_time_counted: true,
+        run_time_counted_ms: Some(counted_ms),
+        elapsed_ms,
+        ..
+    }) = records.iter().rev().nth(1)
+    else {
+        panic!("expected a sampled stats record before done: {records:?}");
+    };
+    // The first window, then one in each second that followed.
+    assert!(
+        *counted_ms >= 100 && *counted_ms <= elapsed_ms / 4,
+        "counted {counted_ms} ms of {elapsed_ms}"
+    );
+    // The exit program runs for every syscall on the node, the traced ones among them:
+    // scaled up, its runs are at least about those (a share of them unscaled).
+    let traced: u64 = last_hists(&records, "syscall-latency")
+        .values()
+        .flatten()
+        .map(|bucket| bucket.count)
+        .sum();
+    let exit = programs
+        .iter()
+        .find(|program| program.name == "syscall_latency_exit")
+        .unwrap_or_else(|| panic!("no exit program in {programs:?}"));
+    assert!(traced > 1_000_000, "the workload made {traced} calls");
+    assert!(
+        exit.run_count >= traced / 2 && exit.run_count <= traced * 20,
+        "{} runs estimated for {traced} traced calls",
+        exit.run_count
+    );
+    assert!(exit.run_time_ns > 0, "{exit:?}");
 }
 
 #[test]

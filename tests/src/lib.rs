@@ -6,6 +6,7 @@ pub mod binaries;
 pub mod cgroup;
 pub mod cluster;
 pub mod events;
+pub mod interrupt;
 pub mod loopdev;
 pub mod net_workload;
 pub mod netns;

@@ -15,6 +15,7 @@ pub mod power;
 pub mod probes;
 pub mod protocols;
 pub mod run;
+pub mod sampling;
 pub mod signals;
 pub mod symbols;
 pub use tracer_protocol::syscalls;

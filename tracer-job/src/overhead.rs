@@ -2,29 +2,120 @@
 //! of our eBPF programs, our own CPU time and peak memory, and the events lost.
 //!
 //! The kernel counts program run time only while BPF stats are on. They are turned on
-//! (BPF_ENABLE_STATS) before the first program is attached and stay on until the final
-//! reading, so the count covers the whole trace. That needs CAP_SYS_ADMIN; without it
-//! the count is still there when the node has the `kernel.bpf_stats_enabled` sysctl on,
-//! and is reported unknown otherwise.
+//! (BPF_ENABLE_STATS) before the first program is attached. A trace then keeps them on
+//! for a sample of its time (`sampling`) and scales what was counted up to the whole
+//! trace, or keeps them on throughout when its spec says `stats_exact`. That needs
+//! CAP_SYS_ADMIN; without it the count is still there when the node has the
+//! `kernel.bpf_stats_enabled` sysctl on, and is reported unknown otherwise.
 
-use std::{os::fd::OwnedFd, time::Duration};
+use std::{
+    collections::BTreeMap,
+    os::fd::OwnedFd,
+    time::{Duration, Instant},
+};
 
 use aya::sys::{Stats, enable_stats};
-use tracer_protocol::{ProgramStats, Record};
+use tracer_protocol::{ProgramStats, Record, TraceSpec};
 
-use crate::probes::Probe;
+use crate::{
+    probes::Probe,
+    sampling::{Schedule, Switch},
+};
 
-/// Keeps the kernel counting program run time while it lives.
+/// How a trace has the kernel count its programs' run time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Counting {
+    Off,
+    /// For a sample of the trace, scaled up.
+    Sampled,
+    /// For all of it.
+    Whole,
+}
+
+impl Counting {
+    pub fn of(spec: &TraceSpec) -> Self {
+        match (spec.stats, spec.stats_exact) {
+            (false, _) => Counting::Off,
+            (true, false) => Counting::Sampled,
+            (true, true) => Counting::Whole,
+        }
+    }
+}
+
+/// Keeps the kernel counting program run time, throughout or in samples.
 pub struct RunTimeStats {
-    _enabled: Option<OwnedFd>,
+    counting: Counting,
+    enabled: Option<OwnedFd>,
     counted: bool,
+    sampling: Option<Sampling>,
+}
+
+/// A sampled trace's switch, and what the kernel counted in its windows. Only what ran
+/// while our own switch was on is taken: something else on the node may count at other
+/// times (another trace sampling, say), and would make those times look counted when
+/// they were only partly.
+struct Sampling {
+    schedule: Schedule,
+    /// While counting is on: since when, and each program's counts then.
+    window: Option<(Instant, Counts)>,
+    /// What the closed windows counted, and how long they lasted.
+    counted: Counts,
+    counted_for: Duration,
+}
+
+impl Sampling {
+    /// What the windows counted up to `now`, and for how long, the open one included.
+    fn counted_until(&self, now: Instant, probes: &[Box<dyn Probe>]) -> (Counts, Duration) {
+        let mut counted = self.counted.clone();
+        let mut counted_for = self.counted_for;
+        if let Some((since, at_start)) = &self.window {
+            add_difference(&mut counted, &counts(probes), at_start);
+            counted_for += now.saturating_duration_since(*since);
+        }
+        (counted, counted_for)
+    }
+}
+
+/// Each program's run time and runs as the kernel counted them, by probe (its index in
+/// the trace, and name) and program name.
+type Counts = BTreeMap<(usize, &'static str, String), (u64, u64)>;
+
+fn counts(probes: &[Box<dyn Probe>]) -> Counts {
+    let mut counts = Counts::new();
+    for (index, probe) in probes.iter().enumerate() {
+        for (name, program) in probe.ebpf().programs() {
+            // Programs a probe did not load (an unused mode) have no numbers.
+            let Ok(info) = program.info() else {
+                continue;
+            };
+            let run_time = u64::try_from(info.run_time().as_nanos()).unwrap_or(u64::MAX);
+            counts.insert(
+                (index, probe.name(), name.to_owned()),
+                (run_time, info.run_count()),
+            );
+        }
+    }
+    counts
+}
+
+/// Adds what each program ran between `before` and `after` to `total`.
+fn add_difference(total: &mut Counts, after: &Counts, before: &Counts) {
+    for (program, (time, runs)) in after {
+        let (time_before, runs_before) = before.get(program).copied().unwrap_or_default();
+        let sum = total.entry(program.clone()).or_default();
+        sum.0 += time.saturating_sub(time_before);
+        sum.1 += runs.saturating_sub(runs_before);
+    }
 }
 
 impl RunTimeStats {
-    /// Turns the kernel's run time statistics on when `wanted`. Never fails: without
-    /// them the trace goes on and its `stats` record says the run time is unknown.
-    pub fn start(wanted: bool) -> Self {
-        let enabled = if wanted {
+    /// Turns the kernel's run time statistics on unless `counting` is off; they stay on
+    /// until `attached` starts the sampling of a sampled trace. Never fails: without them
+    /// the trace goes on and its `stats` record says the run time is unknown.
+    pub fn start(counting: Counting) -> Self {
+        let enabled = if counting == Counting::Off {
+            None
+        } else {
             match enable_stats(Stats::RunTime) {
                 Ok(fd) => Some(fd),
                 Err(err) => {
@@ -38,38 +129,98 @@ impl RunTimeStats {
                     None
                 }
             }
-        } else {
-            None
         };
         let counted = enabled.is_some() || sysctl_on();
         RunTimeStats {
-            _enabled: enabled,
+            counting,
+            enabled,
             counted,
+            sampling: None,
         }
     }
 
-    /// Whether the kernel counts run time for the whole of the trace.
+    /// Whether the kernel counts run time.
     pub fn counted(&self) -> bool {
         self.counted
     }
 
+    /// The programs are attached: a sampled trace starts its windows from now. Not when
+    /// the node counts for everyone (the sysctl), as nothing would be saved.
+    pub fn attached(&mut self, probes: &[Box<dyn Probe>]) {
+        if self.counting != Counting::Sampled || self.enabled.is_none() || sysctl_on() {
+            return;
+        }
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_nanos() as u64)
+            ^ u64::from(std::process::id()) << 32;
+        let now = Instant::now();
+        self.sampling = Some(Sampling {
+            schedule: Schedule::new(now, seed),
+            window: Some((now, counts(probes))),
+            counted: Counts::new(),
+            counted_for: Duration::ZERO,
+        });
+    }
+
+    /// When the sampling next switches counting on or off, if it does.
+    pub fn next_switch(&self) -> Option<Instant> {
+        self.sampling
+            .as_ref()
+            .map(|sampling| sampling.schedule.next())
+    }
+
+    /// Switches counting on or off when the sampling says it is time.
+    pub fn switch_if_due(&mut self, probes: &[Box<dyn Probe>]) {
+        let Some(sampling) = self.sampling.as_mut() else {
+            return;
+        };
+        let now = Instant::now();
+        match sampling.schedule.due(now) {
+            Some(Switch::Off) => {
+                (sampling.counted, sampling.counted_for) = sampling.counted_until(now, probes);
+                sampling.window = None;
+                self.enabled = None;
+            }
+            Some(Switch::On) => {
+                // Should the kernel refuse now, this window is simply not counted.
+                self.enabled = enable_stats(Stats::RunTime).ok();
+                if self.enabled.is_some() {
+                    sampling.window = Some((Instant::now(), counts(probes)));
+                }
+            }
+            None => {}
+        }
+    }
+
     /// The `stats` record, read once at the end, while the programs are still loaded.
     pub fn record(&self, probes: &[Box<dyn Probe>], lost: u64, attached_for: Duration) -> Record {
-        let mut programs = Vec::new();
-        for probe in probes {
-            for (name, program) in probe.ebpf().programs() {
-                // Programs a probe did not load (an unused mode) have no numbers.
-                let Ok(info) = program.info() else {
-                    continue;
-                };
-                programs.push(ProgramStats {
-                    probe: probe.name().to_owned(),
-                    name: name.to_owned(),
-                    run_time_ns: u64::try_from(info.run_time().as_nanos()).unwrap_or(u64::MAX),
-                    run_count: info.run_count(),
-                });
+        let (counted, counted_for) = match &self.sampling {
+            Some(sampling) => {
+                let (counted, counted_for) = sampling.counted_until(Instant::now(), probes);
+                (counted, Some(counted_for))
             }
-        }
+            None => (counts(probes), None),
+        };
+        // What the windows counted stands for the whole trace.
+        let scale = counted_for
+            .filter(|counted_for| !counted_for.is_zero() && *counted_for < attached_for)
+            .map(|counted_for| attached_for.as_secs_f64() / counted_for.as_secs_f64());
+        let scaled = |value: u64| match scale {
+            Some(scale) => (value as f64 * scale).round() as u64,
+            None => value,
+        };
+        let mut programs: Vec<ProgramStats> = counted
+            .into_iter()
+            .map(
+                |((_, probe, name), (run_time_ns, run_count))| ProgramStats {
+                    probe: probe.to_owned(),
+                    name,
+                    run_time_ns: scaled(run_time_ns),
+                    run_count: scaled(run_count),
+                },
+            )
+            .collect();
         programs.sort_by(|a, b| (&a.probe, &a.name).cmp(&(&b.probe, &b.name)));
         let usage = own_usage();
         Record::Stats {
@@ -78,9 +229,14 @@ impl RunTimeStats {
             cpu_ns: usage.map(|(cpu_ns, _)| cpu_ns),
             max_rss_bytes: usage.map(|(_, rss)| rss),
             lost,
-            elapsed_ms: u64::try_from(attached_for.as_millis()).unwrap_or(u64::MAX),
+            elapsed_ms: millis(attached_for),
+            run_time_counted_ms: scale.and(counted_for).map(millis),
         }
     }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// The node counts run time for every program already (`sysctl kernel.bpf_stats_enabled=1`).

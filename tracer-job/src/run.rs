@@ -16,7 +16,7 @@ use crate::{
     emit::Emitter,
     failure::Failure,
     host, inventory,
-    overhead::RunTimeStats,
+    overhead::{Counting, RunTimeStats},
     probes::{self, Probe},
     signals::{StopSignals, Wake},
     targets,
@@ -98,12 +98,13 @@ fn trace<W: Write>(
     }
     let mut watched = Watched::new(&targets.containers.found);
     // On before the first program runs, so its run time covers the whole trace.
-    let run_time = RunTimeStats::start(spec.stats);
+    let mut run_time = RunTimeStats::start(Counting::of(spec));
     let mut attached: Vec<Box<dyn Probe>> = Vec::with_capacity(spec.probes.len());
     for probe in &spec.probes {
         attached.push(probes::attach(probe, &targets)?);
     }
     let attached_at = Instant::now();
+    run_time.attached(&attached);
     let names = attached.iter().map(|p| p.name().to_owned()).collect();
     let ms = u64::try_from(attached_at.duration_since(started).as_millis()).unwrap_or(u64::MAX);
     if out.emit(Record::Attached { probes: names, ms }).is_err() {
@@ -129,6 +130,9 @@ fn trace<W: Write>(
         if !fds.is_empty() {
             wake = wake.min(next_drain);
         }
+        if let Some(switch) = run_time.next_switch() {
+            wake = wake.min(switch);
+        }
         let ready = match signals.wait(wake.saturating_duration_since(now), &fds) {
             Wake::Signal(signal) => break signal.to_owned(),
             Wake::Ready => true,
@@ -148,6 +152,7 @@ fn trace<W: Write>(
                 Instant::now() + DRAIN_EVERY
             };
         }
+        run_time.switch_if_due(&attached);
         if Instant::now() >= next_snapshot {
             next_snapshot += interval;
             // Probes that pair events (http) also give records when time passes.
@@ -205,7 +210,8 @@ fn inventory<W: Write>(
     naming: &Naming,
     out: &mut Emitter<W>,
 ) -> Result<(), Failure> {
-    let run_time = RunTimeStats::start(spec.stats);
+    // Counted throughout: what every program ran is the inventory's point.
+    let run_time = RunTimeStats::start(Counting::of(spec));
     let baseline = inventory::Baseline::take()?;
     let attached_at = Instant::now();
     let ms = u64::try_from(attached_at.duration_since(started).as_millis()).unwrap_or(u64::MAX);

@@ -47,18 +47,28 @@ fn ebpf(overhead: &Overhead) -> String {
             .to_owned();
     };
     let nodes = overhead.ebpf_nodes;
+    let sampled = overhead.ebpf_counted_ms < overhead.ebpf_traced_ms;
     let mut text = format!(
-        "eBPF {} CPU over {nodes} node{}",
+        "eBPF {}{} CPU over {nodes} node{}",
+        if sampled { "~" } else { "" },
         format_ns(ns as f64),
         if nodes == 1 { "" } else { "s" }
     );
     if let Some(share) = overhead.ebpf_cpu_share {
         let per_node_ns = overhead.ebpf_traced_ms as f64 * 1e6 / nodes.max(1) as f64;
         text.push_str(&format!(
-            " ({} of {nodes}×{})",
+            " ({} of {nodes}×{}",
             percent(share),
             format_ns(per_node_ns)
         ));
+        if sampled {
+            let counted = overhead.ebpf_counted_ms as f64 / overhead.ebpf_traced_ms as f64;
+            text.push_str(&format!(
+                ", counted over {:.0}% of it and scaled up",
+                counted * 100.0
+            ));
+        }
+        text.push(')');
     }
     if !unknown.is_empty() {
         text.push_str(&format!(
@@ -132,6 +142,27 @@ mod tests {
             line(&result).expect("a line"),
             "overhead: eBPF 12.3ms CPU over 2 nodes (0.02% of 2×30s), tracer-job 40ms CPU, \
              18 MiB peak RSS (max), 2 events lost; unknown on c (its tracer-job did not report it)"
+        );
+    }
+
+    #[test]
+    fn a_sampled_count_says_it_was_scaled_up() {
+        let mut merger = Merger::new();
+        merger.apply(
+            "a",
+            record(
+                r#"{"type":"stats","programs":[{"probe":"p","name":"enter","run_time_ns":9000000,"run_count":90}],"run_time_counted":true,"cpu_ns":1000000,"max_rss_bytes":4194304,"lost":0,"elapsed_ms":30000,"run_time_counted_ms":3000}"#,
+            ),
+        );
+        done(&mut merger, "a");
+        let result = merger.result("p", 30_000);
+        assert_eq!(result.overhead.ebpf_cpu_ns, Some(9_000_000));
+        assert_eq!(result.overhead.ebpf_traced_ms, 30_000);
+        assert_eq!(result.overhead.ebpf_counted_ms, 3_000);
+        assert_eq!(
+            line(&result).expect("a line"),
+            "overhead: eBPF ~9ms CPU over 1 node (0.03% of 1×30s, counted over 10% of it and \
+             scaled up), tracer-job 1ms CPU, 4.0 MiB peak RSS (max), 0 events lost"
         );
     }
 

@@ -612,9 +612,7 @@ impl Running {
     /// Stops the tracer with SIGINT and returns what it wrote, its final records
     /// (the complete `lost` count, the last drain of events) included.
     fn stop(mut self) -> Tally {
-        // SAFETY: signalling our own child.
-        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGINT) };
-        let _ = self.child.wait();
+        e2e::interrupt::interrupt(&mut self.child);
         self.reader
             .join()
             .expect("the output reader does not panic")

@@ -129,6 +129,7 @@ mod tests {
                 max_rss_bytes: None,
                 lost: 0,
                 elapsed_ms: 0,
+                run_time_counted_ms: None,
             }
         );
         assert_eq!(

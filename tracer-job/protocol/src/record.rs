@@ -122,8 +122,9 @@ pub enum Record {
     /// so a reader takes them as unknown when absent.
     Stats {
         programs: Vec<ProgramStats>,
-        /// The kernel counted run time and runs for the whole trace (BPF stats were
-        /// on). Without, the programs' `run_time_ns` and `run_count` mean unknown.
+        /// The kernel counted run time and runs (BPF stats were on), for the whole
+        /// trace or a sample of it (`run_time_counted_ms`). Without, the programs'
+        /// `run_time_ns` and `run_count` mean unknown.
         #[serde(default)]
         run_time_counted: bool,
         /// The tracer's user plus system CPU time, in nanoseconds.
@@ -138,6 +139,11 @@ pub enum Record {
         /// Milliseconds the programs were attached.
         #[serde(default)]
         elapsed_ms: u64,
+        /// Present when the kernel counted for only this many of `elapsed_ms` (a sampled
+        /// trace): the programs' `run_time_ns` and `run_count` are then what it counted,
+        /// scaled up to the whole trace. Absent when it counted all of it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        run_time_counted_ms: Option<u64>,
     },
     /// One eBPF program loaded on the node, anyone's (the `programs` inventory, written
     /// once, before `stats`).

@@ -43,9 +43,13 @@ pub struct TraceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub script: Option<ScriptSpec>,
     /// Have the kernel count every eBPF program's run time while the trace runs, for the
-    /// `stats` record (BPF_ENABLE_STATS; node-wide, a few nanoseconds per program run).
+    /// `stats` record (BPF_ENABLE_STATS; node-wide, a clock read per program run): for
+    /// a tenth of the time, scaled up, unless `stats_exact`.
     #[serde(default = "default_stats", skip_serializing_if = "is_default_stats")]
     pub stats: bool,
+    /// With `stats`, count for the whole trace instead of a sample of it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stats_exact: bool,
 }
 
 /// Largest script source a spec may carry.
@@ -798,6 +802,7 @@ impl TraceSpec {
             node_containers: Vec::new(),
             script: None,
             stats: default_stats(),
+            stats_exact: false,
         }
     }
 
