@@ -17,12 +17,9 @@ use tracer_protocol::{ProbeSpec, Record, Targets, TraceSpec};
 
 const CALLS: u64 = 20_000;
 
-#[test]
-fn the_stats_record_measures_the_programs_and_the_tracer() {
-    let cgroup = TestCgroup::create("overhead");
-    let mut workload = Workload::spawn(CALLS);
-    cgroup.add(workload.pid());
-    let mut spec = TraceSpec::new(
+/// A node-wide syscall-latency histogram of what runs in `cgroup`.
+fn syscall_latency_in(cgroup: &TestCgroup) -> TraceSpec {
+    TraceSpec::new(
         vec![ProbeSpec::SyscallLatency {
             by_syscall: false,
             min_latency_ns: 0,
@@ -32,7 +29,15 @@ fn the_stats_record_measures_the_programs_and_the_tracer() {
             cgroup_paths: vec![cgroup.path().display().to_string()],
             ..Targets::default()
         },
-    );
+    )
+}
+
+#[test]
+fn the_stats_record_measures_the_programs_and_the_tracer() {
+    let cgroup = TestCgroup::create("overhead");
+    let mut workload = Workload::spawn(CALLS);
+    cgroup.add(workload.pid());
+    let mut spec = syscall_latency_in(&cgroup);
     // Counted throughout, so every call is in the count.
     spec.stats_exact = true;
     let mut tracer = TracerRun::start(&spec);
@@ -93,17 +98,7 @@ fn the_stats_record_measures_the_programs_and_the_tracer() {
 #[test]
 fn a_sampled_count_is_scaled_up_to_the_whole_trace() {
     let cgroup = TestCgroup::create("overhead-sampled");
-    let spec = TraceSpec::new(
-        vec![ProbeSpec::SyscallLatency {
-            by_syscall: false,
-            min_latency_ns: 0,
-            per_pod: false,
-        }],
-        Targets {
-            cgroup_paths: vec![cgroup.path().display().to_string()],
-            ..Targets::default()
-        },
-    );
+    let spec = syscall_latency_in(&cgroup);
     let mut tracer = TracerRun::start(&spec);
     tracer.wait_attached();
     // A steady load for several periods of the sampling, so the windows land in it

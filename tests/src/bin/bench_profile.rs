@@ -2,7 +2,8 @@
 //!
 //! The profiled program is the frame-pointer build of `profile-workload spin`, which
 //! reports the rounds of work it did in a fixed time. In interleaved rounds it runs
-//! untraced, profiled by us (`kubectl-ebpf profile --local --pid PID` at 99 Hz), and
+//! untraced, profiled by us (`kubectl-ebpf profile --local --exact-stats --pid PID` at
+//! 99 Hz), and
 //! profiled by `bpftrace -e 'profile:hz:99 /pid == PID/ { @[ustack, kstack] = count(); }'`
 //! (the issue's one-liner, with the same process filter as ours). For each it records
 //! the work done per second, the samples captured, the time from start to attached, and
@@ -113,7 +114,10 @@ impl Profiler {
         let mut child = match tracer {
             Tracer::Untraced => return None,
             Tracer::Ours => Command::new(binaries::plugin())
-                .args(["profile", "--local", "-d", "600s", "-o", "json", "--pid"])
+                // Counted throughout, so the eBPF CPU column is the kernel's exact count;
+                // at 99 Hz that costs the profile a few µs a second.
+                .args(["profile", "--local", "--exact-stats", "-d", "600s", "-o", "json"])
+                .arg("--pid")
                 .arg(pid.to_string())
                 .args(["-F", &FREQUENCY_HZ.to_string()])
                 .env("KUBECTL_EBPF_TRACER", binaries::tracer())
@@ -235,10 +239,12 @@ fn main() {
     }
     one(Tracer::Untraced, 500); // warm up
     let mut all: [Vec<Measured>; 3] = Default::default();
-    for round in 1..=rounds {
-        eprint!("round {round}/{rounds}:");
-        for (index, tracer) in Tracer::ALL.iter().enumerate() {
-            let measured = one(*tracer, work_ms);
+    for round in 0..rounds {
+        eprint!("round {}/{rounds}:", round + 1);
+        // The order rotates, so no tracer always follows the same one.
+        for step in 0..Tracer::ALL.len() {
+            let index = (round + step) % Tracer::ALL.len();
+            let measured = one(Tracer::ALL[index], work_ms);
             eprint!(
                 " {:.1} rounds/s, {} samples;",
                 measured.rounds_per_s, measured.samples
@@ -250,12 +256,29 @@ fn main() {
     let med =
         |index: usize, field: fn(&Measured) -> f64| median(all[index].iter().map(field).collect());
     let untraced = med(0, |m| m.rounds_per_s);
-    let overhead = |index: usize| (1.0 - med(index, |m| m.rounds_per_s) / untraced) * 100.0;
+    // Each round's drop against the untraced run of the same round, which ran within
+    // seconds of it: the machine's slower drifts cancel out.
+    let drops = |index: usize| -> Vec<f64> {
+        all[index]
+            .iter()
+            .zip(&all[0])
+            .map(|(traced, plain)| (1.0 - traced.rounds_per_s / plain.rounds_per_s) * 100.0)
+            .collect()
+    };
+    let overhead = |index: usize| median(drops(index));
+    let drop_range = |index: usize| {
+        let drops = drops(index);
+        let low = drops.iter().copied().fold(f64::INFINITY, f64::min);
+        let high = drops.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        format!("{low:.2} to {high:.2}%")
+    };
     let expected = FREQUENCY_HZ as f64 * work_ms as f64 / 1000.0;
     let untraced_runs: Vec<f64> = all[0].iter().map(|m| m.rounds_per_s).collect();
     let slowest = untraced_runs.iter().copied().fold(f64::INFINITY, f64::min);
     let fastest = untraced_runs.iter().copied().fold(0.0, f64::max);
     let ebpf_ms = med(1, |m| m.ebpf_ms);
+    let ours_range = drop_range(1);
+    let bpftrace_range = drop_range(2);
     let ebpf_share = ebpf_ms / work_ms as f64 * 100.0;
     let ebpf_per_sample_us = ebpf_ms * 1e3 / med(1, |m| m.samples);
     let report = format!(
@@ -265,11 +288,12 @@ Produced by `tests/src/bin/bench_profile.rs` (release build, run as root:\n\
 after `cargo build --release --locked -p tracer-job -p kubectl-ebpf -p e2e --bins`; \
 `tests/bench.sh` does both).\n\
 Each round runs the workload untraced, profiled by us, and profiled by bpftrace, one\n\
-after the other, so drifts of the machine touch all three alike.\n\n\
+after the other (the order rotating from round to round), so drifts of the machine touch\n\
+all three alike.\n\n\
 Medians of {rounds} interleaved rounds. The workload: `profile-workload spin {work_ms}` \
 built with frame pointers, one thread spinning for {work_ms} ms in known functions \
 ({expected:.0} samples expected at {FREQUENCY_HZ} Hz); work is its rounds per second. \
-Ours: `kubectl-ebpf profile --local --pid PID -F {FREQUENCY_HZ} -o json`; bpftrace: \
+Ours: `kubectl-ebpf profile --local --exact-stats --pid PID -F {FREQUENCY_HZ} -o json`; bpftrace: \
 `profile:hz:{FREQUENCY_HZ} /pid == PID/ {{ @[ustack, kstack] = count(); }}`. Both are \
 stopped with SIGINT when the work ends; \"to result\" is from then until the output is \
 complete.\nMachine: {} CPUs, kernel {}, {}.\n\n\
@@ -280,9 +304,11 @@ complete.\nMachine: {} CPUs, kernel {}, {}.\n\n\
 | bpftrace | {:.1} | {:.2}% | {:.0} | {:.0} | {:.0} | (in to result) | |\n\n\
 How to read it:\n\n\
 - **Overhead** is the drop in the workload's rounds per second against the untraced \
-runs. At {FREQUENCY_HZ} Hz either profiler takes about a hundred samples a second from one busy \
-thread, a cost far below the spread between rounds of the untraced workload itself \
-(here {slowest:.0} to {fastest:.0} rounds/s), so this column is mostly that noise.\n\
+run of the same round, the median over rounds (ours {ours_range}, bpftrace \
+{bpftrace_range}). At {FREQUENCY_HZ} Hz either profiler takes about a hundred samples a \
+second from one busy thread, a cost far below the spread between rounds of the \
+untraced workload itself (here {slowest:.0} to {fastest:.0} rounds/s), so this column \
+is mostly that noise.\n\
 - **eBPF CPU** is the measured cost instead: the kernel's own count of the time our \
 program ran (`BPF_ENABLE_STATS`), {ebpf_per_sample_us:.1} µs per sample, \
 {ebpf_share:.3}% of the {work_ms} ms the \
