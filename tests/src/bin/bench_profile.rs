@@ -36,6 +36,14 @@ enum Tracer {
 
 impl Tracer {
     const ALL: [Tracer; 3] = [Tracer::Untraced, Tracer::Ours, Tracer::Bpftrace];
+
+    fn label(self) -> &'static str {
+        match self {
+            Tracer::Untraced => "untraced",
+            Tracer::Ours => "ours",
+            Tracer::Bpftrace => "bpftrace",
+        }
+    }
 }
 
 /// What one round of one tracer measured.
@@ -244,10 +252,13 @@ fn main() {
         // The order rotates, so no tracer always follows the same one.
         for step in 0..Tracer::ALL.len() {
             let index = (round + step) % Tracer::ALL.len();
-            let measured = one(Tracer::ALL[index], work_ms);
+            let tracer = Tracer::ALL[index];
+            let measured = one(tracer, work_ms);
             eprint!(
-                " {:.1} rounds/s, {} samples;",
-                measured.rounds_per_s, measured.samples
+                " {} {:.1} rounds/s, {} samples;",
+                tracer.label(),
+                measured.rounds_per_s,
+                measured.samples
             );
             all[index].push(measured);
         }
