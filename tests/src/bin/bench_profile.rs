@@ -353,6 +353,30 @@ its one-liner with LLVM and attaching.\n",
         med(2, |m| m.attach_ms),
         med(2, |m| m.result_ms),
     );
+    // A drop smaller than the untraced workload's own spread between rounds says nothing
+    // either way; the kernel-counted figure judges the profile then.
+    let spread = (fastest - slowest) / untraced * 100.0;
+    let drop_figure = {
+        let figure = "profile at 99 Hz: drop in the workload's work";
+        if overhead(1).abs() <= spread {
+            let target = format!(
+                "under 1% overhead; within the noise, as the untraced workload moved by \
+                 {spread:.1}% between rounds (see the kernel-counted figure)"
+            );
+            Figure::new("bench-profile", figure, "%", overhead(1), &target)
+                .against("bpftrace", overhead(2))
+        } else {
+            Figure::new(
+                "bench-profile",
+                figure,
+                "%",
+                overhead(1),
+                "under 1% overhead",
+            )
+            .against("bpftrace", overhead(2))
+            .met(overhead(1) < 1.0)
+        }
+    };
     e2e::summary::append(
         summary.as_deref(),
         &[
@@ -364,15 +388,7 @@ its one-liner with LLVM and attaching.\n",
                 "under 1% overhead",
             )
             .met(ebpf_share < 1.0),
-            Figure::new(
-                "bench-profile",
-                "profile at 99 Hz: drop in the workload's work",
-                "%",
-                overhead(1),
-                "under 1% overhead",
-            )
-            .against("bpftrace", overhead(2))
-            .met(overhead(1) < 1.0),
+            drop_figure,
             Figure::new(
                 "bench-profile",
                 "profile: stop to result",
