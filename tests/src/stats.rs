@@ -13,3 +13,10 @@ pub fn median(mut values: Vec<f64>) -> f64 {
         values[mid]
     }
 }
+
+/// The smallest and largest of `values`; infinities the wrong way round for none.
+pub fn range(values: &[f64]) -> (f64, f64) {
+    let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    (min, max)
+}

@@ -46,6 +46,10 @@ impl Counting {
 pub struct RunTimeStats {
     counting: Counting,
     enabled: Option<OwnedFd>,
+    /// The node counts for every program already (the sysctl).
+    node_counts: bool,
+    /// Counting was on when the programs were attached; a sampled trace switches it
+    /// off and on after that.
     counted: bool,
     sampling: Option<Sampling>,
 }
@@ -113,13 +117,14 @@ impl RunTimeStats {
     /// until `attached` starts the sampling of a sampled trace. Never fails: without them
     /// the trace goes on and its `stats` record says the run time is unknown.
     pub fn start(counting: Counting) -> Self {
+        let node_counts = sysctl_on();
         let enabled = if counting == Counting::Off {
             None
         } else {
             match enable_stats(Stats::RunTime) {
                 Ok(fd) => Some(fd),
                 Err(err) => {
-                    if !sysctl_on() {
+                    if !node_counts {
                         eprintln!(
                             "warning: the kernel will not count eBPF run time ({}: {}); \
                              it needs CAP_SYS_ADMIN or the kernel.bpf_stats_enabled sysctl",
@@ -130,11 +135,11 @@ impl RunTimeStats {
                 }
             }
         };
-        let counted = enabled.is_some() || sysctl_on();
         RunTimeStats {
             counting,
+            counted: enabled.is_some() || node_counts,
             enabled,
-            counted,
+            node_counts,
             sampling: None,
         }
     }
@@ -147,7 +152,7 @@ impl RunTimeStats {
     /// The programs are attached: a sampled trace starts its windows from now. Not when
     /// the node counts for everyone (the sysctl), as nothing would be saved.
     pub fn attached(&mut self, probes: &[Box<dyn Probe>]) {
-        if self.counting != Counting::Sampled || self.enabled.is_none() || sysctl_on() {
+        if self.counting != Counting::Sampled || self.enabled.is_none() || self.node_counts {
             return;
         }
         let seed = std::time::SystemTime::now()

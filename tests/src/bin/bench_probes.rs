@@ -28,7 +28,13 @@ use std::{
     time::{Duration, Instant},
 };
 
-use e2e::{binaries, cgroup::cgroup2_mount, loopdev::LoopDevice, stats::median, summary::Figure};
+use e2e::{
+    binaries,
+    cgroup::cgroup2_mount,
+    loopdev::LoopDevice,
+    stats::{median, range},
+    summary::Figure,
+};
 
 // The kernel-counted comparison, in a file of its own.
 #[path = "bench_probes/kernel_time.rs"]
@@ -790,12 +796,7 @@ impl Timings {
 
     /// How far the operation's CPU time per operation moved between rounds.
     fn cpu_spread(&self) -> f64 {
-        let min = self
-            .cpu_per_op
-            .iter()
-            .copied()
-            .fold(f64::INFINITY, f64::min);
-        let max = self.cpu_per_op.iter().copied().fold(0.0, f64::max);
+        let (min, max) = range(&self.cpu_per_op);
         (max - min).max(0.0)
     }
 
@@ -804,13 +805,7 @@ impl Timings {
     }
 
     fn range(&self) -> (f64, f64) {
-        let min = self.per_op.iter().copied().fold(f64::INFINITY, f64::min);
-        let max = self
-            .per_op
-            .iter()
-            .copied()
-            .fold(f64::NEG_INFINITY, f64::max);
-        (min, max)
+        range(&self.per_op)
     }
 }
 

@@ -21,7 +21,11 @@ use std::{
     time::Instant,
 };
 
-use e2e::{binaries, stats::median, summary::Figure};
+use e2e::{
+    binaries,
+    stats::{median, range},
+    summary::Figure,
+};
 
 const WORKLOAD: &str = env!("PROFILE_WORKLOAD_FP");
 
@@ -278,15 +282,12 @@ fn main() {
     };
     let overhead = |index: usize| median(drops(index));
     let drop_range = |index: usize| {
-        let drops = drops(index);
-        let low = drops.iter().copied().fold(f64::INFINITY, f64::min);
-        let high = drops.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let (low, high) = range(&drops(index));
         format!("{low:.2} to {high:.2}%")
     };
     let expected = FREQUENCY_HZ as f64 * work_ms as f64 / 1000.0;
     let untraced_runs: Vec<f64> = all[0].iter().map(|m| m.rounds_per_s).collect();
-    let slowest = untraced_runs.iter().copied().fold(f64::INFINITY, f64::min);
-    let fastest = untraced_runs.iter().copied().fold(0.0, f64::max);
+    let (slowest, fastest) = range(&untraced_runs);
     let ebpf_ms = med(1, |m| m.ebpf_ms);
     let ours_range = drop_range(1);
     let bpftrace_range = drop_range(2);
