@@ -1,10 +1,11 @@
 //! What a trace cost on its node, measured: the kernel's run time and run count of each
 //! of our eBPF programs, our own CPU time and peak memory, and the events lost.
 //!
-//! The kernel counts program run time only while BPF stats are on. They are turned on
-//! (BPF_ENABLE_STATS) before the first program is attached. A trace then keeps them on
-//! for a sample of its time (`sampling`) and scales what was counted up to the whole
-//! trace, or keeps them on throughout when its spec says `stats_exact`. That needs
+//! The kernel counts program run time only while BPF stats are on (BPF_ENABLE_STATS). By
+//! default a trace turns them on once attached, keeps them on for a sample of its time
+//! (`sampling`) and scales what was counted up to the whole trace. When its spec says
+//! `stats_exact`, it turns them on before the first program is attached and keeps them
+//! on throughout. That needs
 //! CAP_SYS_ADMIN; without it the count is still there when the node has the
 //! `kernel.bpf_stats_enabled` sysctl on, and is reported unknown otherwise.
 
@@ -59,6 +60,8 @@ pub struct RunTimeStats {
 /// times (another trace sampling, say), and would make those times look counted when
 /// they were only partly.
 struct Sampling {
+    /// When counting first went on, right after attaching.
+    started: Instant,
     schedule: Schedule,
     /// While counting is on: since when, and each program's counts then.
     window: Option<(Instant, Counts)>,
@@ -113,34 +116,41 @@ fn add_difference(total: &mut Counts, after: &Counts, before: &Counts) {
 }
 
 impl RunTimeStats {
-    /// Turns the kernel's run time statistics on unless `counting` is off; they stay on
-    /// until `attached` starts the sampling of a sampled trace. Never fails: without them
-    /// the trace goes on and its `stats` record says the run time is unknown.
+    /// Prepares the kernel's run time statistics. A trace counted whole turns them on now,
+    /// before its first program is attached; a sampled trace turns them on in `attached`,
+    /// once the attached record is out, so the switch (a static key: a few hundred µs of
+    /// patching the kernel's code) is not on the way to attaching. Never fails: without
+    /// them the trace goes on and its `stats` record says the run time is unknown.
     pub fn start(counting: Counting) -> Self {
         let node_counts = sysctl_on();
-        let enabled = if counting == Counting::Off {
-            None
-        } else {
-            match enable_stats(Stats::RunTime) {
-                Ok(fd) => Some(fd),
-                Err(err) => {
-                    if !node_counts {
-                        eprintln!(
-                            "warning: the kernel will not count eBPF run time ({}: {}); \
-                             it needs CAP_SYS_ADMIN or the kernel.bpf_stats_enabled sysctl",
-                            err.call, err.io_error
-                        );
-                    }
-                    None
-                }
-            }
-        };
-        RunTimeStats {
+        let mut stats = RunTimeStats {
             counting,
-            counted: enabled.is_some() || node_counts,
-            enabled,
+            counted: node_counts,
+            enabled: None,
             node_counts,
             sampling: None,
+        };
+        if counting == Counting::Whole {
+            stats.enable();
+        }
+        stats
+    }
+
+    fn enable(&mut self) {
+        match enable_stats(Stats::RunTime) {
+            Ok(fd) => {
+                self.enabled = Some(fd);
+                self.counted = true;
+            }
+            Err(err) => {
+                if !self.node_counts {
+                    eprintln!(
+                        "warning: the kernel will not count eBPF run time ({}: {}); \
+                         it needs CAP_SYS_ADMIN or the kernel.bpf_stats_enabled sysctl",
+                        err.call, err.io_error
+                    );
+                }
+            }
         }
     }
 
@@ -149,10 +159,15 @@ impl RunTimeStats {
         self.counted
     }
 
-    /// The programs are attached: a sampled trace starts its windows from now. Not when
-    /// the node counts for everyone (the sysctl), as nothing would be saved.
+    /// The programs are attached and the attached record is out: a sampled trace turns
+    /// counting on and starts its windows from now. Not when the node counts for everyone
+    /// (the sysctl), as nothing would be saved.
     pub fn attached(&mut self, probes: &[Box<dyn Probe>]) {
-        if self.counting != Counting::Sampled || self.enabled.is_none() || self.node_counts {
+        if self.counting != Counting::Sampled || self.node_counts {
+            return;
+        }
+        self.enable();
+        if self.enabled.is_none() {
             return;
         }
         let seed = std::time::SystemTime::now()
@@ -161,6 +176,7 @@ impl RunTimeStats {
             ^ u64::from(std::process::id()) << 32;
         let now = Instant::now();
         self.sampling = Some(Sampling {
+            started: now,
             schedule: Schedule::new(now, seed),
             window: Some((now, counts(probes))),
             counted: Counts::new(),
@@ -200,17 +216,20 @@ impl RunTimeStats {
 
     /// The `stats` record, read once at the end, while the programs are still loaded.
     pub fn record(&self, probes: &[Box<dyn Probe>], lost: u64, attached_for: Duration) -> Record {
-        let (counted, counted_for) = match &self.sampling {
+        // A sampled trace stands for the time since its first window: the instant between
+        // attaching and turning counting on is not counted, nor scaled for.
+        let (counted, counted_for, span) = match &self.sampling {
             Some(sampling) => {
-                let (counted, counted_for) = sampling.counted_until(Instant::now(), probes);
-                (counted, Some(counted_for))
+                let now = Instant::now();
+                let (counted, counted_for) = sampling.counted_until(now, probes);
+                let span = now.saturating_duration_since(sampling.started);
+                (counted, Some(counted_for), span)
             }
-            None => (counts(probes), None),
+            None => (counts(probes), None, attached_for),
         };
-        // What the windows counted stands for the whole trace.
         let scale = counted_for
-            .filter(|counted_for| !counted_for.is_zero() && *counted_for < attached_for)
-            .map(|counted_for| attached_for.as_secs_f64() / counted_for.as_secs_f64());
+            .filter(|counted_for| !counted_for.is_zero() && *counted_for < span)
+            .map(|counted_for| span.as_secs_f64() / counted_for.as_secs_f64());
         let scaled = |value: u64| match scale {
             Some(scale) => (value as f64 * scale).round() as u64,
             None => value,

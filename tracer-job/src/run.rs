@@ -97,19 +97,20 @@ fn trace<W: Write>(
         return inventory(spec, signals, started, &targets.naming, out);
     }
     let mut watched = Watched::new(&targets.containers.found);
-    // On before the first program runs, so its run time covers the whole trace.
+    // Counted whole, the run time is on before the first program runs; sampled, it goes
+    // on once the attached record is out.
     let mut run_time = RunTimeStats::start(Counting::of(spec));
     let mut attached: Vec<Box<dyn Probe>> = Vec::with_capacity(spec.probes.len());
     for probe in &spec.probes {
         attached.push(probes::attach(probe, &targets)?);
     }
     let attached_at = Instant::now();
-    run_time.attached(&attached);
     let names = attached.iter().map(|p| p.name().to_owned()).collect();
     let ms = u64::try_from(attached_at.duration_since(started).as_millis()).unwrap_or(u64::MAX);
     if out.emit(Record::Attached { probes: names, ms }).is_err() {
         return Ok(());
     }
+    run_time.attached(&attached);
 
     let deadline = spec
         .duration_ms
@@ -211,7 +212,11 @@ fn inventory<W: Write>(
     out: &mut Emitter<W>,
 ) -> Result<(), Failure> {
     // Counted throughout: what every program ran is the inventory's point.
-    let run_time = RunTimeStats::start(Counting::of(spec));
+    let counting = match Counting::of(spec) {
+        Counting::Off => Counting::Off,
+        Counting::Sampled | Counting::Whole => Counting::Whole,
+    };
+    let run_time = RunTimeStats::start(counting);
     let baseline = inventory::Baseline::take()?;
     let attached_at = Instant::now();
     let ms = u64::try_from(attached_at.duration_since(started).as_millis()).unwrap_or(u64::MAX);
