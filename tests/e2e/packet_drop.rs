@@ -169,7 +169,7 @@ fn assert_netfilter_location(drop: &Drop) {
     let location = &drop.fields["location"];
     assert!(
         location == &json!("nft_do_chain") || location == &json!("nf_hook_slow"),
-        "a netfilter function, resolved through /proc/kallsyms: {location}"
+        "a netfilter function, named by the kernel: {location}"
     );
 }
 

@@ -9,6 +9,7 @@ pub mod failure;
 pub mod host;
 pub mod in_root;
 pub mod inventory;
+pub mod kernel_names;
 pub mod names;
 pub mod overhead;
 pub mod power;

@@ -1,6 +1,7 @@
 //! Turning stack addresses into function names, on the node where the binaries are.
 //!
-//! Kernel addresses are looked up in /proc/kallsyms; user addresses through the process's
+//! Kernel addresses are named by the kernel (`crate::kernel_names`), or looked up in
+//! /proc/kallsyms where it cannot; user addresses through the process's
 //! mappings (/proc/PID/maps, each file opened as /proc/PID/root/PATH, so a binary inside a
 //! container is read from the container's own file system), from ELF symbol tables,
 //! demangled (Rust, C++), and from perf map files of JIT runtimes when present. A
@@ -33,7 +34,10 @@ use blazesym::{
     },
 };
 
-use crate::in_root::open_in_root;
+use crate::{
+    in_root::open_in_root,
+    kernel_names::{KernelNames, without_module},
+};
 
 /// Suffix of kernel frames, the convention flame graph tools color by.
 pub const KERNEL_SUFFIX: &str = "_[k]";
@@ -45,6 +49,17 @@ const MAX_NAME_BYTES: usize = 256;
 pub struct Symbols {
     symbolizer: Symbolizer,
     normalizer: Normalizer,
+    kernel: KernelSource,
+}
+
+/// Where kernel addresses are named.
+enum KernelSource {
+    /// Nothing named yet: the program is loaded on first use, so a profile of user
+    /// stacks alone never loads it.
+    Untried,
+    Program(Box<KernelNames>),
+    /// The kernel would not run the program.
+    Kallsyms,
 }
 
 impl Default for Symbols {
@@ -64,16 +79,48 @@ impl Symbols {
                 .build(),
             // Build ids would be read from the paths as this process sees them.
             normalizer: Normalizer::builder().enable_build_ids(false).build(),
+            kernel: KernelSource::Untried,
         }
     }
 
     /// Names of kernel stacks' frames, innermost first, each with `KERNEL_SUFFIX`; each
     /// address is looked up once.
-    pub fn kernel_stacks(&self, stacks: &[&[u64]]) -> Vec<Vec<String>> {
-        // Even an empty lookup would read all of /proc/kallsyms.
+    pub fn kernel_stacks(&mut self, stacks: &[&[u64]]) -> Vec<Vec<String>> {
         if stacks.is_empty() {
             return Vec::new();
         }
+        let lookups = Lookups::of(stacks);
+        let names = match self.named_by_kernel(&lookups.addrs) {
+            Some(names) => names,
+            None => self.named_by_kallsyms(&lookups.addrs),
+        };
+        lookups.frames(stacks, &names, |name| format!("{name}{KERNEL_SUFFIX}"))
+    }
+
+    /// Names from the kernel's own lookup; `None` when it cannot (then never again).
+    fn named_by_kernel(&mut self, addrs: &[u64]) -> Option<Vec<Option<String>>> {
+        if matches!(self.kernel, KernelSource::Untried) {
+            self.kernel = KernelNames::load().map_or(KernelSource::Kallsyms, |program| {
+                KernelSource::Program(Box::new(program))
+            });
+        }
+        let KernelSource::Program(program) = &mut self.kernel else {
+            return None;
+        };
+        let Some(names) = program.name(addrs) else {
+            self.kernel = KernelSource::Kallsyms;
+            return None;
+        };
+        // Without ` [module]`, as kallsyms names them.
+        let names = names
+            .into_iter()
+            .map(|found| found.map(|printed| name(without_module(&printed))))
+            .collect();
+        Some(names)
+    }
+
+    /// Names from /proc/kallsyms, which is read whole.
+    fn named_by_kallsyms(&self, addrs: &[u64]) -> Vec<Option<String>> {
         let src = Source::Kernel(Kernel {
             kallsyms: MaybeDefault::Default,
             // A vmlinux image adds nothing kallsyms lacks for function names, and
@@ -82,15 +129,10 @@ impl Symbols {
             debug_syms: false,
             ..Kernel::default()
         });
-        let lookups = Lookups::of(stacks);
-        let names = match self
-            .symbolizer
-            .symbolize(&src, Input::AbsAddr(&lookups.addrs))
-        {
+        match self.symbolizer.symbolize(&src, Input::AbsAddr(addrs)) {
             Ok(found) => found.iter().map(symbol_name).collect(),
-            Err(_) => vec![None; lookups.addrs.len()],
-        };
-        lookups.frames(stacks, &names, |name| format!("{name}{KERNEL_SUFFIX}"))
+            Err(_) => vec![None; addrs.len()],
+        }
     }
 
     /// Names of user stacks' frames in process `pid`, innermost first; its mappings are
@@ -383,6 +425,48 @@ mod tests {
                 .map(String::from)
                 .to_vec()
         );
+    }
+
+    /// Needs root, as the tracer does: it loads an eBPF program.
+    #[test]
+    fn kernel_frames_are_named_by_the_kernel_as_kallsyms_names_them() {
+        let kallsyms = std::fs::read_to_string("/proc/kallsyms").expect("read kallsyms");
+        let known: Vec<(u64, &str)> = kallsyms
+            .lines()
+            .filter_map(|line| {
+                let mut fields = line.split_whitespace();
+                let addr = u64::from_str_radix(fields.next()?, 16).ok()?;
+                let kind = fields.next()?;
+                let symbol = fields.next()?;
+                (fields.next().is_none() && matches!(kind, "T" | "t") && addr != 0)
+                    .then_some((addr, symbol))
+            })
+            .filter(|(_, symbol)| ["vfs_read", "do_sys_openat2", "schedule"].contains(symbol))
+            .collect();
+        assert_eq!(
+            known.len(),
+            3,
+            "kallsyms lists addresses to root: {known:?}"
+        );
+        let mut program = KernelNames::load().expect("this kernel runs the naming program");
+        // One byte in, as for a frame's return address.
+        let addrs: Vec<u64> = known.iter().map(|(addr, _)| addr + 1).collect();
+        let names = program.name(&addrs).expect("the program runs");
+        let expected: Vec<Option<String>> = known
+            .iter()
+            .map(|(_, symbol)| Some((*symbol).to_owned()))
+            .collect();
+        assert_eq!(names, expected);
+        assert_eq!(
+            program.name(&[8]),
+            Some(vec![None]),
+            "nothing holds address 8"
+        );
+        // More than one batch.
+        let many: Vec<u64> = std::iter::repeat_n(addrs[0], 300).collect();
+        let names = program.name(&many).expect("the program runs");
+        assert_eq!(names.len(), 300);
+        assert!(names.iter().all(|name| name == &expected[0]), "{names:?}");
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod exit;
 pub mod filter;
 pub mod flow;
 pub mod hist;
+pub mod kernel_symbols;
 pub mod oom_kill;
 pub mod open;
 pub mod packet_drop;

@@ -29,7 +29,10 @@ use super::{
     filter::FilterGlobals,
     kernel_filter, load, maps, netns, sock, task,
 };
-use crate::{btf::Btf, failure::Failure, targets::ResolvedTargets, tracefs::Format};
+use crate::{
+    btf::Btf, failure::Failure, kernel_names::KernelNames, targets::ResolvedTargets,
+    tracefs::Format,
+};
 
 const NAME: &str = "packet-drop";
 
@@ -42,11 +45,18 @@ static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/pa
 /// from the kernel's BTF when the probe attaches (the decoder is a plain function).
 static REASONS: OnceLock<HashMap<u32, String>> = OnceLock::new();
 
-/// Drop locations already looked up in /proc/kallsyms.
-static LOCATIONS: Mutex<Option<HashMap<u64, String>>> = Mutex::new(None);
+/// Drop locations already named, and how to name more.
+static LOCATIONS: Mutex<Option<Locations>> = Mutex::new(None);
 
-/// Distinct locations looked up; later ones show as addresses. Each lookup reads
-/// /proc/kallsyms once (about 0.1 s); the kernel has a few dozen places that drop.
+struct Locations {
+    names: HashMap<u64, String>,
+    /// The kernel's own lookup, loaded on the first location; `None` when this kernel
+    /// will not run it, and each new location reads /proc/kallsyms (about 0.1 s).
+    kernel: Option<KernelNames>,
+}
+
+/// Distinct locations looked up; later ones show as addresses. The kernel has a few
+/// dozen places that drop.
 const MAX_LOCATIONS: usize = 1_024;
 
 /// A symbol further than this below an address is not the function holding it.
@@ -346,24 +356,44 @@ fn protocol_name(ethertype: u16, family: u8, ip_proto: u8) -> String {
     }
 }
 
-/// The kernel function at `address`, from /proc/kallsyms, looked up once per address.
+/// The kernel function at `address` with its module in brackets, looked up once per
+/// address: by the kernel, or in /proc/kallsyms when it cannot.
 fn location_name(address: u64) -> String {
     let unknown = || format!("0x{address:x}");
-    let Ok(mut cache) = LOCATIONS.lock() else {
+    let Ok(mut locations) = LOCATIONS.lock() else {
         return unknown();
     };
-    let cache = cache.get_or_insert_with(HashMap::new);
-    if let Some(name) = cache.get(&address) {
+    let locations = locations.get_or_insert_with(|| Locations {
+        names: HashMap::new(),
+        kernel: KernelNames::load(),
+    });
+    if let Some(name) = locations.names.get(&address) {
         return name.clone();
     }
-    if cache.len() >= MAX_LOCATIONS {
+    if locations.names.len() >= MAX_LOCATIONS {
         return unknown();
     }
-    let name = std::fs::read_to_string("/proc/kallsyms")
-        .ok()
-        .and_then(|text| function_at(&text, address))
+    let by_kernel = match locations
+        .kernel
+        .as_mut()
+        .map(|kernel| kernel.name(&[address]))
+    {
+        Some(Some(mut names)) => Some(names.pop().flatten()),
+        // It ran before and failed now: kallsyms from here on.
+        Some(None) => {
+            locations.kernel = None;
+            None
+        }
+        None => None,
+    };
+    let name = by_kernel
+        .unwrap_or_else(|| {
+            std::fs::read_to_string("/proc/kallsyms")
+                .ok()
+                .and_then(|text| function_at(&text, address))
+        })
         .unwrap_or_else(unknown);
-    cache.insert(address, name.clone());
+    locations.names.insert(address, name.clone());
     name
 }
 
