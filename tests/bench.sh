@@ -27,7 +27,7 @@ summary=$(mktemp -d)
 trap 'rm -rf "$summary"' EXIT
 "$bin/bench-syscall-latency" --out docs/benchmarks-results.md --summary "$summary/figures.jsonl" "$@"
 "$bin/bench-probes" --rounds "${BENCH_PROBES_ROUNDS:-5}" --out docs/benchmarks-probes.md --summary "$summary/figures.jsonl"
-"$bin/bench-profile" --rounds "${BENCH_PROFILE_ROUNDS:-5}" --work-ms 3000 --out docs/benchmarks-profile.md --summary "$summary/figures.jsonl"
+"$bin/bench-profile" --rounds "${BENCH_PROFILE_ROUNDS:-9}" --work-ms 3000 --out docs/benchmarks-profile.md --summary "$summary/figures.jsonl"
 "$bin/bench-script" --rounds 7 --summary "$summary/figures.jsonl" > docs/benchmarks-script.md
 "$bin/bench-http" --rounds "${BENCH_HTTP_ROUNDS:-5}" --seconds 5 --out docs/benchmarks-http.md --summary "$summary/figures.jsonl"
 "$bin/bench-fanout" --rounds "${BENCH_FANOUT_ROUNDS:-3}" --out docs/benchmarks-fanout.md --summary "$summary/figures.jsonl"

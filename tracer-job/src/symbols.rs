@@ -457,6 +457,8 @@ mod tests {
             .map(|(_, symbol)| Some((*symbol).to_owned()))
             .collect();
         assert_eq!(names, expected);
+        // The fallback, for kernels that will not run the program, agrees.
+        assert_eq!(Symbols::new().named_by_kallsyms(&addrs), expected);
         assert_eq!(
             program.name(&[8]),
             Some(vec![None]),
