@@ -25,6 +25,7 @@ use ebpf_probes::{
     filter::is_target,
     global,
     rows::{self, increment},
+    tracepoint_field,
 };
 
 /// Non-zero to split rows by the submitter's cgroup.
@@ -32,7 +33,8 @@ use ebpf_probes::{
 static PER_POD: u8 = 0;
 
 /// Field offsets from tracefs, set by the tracer: the start tracepoint's, then
-/// block_rq_complete's.
+/// block_rq_complete's. Where one is its default here (the layout of the kernels we test
+/// on), the program loads the field directly (`tracepoint_field`), else through a helper.
 #[unsafe(no_mangle)]
 static START_DEV_OFFSET: u32 = 8;
 #[unsafe(no_mangle)]
@@ -62,15 +64,12 @@ pub fn block_latency_start(ctx: TracePointContext) -> u32 {
     if !is_target(bpf_get_current_pid_tgid()) {
         return 0;
     }
-    // SAFETY: tracepoint fields at the offsets tracefs gave.
-    let fields = unsafe {
-        (
-            ctx.read_at::<u32>(global(&START_DEV_OFFSET) as usize),
-            ctx.read_at::<u64>(global(&START_SECTOR_OFFSET) as usize),
-            ctx.read_at::<[u8; 2]>(global(&START_RWBS_OFFSET) as usize),
-        )
-    };
-    let (Ok(dev), Ok(sector), Ok(rwbs)) = fields else {
+    let fields = (
+        tracepoint_field::<u32, 8>(&ctx, global(&START_DEV_OFFSET)),
+        tracepoint_field::<u64, 16>(&ctx, global(&START_SECTOR_OFFSET)),
+        tracepoint_field::<[u8; 2], 34>(&ctx, global(&START_RWBS_OFFSET)),
+    );
+    let (Some(dev), Some(sector), Some(rwbs)) = fields else {
         return 0;
     };
     let key = RequestKey {
@@ -97,14 +96,11 @@ pub fn block_latency_start(ctx: TracePointContext) -> u32 {
 
 #[tracepoint(category = "block", name = "block_rq_complete")]
 pub fn block_latency_complete(ctx: TracePointContext) -> u32 {
-    // SAFETY: tracepoint fields at the offsets tracefs gave.
-    let fields = unsafe {
-        (
-            ctx.read_at::<u32>(global(&COMPLETE_DEV_OFFSET) as usize),
-            ctx.read_at::<u64>(global(&COMPLETE_SECTOR_OFFSET) as usize),
-        )
-    };
-    let (Ok(dev), Ok(sector)) = fields else {
+    let fields = (
+        tracepoint_field::<u32, 8>(&ctx, global(&COMPLETE_DEV_OFFSET)),
+        tracepoint_field::<u64, 16>(&ctx, global(&COMPLETE_SECTOR_OFFSET)),
+    );
+    let (Some(dev), Some(sector)) = fields else {
         return 0;
     };
     let key = RequestKey {

@@ -21,9 +21,11 @@ use ebpf_common::{
         SYSCALL_OPENAT, SYSCALL_OPENAT2,
     },
 };
-use ebpf_probes::{events, filter::is_target, global};
+use ebpf_probes::{events, filter::is_target, global, tracepoint_field};
 
-/// Field offsets from tracefs, set by the tracer.
+/// Field offsets from tracefs, set by the tracer. Where one is its default here (the
+/// layout of the kernels we test on), the program loads the field directly
+/// (`tracepoint_field`), else through a helper.
 #[unsafe(no_mangle)]
 static OPEN_FILENAME_OFFSET: u32 = 16;
 #[unsafe(no_mangle)]
@@ -61,13 +63,10 @@ static SCRATCH: PerCpuArray<OpenEvent> = PerCpuArray::with_max_entries(1, 0);
 
 #[tracepoint(category = "syscalls", name = "sys_enter_open")]
 pub fn open_enter_open(ctx: TracePointContext) -> u32 {
-    // SAFETY: tracepoint fields at the offsets tracefs gave.
-    let (path, flags) = unsafe {
-        (
-            ctx.read_at::<u64>(global(&OPEN_FILENAME_OFFSET) as usize),
-            ctx.read_at::<u64>(global(&OPEN_FLAGS_OFFSET) as usize),
-        )
-    };
+    let (path, flags) = (
+        tracepoint_field::<u64, 16>(&ctx, global(&OPEN_FILENAME_OFFSET)),
+        tracepoint_field::<u64, 24>(&ctx, global(&OPEN_FLAGS_OFFSET)),
+    );
     enter(
         SYSCALL_OPEN,
         AT_FDCWD,
@@ -79,14 +78,11 @@ pub fn open_enter_open(ctx: TracePointContext) -> u32 {
 
 #[tracepoint(category = "syscalls", name = "sys_enter_openat")]
 pub fn open_enter_openat(ctx: TracePointContext) -> u32 {
-    // SAFETY: tracepoint fields at the offsets tracefs gave.
-    let (dirfd, path, flags) = unsafe {
-        (
-            ctx.read_at::<u64>(global(&OPENAT_DFD_OFFSET) as usize),
-            ctx.read_at::<u64>(global(&OPENAT_FILENAME_OFFSET) as usize),
-            ctx.read_at::<u64>(global(&OPENAT_FLAGS_OFFSET) as usize),
-        )
-    };
+    let (dirfd, path, flags) = (
+        tracepoint_field::<u64, 16>(&ctx, global(&OPENAT_DFD_OFFSET)),
+        tracepoint_field::<u64, 24>(&ctx, global(&OPENAT_FILENAME_OFFSET)),
+        tracepoint_field::<u64, 32>(&ctx, global(&OPENAT_FLAGS_OFFSET)),
+    );
     enter(
         SYSCALL_OPENAT,
         dirfd.unwrap_or(0) as i32,
@@ -98,14 +94,11 @@ pub fn open_enter_openat(ctx: TracePointContext) -> u32 {
 
 #[tracepoint(category = "syscalls", name = "sys_enter_openat2")]
 pub fn open_enter_openat2(ctx: TracePointContext) -> u32 {
-    // SAFETY: tracepoint fields at the offsets tracefs gave.
-    let (dirfd, path, how) = unsafe {
-        (
-            ctx.read_at::<u64>(global(&OPENAT2_DFD_OFFSET) as usize),
-            ctx.read_at::<u64>(global(&OPENAT2_FILENAME_OFFSET) as usize),
-            ctx.read_at::<u64>(global(&OPENAT2_HOW_OFFSET) as usize),
-        )
-    };
+    let (dirfd, path, how) = (
+        tracepoint_field::<u64, 16>(&ctx, global(&OPENAT2_DFD_OFFSET)),
+        tracepoint_field::<u64, 24>(&ctx, global(&OPENAT2_FILENAME_OFFSET)),
+        tracepoint_field::<u64, 32>(&ctx, global(&OPENAT2_HOW_OFFSET)),
+    );
     // `struct open_how` starts with `__u64 flags` (uapi).
     // SAFETY: a user pointer, read through the helper, which fails cleanly.
     let flags = unsafe { bpf_probe_read_user(how.unwrap_or(0) as *const u64) }.unwrap_or(0);
@@ -184,8 +177,7 @@ fn exit(ctx: &TracePointContext) {
     let start = event.latency_ns;
     event.header = events::header(pid_tgid);
     event.latency_ns = event.header.time_ns.saturating_sub(start);
-    // SAFETY: a tracepoint field at the offset tracefs gave.
-    event.ret = unsafe { ctx.read_at::<i64>(global(&EXIT_RET_OFFSET) as usize) }.unwrap_or(0);
+    event.ret = tracepoint_field::<i64, 16>(&ctx, global(&EXIT_RET_OFFSET)).unwrap_or(0);
     if event.path_read == PATH_UNREADABLE {
         // SAFETY: as at entry.
         let read =
