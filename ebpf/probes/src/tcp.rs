@@ -14,6 +14,7 @@ use crate::{
     filter::{is_target_cgroup, is_target_task},
     global,
     task::field,
+    tracepoint_field,
 };
 
 /// `offsetof(struct sock, sk_err)`; 0 when unknown.
@@ -49,19 +50,12 @@ pub struct SetState {
 /// The state change in an inet_sock_set_state record, when it is TCP's and names a socket.
 #[inline(always)]
 pub fn read_set_state(ctx: &TracePointContext) -> Option<SetState> {
-    // SAFETY: tracepoint fields at the offsets tracefs gave.
-    let (protocol, sk, old_state, new_state) = unsafe {
-        (
-            ctx.read_at::<u16>(global(&SET_STATE_PROTOCOL_OFFSET) as usize)
-                .unwrap_or(0),
-            ctx.read_at::<u64>(global(&SET_STATE_SKADDR_OFFSET) as usize)
-                .unwrap_or(0),
-            ctx.read_at::<i32>(global(&SET_STATE_OLDSTATE_OFFSET) as usize)
-                .unwrap_or(0) as u32,
-            ctx.read_at::<i32>(global(&SET_STATE_NEWSTATE_OFFSET) as usize)
-                .unwrap_or(0) as u32,
-        )
-    };
+    let (protocol, sk, old_state, new_state) = (
+        tracepoint_field::<u16, 30>(ctx, global(&SET_STATE_PROTOCOL_OFFSET)).unwrap_or(0),
+        tracepoint_field::<u64, 8>(ctx, global(&SET_STATE_SKADDR_OFFSET)).unwrap_or(0),
+        tracepoint_field::<i32, 16>(ctx, global(&SET_STATE_OLDSTATE_OFFSET)).unwrap_or(0) as u32,
+        tracepoint_field::<i32, 20>(ctx, global(&SET_STATE_NEWSTATE_OFFSET)).unwrap_or(0) as u32,
+    );
     (protocol == IPPROTO_TCP && sk != 0).then_some(SetState {
         sk,
         old_state,

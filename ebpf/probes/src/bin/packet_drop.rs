@@ -20,7 +20,7 @@ use ebpf_common::{
         BY_NETNS, BY_NONE, BY_SOCKET, DropEvent, DropKey, MAX_COUNT_KEYS, MAX_TARGET_NETNS,
     },
 };
-use ebpf_probes::{events, filter::is_target_cgroup, global, skb, sock};
+use ebpf_probes::{events, filter::is_target_cgroup, global, skb, sock, tracepoint_field};
 
 /// Kernel-side parameters: `port`, either end of the flow; drops without ports (not
 /// TCP or UDP) do not match one.
@@ -68,18 +68,16 @@ pub fn packet_drop_kfree_skb(ctx: TracePointContext) -> u32 {
 
 #[inline(always)]
 fn record(ctx: &TracePointContext) -> Option<()> {
-    // SAFETY: tracepoint fields at the offsets tracefs gave.
-    let reason: u32 = unsafe { ctx.read_at(global(&REASON_OFFSET) as usize) }.ok()?;
+    let reason = tracepoint_field::<u32, 36>(ctx, global(&REASON_OFFSET))?;
     if reason == global(&REASON_NOT_DROPPED_YET) || reason == global(&REASON_CONSUMED) {
         return None;
     }
-    // SAFETY: as above.
-    let skb: *const u8 = unsafe { ctx.read_at(global(&SKBADDR_OFFSET) as usize) }.ok()?;
+    let skb = tracepoint_field::<*const u8, 8>(ctx, global(&SKBADDR_OFFSET))?;
     let rx_sk_offset = global(&RX_SK_OFFSET);
     let rx_sk: *const u8 = if rx_sk_offset == 0 {
         core::ptr::null()
     } else {
-        // SAFETY: as above.
+        // SAFETY: a tracepoint field at the offset tracefs gave.
         unsafe { ctx.read_at(rx_sk_offset as usize) }.unwrap_or(core::ptr::null())
     };
     let sk = if rx_sk.is_null() {
@@ -93,10 +91,8 @@ fn record(ctx: &TracePointContext) -> Option<()> {
     let event = SCRATCH.get_ptr_mut(0)?;
     // SAFETY: this CPU's scratch slot; nothing else uses it while this program runs.
     let event = unsafe { &mut *event };
-    // SAFETY: as above.
-    event.location = unsafe { ctx.read_at(global(&LOCATION_OFFSET) as usize) }.unwrap_or(0);
-    // SAFETY: as above.
-    event.ethertype = unsafe { ctx.read_at(global(&PROTOCOL_OFFSET) as usize) }.unwrap_or(0);
+    event.location = tracepoint_field::<u64, 16>(ctx, global(&LOCATION_OFFSET)).unwrap_or(0);
+    event.ethertype = tracepoint_field::<u16, 32>(ctx, global(&PROTOCOL_OFFSET)).unwrap_or(0);
     event.reason = reason;
     event.netns = netns.unwrap_or(0);
     event.by = by;

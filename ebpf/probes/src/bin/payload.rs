@@ -32,6 +32,7 @@ use ebpf_probes::{
     filter::is_target,
     global,
     rows::increment,
+    tracepoint_field,
 };
 
 /// Bytes copied of each payload, at most `MAX_CAPTURE`.
@@ -177,8 +178,7 @@ pub fn payload_close(ctx: TracePointContext) -> u32 {
     if !is_target(pid_tgid) {
         return 0;
     }
-    // SAFETY: the syscall's first argument slot.
-    let fd = unsafe { ctx.read_at::<u64>(ARG0) }.unwrap_or(u64::MAX);
+    let fd = tracepoint_field::<u64, ARG0>(&ctx, ARG0 as u32).unwrap_or(u64::MAX);
     let Ok(fd) = u32::try_from(fd) else {
         return 0;
     };
@@ -192,18 +192,15 @@ fn enter(ctx: &TracePointContext, direction: u8, shape: u8, has_address: bool) {
     if !is_target(pid_tgid) {
         return;
     }
-    // SAFETY: the syscall's argument slots.
-    let (fd, buffer, address) = unsafe {
-        (
-            ctx.read_at::<u64>(ARG0).unwrap_or(u64::MAX),
-            ctx.read_at::<u64>(ARG1).unwrap_or(0),
-            if has_address {
-                ctx.read_at::<u64>(ARG4).unwrap_or(0)
-            } else {
-                0
-            },
-        )
-    };
+    let (fd, buffer, address) = (
+        tracepoint_field::<u64, ARG0>(ctx, ARG0 as u32).unwrap_or(u64::MAX),
+        tracepoint_field::<u64, ARG1>(ctx, ARG1 as u32).unwrap_or(0),
+        if has_address {
+            tracepoint_field::<u64, ARG4>(ctx, ARG4 as u32).unwrap_or(0)
+        } else {
+            0
+        },
+    );
     let Ok(fd) = u32::try_from(fd) else {
         return;
     };
@@ -230,8 +227,7 @@ fn exit(ctx: &TracePointContext) {
     // SAFETY: a copy out of the map value.
     let call = unsafe { *call };
     let _ = IN_FLIGHT.remove(&tid);
-    // SAFETY: the return value's slot.
-    let ret = unsafe { ctx.read_at::<i64>(RET) }.unwrap_or(-1);
+    let ret = tracepoint_field::<i64, RET>(ctx, RET as u32).unwrap_or(-1);
     if ret <= 0 {
         return;
     }

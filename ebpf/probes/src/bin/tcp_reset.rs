@@ -10,7 +10,7 @@ use ebpf_common::{
     event_filter::EventFilter,
     tcp::{FlowOffsets, ResetEvent},
 };
-use ebpf_probes::{events, global, sock, tcp};
+use ebpf_probes::{events, global, sock, tcp, tracepoint_field};
 
 /// Kernel-side parameters: `port`, either end of the flow.
 #[unsafe(no_mangle)]
@@ -36,17 +36,11 @@ static RECEIVE_SKADDR_OFFSET: u32 = 8;
 
 #[tracepoint(category = "tcp", name = "tcp_send_reset")]
 pub fn tcp_reset_send(ctx: TracePointContext) -> u32 {
-    // SAFETY: tracepoint fields at the offsets tracefs gave.
-    let (sk, state, reason) = unsafe {
-        (
-            ctx.read_at::<u64>(global(&SEND_SKADDR_OFFSET) as usize)
-                .unwrap_or(0),
-            ctx.read_at::<i32>(global(&SEND_STATE_OFFSET) as usize)
-                .unwrap_or(0) as u32,
-            ctx.read_at::<u32>(global(&SEND_REASON_OFFSET) as usize)
-                .unwrap_or(0),
-        )
-    };
+    let (sk, state, reason) = (
+        tracepoint_field::<u64, 16>(&ctx, global(&SEND_SKADDR_OFFSET)).unwrap_or(0),
+        tracepoint_field::<i32, 24>(&ctx, global(&SEND_STATE_OFFSET)).unwrap_or(0) as u32,
+        tracepoint_field::<u32, 28>(&ctx, global(&SEND_REASON_OFFSET)).unwrap_or(0),
+    );
     // Only a full socket has an owner's cgroup; a request or time-wait socket has none,
     // and `sock::cgroup_id` says so.
     let cgroup = sock::cgroup_id(sk as *const u8).unwrap_or(0);
@@ -58,8 +52,7 @@ pub fn tcp_reset_send(ctx: TracePointContext) -> u32 {
 
 #[tracepoint(category = "tcp", name = "tcp_receive_reset")]
 pub fn tcp_reset_receive(ctx: TracePointContext) -> u32 {
-    // SAFETY: a tracepoint field at the offset tracefs gave.
-    let sk = unsafe { ctx.read_at::<u64>(global(&RECEIVE_SKADDR_OFFSET) as usize) }.unwrap_or(0);
+    let sk = tracepoint_field::<u64, 8>(&ctx, global(&RECEIVE_SKADDR_OFFSET)).unwrap_or(0);
     if sk == 0 {
         return 0;
     }

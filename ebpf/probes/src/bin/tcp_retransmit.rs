@@ -15,7 +15,7 @@ use ebpf_common::{
     event_filter::EventFilter,
     tcp::{Flow, FlowOffsets, MAX_RETRANSMIT_FLOWS, RetransmitEvent, RetransmitKey, TCP_SYN_RECV},
 };
-use ebpf_probes::{events, global, sock, tcp};
+use ebpf_probes::{events, global, sock, tcp, tracepoint_field};
 
 /// Field offsets of tcp:tcp_retransmit_skb, from tracefs.
 #[unsafe(no_mangle)]
@@ -45,21 +45,17 @@ static COUNTS: PerCpuHashMap<RetransmitKey, u64> =
 
 #[tracepoint(category = "tcp", name = "tcp_retransmit_skb")]
 pub fn tcp_retransmit_skb(ctx: TracePointContext) -> u32 {
-    // SAFETY: tracepoint fields at the offsets tracefs gave.
-    let (sk, state, err) = unsafe {
-        let err_offset = global(&SKB_ERR_OFFSET);
-        (
-            ctx.read_at::<u64>(global(&SKB_SKADDR_OFFSET) as usize)
-                .unwrap_or(0),
-            ctx.read_at::<i32>(global(&SKB_STATE_OFFSET) as usize)
-                .unwrap_or(0) as u32,
-            if err_offset == 0 {
-                0
-            } else {
-                ctx.read_at::<i32>(err_offset as usize).unwrap_or(0)
-            },
-        )
-    };
+    let err_offset = global(&SKB_ERR_OFFSET);
+    let (sk, state, err) = (
+        tracepoint_field::<u64, 16>(&ctx, global(&SKB_SKADDR_OFFSET)).unwrap_or(0),
+        tracepoint_field::<i32, 24>(&ctx, global(&SKB_STATE_OFFSET)).unwrap_or(0) as u32,
+        if err_offset == 0 {
+            0
+        } else {
+            // SAFETY: a tracepoint field at the offset tracefs gave.
+            unsafe { ctx.read_at::<i32>(err_offset as usize) }.unwrap_or(0)
+        },
+    );
     record(sk, tcp::read_flow(&ctx, &global(&SKB_FLOW)), state, err);
     0
 }
@@ -67,8 +63,7 @@ pub fn tcp_retransmit_skb(ctx: TracePointContext) -> u32 {
 #[tracepoint(category = "tcp", name = "tcp_retransmit_synack")]
 pub fn tcp_retransmit_synack(ctx: TracePointContext) -> u32 {
     // The listener: the request socket has no cgroup of its own.
-    // SAFETY: a tracepoint field at the offset tracefs gave.
-    let sk = unsafe { ctx.read_at::<u64>(global(&SYNACK_SKADDR_OFFSET) as usize) }.unwrap_or(0);
+    let sk = tracepoint_field::<u64, 8>(&ctx, global(&SYNACK_SKADDR_OFFSET)).unwrap_or(0);
     record(
         sk,
         tcp::read_flow(&ctx, &global(&SYNACK_FLOW)),
