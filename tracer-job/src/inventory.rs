@@ -25,7 +25,7 @@ use aya::{
 };
 use tracer_protocol::{ErrorCode, LoadedProgram, ProgramOwner};
 
-use crate::{containers::Naming, failure::Failure, probes::netns, targets};
+use crate::{bpf_command, containers::Naming, failure::Failure, probes::netns, targets};
 
 /// Processes whose descriptors are read, at most, so a node with a huge process table
 /// still answers.
@@ -303,8 +303,6 @@ struct TaskFdQuery {
     probe_addr: u64,
 }
 
-const BPF_TASK_FD_QUERY: libc::c_long = 20;
-
 /// The program on perf event descriptor `fd` of process `pid`, and what the event is:
 /// `tracepoint:NAME`, `uprobe:FILE+0xOFFSET`... A perf event without a program, or
 /// one the kernel does not describe (a sampling event), gives its program alone.
@@ -317,17 +315,9 @@ fn perf_event_program(pid: u32, fd: u32) -> Option<(u32, String)> {
         buf: name.as_mut_ptr() as u64,
         ..TaskFdQuery::default()
     };
-    // SAFETY: `query` is a valid bpf_attr prefix of the size passed, and `buf` points to
-    // `buf_len` writable bytes that outlive the call.
-    let result = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            BPF_TASK_FD_QUERY,
-            &mut query as *mut TaskFdQuery,
-            std::mem::size_of::<TaskFdQuery>(),
-        )
-    };
-    if result != 0 {
+    // SAFETY: `query` is the command's part of bpf_attr, and `buf` points to `buf_len`
+    // writable bytes that outlive the call.
+    if !unsafe { bpf_command::run(bpf_command::TASK_FD_QUERY, &mut query) } {
         return None;
     }
     let len = name.iter().position(|b| *b == 0).unwrap_or(name.len());

@@ -14,12 +14,11 @@ use aya::{
 };
 use ebpf_common::kernel_symbols::{BATCH, Name};
 
+use crate::bpf_command;
+
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/kernel-symbols"));
 
 const PROGRAM: &str = "kernel_symbol_names";
-
-/// The bpf command that runs a loaded program once, in the caller's context.
-const BPF_PROG_TEST_RUN: libc::c_int = 10;
 
 pub struct KernelNames {
     addresses: Array<MapData, u64>,
@@ -100,17 +99,9 @@ impl KernelNames {
             ctx_in: args.as_ptr() as u64,
             ..TestRun::default()
         };
-        // SAFETY: the attr is the kernel's layout for this command, zeroed past what is
-        // set, and `args` outlives the call.
-        let result = unsafe {
-            libc::syscall(
-                libc::SYS_bpf,
-                BPF_PROG_TEST_RUN,
-                &mut attr as *mut TestRun,
-                std::mem::size_of::<TestRun>() as libc::c_uint,
-            )
-        };
-        (result == 0).then_some(())
+        // SAFETY: the attr is the command's part of bpf_attr, zeroed past what is set,
+        // and `args` outlives the call.
+        unsafe { bpf_command::run(bpf_command::PROG_TEST_RUN, &mut attr) }.then_some(())
     }
 }
 

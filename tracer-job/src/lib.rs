@@ -2,6 +2,7 @@
 //! trace spec names, filters in the kernel to the spec's targets, and writes NDJSON
 //! records to stdout until the deadline or SIGINT/SIGTERM.
 
+pub mod bpf_command;
 pub mod btf;
 pub mod containers;
 pub mod emit;
