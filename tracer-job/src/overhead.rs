@@ -5,9 +5,8 @@
 //! default a trace turns them on once attached, keeps them on for a sample of its time
 //! (`sampling`) and scales what was counted up to the whole trace. When its spec says
 //! `stats_exact`, it turns them on before the first program is attached and keeps them
-//! on throughout. That needs
-//! CAP_SYS_ADMIN; without it the count is still there when the node has the
-//! `kernel.bpf_stats_enabled` sysctl on, and is reported unknown otherwise.
+//! on throughout. That needs CAP_SYS_ADMIN; without it the count is still there when the
+//! node has the `kernel.bpf_stats_enabled` sysctl on, and is reported unknown otherwise.
 
 use std::{
     collections::BTreeMap,
