@@ -14,7 +14,7 @@ use aya::{
 };
 use ebpf_common::kernel_symbols::{BATCH, Name};
 
-use crate::bpf_command;
+use crate::{bpf_command, probes::events};
 
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/kernel-symbols"));
 
@@ -58,13 +58,13 @@ impl KernelNames {
         program.load().ok()?;
         let addresses = Array::try_from(ebpf.take_map("ADDRESSES")?).ok()?;
         let names = Array::try_from(ebpf.take_map("NAMES")?).ok()?;
-        let mut loaded = KernelNames {
+        let loaded = KernelNames {
             addresses,
             names,
             ebpf,
         };
         // A kernel that loads the program but cannot run it is found out here.
-        loaded.name(&[]).map(|_| loaded)
+        loaded.run(0).map(|()| loaded)
     }
 
     /// The function holding each of `addrs` as `%ps` prints it (`name`, or `name
@@ -81,9 +81,6 @@ impl KernelNames {
                 let name = self.names.get(&index, 0).ok()?;
                 names.push(printed_name(&name.text));
             }
-        }
-        if addrs.is_empty() {
-            self.run(0)?;
         }
         Some(names)
     }
@@ -107,16 +104,9 @@ impl KernelNames {
 
 /// The text `%ps` printed; `None` for an address printed back in hex, which nothing
 /// holds.
-fn printed_name(text: &[u8]) -> Option<String> {
-    let end = text
-        .iter()
-        .position(|byte| *byte == 0)
-        .unwrap_or(text.len());
-    let text = std::str::from_utf8(&text[..end]).ok()?;
-    if text.is_empty() || text.starts_with("0x") {
-        return None;
-    }
-    Some(text.to_owned())
+fn printed_name(bytes: &[u8]) -> Option<String> {
+    let text = events::text(bytes);
+    (!text.is_empty() && !text.starts_with("0x")).then_some(text)
 }
 
 /// The function of a printed name, without its ` [module]`.

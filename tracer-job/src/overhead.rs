@@ -59,8 +59,6 @@ pub struct RunTimeStats {
 /// times (another trace sampling, say), and would make those times look counted when
 /// they were only partly.
 struct Sampling {
-    /// When counting first went on, right after attaching.
-    started: Instant,
     schedule: Schedule,
     /// While counting is on: since when, and each program's counts then.
     window: Option<(Instant, Counts)>,
@@ -175,7 +173,6 @@ impl RunTimeStats {
             ^ u64::from(std::process::id()) << 32;
         let now = Instant::now();
         self.sampling = Some(Sampling {
-            started: now,
             schedule: Schedule::new(now, seed),
             window: Some((now, counts(probes))),
             counted: Counts::new(),
@@ -221,7 +218,7 @@ impl RunTimeStats {
             Some(sampling) => {
                 let now = Instant::now();
                 let (counted, counted_for) = sampling.counted_until(now, probes);
-                let span = now.saturating_duration_since(sampling.started);
+                let span = now.saturating_duration_since(sampling.schedule.start());
                 (counted, Some(counted_for), span)
             }
             None => (counts(probes), None, attached_for),

@@ -42,6 +42,11 @@ impl Schedule {
         }
     }
 
+    /// When the first window opened.
+    pub fn start(&self) -> Instant {
+        self.start
+    }
+
     /// When the next switch is due.
     pub fn next(&self) -> Instant {
         self.next

@@ -373,26 +373,21 @@ fn location_name(address: u64) -> String {
     if locations.names.len() >= MAX_LOCATIONS {
         return unknown();
     }
-    let by_kernel = match locations
+    let by_kernel = locations
         .kernel
         .as_mut()
-        .map(|kernel| kernel.name(&[address]))
-    {
-        Some(Some(mut names)) => Some(names.pop().flatten()),
-        // It ran before and failed now: kallsyms from here on.
-        Some(None) => {
+        .and_then(|kernel| kernel.name(&[address]));
+    let name = match by_kernel {
+        Some(mut names) => names.pop().flatten(),
+        None => {
+            // Not loaded, or failed now: kallsyms from here on.
             locations.kernel = None;
-            None
-        }
-        None => None,
-    };
-    let name = by_kernel
-        .unwrap_or_else(|| {
             std::fs::read_to_string("/proc/kallsyms")
                 .ok()
                 .and_then(|text| function_at(&text, address))
-        })
-        .unwrap_or_else(unknown);
+        }
+    }
+    .unwrap_or_else(unknown);
     locations.names.insert(address, name.clone());
     name
 }
